@@ -1,0 +1,13 @@
+//! The vocabulary both regulators share: the rating scale (with its explicit non-ratings), the key
+//! questions, the identifiers of trusts and sites, rule-set versions, explanations, and the counting
+//! rule that CQC's aggregation (DOMAIN.md §2.1) and the combined rating (§3) both follow.
+//!
+//! Everything here is pure: no IO, no async, no clock.
+
+mod aggregate;
+mod ids;
+mod scale;
+
+pub use aggregate::{Aggregate, AggregateCounts, CountThreshold, Thresholds, aggregate};
+pub use ids::{IdError, LocationId, RuleSetVersion, ServiceId, SiteCode, TrustCode};
+pub use scale::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, ScaleError};

@@ -1,0 +1,1 @@
+//! oversight-e2e
