@@ -1,1 +1,409 @@
-//! combined-rules
+//! The combined quality + use of resources rating: rule set `cqc-combined-2018` (DOMAIN.md §3).
+//!
+//! From 5 March 2018 CQC publishes, for non-specialist acute trusts with an approved use of
+//! resources (UoR) rating, a **combined** rating: UoR counts as a sixth rating with equal weight
+//! beside the five trust key questions, aggregated with their own thresholds (inadequate 2 of 6,
+//! requires improvement 3 of 6, outstanding 2 of 6 with the rest good; any inadequate limits to
+//! requires improvement). The overall quality rating is still published beside it, and the parts
+//! stay visible: every combined rating carries anti-masking [`Flag`]s a reader cannot miss.
+//!
+//! Everything here is pure: [`combine`] is a function from typed inputs and an `as_of` date to a
+//! typed outcome with an [`Explanation`]. The caller supplies the inputs that stand at `as_of`
+//! (latest KQ ratings, the overall quality rating, the latest approved UoR); this crate does not
+//! select history.
+
+mod flags;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Months, NaiveDate};
+use oversight_rating::{CountThreshold, Explanation, KeyQuestion, Rating, RatingValue, Thresholds};
+use serde::{Deserialize, Serialize};
+
+pub use flags::Flag;
+
+/// The name of this rule set, recorded on every combined rating.
+pub const RULE_SET: &str = "cqc-combined-2018";
+
+/// 5 March 2018: the first day CQC published combined ratings [P].
+pub const COMBINED_FROM_2018: NaiveDate = match NaiveDate::from_ymd_opt(2018, 3, 5) {
+    Some(d) => d,
+    None => panic!("2018-03-05 is a valid date"),
+};
+
+/// The parameters of the combined rule set. Every [A]/[S] choice of DOMAIN.md §3 is a field here,
+/// never a constant in the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CombinedRuleSet {
+    /// Versioned rule-set name recorded in each explanation, e.g. `cqc-combined-2018`.
+    pub version: String,
+    /// Counting thresholds over the six ratings (five KQs + UoR).
+    pub thresholds: Thresholds,
+    /// First day combined ratings are published; before it UoR is published separately (shadow).
+    pub combined_from: NaiveDate,
+    /// Stay in shadow mode whatever the date (a deployment or policy decision).
+    pub force_shadow: bool,
+    /// Flag a combined rating whose UoR and latest quality rating are dated more than this many
+    /// months apart [A].
+    pub max_months_apart: u32,
+}
+
+impl CombinedRuleSet {
+    /// CQC's combined rule set as published from 5 March 2018.
+    pub fn cqc_combined_2018() -> Self {
+        CombinedRuleSet {
+            version: RULE_SET.to_string(),
+            thresholds: Thresholds {
+                // [P] ≥ 2 of 6 inadequate → inadequate; any inadequate → at best RI.
+                inadequate: CountThreshold::Fixed(2),
+                // [S] changed from 2 to 3 for the combined rating: 2 RI + 4 good → good.
+                requires_improvement: CountThreshold::Fixed(3),
+                // [P] ≥ 2 outstanding and the rest good → outstanding.
+                outstanding: CountThreshold::Fixed(2),
+                any_inadequate_limits_to_ri: true,
+            },
+            combined_from: COMBINED_FROM_2018,
+            force_shadow: false,
+            max_months_apart: 12,
+        }
+    }
+}
+
+impl Default for CombinedRuleSet {
+    fn default() -> Self {
+        Self::cqc_combined_2018()
+    }
+}
+
+/// The kind of NHS trust, as far as combined-rating eligibility cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustType {
+    /// Non-specialist acute trust: the only kind that gets a combined rating.
+    Acute,
+    SpecialistAcute,
+    MentalHealth,
+    Community,
+    Ambulance,
+}
+
+impl TrustType {
+    pub const ALL: [TrustType; 5] = [
+        TrustType::Acute,
+        TrustType::SpecialistAcute,
+        TrustType::MentalHealth,
+        TrustType::Community,
+        TrustType::Ambulance,
+    ];
+
+    /// Stable snake_case name, the same as the serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustType::Acute => "acute",
+            TrustType::SpecialistAcute => "specialist_acute",
+            TrustType::MentalHealth => "mental_health",
+            TrustType::Community => "community",
+            TrustType::Ambulance => "ambulance",
+        }
+    }
+
+    /// Words for explanations ("mental health").
+    pub fn describe(self) -> &'static str {
+        match self {
+            TrustType::Acute => "acute",
+            TrustType::SpecialistAcute => "specialist acute",
+            TrustType::MentalHealth => "mental health",
+            TrustType::Community => "community",
+            TrustType::Ambulance => "ambulance",
+        }
+    }
+}
+
+impl fmt::Display for TrustType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustTypeError {
+    #[error(
+        "unknown trust type {0:?} (expected acute, specialist_acute, mental_health, community or ambulance)"
+    )]
+    Unknown(String),
+}
+
+impl FromStr for TrustType {
+    type Err = TrustTypeError;
+
+    /// Accepts the snake_case names in any case, with spaces or hyphens for underscores.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        TrustType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == norm)
+            .ok_or_else(|| TrustTypeError::Unknown(s.to_string()))
+    }
+}
+
+/// A rating with the date of the report that set it; `rating: None` is "no real rating" (absent or
+/// a CQC non-rating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DatedRating {
+    pub rating: Option<Rating>,
+    pub date: Option<NaiveDate>,
+}
+
+impl DatedRating {
+    pub fn new(rating: Rating, date: NaiveDate) -> Self {
+        DatedRating {
+            rating: Some(rating),
+            date: Some(date),
+        }
+    }
+}
+
+/// A UoR rating NHSI proposed and CQC approved (DOMAIN.md §4). Only approved ratings combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedUor {
+    pub rating: Rating,
+    /// Date of the approved report.
+    pub date: NaiveDate,
+    /// Version of the UoR assessment (factual-accuracy changes bump it).
+    pub version: u32,
+}
+
+/// What the combined rating of one trust is computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CombineInput {
+    pub trust_type: TrustType,
+    /// The five trust key-question ratings; a missing key counts as "no rating".
+    pub key_questions: BTreeMap<KeyQuestion, DatedRating>,
+    /// The overall quality rating (5 KQs, DOMAIN.md §2.1) as published; shown beside the combined
+    /// rating and compared with it for the raised/lowered flags.
+    pub overall_quality: DatedRating,
+    pub uor: Option<ApprovedUor>,
+}
+
+/// Publication mode (DOMAIN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// UoR is published separately and there is no combined rating (before 5 March 2018, or by
+    /// configuration).
+    Shadow,
+    /// Combined ratings are published.
+    Combined,
+}
+
+/// The result of [`combine`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CombinedOutcome {
+    pub mode: Mode,
+    /// The combined rating; `None` exactly when `no_combined_reason` is `Some`.
+    pub combined: Option<Rating>,
+    pub no_combined_reason: Option<String>,
+    /// Anti-masking flags; only a combined rating carries them.
+    pub flags: Vec<Flag>,
+    pub explanation: Explanation,
+}
+
+/// Compute the combined rating of one trust as of `as_of` under `rules`.
+pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) -> CombinedOutcome {
+    let mode = if rules.force_shadow || as_of < rules.combined_from {
+        Mode::Shadow
+    } else {
+        Mode::Combined
+    };
+    let kqs: Vec<(KeyQuestion, DatedRating)> = KeyQuestion::ALL
+        .into_iter()
+        .map(|kq| {
+            (
+                kq,
+                input.key_questions.get(&kq).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+
+    let mut explanation = Explanation::new(rules.version.clone(), String::new());
+    explanation.inputs = kqs
+        .iter()
+        .map(|(kq, dr)| input_line(&kq.cqc_str().to_lowercase(), dr.rating, dr.date, None))
+        .chain(std::iter::once(match &input.uor {
+            Some(u) => input_line(
+                USE_OF_RESOURCES,
+                Some(u.rating),
+                Some(u.date),
+                Some(u.version),
+            ),
+            None => format!("{USE_OF_RESOURCES}: no approved rating"),
+        }))
+        .collect();
+    explanation.notes.push(input_line(
+        "overall quality, published beside it",
+        input.overall_quality.rating,
+        input.overall_quality.date,
+        None,
+    ));
+    explanation
+        .notes
+        .push(format!("mode: {}", mode_note(mode, as_of, rules)));
+
+    let reasons = ineligibility(input, &kqs, mode, as_of, rules);
+    // Only a complete set of six real ratings is aggregated; otherwise `six` is `None`.
+    let six: Option<Vec<Rating>> = kqs
+        .iter()
+        .map(|(_, dr)| dr.rating)
+        .chain(std::iter::once(input.uor.map(|u| u.rating)))
+        .collect();
+    let aggregate = six.map(|six| {
+        oversight_rating::aggregate(six.into_iter().map(RatingValue::Rated), &rules.thresholds)
+    });
+
+    if let Some(reason) = reasons {
+        // Keep what the rule would give, so shadow-period ratings can be compared later.
+        if let (Mode::Shadow, Some(agg)) = (mode, &aggregate)
+            && let Some(would_be) = agg.rating
+        {
+            explanation.notes.push(format!(
+                "shadow: the combined rule would give {would_be} ({}); not published",
+                agg.rule
+            ));
+        }
+        explanation.rule = format!("no combined rating: {reason}");
+        return CombinedOutcome {
+            mode,
+            combined: None,
+            no_combined_reason: Some(reason),
+            flags: Vec::new(),
+            explanation,
+        };
+    }
+
+    // Eligible: all six are real ratings, so the aggregate has a rating.
+    let (combined, rule) = match aggregate {
+        Some(agg) => (agg.rating, agg.rule),
+        None => (None, "no real ratings to aggregate → no rating".to_string()),
+    };
+    explanation.rule = rule;
+    let flags = match (combined, input.uor) {
+        (Some(c), Some(uor)) => flags::raise(c, input, &kqs, uor, rules.max_months_apart),
+        _ => Vec::new(),
+    };
+    explanation.notes.extend(
+        flags
+            .iter()
+            .map(|f| format!("flag {}: {}", f.code(), f.describe())),
+    );
+    CombinedOutcome {
+        mode,
+        combined,
+        no_combined_reason: None,
+        flags,
+        explanation,
+    }
+}
+
+const USE_OF_RESOURCES: &str = "use of resources";
+
+/// "safe: Requires improvement (2017-06-01)", "use of resources: Good (2017-11-01, version 2)".
+fn input_line(
+    label: &str,
+    rating: Option<Rating>,
+    date: Option<NaiveDate>,
+    version: Option<u32>,
+) -> String {
+    let value = rating.map_or("no rating", Rating::cqc_str);
+    let mut when: Vec<String> = date.map(|d| d.to_string()).into_iter().collect();
+    when.extend(version.map(|v| format!("version {v}")));
+    if when.is_empty() {
+        format!("{label}: {value}")
+    } else {
+        format!("{label}: {value} ({})", when.join(", "))
+    }
+}
+
+fn mode_note(mode: Mode, as_of: NaiveDate, rules: &CombinedRuleSet) -> String {
+    match mode {
+        Mode::Combined => format!(
+            "combined (as of {as_of}; combined ratings published from {})",
+            rules.combined_from
+        ),
+        Mode::Shadow if rules.force_shadow => {
+            "shadow (configured): use of resources is published separately".to_string()
+        }
+        Mode::Shadow => format!(
+            "shadow (as of {as_of}, before {}): use of resources is published separately",
+            rules.combined_from
+        ),
+    }
+}
+
+/// Why this trust gets no combined rating, or `None` when it gets one. A trust of the wrong type
+/// gets only that reason; otherwise every reason that applies is stated.
+fn ineligibility(
+    input: &CombineInput,
+    kqs: &[(KeyQuestion, DatedRating)],
+    mode: Mode,
+    as_of: NaiveDate,
+    rules: &CombinedRuleSet,
+) -> Option<String> {
+    match input.trust_type {
+        TrustType::Acute => {}
+        TrustType::SpecialistAcute => {
+            return Some(
+                "specialist acute trust: combined ratings apply only to non-specialist acute trusts"
+                    .to_string(),
+            );
+        }
+        other => {
+            return Some(format!(
+                "not an acute trust ({}): combined ratings apply only to non-specialist acute trusts",
+                other.describe()
+            ));
+        }
+    }
+    let mut reasons = Vec::new();
+    if mode == Mode::Shadow {
+        reasons.push(mode_note(mode, as_of, rules).replacen(
+            "published separately",
+            "published separately, no combined rating",
+            1,
+        ));
+    }
+    if input.uor.is_none() {
+        reasons.push("no approved use of resources rating".to_string());
+    }
+    let missing: Vec<String> = kqs
+        .iter()
+        .filter(|(_, dr)| dr.rating.is_none())
+        .map(|(kq, _)| kq.cqc_str().to_lowercase())
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(format!(
+            "quality key questions incomplete: no rating for {}",
+            missing.join(", ")
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// Months between two dates, a part month counting as a whole one: the smallest `m` with
+/// `earlier + m months >= later`. So `months > n` exactly when the dates are more than `n`
+/// calendar months apart.
+pub fn months_apart(a: NaiveDate, b: NaiveDate) -> u32 {
+    let (early, late) = if a <= b { (a, b) } else { (b, a) };
+    let calendar = (late.year() - early.year()) * 12 + late.month() as i32 - early.month() as i32;
+    let m = u32::try_from(calendar).unwrap_or(0);
+    match early.checked_add_months(Months::new(m)) {
+        Some(d) if d < late => m + 1,
+        _ => m,
+    }
+}
+
+// Tests may panic on a broken expectation; that is how they fail.
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests;

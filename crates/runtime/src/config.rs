@@ -1,0 +1,102 @@
+//! Configuration every service shares: where NATS and the database are, the subject namespace and
+//! the data directory. Each service flattens this into its own clap `Config`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A secret string: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Infrastructure settings shared by all four services.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InfraConfig {
+    /// NATS server URL (JetStream must be enabled).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// NATS user name, when the server requires authentication.
+    #[arg(long, env = "NATS_USER")]
+    pub nats_user: Option<String>,
+    /// NATS password for `NATS_USER`.
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<Secret>,
+    /// Subject and stream namespace, so several deployments can share one NATS server.
+    #[arg(long, env = "OVERSIGHT_NAMESPACE", default_value = "oversight")]
+    pub namespace: String,
+    /// Database URL: `postgres://…` or `sqlite://…`. Default: a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+    /// Directory for the embedded SQLite database and other local state.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl InfraConfig {
+    /// A config for tests and embedding: explicit values, no environment.
+    pub fn new(nats_url: impl Into<String>, namespace: impl Into<String>, database_url: impl Into<String>) -> Self {
+        InfraConfig {
+            nats_url: nats_url.into(),
+            nats_user: None,
+            nats_password: None,
+            namespace: namespace.into(),
+            database_url: Some(Secret::new(database_url)),
+            data_dir: PathBuf::from("."),
+        }
+    }
+
+    /// The database URL to use for `service`: the configured one or `sqlite://<data_dir>/<service>.db`.
+    pub fn database_url_for(&self, service: &str) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}/{service}.db?mode=rwc", self.data_dir.display()),
+        }
+    }
+
+    pub fn subjects(&self) -> crate::Subjects {
+        crate::Subjects::new(self.namespace.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let mut c = InfraConfig::new("nats://x", "ns", "postgres://u:hunter2@h/db");
+        c.nats_password = Some(Secret::new("s3cret"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_data_dir() {
+        let mut c = InfraConfig::new("nats://x", "ns", "unused");
+        c.database_url = None;
+        c.data_dir = PathBuf::from("/var/lib/oversight");
+        assert_eq!(c.database_url_for("combiner"), "sqlite:///var/lib/oversight/combiner.db?mode=rwc");
+    }
+}

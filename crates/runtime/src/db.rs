@@ -1,0 +1,67 @@
+//! The database: SQLite by default (a file in the data directory), Postgres when the URL says so.
+//! Services use `sqlx::Any` with portable SQL (`$1` placeholders work on both) and apply their own
+//! migrations at start.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL scheme (expected sqlite: or postgres:)")
+        }
+    }
+}
+
+/// Connect to `url` and apply `migrations`.
+pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool> {
+    install_default_drivers();
+    let backend = Backend::of_url(url)?;
+    if backend == Backend::Sqlite
+        && let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create data directory {}", dir.display()))?;
+    }
+    let options = AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; busy_timeout waits for the lock
+                    // rather than failing.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        });
+    let pool = options
+        .connect(url)
+        .await
+        .with_context(|| format!("failed to connect to the {backend:?} database"))?;
+    migrations
+        .run(&pool)
+        .await
+        .context("failed to apply database migrations")?;
+    Ok(pool)
+}

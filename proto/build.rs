@@ -1,0 +1,26 @@
+//! Compiles the protos with protox (pure Rust, no `protoc`) and generates prost + tonic code, plus a
+//! file descriptor set for gRPC reflection.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "oversight/common/v1/common.proto",
+        "oversight/evidence/v1/evidence.proto",
+        "oversight/ingestion/v1/ingestion.proto",
+        "oversight/quality/v1/quality.proto",
+        "oversight/resources/v1/resources.proto",
+        "oversight/combined/v1/combined.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["."])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("oversight_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Anti-masking flags: critics warned that combining could "mask poor performance" (DOMAIN.md §0),
+//! so every combined rating says when the whole hides something about its parts.
+
+use chrono::NaiveDate;
+use oversight_rating::{KeyQuestion, Rating};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApprovedUor, CombineInput, DatedRating, months_apart};
+
+/// Something a reader of a combined rating must not miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Flag {
+    /// The combined rating is better than the overall quality rating: UoR raised it.
+    UorRaisedResult,
+    /// The combined rating is worse than the overall quality rating: UoR lowered it.
+    UorLoweredResult,
+    /// The combined rating is Good or Outstanding while a key question is Inadequate.
+    GoodWhileKqInadequate,
+    /// The combined rating is Good or Outstanding while use of resources is Inadequate.
+    GoodWhileUorInadequate,
+    /// The UoR rating and the latest quality rating are dated more than the rule set's
+    /// `max_months_apart` apart; `months` counts a part month as a whole one.
+    PartsFarApart { months: u32 },
+}
+
+impl Flag {
+    /// Stable snake_case code for storage, APIs, filters and CSS classes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Flag::UorRaisedResult => "uor_raised_result",
+            Flag::UorLoweredResult => "uor_lowered_result",
+            Flag::GoodWhileKqInadequate => "good_while_kq_inadequate",
+            Flag::GoodWhileUorInadequate => "good_while_uor_inadequate",
+            Flag::PartsFarApart { .. } => "parts_far_apart",
+        }
+    }
+
+    /// One sentence for people.
+    pub fn describe(self) -> String {
+        match self {
+            Flag::UorRaisedResult => {
+                "the use of resources rating raised the combined rating above overall quality"
+                    .to_string()
+            }
+            Flag::UorLoweredResult => {
+                "the use of resources rating lowered the combined rating below overall quality"
+                    .to_string()
+            }
+            Flag::GoodWhileKqInadequate => {
+                "the combined rating is good or better while a key question is inadequate"
+                    .to_string()
+            }
+            Flag::GoodWhileUorInadequate => {
+                "the combined rating is good or better while use of resources is inadequate"
+                    .to_string()
+            }
+            Flag::PartsFarApart { months } => {
+                format!("the use of resources and quality ratings are dated {months} months apart")
+            }
+        }
+    }
+}
+
+/// The flags a combined rating `combined` carries.
+pub(crate) fn raise(
+    combined: Rating,
+    input: &CombineInput,
+    kqs: &[(KeyQuestion, DatedRating)],
+    uor: ApprovedUor,
+    max_months_apart: u32,
+) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    if let Some(quality) = input.overall_quality.rating {
+        if combined > quality {
+            flags.push(Flag::UorRaisedResult);
+        } else if combined < quality {
+            flags.push(Flag::UorLoweredResult);
+        }
+    }
+    let good_or_better = combined >= Rating::Good;
+    if good_or_better
+        && kqs
+            .iter()
+            .any(|(_, dr)| dr.rating == Some(Rating::Inadequate))
+    {
+        flags.push(Flag::GoodWhileKqInadequate);
+    }
+    if good_or_better && uor.rating == Rating::Inadequate {
+        flags.push(Flag::GoodWhileUorInadequate);
+    }
+    let latest_quality: Option<NaiveDate> = kqs
+        .iter()
+        .filter_map(|(_, dr)| dr.date)
+        .chain(input.overall_quality.date)
+        .max();
+    if let Some(quality_date) = latest_quality {
+        let months = months_apart(uor.date, quality_date);
+        if months > max_months_apart {
+            flags.push(Flag::PartsFarApart { months });
+        }
+    }
+    flags
+}

@@ -1,0 +1,714 @@
+use super::*;
+use KeyQuestion::*;
+use Rating::*;
+use proptest::prelude::*;
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("test date")
+}
+
+const KQ_DATE: &str = "2017-06-01";
+const UOR_DATE: &str = "2017-11-01";
+const AS_OF: &str = "2018-06-01";
+
+/// An acute trust with the five KQs (safe, effective, caring, responsive, well-led) dated
+/// 2017-06-01, the overall quality computed from them by cqc-2018, and an approved UoR
+/// (2017-11-01, version 2).
+fn acute(kqs: [Rating; 5], uor: Rating) -> CombineInput {
+    let quality = oversight_rating::aggregate(
+        kqs.map(RatingValue::Rated),
+        &oversight_rating::Thresholds::cqc_2018(),
+    )
+    .rating;
+    CombineInput {
+        trust_type: TrustType::Acute,
+        key_questions: KeyQuestion::ALL
+            .into_iter()
+            .zip(kqs)
+            .map(|(kq, r)| (kq, DatedRating::new(r, date(KQ_DATE))))
+            .collect(),
+        overall_quality: DatedRating {
+            rating: quality,
+            date: Some(date(KQ_DATE)),
+        },
+        uor: Some(ApprovedUor {
+            rating: uor,
+            date: date(UOR_DATE),
+            version: 2,
+        }),
+    }
+}
+
+fn run(input: &CombineInput) -> CombinedOutcome {
+    combine(input, date(AS_OF), &CombinedRuleSet::default())
+}
+
+fn codes(o: &CombinedOutcome) -> Vec<&'static str> {
+    o.flags.iter().map(|f| f.code()).collect()
+}
+
+#[test]
+fn hand_example_quality_good_combined_good() {
+    // DOMAIN.md §3: S=RI, E=G, C=G, R=G, W=G, UoR=RI → quality Good, combined Good.
+    let input = acute(
+        [RequiresImprovement, Good, Good, Good, Good],
+        RequiresImprovement,
+    );
+    assert_eq!(input.overall_quality.rating, Some(Good));
+    let out = run(&input);
+    assert_eq!(out.mode, Mode::Combined);
+    assert_eq!(out.combined, Some(Good));
+    assert_eq!(out.no_combined_reason, None);
+    assert!(out.flags.is_empty(), "{:?}", out.flags);
+}
+
+#[test]
+fn every_threshold_row() {
+    // (KQs safe..well-led, UoR, combined, why)
+    let rows: &[([Rating; 5], Rating, Rating, &str)] = &[
+        (
+            [Inadequate, Good, Good, Good, Good],
+            Inadequate,
+            Inadequate,
+            "2 of 6 inadequate",
+        ),
+        (
+            [Inadequate, Inadequate, Good, Good, Good],
+            Good,
+            Inadequate,
+            "2 KQs inadequate",
+        ),
+        (
+            [Inadequate, Inadequate, Inadequate, Inadequate, Inadequate],
+            Inadequate,
+            Inadequate,
+            "all inadequate",
+        ),
+        (
+            [Inadequate, Good, Good, Good, Good],
+            Good,
+            RequiresImprovement,
+            "1 inadequate limits to RI",
+        ),
+        (
+            [Good, Good, Good, Good, Good],
+            Inadequate,
+            RequiresImprovement,
+            "UoR inadequate limits to RI",
+        ),
+        (
+            [
+                Inadequate,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+            ],
+            Outstanding,
+            RequiresImprovement,
+            "1 inadequate beats 5 outstanding",
+        ),
+        (
+            [
+                RequiresImprovement,
+                RequiresImprovement,
+                RequiresImprovement,
+                Good,
+                Good,
+            ],
+            Good,
+            RequiresImprovement,
+            "3 RI",
+        ),
+        (
+            [RequiresImprovement, RequiresImprovement, Good, Good, Good],
+            RequiresImprovement,
+            RequiresImprovement,
+            "2 KQ RI + UoR RI = 3 RI",
+        ),
+        (
+            [RequiresImprovement, RequiresImprovement, Good, Good, Good],
+            Good,
+            Good,
+            "2 RI → Good (threshold 3 of 6)",
+        ),
+        (
+            [RequiresImprovement, Good, Good, Good, Good],
+            RequiresImprovement,
+            Good,
+            "hand example",
+        ),
+        (
+            [Outstanding, Outstanding, Good, Good, Good],
+            Good,
+            Outstanding,
+            "2 outstanding, rest good",
+        ),
+        (
+            [Outstanding, Good, Good, Good, Good],
+            Outstanding,
+            Outstanding,
+            "KQ + UoR outstanding, rest good",
+        ),
+        (
+            [
+                Outstanding,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+            ],
+            Outstanding,
+            Outstanding,
+            "all outstanding",
+        ),
+        (
+            [Outstanding, Outstanding, RequiresImprovement, Good, Good],
+            Good,
+            Good,
+            "2 outstanding + 1 RI",
+        ),
+        (
+            [Outstanding, Good, Good, Good, Good],
+            Good,
+            Good,
+            "1 outstanding",
+        ),
+        ([Good, Good, Good, Good, Good], Good, Good, "all good"),
+    ];
+    for (kqs, uor, want, why) in rows {
+        let out = run(&acute(*kqs, *uor));
+        assert_eq!(out.combined, Some(*want), "{why}: {kqs:?} + UoR {uor:?}");
+        assert_eq!(out.mode, Mode::Combined, "{why}");
+    }
+}
+
+#[test]
+fn rule_text_is_the_aggregate_rule() {
+    let out = run(&acute([Inadequate, Good, Good, Good, Good], Inadequate));
+    assert_eq!(
+        out.explanation.rule,
+        "2 of 6 ratings inadequate, threshold 2 → Inadequate"
+    );
+    let out = run(&acute(
+        [RequiresImprovement, RequiresImprovement, Good, Good, Good],
+        Good,
+    ));
+    assert!(
+        out.explanation.rule.contains("threshold 3"),
+        "{}",
+        out.explanation.rule
+    );
+    assert!(
+        out.explanation.rule.ends_with("→ Good"),
+        "{}",
+        out.explanation.rule
+    );
+}
+
+#[test]
+fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
+    let out = run(&acute([RequiresImprovement, Good, Good, Good, Good], Good));
+    assert_eq!(out.explanation.rule_set, "cqc-combined-2018");
+    assert_eq!(
+        out.explanation.inputs,
+        vec![
+            "safe: Requires improvement (2017-06-01)",
+            "effective: Good (2017-06-01)",
+            "caring: Good (2017-06-01)",
+            "responsive: Good (2017-06-01)",
+            "well-led: Good (2017-06-01)",
+            "use of resources: Good (2017-11-01, version 2)",
+        ]
+    );
+    assert!(
+        out.explanation
+            .notes
+            .contains(&"overall quality, published beside it: Good (2017-06-01)".to_string()),
+        "{:?}",
+        out.explanation.notes
+    );
+    assert!(
+        out.explanation
+            .notes
+            .iter()
+            .any(|n| n.starts_with("mode: combined"))
+    );
+}
+
+#[test]
+fn only_non_specialist_acute_trusts_are_eligible() {
+    let cases = [
+        (TrustType::SpecialistAcute, "specialist acute trust"),
+        (
+            TrustType::MentalHealth,
+            "not an acute trust (mental health)",
+        ),
+        (TrustType::Community, "not an acute trust (community)"),
+        (TrustType::Ambulance, "not an acute trust (ambulance)"),
+    ];
+    for (trust_type, want) in cases {
+        let mut input = acute([Good; 5], Good);
+        input.trust_type = trust_type;
+        let out = run(&input);
+        assert_eq!(out.combined, None, "{trust_type}");
+        assert!(out.flags.is_empty());
+        let reason = out.no_combined_reason.expect("a stated reason");
+        assert!(reason.starts_with(want), "{trust_type}: {reason}");
+        assert!(
+            out.explanation.rule.contains(want),
+            "{}",
+            out.explanation.rule
+        );
+        // The quality rating is still there beside it.
+        assert!(
+            out.explanation
+                .notes
+                .iter()
+                .any(|n| n.starts_with("overall quality"))
+        );
+    }
+}
+
+#[test]
+fn no_approved_uor_means_no_combined_rating() {
+    let mut input = acute([Good; 5], Good);
+    input.uor = None;
+    let out = run(&input);
+    assert_eq!(out.combined, None);
+    assert_eq!(
+        out.no_combined_reason.as_deref(),
+        Some("no approved use of resources rating")
+    );
+    assert!(
+        out.explanation
+            .inputs
+            .contains(&"use of resources: no approved rating".to_string())
+    );
+}
+
+#[test]
+fn incomplete_quality_key_questions_mean_no_combined_rating() {
+    let mut input = acute([Good; 5], Good);
+    input.key_questions.remove(&Effective);
+    input.key_questions.insert(
+        WellLed,
+        DatedRating {
+            rating: None,
+            date: Some(date(KQ_DATE)),
+        },
+    );
+    let out = run(&input);
+    assert_eq!(out.combined, None);
+    assert_eq!(
+        out.no_combined_reason.as_deref(),
+        Some("quality key questions incomplete: no rating for effective, well-led")
+    );
+    assert!(
+        out.explanation
+            .inputs
+            .contains(&"effective: no rating".to_string())
+    );
+    assert!(
+        out.explanation
+            .inputs
+            .contains(&"well-led: no rating (2017-06-01)".to_string())
+    );
+}
+
+#[test]
+fn several_reasons_are_all_stated() {
+    let mut input = acute([Good; 5], Good);
+    input.uor = None;
+    input.key_questions.remove(&Safe);
+    let out = combine(&input, date("2018-01-01"), &CombinedRuleSet::default());
+    let reason = out.no_combined_reason.expect("reason");
+    assert!(reason.contains("shadow"), "{reason}");
+    assert!(
+        reason.contains("no approved use of resources rating"),
+        "{reason}"
+    );
+    assert!(reason.contains("no rating for safe"), "{reason}");
+}
+
+#[test]
+fn shadow_before_5_march_2018_combined_from_that_day() {
+    let input = acute(
+        [RequiresImprovement, Good, Good, Good, Good],
+        RequiresImprovement,
+    );
+    let rules = CombinedRuleSet::default();
+
+    let before = combine(&input, date("2018-03-04"), &rules);
+    assert_eq!(before.mode, Mode::Shadow);
+    assert_eq!(before.combined, None);
+    assert!(before.flags.is_empty());
+    let reason = before.no_combined_reason.expect("shadow reason");
+    assert!(reason.contains("shadow"), "{reason}");
+    assert!(reason.contains("before 2018-03-05"), "{reason}");
+    assert!(
+        reason.contains("use of resources is published separately"),
+        "{reason}"
+    );
+    // UoR is still shown, and what the rule would have given is kept for comparison.
+    assert!(
+        before.explanation.inputs.contains(
+            &"use of resources: Requires improvement (2017-11-01, version 2)".to_string()
+        )
+    );
+    assert!(
+        before
+            .explanation
+            .notes
+            .iter()
+            .any(|n| n.starts_with("shadow: the combined rule would give Good")),
+        "{:?}",
+        before.explanation.notes
+    );
+
+    let on_the_day = combine(&input, date("2018-03-05"), &rules);
+    assert_eq!(on_the_day.mode, Mode::Combined);
+    assert_eq!(on_the_day.combined, Some(Good));
+    assert_eq!(on_the_day.no_combined_reason, None);
+}
+
+#[test]
+fn forced_shadow_whatever_the_date() {
+    let rules = CombinedRuleSet {
+        force_shadow: true,
+        ..CombinedRuleSet::default()
+    };
+    let out = combine(&acute([Good; 5], Good), date("2019-01-01"), &rules);
+    assert_eq!(out.mode, Mode::Shadow);
+    assert_eq!(out.combined, None);
+    let reason = out.no_combined_reason.expect("reason");
+    assert!(reason.contains("shadow (configured)"), "{reason}");
+}
+
+#[test]
+fn mode_is_reported_even_for_ineligible_trusts() {
+    let mut input = acute([Good; 5], Good);
+    input.trust_type = TrustType::MentalHealth;
+    let out = combine(&input, date("2017-01-01"), &CombinedRuleSet::default());
+    assert_eq!(out.mode, Mode::Shadow);
+    // The trust-type reason alone: the date is not why a mental health trust has no combined rating.
+    assert!(!out.no_combined_reason.expect("reason").contains("shadow"));
+}
+
+#[test]
+fn flag_uor_raised_result() {
+    // Quality RI (2 of 5 RI), combined Good (2 of 6 RI is below 3).
+    let input = acute(
+        [RequiresImprovement, RequiresImprovement, Good, Good, Good],
+        Good,
+    );
+    assert_eq!(input.overall_quality.rating, Some(RequiresImprovement));
+    let out = run(&input);
+    assert_eq!(out.combined, Some(Good));
+    assert_eq!(codes(&out), vec!["uor_raised_result"]);
+    assert!(
+        out.explanation
+            .notes
+            .iter()
+            .any(|n| n.starts_with("flag uor_raised_result: "))
+    );
+}
+
+#[test]
+fn flag_uor_lowered_result() {
+    let out = run(&acute(
+        [RequiresImprovement, Good, Good, Good, Good],
+        Inadequate,
+    ));
+    assert_eq!(out.combined, Some(RequiresImprovement));
+    assert_eq!(codes(&out), vec!["uor_lowered_result"]);
+
+    let out = run(&acute(
+        [Outstanding, Outstanding, Good, Good, Good],
+        RequiresImprovement,
+    ));
+    assert_eq!(out.combined, Some(Good));
+    assert_eq!(codes(&out), vec!["uor_lowered_result"]);
+}
+
+/// The published thresholds never give Good with an inadequate input, so these flags guard
+/// against rule sets configured without the "any inadequate → at best RI" limiter.
+fn without_limiter() -> CombinedRuleSet {
+    let mut rules = CombinedRuleSet::default();
+    rules.thresholds.any_inadequate_limits_to_ri = false;
+    rules
+}
+
+#[test]
+fn flag_good_while_kq_inadequate() {
+    let mut input = acute([Inadequate, Good, Good, Good, Good], Good);
+    input.overall_quality.rating = Some(Good);
+    let out = combine(&input, date(AS_OF), &without_limiter());
+    assert_eq!(out.combined, Some(Good));
+    assert_eq!(codes(&out), vec!["good_while_kq_inadequate"]);
+}
+
+#[test]
+fn flag_good_while_uor_inadequate() {
+    let input = acute([Outstanding, Outstanding, Good, Good, Good], Inadequate);
+    let out = combine(&input, date(AS_OF), &without_limiter());
+    assert_eq!(out.combined, Some(Good));
+    assert_eq!(
+        codes(&out),
+        vec!["uor_lowered_result", "good_while_uor_inadequate"]
+    );
+}
+
+#[test]
+fn published_thresholds_never_mask_an_inadequate() {
+    for (kqs, uor) in [
+        (
+            [
+                Inadequate,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+                Outstanding,
+            ],
+            Outstanding,
+        ),
+        ([Outstanding; 5], Inadequate),
+    ] {
+        let out = run(&acute(kqs, uor));
+        assert_eq!(out.combined, Some(RequiresImprovement));
+        assert!(!codes(&out).contains(&"good_while_kq_inadequate"));
+        assert!(!codes(&out).contains(&"good_while_uor_inadequate"));
+    }
+}
+
+#[test]
+fn flag_parts_far_apart() {
+    let mut input = acute([Good; 5], Good);
+    // Latest quality date 2017-06-01; UoR 2018-06-01 is exactly 12 months later: not flagged.
+    input.uor = Some(ApprovedUor {
+        rating: Good,
+        date: date("2018-06-01"),
+        version: 1,
+    });
+    assert!(run(&input).flags.is_empty());
+    // One day more is more than 12 months apart.
+    input.uor = Some(ApprovedUor {
+        rating: Good,
+        date: date("2018-06-02"),
+        version: 1,
+    });
+    let out = combine(&input, date("2018-07-01"), &CombinedRuleSet::default());
+    assert_eq!(out.flags, vec![Flag::PartsFarApart { months: 13 }]);
+    assert_eq!(
+        Flag::PartsFarApart { months: 13 }.describe(),
+        "the use of resources and quality ratings are dated 13 months apart"
+    );
+    // The latest of the quality dates counts: a newer well-led report brings them together.
+    input
+        .key_questions
+        .insert(WellLed, DatedRating::new(Good, date("2018-01-10")));
+    assert!(
+        combine(&input, date("2018-07-01"), &CombinedRuleSet::default())
+            .flags
+            .is_empty()
+    );
+    // The limit is a parameter.
+    let strict = CombinedRuleSet {
+        max_months_apart: 3,
+        ..CombinedRuleSet::default()
+    };
+    assert_eq!(
+        combine(&input, date("2018-07-01"), &strict).flags,
+        vec![Flag::PartsFarApart { months: 5 }]
+    );
+}
+
+#[test]
+fn months_apart_counts_part_months_as_whole() {
+    let cases = [
+        ("2017-06-01", "2017-06-01", 0),
+        ("2017-06-01", "2017-06-02", 1),
+        ("2017-06-15", "2017-07-01", 1),
+        ("2017-06-01", "2018-06-01", 12),
+        ("2017-06-01", "2018-06-02", 13),
+        ("2018-01-31", "2018-02-28", 1),
+        ("2018-01-31", "2018-03-01", 2),
+        ("2016-02-29", "2017-02-28", 12),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(months_apart(date(a), date(b)), want, "{a} → {b}");
+        assert_eq!(months_apart(date(b), date(a)), want, "{b} → {a}");
+    }
+}
+
+#[test]
+fn flag_codes_are_stable_and_serde_uses_them() {
+    let all = [
+        (Flag::UorRaisedResult, "uor_raised_result"),
+        (Flag::UorLoweredResult, "uor_lowered_result"),
+        (Flag::GoodWhileKqInadequate, "good_while_kq_inadequate"),
+        (Flag::GoodWhileUorInadequate, "good_while_uor_inadequate"),
+        (Flag::PartsFarApart { months: 14 }, "parts_far_apart"),
+    ];
+    for (flag, code) in all {
+        assert_eq!(flag.code(), code);
+        assert!(!flag.describe().is_empty());
+        let json = serde_json::to_value(flag).expect("serialise");
+        assert_eq!(json["code"], code);
+        assert_eq!(
+            serde_json::from_value::<Flag>(json).expect("round trip"),
+            flag
+        );
+    }
+    assert_eq!(
+        serde_json::to_string(&Flag::PartsFarApart { months: 14 }).expect("serialise"),
+        r#"{"code":"parts_far_apart","months":14}"#
+    );
+}
+
+#[test]
+fn trust_types_parse_and_serialise_snake_case() {
+    for t in TrustType::ALL {
+        assert_eq!(t.as_str().parse::<TrustType>(), Ok(t));
+        assert_eq!(
+            serde_json::to_string(&t).expect("serialise"),
+            format!("\"{}\"", t.as_str())
+        );
+    }
+    assert_eq!(
+        "Specialist acute".parse::<TrustType>(),
+        Ok(TrustType::SpecialistAcute)
+    );
+    assert_eq!(
+        "mental-health".parse::<TrustType>(),
+        Ok(TrustType::MentalHealth)
+    );
+    assert!("hospice".parse::<TrustType>().is_err());
+    assert_eq!(
+        serde_json::to_string(&Mode::Shadow).expect("serialise"),
+        "\"shadow\""
+    );
+}
+
+#[test]
+fn default_rule_set_is_cqc_combined_2018() {
+    let rules = CombinedRuleSet::default();
+    assert_eq!(rules, CombinedRuleSet::cqc_combined_2018());
+    assert_eq!(rules.version, RULE_SET);
+    assert_eq!(rules.combined_from, date("2018-03-05"));
+    assert_eq!(rules.max_months_apart, 12);
+    assert!(!rules.force_shadow);
+    assert!(RULE_SET.parse::<oversight_rating::RuleSetVersion>().is_ok());
+}
+
+fn rating() -> impl Strategy<Value = Rating> {
+    prop_oneof![
+        Just(Inadequate),
+        Just(RequiresImprovement),
+        Just(Good),
+        Just(Outstanding)
+    ]
+}
+
+fn raise(r: Rating) -> Rating {
+    match r {
+        Inadequate => RequiresImprovement,
+        RequiresImprovement => Good,
+        Good | Outstanding => Outstanding,
+    }
+}
+
+fn kqs_of(input: &CombineInput) -> [Rating; 5] {
+    KeyQuestion::ALL.map(|kq| {
+        input.key_questions[&kq]
+            .rating
+            .expect("test inputs are rated")
+    })
+}
+
+proptest! {
+    #[test]
+    fn order_of_key_questions_never_matters(
+        kqs in proptest::array::uniform5(rating()),
+        uor in rating(),
+        perm in Just((0..5).collect::<Vec<usize>>()).prop_shuffle(),
+    ) {
+        let input = acute(kqs, uor);
+        let mut permuted = input.clone();
+        for (kq, &from) in KeyQuestion::ALL.iter().zip(&perm) {
+            permuted.key_questions.insert(*kq, input.key_questions[&KeyQuestion::ALL[from]]);
+        }
+        let (a, b) = (run(&input), run(&permuted));
+        prop_assert_eq!(a.combined, b.combined);
+        prop_assert_eq!(a.flags, b.flags);
+        prop_assert_eq!(a.explanation.rule, b.explanation.rule);
+    }
+
+    #[test]
+    fn raising_uor_or_any_key_question_never_lowers(
+        kqs in proptest::array::uniform5(rating()),
+        uor in rating(),
+        which in 0usize..6,
+    ) {
+        let input = acute(kqs, uor);
+        let before = run(&input).combined;
+        let mut raised = input.clone();
+        match KeyQuestion::ALL.get(which) {
+            Some(kq) => {
+                let dr = raised.key_questions.get_mut(kq).expect("all five present");
+                dr.rating = dr.rating.map(raise);
+            }
+            None => {
+                if let Some(u) = raised.uor.as_mut() {
+                    u.rating = raise(u.rating);
+                }
+            }
+        }
+        let after = run(&raised).combined;
+        prop_assert!(after >= before, "{:?}+{:?} → {:?}+{:?}: {:?} → {:?}",
+            kqs, uor, kqs_of(&raised), raised.uor.map(|u| u.rating), before, after);
+    }
+
+    #[test]
+    fn never_above_the_best_nor_below_the_worst_of_the_six(
+        kqs in proptest::array::uniform5(rating()),
+        uor in rating(),
+    ) {
+        let out = run(&acute(kqs, uor));
+        let combined = out.combined.expect("eligible acute trust in combined mode");
+        let best = kqs.iter().copied().chain([uor]).max().expect("six");
+        let worst = kqs.iter().copied().chain([uor]).min().expect("six");
+        prop_assert!(worst <= combined && combined <= best, "{:?} + {:?} → {:?}", kqs, uor, combined);
+    }
+
+    #[test]
+    fn a_combined_rating_or_a_reason_never_both(
+        kqs in proptest::array::uniform5(proptest::option::of(rating())),
+        uor in proptest::option::of(rating()),
+        trust_type in proptest::sample::select(TrustType::ALL.to_vec()),
+        days in 0i64..2000,
+        force_shadow in any::<bool>(),
+    ) {
+        let mut input = acute([Good; 5], Good);
+        input.trust_type = trust_type;
+        for (kq, r) in KeyQuestion::ALL.iter().zip(kqs) {
+            input.key_questions.insert(*kq, DatedRating { rating: r, date: Some(date(KQ_DATE)) });
+        }
+        input.uor = uor.map(|rating| ApprovedUor { rating, date: date(UOR_DATE), version: 1 });
+        let rules = CombinedRuleSet { force_shadow, ..CombinedRuleSet::default() };
+        let as_of = date("2016-01-01") + chrono::Days::new(days.unsigned_abs());
+        let out = combine(&input, as_of, &rules);
+        prop_assert_eq!(out.combined.is_some(), out.no_combined_reason.is_none());
+        let eligible = trust_type == TrustType::Acute
+            && uor.is_some()
+            && kqs.iter().all(Option::is_some)
+            && !force_shadow
+            && as_of >= rules.combined_from;
+        prop_assert_eq!(out.combined.is_some(), eligible);
+        prop_assert_eq!(out.mode == Mode::Combined, !force_shadow && as_of >= rules.combined_from);
+        if out.combined.is_none() {
+            prop_assert!(out.flags.is_empty());
+        }
+        prop_assert_eq!(out.explanation.inputs.len(), 6);
+    }
+}

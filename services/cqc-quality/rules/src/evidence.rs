@@ -1,0 +1,188 @@
+//! What the rules are given: a trust's inspection evidence, as the service holds it.
+//!
+//! Ratings are written as CQC strings in JSON ("Requires improvement"), dates as ISO 8601.
+
+use chrono::NaiveDate;
+use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode};
+use serde::{Deserialize, Serialize};
+
+use crate::rule_set::QualityStatementScore;
+use crate::serde_cqc;
+
+/// The kind of NHS trust, which decides whether there is a location level (DOMAIN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TrustType {
+    /// Non-specialist acute trust: services → locations → trust.
+    Acute,
+    /// Specialist acute trust: services → locations → trust.
+    SpecialistAcute,
+    /// Mental health trust: no location level.
+    MentalHealth,
+    /// Community trust: no location level.
+    Community,
+    /// Ambulance trust: no location level.
+    Ambulance,
+}
+
+impl TrustType {
+    /// Whether services are aggregated per location (hospital) before the trust.
+    pub fn has_location_level(self) -> bool {
+        matches!(self, TrustType::Acute | TrustType::SpecialistAcute)
+    }
+}
+
+/// Everything the rules need to rate one trust.
+///
+/// Trusts without a location level (mental health, community, ambulance) still list their
+/// services under `locations` (as CQC registers them); the rules pool the services of all
+/// locations and rate them straight into the trust key questions. A service id that appears at
+/// several locations of such a trust is one trust-wide service: its ratings are merged and the
+/// latest per key question stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustEvidence {
+    /// The trust's ODS code.
+    pub trust: TrustCode,
+    /// The kind of trust.
+    pub trust_type: TrustType,
+    /// Locations with their services' ratings.
+    #[serde(default)]
+    pub locations: Vec<LocationEvidence>,
+    /// Every trust-level well-led assessment; the latest on or before the rating date stands.
+    #[serde(default)]
+    pub well_led: Vec<WellLedAssessment>,
+}
+
+/// A trust-level well-led assessment (the only source of the trust's well-led rating).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WellLedAssessment {
+    /// The judgement. Under `saf-2023` non-empty `statement_scores` replace it.
+    #[serde(with = "serde_cqc::rating_value")]
+    pub rating: RatingValue,
+    /// Date of the report.
+    pub report_date: NaiveDate,
+    /// SAF quality-statement scores (1–4), if assessed under the SAF.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statement_scores: Vec<QualityStatementScore>,
+}
+
+/// One location (hospital) of a trust.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationEvidence {
+    /// CQC location id or ODS site code.
+    pub id: LocationId,
+    /// Display name, for explanations.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The services rated at this location.
+    #[serde(default)]
+    pub services: Vec<ServiceEvidence>,
+}
+
+/// One service (inspection area) with every rating it has received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvidence {
+    /// Inspection area id (`urgent`, `surgery`, `npimaternity`, …).
+    pub service: ServiceId,
+    /// All key question ratings, any dates; the latest per key question stands (carry-forward).
+    #[serde(default)]
+    pub ratings: Vec<KqServiceRating>,
+    /// Set when the service came from a merged organisation and is left out of trust aggregation.
+    #[serde(default)]
+    pub merged_from: Option<MergedExclusion>,
+}
+
+/// One inspection judgement for a key question of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KqServiceRating {
+    /// The key question.
+    pub key_question: KeyQuestion,
+    /// The judgement. Under `saf-2023` non-empty `statement_scores` replace it.
+    #[serde(with = "serde_cqc::rating_value")]
+    pub rating: RatingValue,
+    /// Date of the report that set it.
+    pub report_date: NaiveDate,
+    /// A breach or enforcement action that limits the rating (§2.2).
+    #[serde(default)]
+    pub limiter: Option<Limiter>,
+    /// SAF quality-statement scores (1–4) for this key question, if assessed under the SAF.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statement_scores: Vec<QualityStatementScore>,
+}
+
+/// A limiter on a key question × service rating (DOMAIN.md §2.2), applied before aggregation.
+///
+/// [A] A limiter lowers a real rating only: a non-rating stays a non-rating (excluded from
+/// counts) and the limiter is noted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Limiter {
+    /// A breach of regulation with a requirement notice: the rating is at best requires
+    /// improvement.
+    RequirementNotice {
+        /// The regulation breached, in words.
+        reason: String,
+    },
+    /// Enforcement action: the rating is inadequate.
+    EnforcementAction {
+        /// Which action.
+        action: EnforcementKind,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// The enforcement actions that make a rating inadequate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementKind {
+    /// A warning notice.
+    WarningNotice,
+    /// A condition of registration.
+    Condition,
+}
+
+impl Limiter {
+    /// The best rating this limiter allows.
+    pub fn cap(&self) -> oversight_rating::Rating {
+        match self {
+            Limiter::RequirementNotice { .. } => oversight_rating::Rating::RequiresImprovement,
+            Limiter::EnforcementAction { .. } => oversight_rating::Rating::Inadequate,
+        }
+    }
+
+    /// The limiter in words, for explanations.
+    pub fn describe(&self) -> String {
+        match self {
+            Limiter::RequirementNotice { reason } => {
+                format!("requirement notice ({reason}) limits to at best Requires improvement")
+            }
+            Limiter::EnforcementAction { action, reason } => {
+                let what = match action {
+                    EnforcementKind::WarningNotice => "warning notice",
+                    EnforcementKind::Condition => "condition of registration",
+                };
+                format!("enforcement action: {what} ({reason}) → Inadequate")
+            }
+        }
+    }
+}
+
+/// Marks a service from a previously separate organisation (§2.3).
+///
+/// The service is left out of trust-level aggregation while the rating date is before the
+/// exclusion end: `until`, capped at the rule set's `merged_exclusion_max_months` (24) after
+/// `merged_on` when the merger date is known. Without a merger date the cap cannot be checked and
+/// `until` is used as given (noted in the explanation). The service and its location are still
+/// rated; only the trust level leaves it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedExclusion {
+    /// The organisation the service came from.
+    pub organisation: String,
+    /// End of the exclusion (exclusive): from this date the service counts again.
+    pub until: NaiveDate,
+    /// Why it is left out, as stated.
+    pub reason: String,
+    /// Date of the merger or acquisition, from which the two-year cap runs.
+    #[serde(default)]
+    pub merged_on: Option<NaiveDate>,
+}
