@@ -34,5 +34,7 @@ pub mod combined {
     }
 }
 
+pub mod convert;
+
 /// The encoded `FileDescriptorSet` of every proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oversight_descriptor.bin"));

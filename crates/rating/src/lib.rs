@@ -10,4 +10,4 @@ mod scale;
 
 pub use aggregate::{Aggregate, AggregateCounts, CountThreshold, Thresholds, aggregate};
 pub use ids::{IdError, LocationId, RuleSetVersion, ServiceId, SiteCode, TrustCode};
-pub use scale::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, ScaleError};
+pub use scale::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};

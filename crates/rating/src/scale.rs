@@ -113,6 +113,8 @@ pub enum ScaleError {
         "unknown key question {0:?} (expected safe, effective, caring, responsive or well-led)"
     )]
     UnknownKeyQuestion(String),
+    #[error("unknown trust type {0:?} (expected acute, specialist_acute, mental_health, community or ambulance)")]
+    UnknownTrustType(String),
 }
 
 fn normalise(s: &str) -> String {
@@ -316,5 +318,64 @@ mod tests {
         assert!(Rating::Inadequate < Rating::RequiresImprovement);
         assert!(Rating::RequiresImprovement < Rating::Good);
         assert!(Rating::Good < Rating::Outstanding);
+    }
+}
+
+/// The kind of NHS trust: it decides which rating levels apply (no location level for mental
+/// health, community and ambulance trusts) and whether a combined rating exists (non-specialist
+/// acute trusts only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustType {
+    Acute,
+    SpecialistAcute,
+    MentalHealth,
+    Community,
+    Ambulance,
+}
+
+impl TrustType {
+    pub const ALL: [TrustType; 5] = [
+        TrustType::Acute,
+        TrustType::SpecialistAcute,
+        TrustType::MentalHealth,
+        TrustType::Community,
+        TrustType::Ambulance,
+    ];
+
+    /// snake_case name used in feeds and JSON (`specialist_acute`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustType::Acute => "acute",
+            TrustType::SpecialistAcute => "specialist_acute",
+            TrustType::MentalHealth => "mental_health",
+            TrustType::Community => "community",
+            TrustType::Ambulance => "ambulance",
+        }
+    }
+
+    /// Whether quality is rated through a location (hospital) level.
+    pub fn has_location_level(self) -> bool {
+        matches!(self, TrustType::Acute | TrustType::SpecialistAcute)
+    }
+}
+
+impl fmt::Display for TrustType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TrustType {
+    type Err = ScaleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match normalise(s).as_str() {
+            "acute" | "trusttypeacute" => Ok(TrustType::Acute),
+            "specialistacute" | "specialist" | "trusttypespecialistacute" => Ok(TrustType::SpecialistAcute),
+            "mentalhealth" | "trusttypementalhealth" => Ok(TrustType::MentalHealth),
+            "community" | "trusttypecommunity" => Ok(TrustType::Community),
+            "ambulance" | "trusttypeambulance" => Ok(TrustType::Ambulance),
+            _ => Err(ScaleError::UnknownTrustType(s.to_string())),
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod nats;
+pub mod outbox;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;

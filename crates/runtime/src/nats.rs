@@ -4,7 +4,7 @@
 //! nak with backoff (transient failure), or term after a dead-letter record (poison, or retries
 //! exhausted).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -183,7 +183,7 @@ impl Bus {
 
     /// Record a message this service gave up on, with the reason, on its dead-letter subject.
     pub async fn dead_letter(&self, stream: &str, incoming: &Incoming, reason: &str) -> anyhow::Result<()> {
-        let headers: HashMap<String, String> = incoming
+        let headers: BTreeMap<String, String> = incoming
             .headers
             .iter()
             .flat_map(|h| h.iter())
@@ -221,7 +221,24 @@ where
     H: Fn(Incoming) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
-    let consumer = bus.ensure_consumer(&spec).await?;
+    // The stream belongs to another service, which may start later: wait for it.
+    let mut attempt = 0u32;
+    let consumer = loop {
+        match bus.ensure_consumer(&spec).await {
+            Ok(c) => break c,
+            Err(e) => {
+                attempt += 1;
+                if attempt == 1 || attempt % 10 == 0 {
+                    tracing::warn!(consumer = spec.durable, error = %format!("{e:#}"), "waiting for stream");
+                }
+                let delay = backoff(i64::from(attempt.min(5)));
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    };
     let mut messages = consumer
         .messages()
         .await

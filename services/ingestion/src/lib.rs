@@ -1,1 +1,104 @@
-//! ingestion
+//! ingestion: the one door for feeds. Takes batch feeds from the queue (`<ns>.feeds.submit`), a gRPC
+//! client stream or the `oversight ingest` CLI; validates, dedupes and stores them; publishes
+//! canonical evidence on `<ns>.evidence.quality` and `<ns>.evidence.resources`.
+
+pub mod feed;
+pub mod api;
+pub mod pipeline;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use oversight_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
+use oversight_runtime::nats::{Bus, run_consumer};
+use oversight_runtime::subjects::consumers;
+use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+pub use pipeline::Ingestor;
+
+pub const SERVICE: &str = "ingestion";
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// ingestion's configuration (flags or environment).
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "ingestion", version, about = "oversight ingestion service")]
+pub struct Config {
+    #[command(flatten)]
+    pub infra: InfraConfig,
+    /// Address for the gRPC API.
+    #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    pub grpc_addr: SocketAddr,
+}
+
+/// A built, not yet running, ingestion service.
+pub struct App {
+    listener: TcpListener,
+    routes: Routes,
+    bus: Bus,
+    ingestor: Ingestor,
+}
+
+impl App {
+    /// Connect, migrate, declare streams and bind the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
+        let bus = Bus::connect(&config.infra, SERVICE).await?;
+        let subjects = bus.subjects().clone();
+        for stream in [subjects.feeds_stream(), subjects.evidence_stream(), subjects.deadletter_stream()] {
+            bus.ensure_stream(&stream).await?;
+        }
+        let ingestor = Ingestor::new(pool, bus.clone());
+        let listener = grpc::bind(config.grpc_addr).await?;
+        let (mut routes, health) = grpc::base_routes().await?;
+        routes.add_service(
+            IngestionServiceServer::new(api::IngestionApi { ingestor: ingestor.clone() })
+                .max_decoding_message_size(grpc::MAX_MESSAGE_BYTES),
+        );
+        health.set_serving::<IngestionServiceServer<api::IngestionApi>>().await;
+        Ok(App {
+            listener,
+            routes: routes.routes(),
+            bus,
+            ingestor,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener.local_addr().context("no local address")
+    }
+
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.ingestor
+    }
+
+    /// Serve gRPC and consume queued feeds until `shutdown`.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        // Publish anything stored but not yet published before a crash.
+        if let Err(e) = self.ingestor.publish_pending().await {
+            tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
+        }
+        let spec = self
+            .bus
+            .subjects()
+            .consumer(consumers::INGESTION_FEEDS)
+            .context("consumer spec")?;
+        let ingestor = self.ingestor.clone();
+        let consumer = run_consumer(
+            self.bus.clone(),
+            spec,
+            move |msg| {
+                let ingestor = ingestor.clone();
+                async move { ingestor.handle_feed_message(msg).await }
+            },
+            shutdown.clone(),
+        );
+        let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        let (c, s) = tokio::join!(consumer, server);
+        shutdown.cancel();
+        c.and(s)
+    }
+}

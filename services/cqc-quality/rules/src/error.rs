@@ -60,7 +60,9 @@ pub enum RulesError {
         field: String,
     },
     /// A judgement history received an entry after its final decision.
-    #[error("{field}: the decision is already final; a change after publication is a new judgement")]
+    #[error(
+        "{field}: the decision is already final; a change after publication is a new judgement"
+    )]
     JudgementAlreadyFinal {
         /// The field describing the stage (`stage`).
         field: String,

@@ -111,7 +111,7 @@ pub struct KqServiceRating {
 
 /// A limiter on a key question × service rating (DOMAIN.md §2.2), applied before aggregation.
 ///
-/// [A] A limiter lowers a real rating only: a non-rating stays a non-rating (excluded from
+/// \[A\] A limiter lowers a real rating only: a non-rating stays a non-rating (excluded from
 /// counts) and the limiter is noted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -185,7 +185,8 @@ impl JudgementHistory {
             });
         }
         if next.key_question != current.key_question {
-            let name = |k: Option<KeyQuestion>| k.map_or("overall", KeyQuestion::cqc_str).to_string();
+            let name =
+                |k: Option<KeyQuestion>| k.map_or("overall", KeyQuestion::cqc_str).to_string();
             return Err(RulesError::JudgementMismatch {
                 field: "key_question".into(),
                 expected: name(current.key_question),

@@ -1,13 +1,27 @@
 //! CQC's quality rating rules, pure: no IO, no async, no clock.
 //!
 //! - [`RuleSet`]: the versioned rule sets `cqc-2018` (DOMAIN.md §2) and `saf-2023` (§5), every
-//!   threshold and every [A] reading a parameter; [`RuleSet::select`] picks one by date or
+//!   threshold and every \[A\] reading a parameter; [`RuleSet::select`] picks one by date or
 //!   configuration.
 //! - [`rate_trust`]: a trust's [`TrustEvidence`] → [`TrustQuality`] at every level (key question ×
 //!   service → service → location → trust), each rating with its [`Explanation`](oversight_rating::Explanation).
 //! - [`judgement`]: published decisions beside computed ones; departures need a rationale.
 //! - [`cqc_api`]: CQC's public API JSON (locations, providers) and its mapping to evidence.
 //! - [`audit`]: the ratings auditor behind `oversight rate FILE...`.
+//!
+//! Readings of DOMAIN.md marked \[A\], each a parameter or documented where it lives:
+//! - trust safe/effective/caring/responsive aggregate the location key questions (acute); services
+//!   of mental health, community and ambulance trusts go straight to the trust ([`rate_trust`]);
+//! - the trust overall is the aggregate of the trust key questions as they stood on the latest
+//!   trust-level well-led assessment; without one, [`OverallBasis::PreviousStands`];
+//! - same-date conflicts: the lower rating stands; superseded areas merge per key question, the
+//!   later report wins, the newer area on the same date ([`RuleSet::superseded_areas`]);
+//! - merged-organisation services: left out of the trust level (not of their location) while the
+//!   rating date is before `until`, capped at 24 months after `merged_on`
+//!   ([`RuleSet::merged_exclusion_max_months`]);
+//! - limiters lower real ratings only; a non-rating stays excluded;
+//! - `saf-2023`: percentages rounded half up, every level the mean of the percentages beneath,
+//!   banded, then capped by the §2.1 lowering rows ([`SafBands`]); from 2023-11-01 ([`Selection`]).
 
 pub mod audit;
 pub mod cqc_api;
@@ -20,14 +34,17 @@ pub mod serde_cqc;
 
 pub use error::RulesError;
 pub use evidence::{
-    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion,
-    ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
+    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
+    TrustEvidence, TrustType, WellLedAssessment,
 };
-pub use judgement::{Departure, Entity, Judgement, JudgementHistory, Stage, check_departure, departures};
+pub use judgement::{
+    Departure, Entity, Judgement, JudgementHistory, Stage, check_departure, departures,
+};
 pub use rate::{
     LocationQuality, OverallBasis, RatedResult, ServiceQuality, TrustQuality, rate_service,
     rate_trust,
 };
 pub use rule_set::{
-    CQC_2018, QualityStatementScore, RuleSet, SAF_2023, SafBands, Scoring, Selection, saf_percent,
+    CQC_2018, QualityStatementScore, RuleSet, SAF_2023, SafBands, Scoring, Selection, newest_area,
+    saf_percent,
 };

@@ -15,7 +15,7 @@ use crate::evidence::{
     KqServiceRating, LocationEvidence, MergedExclusion, ServiceEvidence, TrustEvidence, TrustType,
     WellLedAssessment,
 };
-use crate::rule_set::{RuleSet, SafBands, round_div, saf_percent};
+use crate::rule_set::{RuleSet, SafBands, newest_area, round_div, saf_percent};
 
 /// One computed rating with its date and the reasons for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +113,7 @@ impl TrustQuality {
 /// latest rating of each service and key question on or before it stands.
 ///
 /// Acute trusts go through locations: a location's key questions aggregate its services', and the
-/// trust's safe/effective/caring/responsive aggregate the locations' ([A] DOMAIN §2 level 5). A
+/// trust's safe/effective/caring/responsive aggregate the locations' (\[A\] DOMAIN §2 level 5). A
 /// single-location trust's location well-led is the trust-level well-led, and its location overall
 /// is the trust overall. Mental health, community and ambulance trusts rate services straight into
 /// the trust key questions. Well-led at trust level always comes from the latest trust-level
@@ -146,10 +146,10 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
         Some(wl) => {
             let later = later_report_dates(evidence, wl.report_date, as_of);
             let mut overall = if later == 0 {
-                trust_overall(&levels.key_questions, rules)
+                overall_of(&levels.key_questions, rules)
             } else {
                 let then = rate_levels(evidence, wl.report_date, rules);
-                trust_overall(&then.key_questions, rules)
+                overall_of(&then.key_questions, rules)
             };
             overall.explanation.notes.push(format!(
                 "re-rated on the trust-level well-led assessment of {}",
@@ -187,16 +187,21 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
 
 /// Rates one service as of `as_of` (carry-forward and limiters applied), e.g. for a
 /// service-level query.
-pub fn rate_service(service: &ServiceEvidence, as_of: NaiveDate, rules: &RuleSet) -> ServiceQuality {
-    let counted_as = rules.successor(&service.service).clone();
-    rate_service_group(counted_as, &[service], as_of, rules)
+pub fn rate_service(
+    service: &ServiceEvidence,
+    as_of: NaiveDate,
+    rules: &RuleSet,
+) -> ServiceQuality {
+    rate_service_group(service, &[], as_of, rules)
 }
 
 /// Aggregates labelled results with the rule set: §2.1 counting, or the SAF score bands.
 pub(crate) fn combine(rules: &RuleSet, parts: &[(String, &RatedResult)]) -> RatedResult {
     let values = parts.iter().map(|(_, r)| {
-        r.rating
-            .map_or(RatingValue::Unrated(NonRating::NotRated), RatingValue::Rated)
+        r.rating.map_or(
+            RatingValue::Unrated(NonRating::NotRated),
+            RatingValue::Rated,
+        )
     });
     let agg = aggregate(values, &rules.thresholds);
     let date = parts.iter().filter_map(|(_, r)| r.date).max();
@@ -359,11 +364,16 @@ fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
                 "{:?} trust: no location level, services aggregated straight into the trust",
                 evidence.trust_type
             ));
-            result.explanation.notes.extend(
-                services
-                    .iter()
-                    .filter_map(|s| Some(format!("{}: {}", s.service, s.excluded_from_trust.as_ref()?))),
-            );
+            result
+                .explanation
+                .notes
+                .extend(services.iter().filter_map(|s| {
+                    Some(format!(
+                        "{}: {}",
+                        s.service,
+                        s.excluded_from_trust.as_ref()?
+                    ))
+                }));
             key_questions.insert(kq, result);
         }
         (Vec::new(), services)
@@ -423,10 +433,6 @@ fn overall_of(kqs: &BTreeMap<KeyQuestion, RatedResult>, rules: &RuleSet) -> Rate
     combine(rules, &parts)
 }
 
-fn trust_overall(kqs: &BTreeMap<KeyQuestion, RatedResult>, rules: &RuleSet) -> RatedResult {
-    overall_of(kqs, rules)
-}
-
 /// A single-location acute trust: the location's well-led is the trust's, and its overall is the
 /// trust overall (DOMAIN §2 levels 3 and 4).
 fn single_location(
@@ -457,28 +463,47 @@ fn rate_services(
 ) -> Vec<ServiceQuality> {
     let mut groups: BTreeMap<&ServiceId, Vec<&ServiceEvidence>> = BTreeMap::new();
     for s in services {
-        groups.entry(rules.successor(&s.service)).or_default().push(s);
+        groups
+            .entry(rules.successor(&s.service))
+            .or_default()
+            .push(s);
     }
     groups
-        .into_iter()
-        .map(|(counted_as, members)| rate_service_group(counted_as.clone(), &members, as_of, rules))
+        .into_values()
+        .filter_map(|members| {
+            let (head, tail) = members.split_first()?;
+            Some(rate_service_group(head, tail, as_of, rules))
+        })
         .collect()
 }
 
 /// One service, possibly made of a superseded area and its successor (or the same area listed
 /// twice). Per key question the latest rating on or before `as_of` stands.
 ///
-/// [A] Successor rule: ratings of a superseded area (`maternity`) are earlier ratings of its
+/// \[A\] Successor rule: ratings of a superseded area (`maternity`) are earlier ratings of its
 /// successor (`npimaternity`): per key question the later report date wins, so a key question the
 /// newer programme did not rate carries forward from the older area. On the same date the
 /// successor area wins; on the same date and area, the lower rating (conservative and independent
 /// of input order).
+///
+/// The service is counted as the newest area present (`npimaternity` if present, else
+/// `maternity`).
 fn rate_service_group(
-    service: ServiceId,
-    members: &[&ServiceEvidence],
+    head: &ServiceEvidence,
+    tail: &[&ServiceEvidence],
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> ServiceQuality {
+    let members: Vec<&ServiceEvidence> =
+        std::iter::once(head).chain(tail.iter().copied()).collect();
+    // Replacements still ahead of an area: 0 for the newest area of its chain.
+    let steps = |id: &ServiceId| newest_area(&rules.superseded_areas, id).1;
+    let service = members
+        .iter()
+        .map(|m| &m.service)
+        .min_by_key(|id| (steps(id), *id))
+        .unwrap_or(&head.service)
+        .clone();
     let mut group_notes = Vec::new();
     let mut areas: Vec<&ServiceId> = members.iter().map(|m| &m.service).collect();
     areas.sort();
@@ -496,17 +521,17 @@ fn rate_service_group(
     }
     let mut key_questions = BTreeMap::new();
     for kq in KeyQuestion::ALL {
-        let mut candidates: Vec<(&KqServiceRating, bool)> = members
+        let mut candidates: Vec<(&KqServiceRating, std::cmp::Reverse<usize>)> = members
             .iter()
             .flat_map(|m| {
-                let is_successor = m.service == service;
+                let newness = std::cmp::Reverse(steps(&m.service));
                 m.ratings
                     .iter()
                     .filter(move |r| r.key_question == kq && r.report_date <= as_of)
-                    .map(move |r| (r, is_successor))
+                    .map(move |r| (r, newness))
             })
             .collect();
-        candidates.sort_by_key(|(r, succ)| (r.report_date, *succ, tie_rank(r, rules)));
+        candidates.sort_by_key(|(r, newness)| (r.report_date, *newness, tie_rank(r, rules)));
         let Some((chosen, _)) = candidates.pop() else {
             continue;
         };
@@ -682,7 +707,7 @@ fn merged_exclusion(m: &MergedExclusion, as_of: NaiveDate, rules: &RuleSet) -> O
 }
 
 /// The latest trust-level well-led assessment on or before `as_of`; on the same date the lower
-/// rating ([A], independent of input order).
+/// rating (\[A\], independent of input order).
 fn latest_well_led(all: &[WellLedAssessment], as_of: NaiveDate) -> Option<&WellLedAssessment> {
     all.iter()
         .filter(|w| w.report_date <= as_of)

@@ -1,4 +1,4 @@
-//! Versioned rule sets. Every number and every [A] reading of DOMAIN.md is a parameter here, so a
+//! Versioned rule sets. Every number and every \[A\] reading of DOMAIN.md is a parameter here, so a
 //! changed reading is a new rule set, not an edit to the rating code.
 
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ pub enum Scoring {
 
 /// The SAF score bands (DOMAIN.md §5) and how percentages are formed.
 ///
-/// [A] readings, all parameters of `saf-2023`:
+/// \[A\] readings, all parameters of `saf-2023`:
 /// - a key question × service percentage is the sum of its quality-statement scores ÷ (4 × number
 ///   of statements), rounded half up to a whole percent, then banded;
 /// - every aggregate (service overall, location and trust key questions, location and trust
@@ -163,14 +163,21 @@ pub fn saf_percent(scores: &[QualityStatementScore]) -> Option<u32> {
 
 /// Integer division rounded half up.
 pub(crate) fn round_div(num: u32, den: u32) -> u32 {
-    if den == 0 { 0 } else { (2 * num + den) / (2 * den) }
+    if den == 0 {
+        0
+    } else {
+        (2 * num + den) / (2 * den)
+    }
 }
 
 fn default_superseded() -> BTreeMap<ServiceId, ServiceId> {
-    [("maternity", "npimaternity"), ("outpatients", "npioutpatients")]
-        .into_iter()
-        .filter_map(|(old, new)| Some((old.parse().ok()?, new.parse().ok()?)))
-        .collect()
+    [
+        ("maternity", "npimaternity"),
+        ("outpatients", "npioutpatients"),
+    ]
+    .into_iter()
+    .filter_map(|(old, new)| Some((old.parse().ok()?, new.parse().ok()?)))
+    .collect()
 }
 
 impl RuleSet {
@@ -225,33 +232,44 @@ impl RuleSet {
         }
     }
 
-    /// The area a service is counted as: follows `superseded_areas` to the newest successor (a
-    /// cycle in the map stops at the first repeat).
+    /// The newest successor of a service's area (see [`newest_area`]).
     pub fn successor<'a>(&'a self, service: &'a ServiceId) -> &'a ServiceId {
-        let mut current = service;
-        let mut seen = vec![service];
-        while let Some(next) = self.superseded_areas.get(current) {
-            if seen.contains(&next) {
-                break;
-            }
-            seen.push(next);
-            current = next;
-        }
-        current
+        newest_area(&self.superseded_areas, service).0
     }
 
     /// The last day a merged organisation's service may be left out: `until`, capped at
     /// `merged_exclusion_max_months` after the merger date when that is known.
     pub fn exclusion_end(&self, until: NaiveDate, merged_on: Option<NaiveDate>) -> NaiveDate {
         merged_on
-            .and_then(|m| m.checked_add_months(chrono::Months::new(self.merged_exclusion_max_months)))
+            .and_then(|m| {
+                m.checked_add_months(chrono::Months::new(self.merged_exclusion_max_months))
+            })
             .map_or(until, |cap| until.min(cap))
     }
 }
 
+/// Follows a superseded-area map (old → new) from `service` to its newest successor, returning it
+/// and how many replacements lead there (0: `service` is the newest). A cycle stops at the first
+/// repeat.
+pub fn newest_area<'a>(
+    map: &'a BTreeMap<ServiceId, ServiceId>,
+    service: &'a ServiceId,
+) -> (&'a ServiceId, usize) {
+    let mut current = service;
+    let mut seen = vec![service];
+    while let Some(next) = map.get(current) {
+        if seen.contains(&next) {
+            break;
+        }
+        seen.push(next);
+        current = next;
+    }
+    (current, seen.len() - 1)
+}
+
 /// How the rule set is chosen when none is configured.
 ///
-/// [A] `saf-2023` applies to ratings dated on or after 2023-11-01 (CQC began assessing NHS
+/// \[A\] `saf-2023` applies to ratings dated on or after 2023-11-01 (CQC began assessing NHS
 /// providers under the SAF in late 2023); earlier dates use `cqc-2018`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {

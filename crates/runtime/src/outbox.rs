@@ -1,0 +1,177 @@
+//! Versioned events with an outbox. A service that publishes ratings appends a new version of an
+//! entity's event only when its content changed (so redelivered input never yields a second
+//! event), in the same database as its other writes; publishing happens after commit, and
+//! unpublished versions are published again at start. Versions are never overwritten: the table
+//! is the append-only history.
+//!
+//! Each owning service creates its own table with this shape in its migrations:
+//!
+//! ```sql
+//! CREATE TABLE <name> (
+//!     event_key TEXT NOT NULL, version BIGINT NOT NULL, fingerprint TEXT NOT NULL,
+//!     subject TEXT NOT NULL, msg_id TEXT NOT NULL, payload_hex TEXT NOT NULL,
+//!     created_at TEXT NOT NULL, published BIGINT NOT NULL DEFAULT 0,
+//!     PRIMARY KEY (event_key, version));
+//! ```
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+use tokio::sync::Mutex;
+
+use crate::nats::Bus;
+
+/// One stored version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub key: String,
+    pub version: u64,
+    pub fingerprint: String,
+    pub payload: Vec<u8>,
+    pub created_at: String,
+    pub published: bool,
+}
+
+/// What to append: subject and message id are derived from the version.
+pub struct NewEvent {
+    pub subject: String,
+    pub msg_id: String,
+    pub payload: Vec<u8>,
+}
+
+/// A content fingerprint (hex SHA-256 prefix).
+pub fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..16])
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    pool: AnyPool,
+    bus: Bus,
+    table: &'static str,
+    publishing: Arc<Mutex<()>>,
+}
+
+fn row_to_event(r: &sqlx::any::AnyRow) -> anyhow::Result<StoredEvent> {
+    let payload_hex: String = r.try_get("payload_hex")?;
+    let version: i64 = r.try_get("version")?;
+    let published: i64 = r.try_get("published")?;
+    Ok(StoredEvent {
+        key: r.try_get("event_key")?,
+        version: u64::try_from(version).unwrap_or(0),
+        fingerprint: r.try_get("fingerprint")?,
+        payload: hex::decode(payload_hex).context("corrupt outbox payload")?,
+        created_at: r.try_get("created_at")?,
+        published: published != 0,
+    })
+}
+
+impl Outbox {
+    /// `table` must be a table created by the owning service's migrations (a constant, never input).
+    pub fn new(pool: AnyPool, bus: Bus, table: &'static str) -> Self {
+        Outbox {
+            pool,
+            bus,
+            table,
+            publishing: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The latest version of `key`.
+    pub async fn latest(&self, key: &str) -> anyhow::Result<Option<StoredEvent>> {
+        let sql = format!(
+            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {} \
+             WHERE event_key = $1 ORDER BY version DESC LIMIT 1",
+            self.table
+        );
+        let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
+    /// Every version of `key`, oldest first.
+    pub async fn history(&self, key: &str) -> anyhow::Result<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {} \
+             WHERE event_key = $1 ORDER BY version",
+            self.table
+        );
+        let rows = sqlx::query(&sql).bind(key).fetch_all(&self.pool).await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    /// The latest version of every key.
+    pub async fn all_latest(&self) -> anyhow::Result<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT e.event_key, e.version, e.fingerprint, e.payload_hex, e.created_at, e.published FROM {t} e \
+             WHERE e.version = (SELECT MAX(v.version) FROM {t} v WHERE v.event_key = e.event_key) ORDER BY e.event_key",
+            t = self.table
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    /// Append a new version of `key` if `fingerprint` differs from the latest; returns the new
+    /// version, or `None` when nothing changed. `build` makes the event for a version number.
+    pub async fn append_if_changed<F>(&self, key: &str, fingerprint: &str, build: F) -> anyhow::Result<Option<u64>>
+    where
+        F: FnOnce(u64) -> NewEvent,
+    {
+        let latest = self.latest(key).await?;
+        if latest.as_ref().is_some_and(|l| l.fingerprint == fingerprint) {
+            return Ok(None);
+        }
+        let version = latest.map_or(1, |l| l.version + 1);
+        let event = build(version);
+        let sql = format!(
+            "INSERT INTO {} (event_key, version, fingerprint, subject, msg_id, payload_hex, created_at, published) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
+            self.table
+        );
+        sqlx::query(&sql)
+            .bind(key)
+            .bind(i64::try_from(version).unwrap_or(i64::MAX))
+            .bind(fingerprint)
+            .bind(&event.subject)
+            .bind(&event.msg_id)
+            .bind(hex::encode(&event.payload))
+            .bind(crate::time::now_rfc3339())
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("failed to append version {version} of {key}"))?;
+        Ok(Some(version))
+    }
+
+    /// Publish every unpublished version, oldest first, then mark it published.
+    pub async fn publish_pending(&self) -> anyhow::Result<u64> {
+        let _one_at_a_time = self.publishing.lock().await;
+        let select = format!(
+            "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT 500",
+            self.table
+        );
+        let update = format!("UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2", self.table);
+        let mut n = 0;
+        loop {
+            let rows = sqlx::query(&select).fetch_all(&self.pool).await?;
+            if rows.is_empty() {
+                return Ok(n);
+            }
+            for r in rows {
+                let key: String = r.try_get("event_key")?;
+                let version: i64 = r.try_get("version")?;
+                let subject: String = r.try_get("subject")?;
+                let msg_id: String = r.try_get("msg_id")?;
+                let payload_hex: String = r.try_get("payload_hex")?;
+                let payload = hex::decode(payload_hex).context("corrupt outbox payload")?;
+                self.bus.publish_bytes(subject, &msg_id, payload.into()).await?;
+                sqlx::query(&update).bind(&key).bind(version).execute(&self.pool).await?;
+                n += 1;
+            }
+        }
+    }
+}

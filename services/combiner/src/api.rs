@@ -1,0 +1,156 @@
+//! The `TrustRatings` gRPC API for regulator systems.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use oversight_proto::combined::v1 as pb;
+use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsService;
+use oversight_proto::common::v1 as common;
+use oversight_rating::TrustCode;
+use oversight_runtime::outbox::StoredEvent;
+use prost::Message;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use tonic::{Request, Response, Status};
+
+use crate::combining::Combiner;
+
+/// Largest page a caller may ask for (bounded inputs).
+pub const MAX_PAGE_SIZE: u32 = 500;
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+pub struct TrustRatingsApi {
+    pub combiner: Arc<Combiner>,
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    tracing::error!(error = %e, "request failed");
+    Status::internal("internal error; see the service log")
+}
+
+fn trust_code(s: &str) -> Result<TrustCode, Status> {
+    s.parse().map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
+}
+
+fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
+    pb::CombinedRatingPublished::decode(e.payload.as_slice()).map_err(internal)
+}
+
+/// Flag codes a filter may name.
+pub const FLAG_CODES: [&str; 5] = [
+    "uor_raised_result",
+    "uor_lowered_result",
+    "good_while_kq_inadequate",
+    "good_while_uor_inadequate",
+    "parts_far_apart",
+];
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TrustRatingsService for TrustRatingsApi {
+    async fn get_trust_rating(
+        &self,
+        request: Request<pb::GetTrustRatingRequest>,
+    ) -> Result<Response<pb::GetTrustRatingResponse>, Status> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let event = if r.as_of.is_empty() {
+            self.combiner.outbox().latest(trust.as_str()).await.map_err(internal)?
+        } else {
+            let as_of = oversight_runtime::time::parse_date(&r.as_of)
+                .ok_or_else(|| Status::invalid_argument(format!("as_of: {:?} is not an ISO date (YYYY-MM-DD)", r.as_of)))?;
+            let history = self.combiner.outbox().history(trust.as_str()).await.map_err(internal)?;
+            history
+                .into_iter()
+                .filter(|e| e.created_at.get(..10).is_some_and(|d| d <= as_of.to_string().as_str()))
+                .next_back()
+        };
+        match event {
+            Some(e) => Ok(Response::new(pb::GetTrustRatingResponse { rating: Some(decode(&e)?) })),
+            None => Err(Status::not_found(format!("no rating for trust {trust}"))),
+        }
+    }
+
+    async fn list_trust_ratings(
+        &self,
+        request: Request<pb::ListTrustRatingsRequest>,
+    ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
+        let r = request.into_inner();
+        if r.page_size > MAX_PAGE_SIZE {
+            return Err(Status::invalid_argument(format!("page_size: at most {MAX_PAGE_SIZE}")));
+        }
+        let page_size = if r.page_size == 0 { DEFAULT_PAGE_SIZE } else { r.page_size } as usize;
+        let rating_filter = common::Rating::try_from(r.combined_rating)
+            .map_err(|_| Status::invalid_argument(format!("combined_rating: unknown value {}", r.combined_rating)))?;
+        let type_filter = common::TrustType::try_from(r.trust_type)
+            .map_err(|_| Status::invalid_argument(format!("trust_type: unknown value {}", r.trust_type)))?;
+        if !r.flag.is_empty() && !FLAG_CODES.contains(&r.flag.as_str()) {
+            return Err(Status::invalid_argument(format!(
+                "flag: unknown flag {:?} (expected one of {})",
+                r.flag,
+                FLAG_CODES.join(", ")
+            )));
+        }
+        let after = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(trust_code(&r.page_token).map_err(|_| Status::invalid_argument("page_token: not a token from this API"))?)
+        };
+        let mut out = Vec::new();
+        let mut next = String::new();
+        for e in self.combiner.outbox().all_latest().await.map_err(internal)? {
+            if after.as_ref().is_some_and(|a| e.key.as_str() <= a.as_str()) {
+                continue;
+            }
+            let rating = decode(&e)?;
+            let combined = rating.combined.as_ref().map_or(0, |c| c.rating);
+            if rating_filter != common::Rating::Unspecified && combined != rating_filter as i32 {
+                continue;
+            }
+            if type_filter != common::TrustType::Unspecified && rating.trust_type != type_filter as i32 {
+                continue;
+            }
+            if !r.flag.is_empty() && !rating.flags.iter().any(|f| f.code == r.flag) {
+                continue;
+            }
+            if out.len() == page_size {
+                next = out.last().map(|x: &pb::CombinedRatingPublished| x.trust_code.clone()).unwrap_or_default();
+                break;
+            }
+            out.push(rating);
+        }
+        Ok(Response::new(pb::ListTrustRatingsResponse {
+            ratings: out,
+            next_page_token: next,
+        }))
+    }
+
+    async fn get_trust_history(
+        &self,
+        request: Request<pb::GetTrustHistoryRequest>,
+    ) -> Result<Response<pb::GetTrustHistoryResponse>, Status> {
+        let trust = trust_code(&request.into_inner().trust_code)?;
+        let history = self.combiner.outbox().history(trust.as_str()).await.map_err(internal)?;
+        if history.is_empty() {
+            return Err(Status::not_found(format!("no rating for trust {trust}")));
+        }
+        let versions = history.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(pb::GetTrustHistoryResponse { versions }))
+    }
+
+    type WatchRatingsStream = WatchStream;
+
+    async fn watch_ratings(
+        &self,
+        _request: Request<pb::WatchRatingsRequest>,
+    ) -> Result<Response<Self::WatchRatingsStream>, Status> {
+        let stream = BroadcastStream::new(self.combiner.subscribe()).filter_map(|item| match item {
+            Ok(rating) => Some(Ok(pb::WatchRatingsResponse { rating: Some(rating) })),
+            // A slow watcher misses some versions; it can read them with GetTrustHistory.
+            Err(_lagged) => None,
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

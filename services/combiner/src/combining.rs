@@ -1,0 +1,270 @@
+//! The service's core: keep the latest version of each part (quality, approved UoR), recombine the
+//! trust when a part changes, and append + publish a new combined version when the result changed.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, Mode};
+use oversight_proto::combined::v1 as pb;
+use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
+use oversight_proto::quality::v1::QualityRatingIssued;
+use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
+use oversight_rating::{Explanation, TrustCode};
+use oversight_runtime::Subjects;
+use oversight_runtime::nats::{HandleError, Incoming};
+use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
+use prost::Message;
+use sqlx::{AnyPool, Row};
+use tokio::sync::{Mutex, broadcast};
+
+pub struct Combiner {
+    pool: AnyPool,
+    outbox: Outbox,
+    subjects: Subjects,
+    rules: CombinedRuleSet,
+    combining: Mutex<()>,
+    published: broadcast::Sender<pb::CombinedRatingPublished>,
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    oversight_runtime::time::parse_date(s)
+}
+
+fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
+    DatedRating {
+        rating: d.and_then(|d| convert::real_rating(d.rating)),
+        date: d.and_then(|d| parse_date(&d.report_date)),
+    }
+}
+
+fn rules_trust_type(raw: i32) -> combined_rules::TrustType {
+    use oversight_rating::TrustType as T;
+    match convert::trust_type(raw) {
+        Some(T::Acute) | None => combined_rules::TrustType::Acute,
+        Some(T::SpecialistAcute) => combined_rules::TrustType::SpecialistAcute,
+        Some(T::MentalHealth) => combined_rules::TrustType::MentalHealth,
+        Some(T::Community) => combined_rules::TrustType::Community,
+        Some(T::Ambulance) => combined_rules::TrustType::Ambulance,
+    }
+}
+
+/// Which part table to write.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Quality,
+    Uor,
+}
+
+impl Part {
+    fn table(self) -> &'static str {
+        match self {
+            Part::Quality => "combiner_quality_parts",
+            Part::Uor => "combiner_uor_parts",
+        }
+    }
+}
+
+impl Combiner {
+    pub fn new(pool: AnyPool, outbox: Outbox, subjects: Subjects, rules: CombinedRuleSet) -> Self {
+        let (published, _) = broadcast::channel(1024);
+        Combiner {
+            pool,
+            outbox,
+            subjects,
+            rules,
+            combining: Mutex::new(()),
+            published,
+        }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// New combined versions as they are published (for `WatchRatings`).
+    pub fn subscribe(&self) -> broadcast::Receiver<pb::CombinedRatingPublished> {
+        self.published.subscribe()
+    }
+
+    /// Handler for `<ns>.quality.rated`.
+    pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
+        let q: QualityRatingIssued = msg.decode()?;
+        let trust: TrustCode = q
+            .trust_code
+            .parse()
+            .map_err(|e| HandleError::poison(format!("quality rating {}: trust_code: {e}", q.event_id)))?;
+        if q.version == 0 {
+            return Err(HandleError::poison(format!("quality rating {} has no version", q.event_id)));
+        }
+        self.store_part(Part::Quality, &trust, q.version, &q.encode_to_vec())
+            .await
+            .map_err(|e| HandleError::Transient(e.into()))?;
+        self.recombine(&trust).await.map_err(HandleError::Transient)?;
+        Ok(())
+    }
+
+    /// Handler for `<ns>.uor.approved`.
+    pub async fn handle_uor(&self, msg: Incoming) -> Result<(), HandleError> {
+        let u: UseOfResourcesRatingApproved = msg.decode()?;
+        let trust: TrustCode = u
+            .trust_code
+            .parse()
+            .map_err(|e| HandleError::poison(format!("UoR rating {}: trust_code: {e}", u.event_id)))?;
+        if u.version == 0 {
+            return Err(HandleError::poison(format!("UoR rating {} has no version", u.event_id)));
+        }
+        if u.rating.as_ref().and_then(|r| convert::real_rating(r.rating)).is_none() {
+            return Err(HandleError::poison(format!("UoR rating {} carries no real rating", u.event_id)));
+        }
+        self.store_part(Part::Uor, &trust, u.version, &u.encode_to_vec())
+            .await
+            .map_err(|e| HandleError::Transient(e.into()))?;
+        self.recombine(&trust).await.map_err(HandleError::Transient)?;
+        Ok(())
+    }
+
+    /// Keep the newest version of a part; an older or repeated version changes nothing.
+    async fn store_part(&self, part: Part, trust: &TrustCode, version: u64, payload: &[u8]) -> sqlx::Result<()> {
+        let sql = format!(
+            "INSERT INTO {t} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
+             ON CONFLICT (trust_code) DO UPDATE SET version = excluded.version, payload_hex = excluded.payload_hex
+             WHERE excluded.version > {t}.version",
+            t = part.table()
+        );
+        sqlx::query(&sql)
+            .bind(trust.as_str())
+            .bind(i64::try_from(version).unwrap_or(i64::MAX))
+            .bind(hex::encode(payload))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn load_part(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Option<Vec<u8>>> {
+        let sql = format!("SELECT payload_hex FROM {} WHERE trust_code = $1", part.table());
+        let row = sqlx::query(&sql).bind(trust.as_str()).fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => {
+                let h: String = r.try_get("payload_hex")?;
+                Ok(Some(hex::decode(h)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Recompute a trust's combined rating from its stored parts; publish a new version if it
+    /// changed. No quality rating yet → nothing to publish.
+    pub async fn recombine(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let _one_at_a_time = self.combining.lock().await;
+        let Some(q) = self.load_part(Part::Quality, trust).await? else {
+            tracing::info!(trust = %trust, "no quality rating yet; combined rating waits");
+            return Ok(None);
+        };
+        let quality = QualityRatingIssued::decode(q.as_slice())?;
+        let uor = match self.load_part(Part::Uor, trust).await? {
+            Some(u) => Some(UseOfResourcesRatingApproved::decode(u.as_slice())?),
+            None => None,
+        };
+        let event = self.combine(&quality, uor.as_ref());
+        let fp = fingerprint(&event.encode_to_vec());
+        let key = trust.to_string();
+        let subject = self.subjects.combined_published();
+        let mut appended = None;
+        let version = self
+            .outbox
+            .append_if_changed(&key, &fp, |version| {
+                let mut e = event.clone();
+                e.version = version;
+                e.event_id = format!("{key}-combined-v{version}");
+                e.published_at = oversight_runtime::time::now_rfc3339();
+                appended = Some(e.clone());
+                NewEvent {
+                    subject,
+                    msg_id: e.event_id.clone(),
+                    payload: e.encode_to_vec(),
+                }
+            })
+            .await?;
+        self.outbox.publish_pending().await?;
+        if let Some(e) = appended {
+            tracing::info!(trust = %trust, version = e.version, mode = %e.mode,
+                combined = ?e.combined.as_ref().map(|c| c.rating), "combined rating published");
+            // No subscriber is fine.
+            let _ = self.published.send(e);
+        }
+        Ok(version)
+    }
+
+    /// The combined event for the given parts (version and timestamps left empty).
+    pub fn combine(
+        &self,
+        quality: &QualityRatingIssued,
+        uor: Option<&UseOfResourcesRatingApproved>,
+    ) -> pb::CombinedRatingPublished {
+        let key_questions: BTreeMap<_, _> = quality
+            .key_questions
+            .iter()
+            .filter_map(|k| convert::key_question(k.key_question).map(|kq| (kq, dated_part(k.rating.as_ref()))))
+            .collect();
+        let overall_quality = dated_part(quality.overall.as_ref());
+        let approved = uor.and_then(|u| {
+            let r = u.rating.as_ref()?;
+            Some(ApprovedUor {
+                rating: convert::real_rating(r.rating)?,
+                date: parse_date(&r.report_date)?,
+                version: u32::try_from(u.version).unwrap_or(u32::MAX),
+            })
+        });
+        let input = CombineInput {
+            trust_type: rules_trust_type(quality.trust_type),
+            key_questions,
+            overall_quality,
+            uor: approved,
+        };
+        // The publication date of the combination is the date of its latest part: ratings set
+        // before 5 March 2018 are shown in shadow mode.
+        let as_of = [overall_quality.date, approved.map(|a| a.date)]
+            .into_iter()
+            .flatten()
+            .chain(input.key_questions.values().filter_map(|d| d.date))
+            .max()
+            .unwrap_or_else(oversight_runtime::time::today);
+        let outcome = combined_rules::combine(&input, as_of, &self.rules);
+        let combined_date = outcome.combined.map(|_| as_of.to_string());
+        pb::CombinedRatingPublished {
+            event_id: String::new(),
+            trust_code: quality.trust_code.clone(),
+            trust_name: quality.trust_name.clone(),
+            trust_type: quality.trust_type,
+            version: 0,
+            rule_set: self.rules.version.clone(),
+            mode: match outcome.mode {
+                Mode::Combined => "combined".into(),
+                Mode::Shadow => "shadow".into(),
+            },
+            key_questions: quality.key_questions.clone(),
+            overall_quality: quality.overall.clone(),
+            use_of_resources: uor.and_then(|u| u.rating.clone()).or_else(|| {
+                Some(convert::dated(
+                    None,
+                    None,
+                    &Explanation::new("uor-2017", "no CQC-approved use-of-resources rating"),
+                ))
+            }),
+            combined: Some(convert::dated(outcome.combined, combined_date, &outcome.explanation)),
+            no_combined_reason: outcome.no_combined_reason.clone().unwrap_or_default(),
+            flags: outcome
+                .flags
+                .iter()
+                .map(|f| pb::Flag {
+                    code: f.code().to_string(),
+                    description: f.describe(),
+                })
+                .collect(),
+            published_at: String::new(),
+            quality_version: quality.version,
+            use_of_resources_version: uor.map_or(0, |u| u.version),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Ingestion's tables (see `migrations/`). One statement per function; the caller owns transactions.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::feed::Rejection;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchCounts {
+    pub records: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRow {
+    pub batch_id: String,
+    pub source: String,
+    pub format: String,
+    pub file_name: String,
+    pub state: String,
+    pub counts: BatchCounts,
+}
+
+/// Stored evidence waiting to be (re)published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub evidence_id: String,
+    pub kind: String,
+    pub payload: Vec<u8>,
+}
+
+fn n(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub async fn upsert_batch(conn: &mut AnyConnection, b: &BatchRow, received_at: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO ingestion_batches (batch_id, source, format, file_name, state, records, accepted, duplicates, rejected, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (batch_id) DO UPDATE SET state = excluded.state, records = excluded.records,
+            accepted = excluded.accepted, duplicates = excluded.duplicates, rejected = excluded.rejected",
+    )
+    .bind(&b.batch_id)
+    .bind(&b.source)
+    .bind(&b.format)
+    .bind(&b.file_name)
+    .bind(&b.state)
+    .bind(n(b.counts.records))
+    .bind(n(b.counts.accepted))
+    .bind(n(b.counts.duplicates))
+    .bind(n(b.counts.rejected))
+    .bind(received_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_rejection(conn: &mut AnyConnection, batch_id: &str, r: &Rejection) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO ingestion_rejections (batch_id, file_name, record_number, field, reason)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(batch_id)
+    .bind(&r.file_name)
+    .bind(n(r.record_number))
+    .bind(&r.field)
+    .bind(&r.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Insert evidence; `false` when it was already stored (a duplicate).
+pub async fn insert_evidence(
+    conn: &mut AnyConnection,
+    evidence_id: &str,
+    batch_id: &str,
+    trust_code: &str,
+    kind: &str,
+    payload: &[u8],
+    ingested_on: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, published)
+         VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (evidence_id) DO NOTHING",
+    )
+    .bind(evidence_id)
+    .bind(batch_id)
+    .bind(trust_code)
+    .bind(kind)
+    .bind(hex::encode(payload))
+    .bind(ingested_on)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {
+    let payload_hex: String = r.try_get("payload_hex")?;
+    Ok(OutboxRow {
+        evidence_id: r.try_get("evidence_id")?,
+        kind: r.try_get("kind")?,
+        payload: hex::decode(payload_hex).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+    })
+}
+
+/// The oldest unpublished evidence, at most `limit` rows.
+pub async fn unpublished(pool: &AnyPool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    let rows = sqlx::query(
+        "SELECT evidence_id, kind, payload_hex FROM ingestion_evidence WHERE published = 0 ORDER BY evidence_id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(outbox_row).collect()
+}
+
+pub async fn mark_published(pool: &AnyPool, evidence_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE ingestion_evidence SET published = 1 WHERE evidence_id = $1")
+        .bind(evidence_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Stored evidence for a trust (or all trusts) ingested within the date bounds, for replay.
+pub async fn evidence_for_replay(
+    pool: &AnyPool,
+    trust_code: Option<&str>,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<Vec<OutboxRow>> {
+    let rows = sqlx::query(
+        "SELECT evidence_id, kind, payload_hex FROM ingestion_evidence
+         WHERE ($1 = '' OR trust_code = $1) AND ingested_on >= $2 AND ingested_on <= $3
+         ORDER BY ingested_on, evidence_id",
+    )
+    .bind(trust_code.unwrap_or(""))
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(outbox_row).collect()
+}
+
+pub async fn batch(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Option<BatchRow>> {
+    let row = sqlx::query(
+        "SELECT batch_id, source, format, file_name, state, records, accepted, duplicates, rejected
+         FROM ingestion_batches WHERE batch_id = $1",
+    )
+    .bind(batch_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(BatchRow {
+            batch_id: r.try_get("batch_id")?,
+            source: r.try_get("source")?,
+            format: r.try_get("format")?,
+            file_name: r.try_get("file_name")?,
+            state: r.try_get("state")?,
+            counts: BatchCounts {
+                records: u(r.try_get("records")?),
+                accepted: u(r.try_get("accepted")?),
+                duplicates: u(r.try_get("duplicates")?),
+                rejected: u(r.try_get("rejected")?),
+            },
+        })
+    })
+    .transpose()
+}
+
+pub async fn rejections(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<Rejection>> {
+    let rows = sqlx::query(
+        "SELECT file_name, record_number, field, reason FROM ingestion_rejections
+         WHERE batch_id = $1 ORDER BY file_name, record_number, field",
+    )
+    .bind(batch_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Rejection {
+                file_name: r.try_get("file_name")?,
+                record_number: u(r.try_get("record_number")?),
+                field: r.try_get("field")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}
+
+/// A chunk of a queued batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub batch_id: String,
+    pub index: u32,
+    pub last: bool,
+    pub source: String,
+    pub format: String,
+    pub file_name: String,
+    pub content: Vec<u8>,
+}
+
+pub async fn store_chunk(pool: &AnyPool, c: &Chunk) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO ingestion_feed_chunks (batch_id, chunk_index, is_last, source, format, file_name, content_hex)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (batch_id, chunk_index) DO NOTHING",
+    )
+    .bind(&c.batch_id)
+    .bind(i64::from(c.index))
+    .bind(i64::from(c.last))
+    .bind(&c.source)
+    .bind(&c.format)
+    .bind(&c.file_name)
+    .bind(hex::encode(&c.content))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// All chunks of a batch in order.
+pub async fn chunks(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<Chunk>> {
+    let rows = sqlx::query(
+        "SELECT batch_id, chunk_index, is_last, source, format, file_name, content_hex
+         FROM ingestion_feed_chunks WHERE batch_id = $1 ORDER BY chunk_index",
+    )
+    .bind(batch_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let hexed: String = r.try_get("content_hex")?;
+            let index: i64 = r.try_get("chunk_index")?;
+            let last: i64 = r.try_get("is_last")?;
+            Ok(Chunk {
+                batch_id: r.try_get("batch_id")?,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                last: last != 0,
+                source: r.try_get("source")?,
+                format: r.try_get("format")?,
+                file_name: r.try_get("file_name")?,
+                content: hex::decode(hexed).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            })
+        })
+        .collect()
+}
+
+pub async fn delete_chunks(pool: &AnyPool, batch_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM ingestion_feed_chunks WHERE batch_id = $1")
+        .bind(batch_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

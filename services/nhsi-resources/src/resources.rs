@@ -1,0 +1,217 @@
+//! The service's core: record resource evidence and publish each trust's latest approved
+//! use-of-resources rating when it changes. Nothing unapproved is ever published: feed ratings are
+//! published CQC ratings (approved by definition).
+
+use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
+use oversight_proto::evidence::v1 as ev;
+use oversight_proto::resources::v1 as pb;
+use oversight_rating::{Explanation, Rating, TrustCode, TrustType};
+use oversight_runtime::Subjects;
+use oversight_runtime::nats::{HandleError, Incoming};
+use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
+use prost::Message;
+use sqlx::{AnyPool, Row};
+use tokio::sync::Mutex;
+
+/// The rule-set name recorded on approved ratings taken from feeds.
+pub const FEED_RULE_SET: &str = "uor-2017";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> RecordError {
+    RecordError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+pub struct Resources {
+    pool: AnyPool,
+    outbox: Outbox,
+    subjects: Subjects,
+    publishing: Mutex<()>,
+}
+
+/// One approved UoR rating as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedRow {
+    pub rating: Rating,
+    pub report_date: String,
+    pub approved_by: String,
+    pub rationale: String,
+}
+
+impl Resources {
+    pub fn new(pool: AnyPool, outbox: Outbox, subjects: Subjects) -> Self {
+        Resources {
+            pool,
+            outbox,
+            subjects,
+            publishing: Mutex::new(()),
+        }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The consumer's handler for `<ns>.evidence.resources`.
+    pub async fn handle_evidence(&self, msg: Incoming) -> Result<(), HandleError> {
+        let evidence: ev::ResourceEvidence = msg.decode()?;
+        match self.record(&evidence).await {
+            Ok(Some(trust)) => self.republish(&trust).await.map(|_| ()).map_err(HandleError::Transient),
+            Ok(None) => Ok(()),
+            Err(RecordError::Invalid { field, reason }) => {
+                let id = evidence.provenance.as_ref().map(|p| p.evidence_id.as_str()).unwrap_or("?");
+                Err(HandleError::poison(format!(
+                    "evidence {id} for trust {:?}: {field}: {reason}",
+                    evidence.trust_code
+                )))
+            }
+            Err(RecordError::Store(e)) => Err(HandleError::Transient(e.into())),
+        }
+    }
+
+    /// Store one piece of resource evidence. Returns the trust when its approved UoR changed.
+    pub async fn record(&self, e: &ev::ResourceEvidence) -> Result<Option<TrustCode>, RecordError> {
+        let trust: TrustCode = e.trust_code.parse().map_err(|err| invalid("trust_code", format!("{err}")))?;
+        let trust_type = convert::trust_type(e.trust_type).unwrap_or(TrustType::Acute);
+        let evidence_id = e.provenance.as_ref().map(|p| p.evidence_id.clone()).unwrap_or_default();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, $2)
+             ON CONFLICT (trust_code) DO UPDATE SET trust_type = excluded.trust_type",
+        )
+        .bind(trust.as_str())
+        .bind(trust_type.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let changed = match &e.body {
+            Some(ev::resource_evidence::Body::UseOfResources(u)) => {
+                let rating = convert::real_rating(u.rating)
+                    .ok_or_else(|| invalid("use_of_resources.rating", "a use-of-resources rating must be a real rating"))?;
+                let date = oversight_runtime::time::parse_date(&u.report_date)
+                    .ok_or_else(|| invalid("use_of_resources.report_date", format!("{:?} is not an ISO date", u.report_date)))?;
+                let source = e.provenance.as_ref().map(|p| p.source.clone()).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
+                        approved_by = excluded.approved_by, evidence_id = excluded.evidence_id",
+                )
+                .bind(trust.as_str())
+                .bind(date.to_string())
+                .bind(rating.cqc_str())
+                .bind(format!("published (feed {source})"))
+                .bind("published rating taken from a feed")
+                .bind(&evidence_id)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            Some(ev::resource_evidence::Body::Metric(m)) => {
+                if oversight_runtime::time::parse_date(&m.period).is_none() {
+                    return Err(invalid("metric.period", format!("{:?} is not an ISO date", m.period)));
+                }
+                for (metric, value) in &m.values {
+                    sqlx::query(
+                        "INSERT INTO nhsi_metric_observations (trust_code, feed, period, ward_code, metric, value, evidence_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (trust_code, feed, period, ward_code, metric) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(trust.as_str())
+                    .bind(&m.feed)
+                    .bind(&m.period)
+                    .bind(&m.ward_code)
+                    .bind(metric)
+                    .bind(value)
+                    .bind(&evidence_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                false
+            }
+            None => return Err(invalid("body", "resource evidence without a body")),
+        };
+        tx.commit().await?;
+        Ok(changed.then_some(trust))
+    }
+
+    /// The latest approved UoR rating of a trust.
+    pub async fn latest_approved(&self, trust: &TrustCode) -> anyhow::Result<Option<(ApprovedRow, TrustType)>> {
+        let row = sqlx::query(
+            "SELECT r.rating, r.report_date, r.approved_by, r.rationale, t.trust_type
+             FROM nhsi_uor_ratings r JOIN nhsi_trusts t ON t.trust_code = r.trust_code
+             WHERE r.trust_code = $1 ORDER BY r.report_date DESC LIMIT 1",
+        )
+        .bind(trust.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let rating: String = r.try_get("rating")?;
+        let trust_type: String = r.try_get("trust_type")?;
+        Ok(Some((
+            ApprovedRow {
+                rating: rating.parse().map_err(|e| anyhow::anyhow!("stored rating: {e}"))?,
+                report_date: r.try_get("report_date")?,
+                approved_by: r.try_get("approved_by")?,
+                rationale: r.try_get("rationale")?,
+            },
+            trust_type.parse().map_err(|e| anyhow::anyhow!("stored trust type: {e}"))?,
+        )))
+    }
+
+    /// Publish a new version of the trust's approved UoR event if it changed.
+    pub async fn republish(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let _one_at_a_time = self.publishing.lock().await;
+        let Some((row, trust_type)) = self.latest_approved(trust).await? else {
+            return Ok(None);
+        };
+        let mut explanation = Explanation::new(FEED_RULE_SET, format!("approved use-of-resources rating {}", row.rating));
+        explanation.inputs.push(format!("use of resources: {} ({}, {})", row.rating, row.report_date, row.approved_by));
+        let event = pb::UseOfResourcesRatingApproved {
+            event_id: String::new(),
+            trust_code: trust.to_string(),
+            trust_type: common::TrustType::from(trust_type) as i32,
+            version: 0,
+            rating: Some(convert::dated(Some(row.rating), Some(row.report_date.clone()), &explanation)),
+            approved_by: row.approved_by.clone(),
+            rationale: row.rationale.clone(),
+            approved_at: String::new(),
+        };
+        let fp = fingerprint(&event.encode_to_vec());
+        let key = trust.to_string();
+        let subject = self.subjects.uor_approved();
+        let version = self
+            .outbox
+            .append_if_changed(&key, &fp, |version| {
+                let mut e = event.clone();
+                e.version = version;
+                e.event_id = format!("{key}-uor-v{version}");
+                e.approved_at = oversight_runtime::time::now_rfc3339();
+                NewEvent {
+                    subject,
+                    msg_id: e.event_id.clone(),
+                    payload: e.encode_to_vec(),
+                }
+            })
+            .await?;
+        self.outbox.publish_pending().await?;
+        Ok(version)
+    }
+
+    /// The latest published event of a trust.
+    pub async fn latest_event(&self, trust: &TrustCode) -> anyhow::Result<Option<pb::UseOfResourcesRatingApproved>> {
+        match self.outbox.latest(trust.as_str()).await? {
+            Some(e) => Ok(Some(pb::UseOfResourcesRatingApproved::decode(e.payload.as_slice())?)),
+            None => Ok(None),
+        }
+    }
+}
