@@ -1,1 +1,132 @@
-//! oversight-e2e
+//! A whole oversight stack in one process for cross-service tests: the four services' `App`s on
+//! ephemeral ports, one private nats-server, a fresh database per service.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
+use oversight_proto::ingestion::v1 as ing;
+use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
+use oversight_runtime::Shutdown;
+use oversight_testkit::TestEnv;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub struct Stack {
+    pub env: TestEnv,
+    pub ingestion: SocketAddr,
+    pub cqc: SocketAddr,
+    pub nhsi: SocketAddr,
+    pub combiner: SocketAddr,
+    shutdown: Shutdown,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+fn ephemeral() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl Stack {
+    /// Start all four services on a fresh test environment.
+    pub async fn start() -> anyhow::Result<Stack> {
+        let env = TestEnv::start().await?;
+        Stack::start_in(env).await
+    }
+
+    /// Start all four services on the given environment.
+    pub async fn start_in(env: TestEnv) -> anyhow::Result<Stack> {
+        let shutdown = Shutdown::new();
+        let ingestion = ingestion::App::build(ingestion::Config {
+            infra: env.infra("ingestion").await?,
+            grpc_addr: ephemeral(),
+        })
+        .await?;
+        let cqc = cqc_quality::App::build(cqc_quality::Config {
+            infra: env.infra("cqc-quality").await?,
+            grpc_addr: ephemeral(),
+            rule_set: None,
+        })
+        .await?;
+        let nhsi = nhsi_resources::App::build(nhsi_resources::Config {
+            infra: env.infra("nhsi-resources").await?,
+            grpc_addr: ephemeral(),
+        })
+        .await?;
+        let combiner = combiner::App::build(combiner::Config {
+            infra: env.infra("combiner").await?,
+            grpc_addr: ephemeral(),
+            force_shadow: false,
+            max_months_apart: 12,
+        })
+        .await?;
+        let addrs = (ingestion.grpc_addr()?, cqc.grpc_addr()?, nhsi.grpc_addr()?, combiner.grpc_addr()?);
+        let tasks = vec![
+            tokio::spawn(ingestion.run_until_stopped(shutdown.clone())),
+            tokio::spawn(cqc.run_until_stopped(shutdown.clone())),
+            tokio::spawn(nhsi.run_until_stopped(shutdown.clone())),
+            tokio::spawn(combiner.run_until_stopped(shutdown.clone())),
+        ];
+        Ok(Stack {
+            env,
+            ingestion: addrs.0,
+            cqc: addrs.1,
+            nhsi: addrs.2,
+            combiner: addrs.3,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+    }
+
+    pub async fn ingestion_client(&self) -> anyhow::Result<IngestionServiceClient<Channel>> {
+        Ok(IngestionServiceClient::new(Stack::channel(self.ingestion).await?))
+    }
+
+    pub async fn ratings_client(&self) -> anyhow::Result<TrustRatingsServiceClient<Channel>> {
+        Ok(TrustRatingsServiceClient::new(Stack::channel(self.combiner).await?))
+    }
+
+    /// Submit a whole feed over gRPC in chunks of `chunk` bytes.
+    pub async fn submit(
+        &self,
+        batch_id: &str,
+        format: ing::FeedFormat,
+        file_name: &str,
+        content: &[u8],
+    ) -> Result<ing::SubmitResponse, tonic::Status> {
+        let mut client = self
+            .ingestion_client()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let mut parts = vec![ing::SubmitRequest {
+            part: Some(ing::submit_request::Part::Header(ing::BatchHeader {
+                source: "test".into(),
+                batch_id: batch_id.into(),
+                format: format as i32,
+                file_name: file_name.into(),
+            })),
+        }];
+        for c in content.chunks(64 * 1024) {
+            parts.push(ing::SubmitRequest {
+                part: Some(ing::submit_request::Part::Chunk(c.to_vec())),
+            });
+        }
+        client
+            .submit(tokio_stream::iter(parts))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Stop every service and wait for them to finish.
+    pub async fn stop(self) -> anyhow::Result<TestEnv> {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            t.await??;
+        }
+        Ok(self.env)
+    }
+}

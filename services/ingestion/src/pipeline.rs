@@ -53,7 +53,39 @@ pub struct Ingestor {
     publishing: Arc<Mutex<()>>,
 }
 
-/// The evidence id: a hash of the batch id and the record's canonical content.
+/// Quality records of one trust in one batch travel as one `QualityEvidence` message, so a trust
+/// is re-rated once per batch rather than once per record; resource records travel one by one.
+/// Returns the record numbers behind each message.
+pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evidence)> {
+    let mut out: Vec<(Vec<u64>, feed::Evidence)> = Vec::new();
+    let mut quality_at: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for a in accepted {
+        match a.evidence {
+            feed::Evidence::Quality(q) => match quality_at.get(&q.trust_code) {
+                Some(&i) => {
+                    let (records, evidence) = &mut out[i];
+                    records.push(a.record_number);
+                    if let feed::Evidence::Quality(group) = evidence {
+                        if group.trust_name.is_empty() {
+                            group.trust_name = q.trust_name;
+                        }
+                        group.service_ratings.extend(q.service_ratings);
+                        group.well_led.extend(q.well_led);
+                        group.published.extend(q.published);
+                    }
+                }
+                None => {
+                    quality_at.insert(q.trust_code.clone(), out.len());
+                    out.push((vec![a.record_number], feed::Evidence::Quality(q)));
+                }
+            },
+            other => out.push((vec![a.record_number], other)),
+        }
+    }
+    out
+}
+
+/// The evidence id: a hash of the batch id and the message's canonical content.
 pub fn evidence_id(batch_id: &str, evidence: &feed::Evidence) -> String {
     let mut h = Sha256::new();
     h.update(batch_id.as_bytes());
@@ -97,15 +129,14 @@ impl Ingestor {
             ..BatchCounts::default()
         };
         let mut tx = self.pool.begin().await?;
-        for accepted in parsed.accepted {
-            let mut evidence = accepted.evidence;
+        for (records, mut evidence) in group_by_trust(parsed.accepted) {
             let id = evidence_id(&meta.batch_id, &evidence);
             *evidence.provenance_mut() = Some(ev::Provenance {
                 evidence_id: id.clone(),
                 source: meta.source.clone(),
                 batch_id: meta.batch_id.clone(),
                 file_name: meta.file_name.clone(),
-                record_number: accepted.record_number,
+                record_number: records.first().copied().unwrap_or(0),
             });
             let stored = store::insert_evidence(
                 &mut tx,
@@ -118,9 +149,9 @@ impl Ingestor {
             )
             .await?;
             if stored {
-                counts.accepted += 1;
+                counts.accepted += records.len() as u64;
             } else {
-                counts.duplicates += 1;
+                counts.duplicates += records.len() as u64;
             }
         }
         for r in &parsed.rejected {

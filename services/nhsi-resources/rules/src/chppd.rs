@@ -198,7 +198,10 @@ impl ByStaffGroup {
         [
             ("registered nurse", self.registered_nurse),
             ("registered midwife", self.registered_midwife),
-            ("allied health professional", self.allied_health_professional),
+            (
+                "allied health professional",
+                self.allied_health_professional,
+            ),
             ("healthcare support worker", self.healthcare_support_worker),
         ]
     }
@@ -329,8 +332,11 @@ pub fn compute_chppd<'a>(days: impl IntoIterator<Item = &'a WardDay>) -> ChppdRe
     let mut seen: BTreeMap<(&TrustCode, &WardCode, NaiveDate), ()> = BTreeMap::new();
     let mut ward_months: BTreeMap<(TrustCode, YearMonth, WardCode), Sums> = BTreeMap::new();
     for day in days {
-        if let Some((staff_group, hours)) =
-            day.hours().named().into_iter().find(|(_, h)| *h < Decimal::ZERO)
+        if let Some((staff_group, hours)) = day
+            .hours()
+            .named()
+            .into_iter()
+            .find(|(_, h)| *h < Decimal::ZERO)
         {
             errors.push(ChppdError::NegativeHours {
                 trust: day.trust.clone(),
@@ -424,7 +430,13 @@ mod tests {
         }
     }
 
-    fn month_of_days(ward: &str, month: &str, n: u32, patients: u32, hours: [&str; 4]) -> Vec<WardDay> {
+    fn month_of_days(
+        ward: &str,
+        month: &str,
+        n: u32,
+        patients: u32,
+        hours: [&str; 4],
+    ) -> Vec<WardDay> {
         (1..=n)
             .map(|i| day("RXX", ward, &format!("{month}-{i:02}"), patients, hours))
             .collect()
@@ -441,7 +453,11 @@ mod tests {
         ];
         let r = compute_chppd(&days);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
-        let chppd: Vec<_> = r.wards.iter().map(|w| (w.ward.as_str(), w.figures.chppd)).collect();
+        let chppd: Vec<_> = r
+            .wards
+            .iter()
+            .map(|w| (w.ward.as_str(), w.figures.chppd))
+            .collect();
         assert_eq!(chppd, vec![("A", d("10")), ("B", d("4"))]);
         assert_eq!(r.trusts.len(), 1);
         let t = &r.trusts[0];
@@ -451,7 +467,10 @@ mod tests {
         assert_eq!(t.wards, 2);
         assert_eq!(t.figures.by_staff_group.registered_nurse, d("5.2"));
         assert_eq!(t.figures.by_staff_group.registered_midwife, d("0.2"));
-        assert_eq!(t.figures.by_staff_group.allied_health_professional, d("0.8"));
+        assert_eq!(
+            t.figures.by_staff_group.allied_health_professional,
+            d("0.8")
+        );
         assert_eq!(t.figures.by_staff_group.healthcare_support_worker, d("2.6"));
         assert_eq!(t.month.to_string(), "2018-04");
     }
@@ -507,7 +526,10 @@ mod tests {
         assert!(matches!(r.errors[0], ChppdError::DuplicateWardDay { .. }));
         assert!(matches!(
             r.errors[1],
-            ChppdError::NegativeHours { staff_group: "registered midwife", .. }
+            ChppdError::NegativeHours {
+                staff_group: "registered midwife",
+                ..
+            }
         ));
         assert_eq!(r.wards[0].figures.chppd, d("2"));
     }
@@ -528,13 +550,22 @@ mod tests {
         assert!("7B North".parse::<WardCode>().is_ok());
         assert!("".parse::<WardCode>().is_err());
         assert!("a\u{7}".parse::<WardCode>().is_err());
-        assert_eq!("2018-04".parse::<YearMonth>().map(|m| m.to_string()), Ok("2018-04".into()));
+        assert_eq!(
+            "2018-04".parse::<YearMonth>().map(|m| m.to_string()),
+            Ok("2018-04".into())
+        );
         assert!("2018-13".parse::<YearMonth>().is_err());
     }
 
     fn ward_day() -> impl Strategy<Value = WardDay> {
-        (0usize..3, 1u32..=28, 0u32..40, [0i64..2000, 0i64..2000, 0i64..2000, 0i64..2000], 3u32..=5).prop_map(
-            |(w, dd, p, h, m)| WardDay {
+        (
+            0usize..3,
+            1u32..=28,
+            0u32..40,
+            [0i64..2000, 0i64..2000, 0i64..2000, 0i64..2000],
+            3u32..=5,
+        )
+            .prop_map(|(w, dd, p, h, m)| WardDay {
                 trust: "RXX".parse().expect("trust"),
                 ward: ["A", "B", "C"][w].parse().expect("ward"),
                 date: NaiveDate::from_ymd_opt(2018, m, dd).expect("date"),
@@ -543,8 +574,7 @@ mod tests {
                 registered_midwife_hours: Decimal::new(h[1], 1),
                 allied_health_professional_hours: Decimal::new(h[2], 1),
                 healthcare_support_worker_hours: Decimal::new(h[3], 1),
-            },
-        )
+            })
     }
 
     proptest! {

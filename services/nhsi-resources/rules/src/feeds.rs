@@ -181,7 +181,9 @@ pub enum FeedErrorReason {
     #[error("duplicate column")]
     DuplicateColumn,
     /// The header matches no feed.
-    #[error("unrecognised header {0:?}: expected the columns of the finance, ward staffing, productivity or operational feed")]
+    #[error(
+        "unrecognised header {0:?}: expected the columns of the finance, ward staffing, productivity or operational feed"
+    )]
     UnrecognisedHeader(String),
     /// The value is empty or absent.
     #[error("missing value")]
@@ -253,14 +255,26 @@ fn check_columns(kind: FeedKind, names: &[&str], line: u64) -> Result<(), FeedEr
     let mut seen = BTreeSet::new();
     for n in names {
         if !seen.insert(*n) {
-            return Err(FeedError::new(line, Some(n), FeedErrorReason::DuplicateColumn));
+            return Err(FeedError::new(
+                line,
+                Some(n),
+                FeedErrorReason::DuplicateColumn,
+            ));
         }
     }
     if let Some(missing) = kind.columns().iter().find(|c| !seen.contains(*c)) {
-        return Err(FeedError::new(line, Some(missing), FeedErrorReason::MissingColumn));
+        return Err(FeedError::new(
+            line,
+            Some(missing),
+            FeedErrorReason::MissingColumn,
+        ));
     }
     if let Some(unknown) = names.iter().find(|n| !kind.columns().contains(n)) {
-        return Err(FeedError::new(line, Some(unknown), FeedErrorReason::UnknownColumn));
+        return Err(FeedError::new(
+            line,
+            Some(unknown),
+            FeedErrorReason::UnknownColumn,
+        ));
     }
     Ok(())
 }
@@ -329,9 +343,9 @@ fn parse_row<'a>(
             let trust = f.trust()?;
             let period_end = f.date("period_end")?;
             let name = f.text("metric")?;
-            let metric: Metric = name.parse().map_err(|_| {
-                f.err("metric", FeedErrorReason::UnknownMetric(name.to_string()))
-            })?;
+            let metric: Metric = name
+                .parse()
+                .map_err(|_| f.err("metric", FeedErrorReason::UnknownMetric(name.to_string())))?;
             let value = f.decimal("value")?;
             f.in_range("value", value, metric.valid_range())?;
             FeedRow::Productivity(ProductivityRow {
@@ -346,7 +360,10 @@ fn parse_row<'a>(
             let period_end = f.date("period_end")?;
             let name = f.text("standard")?;
             let standard: OperationalStandard = name.parse().map_err(|_| {
-                f.err("standard", FeedErrorReason::UnknownStandard(name.to_string()))
+                f.err(
+                    "standard",
+                    FeedErrorReason::UnknownStandard(name.to_string()),
+                )
             })?;
             let value_pct = f.decimal("value_pct")?;
             f.in_range(
@@ -469,7 +486,9 @@ pub struct CsvFeed<R: Read> {
 
 impl<R: Read> fmt::Debug for CsvFeed<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CsvFeed").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("CsvFeed")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -680,7 +699,10 @@ impl FeedFormat {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".csv") {
             Some(FeedFormat::Csv)
-        } else if [".ndjson", ".jsonl", ".json"].iter().any(|e| lower.ends_with(e)) {
+        } else if [".ndjson", ".jsonl", ".json"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             Some(FeedFormat::Ndjson)
         } else {
             None
@@ -759,11 +781,25 @@ mod tests {
                 err(1, Some("notes"), FeedErrorReason::UnknownColumn),
             ),
             (
-                &["trust_code", "period_end", "standard", "value_pct", "standard"],
+                &[
+                    "trust_code",
+                    "period_end",
+                    "standard",
+                    "value_pct",
+                    "standard",
+                ],
                 err(1, Some("standard"), FeedErrorReason::DuplicateColumn),
             ),
             (
-                &["trust_code", "period_end", "capital_service_capacity", "liquidity", "income_expenditure_margin_pct", "distance_from_plan_pct", "agency_spend_vs_ceiling_pct"],
+                &[
+                    "trust_code",
+                    "period_end",
+                    "capital_service_capacity",
+                    "liquidity",
+                    "income_expenditure_margin_pct",
+                    "distance_from_plan_pct",
+                    "agency_spend_vs_ceiling_pct",
+                ],
                 err(1, Some("liquidity_days"), FeedErrorReason::MissingColumn),
             ),
             (
@@ -801,11 +837,41 @@ rzz , 2017-03-31 , 1.5e0 , 0 , 0 , 0 , 0\n";
                 },
             }))
         );
-        assert_eq!(rows[1], Err(err(3, Some("period_end"), FeedErrorReason::BadDate("2017-02-30".into()))));
-        assert_eq!(rows[2], Err(err(4, Some("capital_service_capacity"), FeedErrorReason::BadNumber("abc".into()))));
-        assert_eq!(rows[3], Err(err(5, Some("trust_code"), FeedErrorReason::BadTrustCode("R".into()))));
-        assert!(matches!(&rows[4], Err(FeedError { line: 6, field: None, reason: FeedErrorReason::Malformed(_) })));
-        assert!(matches!(&rows[5], Ok(FeedRow::Finance(r)) if r.trust.as_str() == "RZZ" && r.inputs.capital_service_capacity == d("1.5")));
+        assert_eq!(
+            rows[1],
+            Err(err(
+                3,
+                Some("period_end"),
+                FeedErrorReason::BadDate("2017-02-30".into())
+            ))
+        );
+        assert_eq!(
+            rows[2],
+            Err(err(
+                4,
+                Some("capital_service_capacity"),
+                FeedErrorReason::BadNumber("abc".into())
+            ))
+        );
+        assert_eq!(
+            rows[3],
+            Err(err(
+                5,
+                Some("trust_code"),
+                FeedErrorReason::BadTrustCode("R".into())
+            ))
+        );
+        assert!(matches!(
+            &rows[4],
+            Err(FeedError {
+                line: 6,
+                field: None,
+                reason: FeedErrorReason::Malformed(_)
+            })
+        ));
+        assert!(
+            matches!(&rows[5], Ok(FeedRow::Finance(r)) if r.trust.as_str() == "RZZ" && r.inputs.capital_service_capacity == d("1.5"))
+        );
         assert_eq!(
             rows[2].as_ref().err().map(ToString::to_string),
             Some("line 4, field capital_service_capacity: bad number \"abc\"".to_string())
@@ -823,7 +889,9 @@ RXX,,2018-04-05,20,1,0,0,0\n\
 RXX,W1,2018-04-06,5000000000,1,0,0,0\n\
 RXX,W1,2018-04-07,20,1,,0,0\n";
         let rows = csv_rows(&format!("{header}{body}")).expect("header");
-        assert!(matches!(&rows[0], Ok(FeedRow::WardStaffing(w)) if w.patients_at_midnight == 20 && w.registered_nurse_hours == d("150.5")));
+        assert!(
+            matches!(&rows[0], Ok(FeedRow::WardStaffing(w)) if w.patients_at_midnight == 20 && w.registered_nurse_hours == d("150.5"))
+        );
         let errors: Vec<(u64, Option<&str>, &FeedErrorReason)> = rows[1..]
             .iter()
             .filter_map(|r| r.as_ref().err())
@@ -832,12 +900,38 @@ RXX,W1,2018-04-07,20,1,,0,0\n";
         assert_eq!(
             errors,
             vec![
-                (3, Some("patients_at_midnight"), &FeedErrorReason::OutOfRange { value: "-1".into(), range: "a whole number from 0 to 4294967295".into() }),
-                (4, Some("registered_nurse_hours"), &FeedErrorReason::NegativeHours(d("-2"))),
-                (5, Some("patients_at_midnight"), &FeedErrorReason::BadNumber("20.5".into())),
+                (
+                    3,
+                    Some("patients_at_midnight"),
+                    &FeedErrorReason::OutOfRange {
+                        value: "-1".into(),
+                        range: "a whole number from 0 to 4294967295".into()
+                    }
+                ),
+                (
+                    4,
+                    Some("registered_nurse_hours"),
+                    &FeedErrorReason::NegativeHours(d("-2"))
+                ),
+                (
+                    5,
+                    Some("patients_at_midnight"),
+                    &FeedErrorReason::BadNumber("20.5".into())
+                ),
                 (6, Some("ward_code"), &FeedErrorReason::MissingValue),
-                (7, Some("patients_at_midnight"), &FeedErrorReason::OutOfRange { value: "5000000000".into(), range: "a whole number from 0 to 4294967295".into() }),
-                (8, Some("registered_midwife_hours"), &FeedErrorReason::MissingValue),
+                (
+                    7,
+                    Some("patients_at_midnight"),
+                    &FeedErrorReason::OutOfRange {
+                        value: "5000000000".into(),
+                        range: "a whole number from 0 to 4294967295".into()
+                    }
+                ),
+                (
+                    8,
+                    Some("registered_midwife_hours"),
+                    &FeedErrorReason::MissingValue
+                ),
             ]
         );
     }
@@ -853,10 +947,33 @@ RXX,2017-03-31,pay_cost_per_wau,-1\n\
 RXX,2017-03-31,liquidity_days,-12\n",
         )
         .expect("header");
-        assert!(matches!(&rows[0], Ok(FeedRow::Productivity(p)) if p.metric == Metric::SicknessAbsenceRate));
-        assert_eq!(rows[1], Err(err(3, Some("metric"), FeedErrorReason::UnknownMetric("bed_days".into()))));
-        assert!(matches!(&rows[2], Err(FeedError { line: 4, reason: FeedErrorReason::OutOfRange { .. }, .. })));
-        assert!(matches!(&rows[3], Err(FeedError { line: 5, reason: FeedErrorReason::OutOfRange { .. }, .. })));
+        assert!(
+            matches!(&rows[0], Ok(FeedRow::Productivity(p)) if p.metric == Metric::SicknessAbsenceRate)
+        );
+        assert_eq!(
+            rows[1],
+            Err(err(
+                3,
+                Some("metric"),
+                FeedErrorReason::UnknownMetric("bed_days".into())
+            ))
+        );
+        assert!(matches!(
+            &rows[2],
+            Err(FeedError {
+                line: 4,
+                reason: FeedErrorReason::OutOfRange { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            &rows[3],
+            Err(FeedError {
+                line: 5,
+                reason: FeedErrorReason::OutOfRange { .. },
+                ..
+            })
+        ));
         assert!(rows[4].is_ok(), "finance metrics may be negative");
 
         let rows = csv_rows(
@@ -867,23 +984,45 @@ RXX,2017-03-31,rtt_18w,100.5\n\
 RXX,2017-03-31,cancer_62d,-0.1\n",
         )
         .expect("header");
-        assert!(matches!(&rows[0], Ok(FeedRow::Operational(o)) if o.standard == OperationalStandard::AeFourHours && o.value_pct == d("91.5")));
-        assert_eq!(rows[1], Err(err(3, Some("standard"), FeedErrorReason::UnknownStandard("ae_12h".into()))));
+        assert!(
+            matches!(&rows[0], Ok(FeedRow::Operational(o)) if o.standard == OperationalStandard::AeFourHours && o.value_pct == d("91.5"))
+        );
+        assert_eq!(
+            rows[1],
+            Err(err(
+                3,
+                Some("standard"),
+                FeedErrorReason::UnknownStandard("ae_12h".into())
+            ))
+        );
         assert_eq!(
             rows[2].as_ref().err().map(ToString::to_string),
-            Some("line 4, field value_pct: value 100.5 out of range: must be from 0 to 100".to_string())
+            Some(
+                "line 4, field value_pct: value 100.5 out of range: must be from 0 to 100"
+                    .to_string()
+            )
         );
         assert!(rows[3].is_err());
     }
 
     #[test]
     fn csv_header_errors() {
-        assert!(matches!(read_csv("".as_bytes()), Err(FeedError { line: 1, reason: FeedErrorReason::UnrecognisedHeader(_), .. })));
+        assert!(matches!(
+            read_csv("".as_bytes()),
+            Err(FeedError {
+                line: 1,
+                reason: FeedErrorReason::UnrecognisedHeader(_),
+                ..
+            })
+        ));
         assert!(matches!(
             read_csv("trust_code,period_end,metric\nRXX,2017-03-31,x\n".as_bytes()),
             Err(FeedError { line: 1, .. })
         ));
-        assert_eq!(read_csv("trust_code,period_end,metric,value\n".as_bytes()).map(|f| f.count()), Ok(0));
+        assert_eq!(
+            read_csv("trust_code,period_end,metric,value\n".as_bytes()).map(|f| f.count()),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -901,25 +1040,67 @@ not json
         assert_eq!(rows.len(), 7);
         assert!(matches!(&rows[0], Ok(FeedRow::Operational(o)) if o.value_pct == d("90.1")));
         assert!(matches!(&rows[1], Ok(FeedRow::Productivity(p)) if p.value == d("7.25")));
-        assert!(matches!(&rows[2], Err(FeedError { line: 4, reason: FeedErrorReason::Malformed(_), .. })));
-        assert_eq!(rows[3], Err(err(5, Some("value"), FeedErrorReason::MissingColumn)));
-        assert!(matches!(&rows[4], Err(FeedError { line: 6, reason: FeedErrorReason::Malformed(_), .. })));
-        assert_eq!(rows[5], Err(err(7, Some("healthcare_support_worker_hours"), FeedErrorReason::MissingValue)));
-        assert!(matches!(&rows[6], Ok(FeedRow::Finance(f)) if f.inputs.income_expenditure_margin_pct == d("0.1")));
+        assert!(matches!(
+            &rows[2],
+            Err(FeedError {
+                line: 4,
+                reason: FeedErrorReason::Malformed(_),
+                ..
+            })
+        ));
+        assert_eq!(
+            rows[3],
+            Err(err(5, Some("value"), FeedErrorReason::MissingColumn))
+        );
+        assert!(matches!(
+            &rows[4],
+            Err(FeedError {
+                line: 6,
+                reason: FeedErrorReason::Malformed(_),
+                ..
+            })
+        ));
+        assert_eq!(
+            rows[5],
+            Err(err(
+                7,
+                Some("healthcare_support_worker_hours"),
+                FeedErrorReason::MissingValue
+            ))
+        );
+        assert!(
+            matches!(&rows[6], Ok(FeedRow::Finance(f)) if f.inputs.income_expenditure_margin_pct == d("0.1"))
+        );
         // With an expected kind, other records are rejected.
         let rows: Vec<_> = read_ndjson(text.as_bytes(), Some(FeedKind::Operational)).collect();
         assert!(rows[0].is_ok());
-        assert!(matches!(&rows[1], Err(FeedError { line: 3, reason: FeedErrorReason::MissingColumn, .. })));
+        assert!(matches!(
+            &rows[1],
+            Err(FeedError {
+                line: 3,
+                reason: FeedErrorReason::MissingColumn,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn formats_from_file_names() {
-        assert_eq!(FeedFormat::from_file_name("a/FIN.CSV"), Some(FeedFormat::Csv));
-        assert_eq!(FeedFormat::from_file_name("x.ndjson"), Some(FeedFormat::Ndjson));
+        assert_eq!(
+            FeedFormat::from_file_name("a/FIN.CSV"),
+            Some(FeedFormat::Csv)
+        );
+        assert_eq!(
+            FeedFormat::from_file_name("x.ndjson"),
+            Some(FeedFormat::Ndjson)
+        );
         assert_eq!(FeedFormat::from_file_name("x.txt"), None);
-        let rows: Vec<_> = read_feed("trust_code,period_end,metric,value\nRXX,2017-03-31,vacancy_rate,1\n".as_bytes(), FeedFormat::Csv)
-            .expect("header")
-            .collect();
+        let rows: Vec<_> = read_feed(
+            "trust_code,period_end,metric,value\nRXX,2017-03-31,vacancy_rate,1\n".as_bytes(),
+            FeedFormat::Csv,
+        )
+        .expect("header")
+        .collect();
         assert_eq!(rows.len(), 1);
     }
 }

@@ -154,7 +154,10 @@ mod tests {
         for t in TrustType::ALL {
             assert_eq!(t.name().parse::<TrustType>(), Ok(t));
         }
-        assert_eq!("Mental health".parse::<TrustType>(), Ok(TrustType::MentalHealth));
+        assert_eq!(
+            "Mental health".parse::<TrustType>(),
+            Ok(TrustType::MentalHealth)
+        );
         assert!("hospice".parse::<TrustType>().is_err());
     }
 

@@ -380,7 +380,10 @@ mod tests {
     }
 
     fn values(vs: &[Option<&str>]) -> Vec<(TrustCode, Option<Decimal>)> {
-        vs.iter().enumerate().map(|(i, v)| (trust(i), v.map(d))).collect()
+        vs.iter()
+            .enumerate()
+            .map(|(i, v)| (trust(i), v.map(d)))
+            .collect()
     }
 
     fn scores(def: &NofMetricDef, vs: &[Option<&str>]) -> Vec<String> {
@@ -418,8 +421,22 @@ mod tests {
             vec!["1.00", "2.00", "3.00", "4.00"]
         );
         assert_eq!(
-            scores(&m7, &[Some("9"), Some("8"), Some("7"), Some("6"), Some("5"), Some("4"), Some("3"), Some("2")]),
-            vec!["1.00", "1.43", "1.86", "2.29", "2.71", "3.14", "3.57", "4.00"]
+            scores(
+                &m7,
+                &[
+                    Some("9"),
+                    Some("8"),
+                    Some("7"),
+                    Some("6"),
+                    Some("5"),
+                    Some("4"),
+                    Some("3"),
+                    Some("2")
+                ]
+            ),
+            vec![
+                "1.00", "1.43", "1.86", "2.29", "2.71", "3.14", "3.57", "4.00"
+            ]
         );
     }
 
@@ -440,7 +457,16 @@ mod tests {
     fn with_a_standard_meeting_it_scores_1_and_the_rest_spread_2_to_4() {
         let m = metric(Direction::HigherIsBetter, Some("78"));
         assert_eq!(
-            scores(&m, &[Some("80"), Some("78"), Some("77.99"), Some("70"), Some("60")]),
+            scores(
+                &m,
+                &[
+                    Some("80"),
+                    Some("78"),
+                    Some("77.99"),
+                    Some("70"),
+                    Some("60")
+                ]
+            ),
             vec!["1.00", "1.00", "2.00", "3.00", "4.00"]
         );
         // One provider missing the standard scores 2.00.
@@ -494,7 +520,14 @@ mod tests {
         let a = assess_providers(&providers, &rules()).expect("valid");
         let got: Vec<_> = a
             .iter()
-            .map(|x| (x.trust.to_string(), x.delivery_score.map(|s| s.to_string()), x.quartile, x.segment))
+            .map(|x| {
+                (
+                    x.trust.to_string(),
+                    x.delivery_score.map(|s| s.to_string()),
+                    x.quartile,
+                    x.segment,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -523,7 +556,10 @@ mod tests {
         p.metrics.insert("made_up".into(), Decimal::ONE);
         assert!(matches!(
             assess_providers(&[p], &rules()),
-            Err(NofError::InvalidArgument { field: "metric", .. })
+            Err(NofError::InvalidArgument {
+                field: "metric",
+                ..
+            })
         ));
         let p = provider(0, "80", "3", false);
         assert!(matches!(
@@ -534,7 +570,9 @@ mod tests {
 
     #[test]
     fn segment_5_only_for_segment_4_with_a_rationale() {
-        let providers: Vec<_> = (0..4).map(|i| provider(i, &format!("{}", 80 - i * 5), "3", false)).collect();
+        let providers: Vec<_> = (0..4)
+            .map(|i| provider(i, &format!("{}", 80 - i * 5), "3", false))
+            .collect();
         let mut a = assess_providers(&providers, &rules()).expect("valid");
         assert!(matches!(
             record_segment_5(&mut a[0], "region decided"),
@@ -543,7 +581,10 @@ mod tests {
         assert_eq!(a[3].segment, Some(4));
         assert!(matches!(
             record_segment_5(&mut a[3], " "),
-            Err(NofError::InvalidArgument { field: "rationale", .. })
+            Err(NofError::InvalidArgument {
+                field: "rationale",
+                ..
+            })
         ));
         record_segment_5(&mut a[3], "regional PIP decision, May 2025").expect("segment 4");
         assert_eq!(a[3].segment, Some(5));
@@ -565,7 +606,14 @@ mod tests {
         let a = assess_providers(&providers, &rules()).expect("valid");
         let table: Vec<_> = league_table(&a)
             .into_iter()
-            .map(|r| (r.rank, r.trust.to_string(), r.segment, r.delivery_score.to_string()))
+            .map(|r| {
+                (
+                    r.rank,
+                    r.trust.to_string(),
+                    r.segment,
+                    r.delivery_score.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             table,

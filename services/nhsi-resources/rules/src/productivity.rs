@@ -147,29 +147,190 @@ use Kloe::*;
 
 /// Every productivity metric, in [`Metric`] declaration order.
 pub const METRICS: &[MetricDef] = &[
-    def(Metric::PreProcedureElectiveBedDays, "pre_procedure_elective_bed_days", "pre-procedure elective bed days", ClinicalServices, Lower, "days"),
-    def(Metric::PreProcedureNonElectiveBedDays, "pre_procedure_non_elective_bed_days", "pre-procedure non-elective bed days", ClinicalServices, Lower, "days"),
-    def(Metric::EmergencyReadmissions30Days, "emergency_readmissions_30_days", "emergency readmissions within 30 days", ClinicalServices, Lower, "%"),
-    def(Metric::OutpatientDnaRate, "outpatient_dna_rate", "outpatient did-not-attend rate", ClinicalServices, Lower, "%"),
-    def(Metric::DelayedTransfersOfCare, "delayed_transfers_of_care", "delayed transfers of care", ClinicalServices, Lower, "% of occupied bed days"),
-    def(Metric::StaffRetentionRate, "staff_retention_rate", "staff retention rate", People, Higher, "%"),
-    def(Metric::SicknessAbsenceRate, "sickness_absence_rate", "sickness absence rate", People, Lower, "%"),
-    def(Metric::PayCostPerWau, "pay_cost_per_wau", "pay cost per weighted activity unit", People, Lower, "£"),
-    def(Metric::AgencySpendPct, "agency_spend_pct", "agency spend", People, Lower, "% of pay bill"),
-    def(Metric::VacancyRate, "vacancy_rate", "vacancy rate", People, Lower, "%"),
-    def(Metric::CareHoursPerPatientDay, "care_hours_per_patient_day", "care hours per patient day", People, Higher, "hours"),
-    def(Metric::PathologyCostPerTest, "pathology_cost_per_test", "pathology cost per test", ClinicalSupportServices, Lower, "£"),
-    def(Metric::ImagingCostPerExam, "imaging_cost_per_exam", "imaging cost per exam", ClinicalSupportServices, Lower, "£"),
-    def(Metric::MedicinesCostPerWau, "medicines_cost_per_wau", "medicines cost per weighted activity unit", ClinicalSupportServices, Lower, "£"),
-    def(Metric::NonPayCostPerWau, "non_pay_cost_per_wau", "non-pay cost per weighted activity unit", CorporateServicesProcurementEstates, Lower, "£"),
-    def(Metric::CorporateServicesCostPctIncome, "corporate_services_cost_pct_income", "corporate services cost as % of income", CorporateServicesProcurementEstates, Lower, "%"),
-    def(Metric::ProcurementEfficiencyScore, "procurement_efficiency_score", "procurement efficiency score", CorporateServicesProcurementEstates, Higher, "score"),
-    def(Metric::EstatesCostPerM2, "estates_cost_per_m2", "estates cost per m²", CorporateServicesProcurementEstates, Lower, "£/m²"),
-    def(Metric::CapitalServiceCapacity, "capital_service_capacity", "capital service capacity", Finance, Higher, "×"),
-    def(Metric::LiquidityDays, "liquidity_days", "liquidity", Finance, Higher, "days"),
-    def(Metric::IncomeExpenditureMarginPct, "income_expenditure_margin_pct", "income and expenditure margin", Finance, Higher, "%"),
-    def(Metric::DistanceFromPlanPct, "distance_from_plan_pct", "distance from financial plan", Finance, Higher, "pp"),
-    def(Metric::AgencySpendVsCeilingPct, "agency_spend_vs_ceiling_pct", "agency spend above ceiling", Finance, Lower, "%"),
+    def(
+        Metric::PreProcedureElectiveBedDays,
+        "pre_procedure_elective_bed_days",
+        "pre-procedure elective bed days",
+        ClinicalServices,
+        Lower,
+        "days",
+    ),
+    def(
+        Metric::PreProcedureNonElectiveBedDays,
+        "pre_procedure_non_elective_bed_days",
+        "pre-procedure non-elective bed days",
+        ClinicalServices,
+        Lower,
+        "days",
+    ),
+    def(
+        Metric::EmergencyReadmissions30Days,
+        "emergency_readmissions_30_days",
+        "emergency readmissions within 30 days",
+        ClinicalServices,
+        Lower,
+        "%",
+    ),
+    def(
+        Metric::OutpatientDnaRate,
+        "outpatient_dna_rate",
+        "outpatient did-not-attend rate",
+        ClinicalServices,
+        Lower,
+        "%",
+    ),
+    def(
+        Metric::DelayedTransfersOfCare,
+        "delayed_transfers_of_care",
+        "delayed transfers of care",
+        ClinicalServices,
+        Lower,
+        "% of occupied bed days",
+    ),
+    def(
+        Metric::StaffRetentionRate,
+        "staff_retention_rate",
+        "staff retention rate",
+        People,
+        Higher,
+        "%",
+    ),
+    def(
+        Metric::SicknessAbsenceRate,
+        "sickness_absence_rate",
+        "sickness absence rate",
+        People,
+        Lower,
+        "%",
+    ),
+    def(
+        Metric::PayCostPerWau,
+        "pay_cost_per_wau",
+        "pay cost per weighted activity unit",
+        People,
+        Lower,
+        "£",
+    ),
+    def(
+        Metric::AgencySpendPct,
+        "agency_spend_pct",
+        "agency spend",
+        People,
+        Lower,
+        "% of pay bill",
+    ),
+    def(
+        Metric::VacancyRate,
+        "vacancy_rate",
+        "vacancy rate",
+        People,
+        Lower,
+        "%",
+    ),
+    def(
+        Metric::CareHoursPerPatientDay,
+        "care_hours_per_patient_day",
+        "care hours per patient day",
+        People,
+        Higher,
+        "hours",
+    ),
+    def(
+        Metric::PathologyCostPerTest,
+        "pathology_cost_per_test",
+        "pathology cost per test",
+        ClinicalSupportServices,
+        Lower,
+        "£",
+    ),
+    def(
+        Metric::ImagingCostPerExam,
+        "imaging_cost_per_exam",
+        "imaging cost per exam",
+        ClinicalSupportServices,
+        Lower,
+        "£",
+    ),
+    def(
+        Metric::MedicinesCostPerWau,
+        "medicines_cost_per_wau",
+        "medicines cost per weighted activity unit",
+        ClinicalSupportServices,
+        Lower,
+        "£",
+    ),
+    def(
+        Metric::NonPayCostPerWau,
+        "non_pay_cost_per_wau",
+        "non-pay cost per weighted activity unit",
+        CorporateServicesProcurementEstates,
+        Lower,
+        "£",
+    ),
+    def(
+        Metric::CorporateServicesCostPctIncome,
+        "corporate_services_cost_pct_income",
+        "corporate services cost as % of income",
+        CorporateServicesProcurementEstates,
+        Lower,
+        "%",
+    ),
+    def(
+        Metric::ProcurementEfficiencyScore,
+        "procurement_efficiency_score",
+        "procurement efficiency score",
+        CorporateServicesProcurementEstates,
+        Higher,
+        "score",
+    ),
+    def(
+        Metric::EstatesCostPerM2,
+        "estates_cost_per_m2",
+        "estates cost per m²",
+        CorporateServicesProcurementEstates,
+        Lower,
+        "£/m²",
+    ),
+    def(
+        Metric::CapitalServiceCapacity,
+        "capital_service_capacity",
+        "capital service capacity",
+        Finance,
+        Higher,
+        "×",
+    ),
+    def(
+        Metric::LiquidityDays,
+        "liquidity_days",
+        "liquidity",
+        Finance,
+        Higher,
+        "days",
+    ),
+    def(
+        Metric::IncomeExpenditureMarginPct,
+        "income_expenditure_margin_pct",
+        "income and expenditure margin",
+        Finance,
+        Higher,
+        "%",
+    ),
+    def(
+        Metric::DistanceFromPlanPct,
+        "distance_from_plan_pct",
+        "distance from financial plan",
+        Finance,
+        Higher,
+        "pp",
+    ),
+    def(
+        Metric::AgencySpendVsCeilingPct,
+        "agency_spend_vs_ceiling_pct",
+        "agency spend above ceiling",
+        Finance,
+        Lower,
+        "%",
+    ),
 ];
 
 impl Metric {
@@ -376,8 +537,15 @@ mod tests {
         for (i, d) in METRICS.iter().enumerate() {
             assert_eq!(d.metric as usize, i, "{}", d.name);
             assert_eq!(d.name.parse::<Metric>(), Ok(d.metric));
-            assert_eq!(serde_json::to_string(&d.metric).ok(), Some(format!("\"{}\"", d.name)));
-            assert!(d.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert_eq!(
+                serde_json::to_string(&d.metric).ok(),
+                Some(format!("\"{}\"", d.name))
+            );
+            assert!(
+                d.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
         }
         let mut names: Vec<_> = metric_names().collect();
         names.sort();
@@ -386,7 +554,10 @@ mod tests {
         for k in Kloe::ALL {
             assert!(Metric::all().any(|m| m.kloe() == k), "{k} has metrics");
         }
-        assert_eq!(Metric::all().filter(|m| m.kloe() == Kloe::People).count(), 6);
+        assert_eq!(
+            Metric::all().filter(|m| m.kloe() == Kloe::People).count(),
+            6
+        );
         assert!("bed_days".parse::<Metric>().is_err());
     }
 
@@ -423,17 +594,32 @@ mod tests {
     fn positions_respect_direction() {
         let peers = dec(&[10, 20, 30, 40, 50, 60, 70, 80]);
         // Lower is better: sickness absence.
-        let low = position_in_peer_group(Metric::SicknessAbsenceRate, Decimal::from(10), &peers, national())
-            .expect("peers");
+        let low = position_in_peer_group(
+            Metric::SicknessAbsenceRate,
+            Decimal::from(10),
+            &peers,
+            national(),
+        )
+        .expect("peers");
         assert_eq!(low.quartile, 1);
         assert_eq!(low.peer_median, Decimal::from(45));
         assert_eq!(low.distance_from_median, Decimal::from(-35));
         assert_eq!(low.n_peers, 8);
-        let high = position_in_peer_group(Metric::StaffRetentionRate, Decimal::from(10), &peers, national())
-            .expect("peers");
+        let high = position_in_peer_group(
+            Metric::StaffRetentionRate,
+            Decimal::from(10),
+            &peers,
+            national(),
+        )
+        .expect("peers");
         assert_eq!(high.quartile, 4);
-        let mid = position_in_peer_group(Metric::StaffRetentionRate, Decimal::from(50), &peers, national())
-            .expect("peers");
+        let mid = position_in_peer_group(
+            Metric::StaffRetentionRate,
+            Decimal::from(50),
+            &peers,
+            national(),
+        )
+        .expect("peers");
         // 60, 70, 80 are better: 3 of 8 → quartile 2.
         assert_eq!(mid.quartile, 2);
     }
@@ -441,8 +627,13 @@ mod tests {
     #[test]
     fn ties_favour_the_trust_and_odd_median() {
         let peers = dec(&[5, 5, 5]);
-        let p = position_in_peer_group(Metric::VacancyRate, Decimal::from(5), &peers, PeerGroup::Named("north".into()))
-            .expect("peers");
+        let p = position_in_peer_group(
+            Metric::VacancyRate,
+            Decimal::from(5),
+            &peers,
+            PeerGroup::Named("north".into()),
+        )
+        .expect("peers");
         assert_eq!(p.quartile, 1);
         assert_eq!(p.peer_median, Decimal::from(5));
         assert_eq!(median(&dec(&[3, 1, 2])), Some(Decimal::from(2)));

@@ -335,7 +335,10 @@ impl SofRuleSet {
                 &f.income_expenditure_margin_pct,
             ),
             ("distance_from_plan_pct", &f.distance_from_plan_pct),
-            ("agency_spend_vs_ceiling_pct", &f.agency_spend_vs_ceiling_pct),
+            (
+                "agency_spend_vs_ceiling_pct",
+                &f.agency_spend_vs_ceiling_pct,
+            ),
         ] {
             bands.validate(key)?;
         }
@@ -344,7 +347,10 @@ impl SofRuleSet {
                 "finance.any_metric_4_limits_overall_to",
                 f.any_metric_4_limits_overall_to,
             ),
-            ("finance.special_measures_overall", f.special_measures_overall),
+            (
+                "finance.special_measures_overall",
+                f.special_measures_overall,
+            ),
             (
                 "segmentation.finance_trigger_score",
                 self.segmentation.finance_trigger_score,
@@ -559,7 +565,10 @@ mod tests {
 
     #[test]
     fn every_shipped_rule_set_loads() {
-        assert_eq!(SofRuleSet::default_2017().map(|r| r.name), Ok("sof-2017".into()));
+        assert_eq!(
+            SofRuleSet::default_2017().map(|r| r.name),
+            Ok("sof-2017".into())
+        );
         assert_eq!(
             SuggestRuleSet::default_2017().map(|r| r.name),
             Ok("uor-suggest-2017".into())
@@ -607,7 +616,10 @@ mod tests {
             matches!(&err, Err(RuleSetError::Invalid { reason, .. }) if reason.contains("capital_service_capacity")),
             "{err:?}"
         );
-        let bad = sof_text().replace("{ score = 3, bound = \"1.25\"", "{ score = 4, bound = \"1.25\"");
+        let bad = sof_text().replace(
+            "{ score = 3, bound = \"1.25\"",
+            "{ score = 4, bound = \"1.25\"",
+        );
         assert!(matches!(
             SofRuleSet::from_toml("bad", &bad),
             Err(RuleSetError::Invalid { .. })
@@ -616,7 +628,10 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_invalid() {
-        let bad = sof_text().replace("special_measures_overall = 4", "special_measures_overall = 5");
+        let bad = sof_text().replace(
+            "special_measures_overall = 4",
+            "special_measures_overall = 5",
+        );
         assert!(matches!(
             SofRuleSet::from_toml("bad", &bad),
             Err(RuleSetError::Invalid { .. })
@@ -649,6 +664,9 @@ mod tests {
             let got = [1, 2, 3].map(|n| mode.round(half(n)));
             assert_eq!(got, want.map(Decimal::from), "{mode:?}");
         }
-        assert_eq!(MidpointRounding::Down.round(Decimal::new(26, 1)), Decimal::from(3));
+        assert_eq!(
+            MidpointRounding::Down.round(Decimal::new(26, 1)),
+            Decimal::from(3)
+        );
     }
 }

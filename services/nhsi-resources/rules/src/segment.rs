@@ -75,7 +75,9 @@ impl fmt::Display for OperationalStandard {
 
 /// A name that is not one of the four operational standards.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown operational standard {0:?} (expected ae_4h, rtt_18w, cancer_62d or diagnostics_6w)")]
+#[error(
+    "unknown operational standard {0:?} (expected ae_4h, rtt_18w, cancer_62d or diagnostics_6w)"
+)]
 pub struct UnknownStandard(pub String);
 
 impl FromStr for OperationalStandard {
@@ -221,7 +223,10 @@ pub fn suggest_segment(
     let mut operational: Vec<&OperationalPerformance> = inputs.operational.iter().collect();
     operational.sort_by_key(|p| p.standard);
     for (i, p) in operational.iter().enumerate() {
-        if operational.get(i + 1).is_some_and(|n| n.standard == p.standard) {
+        if operational
+            .get(i + 1)
+            .is_some_and(|n| n.standard == p.standard)
+        {
             return Err(invalid(
                 "operational",
                 format!("standard {} given more than once", p.standard),
@@ -438,7 +443,11 @@ mod tests {
                 &rules(),
             )
             .expect("valid");
-            assert_eq!((got.triggers.len(), got.segment), (*n, *seg), "{cqc:?} {fin:?}");
+            assert_eq!(
+                (got.triggers.len(), got.segment),
+                (*n, *seg),
+                "{cqc:?} {fin:?}"
+            );
         }
     }
 
@@ -449,13 +458,21 @@ mod tests {
             &SegmentInputs {
                 cqc_overall: Some(RatingValue::Rated(RequiresImprovement)),
                 finance_score: Some(2),
-                operational: vec![perf(AeFourHours, "88.5"), perf(Cancer62Days, "80"), perf(Rtt18Weeks, "93")],
+                operational: vec![
+                    perf(AeFourHours, "88.5"),
+                    perf(Cancer62Days, "80"),
+                    perf(Rtt18Weeks, "93"),
+                ],
             },
             &rules(),
         )
         .expect("valid");
         assert_eq!(got.segment, 3);
-        let descriptions: Vec<&str> = got.triggers.iter().map(|t| t.description.as_str()).collect();
+        let descriptions: Vec<&str> = got
+            .triggers
+            .iter()
+            .map(|t| t.description.as_str())
+            .collect();
         assert_eq!(
             descriptions,
             vec![
@@ -478,7 +495,10 @@ mod tests {
         };
         assert!(matches!(
             suggest_segment(&bad_score, &rules()),
-            Err(SegmentError::InvalidArgument { field: "finance_score", .. })
+            Err(SegmentError::InvalidArgument {
+                field: "finance_score",
+                ..
+            })
         ));
         let bad_pct = SegmentInputs {
             operational: vec![perf(OperationalStandard::AeFourHours, "101")],
@@ -486,7 +506,10 @@ mod tests {
         };
         assert!(matches!(
             suggest_segment(&bad_pct, &rules()),
-            Err(SegmentError::InvalidArgument { field: "value_pct", .. })
+            Err(SegmentError::InvalidArgument {
+                field: "value_pct",
+                ..
+            })
         ));
         let twice = SegmentInputs {
             operational: vec![
@@ -497,7 +520,10 @@ mod tests {
         };
         assert!(matches!(
             suggest_segment(&twice, &rules()),
-            Err(SegmentError::InvalidArgument { field: "operational", .. })
+            Err(SegmentError::InvalidArgument {
+                field: "operational",
+                ..
+            })
         ));
     }
 
@@ -506,11 +532,17 @@ mod tests {
         let s = suggest_segment(&SegmentInputs::default(), &rules()).expect("valid");
         assert!(matches!(
             SegmentDecision::new(&s, 2, "  "),
-            Err(SegmentError::InvalidArgument { field: "rationale", .. })
+            Err(SegmentError::InvalidArgument {
+                field: "rationale",
+                ..
+            })
         ));
         assert!(matches!(
             SegmentDecision::new(&s, 0, "why"),
-            Err(SegmentError::InvalidArgument { field: "segment", .. })
+            Err(SegmentError::InvalidArgument {
+                field: "segment",
+                ..
+            })
         ));
         let d = SegmentDecision::new(&s, 2, "governance concerns found at review").expect("valid");
         assert!(d.departs_from_suggestion());

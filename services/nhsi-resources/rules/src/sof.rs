@@ -150,12 +150,12 @@ pub fn score_finance(
             overall = cap;
             rule.push_str(&format!(
                 "; {} scored 4, which limits the overall score to {cap} at best → {cap}",
-                worst_metrics.join(" and ")
+                worst_metrics.join(", ")
             ));
         } else {
             notes.push(format!(
                 "{} scored 4, which limits the overall score to {cap} at best; the mean is already no better",
-                worst_metrics.join(" and ")
+                worst_metrics.join(", ")
             ));
         }
     }
@@ -293,7 +293,10 @@ mod tests {
         }
         let mut i = all_best();
         i.capital_service_capacity = d("2.5");
-        assert_eq!(score_finance(&i, &r, false).scores.capital_service_capacity, 1);
+        assert_eq!(
+            score_finance(&i, &r, false).scores.capital_service_capacity,
+            1
+        );
     }
 
     fn with_scores(csc: &str, liq: &str, ie: &str, plan: &str, agency: &str) -> FinanceInputs {
@@ -376,10 +379,22 @@ mod tests {
             rounded_mean(&[1, 2, 2, 3, 1, 3], MidpointRounding::Up).map(|m| m.1),
             Some(2)
         );
-        assert_eq!(rounded_mean(&[2, 3], MidpointRounding::Up).map(|m| m.1), Some(3));
-        assert_eq!(rounded_mean(&[2, 3], MidpointRounding::Down).map(|m| m.1), Some(2));
-        assert_eq!(rounded_mean(&[2, 3], MidpointRounding::Even).map(|m| m.1), Some(2));
-        assert_eq!(rounded_mean(&[3, 4], MidpointRounding::Even).map(|m| m.1), Some(4));
+        assert_eq!(
+            rounded_mean(&[2, 3], MidpointRounding::Up).map(|m| m.1),
+            Some(3)
+        );
+        assert_eq!(
+            rounded_mean(&[2, 3], MidpointRounding::Down).map(|m| m.1),
+            Some(2)
+        );
+        assert_eq!(
+            rounded_mean(&[2, 3], MidpointRounding::Even).map(|m| m.1),
+            Some(2)
+        );
+        assert_eq!(
+            rounded_mean(&[3, 4], MidpointRounding::Even).map(|m| m.1),
+            Some(4)
+        );
         assert_eq!(rounded_mean(&[], MidpointRounding::Up), None);
     }
 

@@ -64,7 +64,11 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "metric" } else { "metrics" }
 }
 
-fn suggest_kloe(kloe: Kloe, positions: &[&MetricPosition], rules: &SuggestRuleSet) -> KloeSuggestion {
+fn suggest_kloe(
+    kloe: Kloe,
+    positions: &[&MetricPosition],
+    rules: &SuggestRuleSet,
+) -> KloeSuggestion {
     let mut counts = QuartileCounts::default();
     for p in positions {
         match p.quartile {
@@ -145,13 +149,11 @@ pub fn suggest_uor_rating(positions: &[MetricPosition], rules: &SuggestRuleSet) 
             suggest_kloe(kloe, &of_kloe, rules)
         })
         .collect();
-    let agg = aggregate(
-        kloes.iter().map(|k| k.rating),
-        &rules.overall.thresholds(),
+    let agg = aggregate(kloes.iter().map(|k| k.rating), &rules.overall.thresholds());
+    let overall = agg.rating.map_or(
+        RatingValue::Unrated(NonRating::InsufficientEvidenceToRate),
+        RatingValue::Rated,
     );
-    let overall = agg
-        .rating
-        .map_or(RatingValue::Unrated(NonRating::InsufficientEvidenceToRate), RatingValue::Rated);
     let mut explanation = Explanation::new(
         rules.name.clone(),
         format!("overall from the KLOE suggestions: {}", agg.rule),
@@ -160,9 +162,9 @@ pub fn suggest_uor_rating(positions: &[MetricPosition], rules: &SuggestRuleSet) 
         .iter()
         .map(|k| format!("{}: {} — {}", k.kloe, k.rating, k.reasons.join("; ")))
         .collect();
-    explanation
-        .notes
-        .push("a suggestion only: the use of resources rating is the assessor's judgement".to_string());
+    explanation.notes.push(
+        "a suggestion only: the use of resources rating is the assessor's judgement".to_string(),
+    );
     UorSuggestion {
         kloes,
         overall,
@@ -204,7 +206,11 @@ mod tests {
     ];
 
     fn people(quartiles: [u8; 6]) -> Vec<MetricPosition> {
-        PEOPLE.iter().zip(quartiles).map(|(m, q)| pos(*m, q)).collect()
+        PEOPLE
+            .iter()
+            .zip(quartiles)
+            .map(|(m, q)| pos(*m, q))
+            .collect()
     }
 
     fn kloe_rating(s: &UorSuggestion, kloe: Kloe) -> Option<RatingValue> {
@@ -225,14 +231,22 @@ mod tests {
         ];
         for (qs, want) in cases {
             let s = suggest_uor_rating(&people(*qs), &rules());
-            assert_eq!(kloe_rating(&s, Kloe::People), Some(RatingValue::Rated(*want)), "{qs:?}");
+            assert_eq!(
+                kloe_rating(&s, Kloe::People),
+                Some(RatingValue::Rated(*want)),
+                "{qs:?}"
+            );
         }
     }
 
     #[test]
     fn reasons_count_metrics_in_words() {
         let s = suggest_uor_rating(&people([4, 4, 4, 4, 1, 2]), &rules());
-        let people = s.kloes.iter().find(|k| k.kloe == Kloe::People).expect("people");
+        let people = s
+            .kloes
+            .iter()
+            .find(|k| k.kloe == Kloe::People)
+            .expect("people");
         assert_eq!(
             people.reasons,
             vec!["4 of 6 people metrics in the worst quartile (at least 50 %)"]
@@ -249,8 +263,16 @@ mod tests {
         );
         assert_eq!(s.overall, RatingValue::Rated(Rating::Good)); // 1 outstanding < 2
         let none = suggest_uor_rating(&[], &rules());
-        assert_eq!(none.overall, RatingValue::Unrated(NonRating::InsufficientEvidenceToRate));
-        assert!(none.explanation.notes.iter().any(|n| n.contains("suggestion only")));
+        assert_eq!(
+            none.overall,
+            RatingValue::Unrated(NonRating::InsufficientEvidenceToRate)
+        );
+        assert!(
+            none.explanation
+                .notes
+                .iter()
+                .any(|n| n.contains("suggestion only"))
+        );
     }
 
     #[test]

@@ -338,16 +338,13 @@ impl UorWorkflow {
     ) -> Result<(), WorkflowError> {
         Self::check_role(role, &[Role::Cqc], Action::Approve)?;
         self.check_state(&[UorState::Proposed], Action::Approve)?;
-        let proposed = self
-            .current()
-            .proposal
-            .as_ref()
-            .map(|p| p.rating)
-            .ok_or(WorkflowError::FailedPrecondition {
+        let proposed = self.current().proposal.as_ref().map(|p| p.rating).ok_or(
+            WorkflowError::FailedPrecondition {
                 state: self.state(),
                 version: self.current().version,
                 action: Action::Approve,
-            })?;
+            },
+        )?;
         let approved = rating.unwrap_or(proposed);
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         let changed_from = (approved != proposed).then_some(proposed);
@@ -394,13 +391,24 @@ impl UorWorkflow {
             }
         };
         v.state = UorState::Published;
-        self.record(Action::Publish, role, UorState::Approved, Some(rating), None);
+        self.record(
+            Action::Publish,
+            role,
+            UorState::Approved,
+            Some(rating),
+            None,
+        );
         Ok((version, rating))
     }
 
     /// A factual-accuracy revision after approval: creates the next version, approved by CQC with
     /// the (possibly unchanged) rating and the reason, to be published again.
-    pub fn revise(&mut self, role: Role, rating: Rating, reason: &str) -> Result<u32, WorkflowError> {
+    pub fn revise(
+        &mut self,
+        role: Role,
+        rating: Rating,
+        reason: &str,
+    ) -> Result<u32, WorkflowError> {
         Self::check_role(role, &[Role::Cqc], Action::Revise)?;
         self.check_state(&[UorState::Approved, UorState::Published], Action::Revise)?;
         let reason = required("reason", reason)?;
@@ -439,8 +447,12 @@ mod tests {
         let mut w = wf();
         assert_eq!(w.state(), UorState::Suggested);
         assert!(!w.is_publishable());
-        w.propose(Role::Nhsi, RequiresImprovement, "agency spend well above peers")
-            .expect("propose");
+        w.propose(
+            Role::Nhsi,
+            RequiresImprovement,
+            "agency spend well above peers",
+        )
+        .expect("propose");
         assert!(!w.is_publishable());
         w.approve(Role::Cqc, None, None).expect("approve");
         assert!(w.is_publishable());
@@ -449,14 +461,33 @@ mod tests {
         assert_eq!(w.publish(Role::Operator), Ok((1, RequiresImprovement)));
         assert!(!w.is_publishable());
         assert_eq!(w.published_rating(), Some((1, RequiresImprovement)));
-        let steps: Vec<_> = w.history().iter().map(|h| (h.action, h.role, h.from, h.to)).collect();
+        let steps: Vec<_> = w
+            .history()
+            .iter()
+            .map(|h| (h.action, h.role, h.from, h.to))
+            .collect();
         assert_eq!(
             steps,
             vec![
                 (Action::Suggest, Role::Operator, None, UorState::Suggested),
-                (Action::Propose, Role::Nhsi, Some(UorState::Suggested), UorState::Proposed),
-                (Action::Approve, Role::Cqc, Some(UorState::Proposed), UorState::Approved),
-                (Action::Publish, Role::Operator, Some(UorState::Approved), UorState::Published),
+                (
+                    Action::Propose,
+                    Role::Nhsi,
+                    Some(UorState::Suggested),
+                    UorState::Proposed
+                ),
+                (
+                    Action::Approve,
+                    Role::Cqc,
+                    Some(UorState::Proposed),
+                    UorState::Approved
+                ),
+                (
+                    Action::Publish,
+                    Role::Operator,
+                    Some(UorState::Approved),
+                    UorState::Published
+                ),
             ]
         );
     }
@@ -467,31 +498,47 @@ mod tests {
         for role in [Role::Cqc, Role::Operator, Role::Reader] {
             assert_eq!(
                 w.propose(role, Good, "x"),
-                Err(WorkflowError::PermissionDenied { role, action: Action::Propose })
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::Propose
+                })
             );
         }
         w.propose(Role::Nhsi, Good, "fine").expect("propose");
         for role in [Role::Nhsi, Role::Operator, Role::Reader] {
             assert_eq!(
                 w.approve(role, None, None),
-                Err(WorkflowError::PermissionDenied { role, action: Action::Approve })
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::Approve
+                })
             );
         }
         w.approve(Role::Cqc, None, None).expect("approve");
         for role in [Role::Nhsi, Role::Reader] {
             assert_eq!(
                 w.publish(role),
-                Err(WorkflowError::PermissionDenied { role, action: Action::Publish })
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::Publish
+                })
             );
         }
         for role in [Role::Nhsi, Role::Operator, Role::Reader] {
             assert_eq!(
                 w.revise(role, Good, "typo"),
-                Err(WorkflowError::PermissionDenied { role, action: Action::Revise })
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::Revise
+                })
             );
         }
         assert_eq!(
-            WorkflowError::PermissionDenied { role: Role::Reader, action: Action::Propose }.to_string(),
+            WorkflowError::PermissionDenied {
+                role: Role::Reader,
+                action: Action::Propose
+            }
+            .to_string(),
             "permission denied: the reader role may not propose a use of resources rating"
         );
     }
@@ -509,33 +556,55 @@ mod tests {
         );
         assert!(matches!(
             w.publish(Role::Cqc),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Suggested, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Suggested,
+                ..
+            })
         ));
         assert!(matches!(
             w.revise(Role::Cqc, Good, "x"),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Suggested, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Suggested,
+                ..
+            })
         ));
         w.propose(Role::Nhsi, Good, "first").expect("propose");
         assert!(matches!(
             w.publish(Role::Operator),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Proposed, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Proposed,
+                ..
+            })
         ));
         // Proposing again replaces the proposal.
-        w.propose(Role::Nhsi, Outstanding, "second look").expect("re-propose");
-        assert_eq!(w.current().proposal.as_ref().map(|p| p.rating), Some(Outstanding));
+        w.propose(Role::Nhsi, Outstanding, "second look")
+            .expect("re-propose");
+        assert_eq!(
+            w.current().proposal.as_ref().map(|p| p.rating),
+            Some(Outstanding)
+        );
         w.approve(Role::Cqc, None, None).expect("approve");
         assert!(matches!(
             w.propose(Role::Nhsi, Good, "late"),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Approved, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Approved,
+                ..
+            })
         ));
         assert!(matches!(
             w.approve(Role::Cqc, None, None),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Approved, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Approved,
+                ..
+            })
         ));
         w.publish(Role::Cqc).expect("publish");
         assert!(matches!(
             w.publish(Role::Cqc),
-            Err(WorkflowError::FailedPrecondition { state: UorState::Published, .. })
+            Err(WorkflowError::FailedPrecondition {
+                state: UorState::Published,
+                ..
+            })
         ));
     }
 
@@ -544,22 +613,35 @@ mod tests {
         let mut w = wf();
         assert!(matches!(
             w.propose(Role::Nhsi, Good, "   "),
-            Err(WorkflowError::InvalidArgument { field: "rationale", .. })
+            Err(WorkflowError::InvalidArgument {
+                field: "rationale",
+                ..
+            })
         ));
         w.propose(Role::Nhsi, Good, "fine").expect("propose");
         assert!(matches!(
             w.approve(Role::Cqc, Some(RequiresImprovement), None),
-            Err(WorkflowError::InvalidArgument { field: "reason", .. })
+            Err(WorkflowError::InvalidArgument {
+                field: "reason",
+                ..
+            })
         ));
         assert!(matches!(
             w.approve(Role::Cqc, Some(RequiresImprovement), Some(" ")),
-            Err(WorkflowError::InvalidArgument { field: "reason", .. })
+            Err(WorkflowError::InvalidArgument {
+                field: "reason",
+                ..
+            })
         ));
         // Approving the proposed rating explicitly needs no reason.
-        w.approve(Role::Cqc, Some(Good), None).expect("approve same");
+        w.approve(Role::Cqc, Some(Good), None)
+            .expect("approve same");
         assert!(matches!(
             w.revise(Role::Cqc, Good, ""),
-            Err(WorkflowError::InvalidArgument { field: "reason", .. })
+            Err(WorkflowError::InvalidArgument {
+                field: "reason",
+                ..
+            })
         ));
     }
 
@@ -567,8 +649,12 @@ mod tests {
     fn cqc_may_change_the_rating_with_a_reason() {
         let mut w = wf();
         w.propose(Role::Nhsi, Good, "fine").expect("propose");
-        w.approve(Role::Cqc, Some(RequiresImprovement), Some("estates backlog not reflected"))
-            .expect("approve");
+        w.approve(
+            Role::Cqc,
+            Some(RequiresImprovement),
+            Some("estates backlog not reflected"),
+        )
+        .expect("approve");
         let a = w.current().approval.clone().expect("approved");
         assert_eq!(a.rating, RequiresImprovement);
         assert_eq!(a.changed_from, Some(Good));
@@ -578,10 +664,18 @@ mod tests {
     #[test]
     fn factual_accuracy_revision_creates_a_new_version_to_republish() {
         let mut w = wf();
-        w.propose(Role::Nhsi, RequiresImprovement, "costs").expect("propose");
+        w.propose(Role::Nhsi, RequiresImprovement, "costs")
+            .expect("propose");
         w.approve(Role::Cqc, None, None).expect("approve");
         w.publish(Role::Operator).expect("publish");
-        assert_eq!(w.revise(Role::Cqc, Good, "factual accuracy: pay cost figure corrected"), Ok(2));
+        assert_eq!(
+            w.revise(
+                Role::Cqc,
+                Good,
+                "factual accuracy: pay cost figure corrected"
+            ),
+            Ok(2)
+        );
         assert_eq!(w.current().version, 2);
         assert!(w.is_publishable());
         assert_eq!(w.published_rating(), Some((1, RequiresImprovement)));
@@ -592,11 +686,17 @@ mod tests {
         );
         assert_eq!(w.publish(Role::Operator), Ok((2, Good)));
         let states: Vec<_> = w.versions().map(|v| (v.version, v.state)).collect();
-        assert_eq!(states, vec![(1, UorState::Published), (2, UorState::Published)]);
+        assert_eq!(
+            states,
+            vec![(1, UorState::Published), (2, UorState::Published)]
+        );
         // A revision of an approved, unpublished version also works.
         assert_eq!(w.revise(Role::Cqc, Good, "wording"), Ok(3));
         assert_eq!(w.revise(Role::Cqc, Good, "again"), Ok(4));
-        assert_eq!(w.history().last().map(|h| (h.version, h.from)), Some((4, Some(UorState::Approved))));
+        assert_eq!(
+            w.history().last().map(|h| (h.version, h.from)),
+            Some((4, Some(UorState::Approved)))
+        );
     }
 
     #[test]
