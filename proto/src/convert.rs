@@ -11,8 +11,12 @@ impl From<RatingValue> for pb::Rating {
             RatingValue::Rated(Rating::Good) => pb::Rating::Good,
             RatingValue::Rated(Rating::RequiresImprovement) => pb::Rating::RequiresImprovement,
             RatingValue::Rated(Rating::Inadequate) => pb::Rating::Inadequate,
-            RatingValue::Unrated(NonRating::InspectedButNotRated) => pb::Rating::InspectedButNotRated,
-            RatingValue::Unrated(NonRating::InsufficientEvidenceToRate) => pb::Rating::InsufficientEvidenceToRate,
+            RatingValue::Unrated(NonRating::InspectedButNotRated) => {
+                pb::Rating::InspectedButNotRated
+            }
+            RatingValue::Unrated(NonRating::InsufficientEvidenceToRate) => {
+                pb::Rating::InsufficientEvidenceToRate
+            }
             RatingValue::Unrated(NonRating::NoPublishedRating) => pb::Rating::NoPublishedRating,
             RatingValue::Unrated(NonRating::NotRated) => pb::Rating::NotRated,
         }
@@ -40,7 +44,9 @@ pub fn rating_value(raw: i32) -> Option<RatingValue> {
         pb::Rating::RequiresImprovement => RatingValue::Rated(Rating::RequiresImprovement),
         pb::Rating::Inadequate => RatingValue::Rated(Rating::Inadequate),
         pb::Rating::InspectedButNotRated => RatingValue::Unrated(NonRating::InspectedButNotRated),
-        pb::Rating::InsufficientEvidenceToRate => RatingValue::Unrated(NonRating::InsufficientEvidenceToRate),
+        pb::Rating::InsufficientEvidenceToRate => {
+            RatingValue::Unrated(NonRating::InsufficientEvidenceToRate)
+        }
         pb::Rating::NoPublishedRating => RatingValue::Unrated(NonRating::NoPublishedRating),
         pb::Rating::NotRated => RatingValue::Unrated(NonRating::NotRated),
     };
@@ -121,7 +127,11 @@ impl From<&pb::Explanation> for Explanation {
 }
 
 /// A dated rating on the wire.
-pub fn dated(rating: Option<Rating>, date: Option<String>, explanation: &Explanation) -> pb::DatedRating {
+pub fn dated(
+    rating: Option<Rating>,
+    date: Option<String>,
+    explanation: &Explanation,
+) -> pb::DatedRating {
     pb::DatedRating {
         rating: rating_or_unspecified(rating) as i32,
         report_date: date.unwrap_or_default(),

@@ -1,7 +1,11 @@
 //! The shared contract of the four services. Messages on NATS are these protobuf messages; the gRPC
 //! services are generated with tonic. Sources: `proto/oversight/<area>/v1/*.proto`.
 
-#![allow(clippy::doc_markdown, clippy::large_enum_variant, clippy::derive_partial_eq_without_eq)]
+#![allow(
+    clippy::doc_markdown,
+    clippy::large_enum_variant,
+    clippy::derive_partial_eq_without_eq
+)]
 
 pub mod common {
     pub mod v1 {
@@ -37,4 +41,5 @@ pub mod combined {
 pub mod convert;
 
 /// The encoded `FileDescriptorSet` of every proto, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oversight_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/oversight_descriptor.bin"));

@@ -60,7 +60,12 @@ impl Stack {
             max_months_apart: 12,
         })
         .await?;
-        let addrs = (ingestion.grpc_addr()?, cqc.grpc_addr()?, nhsi.grpc_addr()?, combiner.grpc_addr()?);
+        let addrs = (
+            ingestion.grpc_addr()?,
+            cqc.grpc_addr()?,
+            nhsi.grpc_addr()?,
+            combiner.grpc_addr()?,
+        );
         let tasks = vec![
             tokio::spawn(ingestion.run_until_stopped(shutdown.clone())),
             tokio::spawn(cqc.run_until_stopped(shutdown.clone())),
@@ -79,15 +84,21 @@ impl Stack {
     }
 
     pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+        Ok(Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?)
     }
 
     pub async fn ingestion_client(&self) -> anyhow::Result<IngestionServiceClient<Channel>> {
-        Ok(IngestionServiceClient::new(Stack::channel(self.ingestion).await?))
+        Ok(IngestionServiceClient::new(
+            Stack::channel(self.ingestion).await?,
+        ))
     }
 
     pub async fn ratings_client(&self) -> anyhow::Result<TrustRatingsServiceClient<Channel>> {
-        Ok(TrustRatingsServiceClient::new(Stack::channel(self.combiner).await?))
+        Ok(TrustRatingsServiceClient::new(
+            Stack::channel(self.combiner).await?,
+        ))
     }
 
     /// Submit a whole feed over gRPC in chunks of `chunk` bytes.

@@ -32,7 +32,11 @@ async fn combined_of(stack: &Stack, trust: &str) -> Option<pb::CombinedRatingPub
 }
 
 fn kq(r: &pb::CombinedRatingPublished, k: KeyQuestion) -> Rating {
-    let found = r.key_questions.iter().find(|x| x.key_question == k as i32).expect("kq present");
+    let found = r
+        .key_questions
+        .iter()
+        .find(|x| x.key_question == k as i32)
+        .expect("kq present");
     Rating::try_from(found.rating.as_ref().expect("rating").rating).expect("valid")
 }
 
@@ -47,9 +51,16 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
         .submit("batch-1", ing::FeedFormat::Csv, "first_flow.csv", FEED)
         .await
         .unwrap();
-    assert_eq!((receipt.records, receipt.accepted, receipt.rejected), (17, 17, 0));
+    assert_eq!(
+        (receipt.records, receipt.accepted, receipt.rejected),
+        (17, 17, 0)
+    );
 
-    let r = wait_until(DEADLINE, "combined rating of RXX", || combined_of(&stack, "RXX")).await.unwrap();
+    let r = wait_until(DEADLINE, "combined rating of RXX", || {
+        combined_of(&stack, "RXX")
+    })
+    .await
+    .unwrap();
     // DOMAIN.md §3 hand example: S=RI, E=G, C=G, R=G, W=G, UoR=RI → quality Good, combined Good.
     assert_eq!(kq(&r, KeyQuestion::Safe), Rating::RequiresImprovement);
     assert_eq!(kq(&r, KeyQuestion::Effective), Rating::Good);
@@ -63,17 +74,36 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
     assert_eq!(r.trust_name, "Example Hospitals NHS Trust");
 
     // Every part carries its explanation.
-    let safe = r.key_questions.iter().find(|x| x.key_question == KeyQuestion::Safe as i32).unwrap();
+    let safe = r
+        .key_questions
+        .iter()
+        .find(|x| x.key_question == KeyQuestion::Safe as i32)
+        .unwrap();
     let safe_expl = safe.rating.as_ref().unwrap().explanation.as_ref().unwrap();
     assert_eq!(safe_expl.rule_set, "cqc-2018");
-    assert!(!safe_expl.rule.is_empty() && !safe_expl.inputs.is_empty(), "{safe_expl:?}");
-    let overall = r.overall_quality.as_ref().unwrap().explanation.as_ref().unwrap();
+    assert!(
+        !safe_expl.rule.is_empty() && !safe_expl.inputs.is_empty(),
+        "{safe_expl:?}"
+    );
+    let overall = r
+        .overall_quality
+        .as_ref()
+        .unwrap()
+        .explanation
+        .as_ref()
+        .unwrap();
     assert!(overall.rule.contains("Good"), "{overall:?}");
     let combined = r.combined.as_ref().unwrap().explanation.as_ref().unwrap();
     assert_eq!(combined.rule_set, "cqc-combined-2018");
     assert_eq!(combined.inputs.len(), 6, "six inputs: {combined:?}");
     assert!(combined.rule.contains("Good"), "{combined:?}");
-    let uor = r.use_of_resources.as_ref().unwrap().explanation.as_ref().unwrap();
+    let uor = r
+        .use_of_resources
+        .as_ref()
+        .unwrap()
+        .explanation
+        .as_ref()
+        .unwrap();
     assert!(!uor.rule.is_empty());
 
     stack.stop().await.unwrap();
@@ -92,13 +122,22 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
         last: true,
         content: FEED.to_vec(),
     };
-    bus.publish(bus.subjects().feeds_submit(), "feed-q1", &feed("q1")).await.unwrap();
-    let first = wait_until(DEADLINE, "combined rating of RXX", || combined_of(&stack, "RXX")).await.unwrap();
+    bus.publish(bus.subjects().feeds_submit(), "feed-q1", &feed("q1"))
+        .await
+        .unwrap();
+    let first = wait_until(DEADLINE, "combined rating of RXX", || {
+        combined_of(&stack, "RXX")
+    })
+    .await
+    .unwrap();
     assert_eq!(rating(&first.combined), Rating::Good);
 
     // The same batch again, through another door and then replayed downstream with new message
     // ids: no duplicate evidence, no second rating event.
-    let again = stack.submit("q1", ing::FeedFormat::Csv, "first_flow.csv", FEED).await.unwrap();
+    let again = stack
+        .submit("q1", ing::FeedFormat::Csv, "first_flow.csv", FEED)
+        .await
+        .unwrap();
     assert_eq!((again.accepted, again.duplicates), (0, 17));
     let mut ingestion = stack.ingestion_client().await.unwrap();
     let replayed = ingestion
@@ -110,15 +149,36 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(replayed.republished, 2, "one quality and one UoR evidence message");
+    assert_eq!(
+        replayed.republished, 2,
+        "one quality and one UoR evidence message"
+    );
     let history_before = versions(&stack, "RXX").await;
 
     // A sentinel trust after the replay: once its rating is through, everything before it in the
     // streams has been handled.
-    let sentinel = String::from_utf8(FEED.to_vec()).unwrap().replace("RXX", "RYY");
-    stack.submit("sentinel", ing::FeedFormat::Csv, "sentinel.csv", sentinel.as_bytes()).await.unwrap();
-    wait_until(DEADLINE, "combined rating of RYY", || combined_of(&stack, "RYY")).await.unwrap();
-    assert_eq!(versions(&stack, "RXX").await, history_before, "replayed evidence made no new version");
+    let sentinel = String::from_utf8(FEED.to_vec())
+        .unwrap()
+        .replace("RXX", "RYY");
+    stack
+        .submit(
+            "sentinel",
+            ing::FeedFormat::Csv,
+            "sentinel.csv",
+            sentinel.as_bytes(),
+        )
+        .await
+        .unwrap();
+    wait_until(DEADLINE, "combined rating of RYY", || {
+        combined_of(&stack, "RYY")
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&stack, "RXX").await,
+        history_before,
+        "replayed evidence made no new version"
+    );
 
     let combined_stream = stack.env.nats_client().await.unwrap();
     let js = combined_stream.jetstream();
@@ -136,7 +196,9 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
 async fn versions(stack: &Stack, trust: &str) -> Vec<(u64, u64, u64)> {
     let mut client = stack.ratings_client().await.unwrap();
     client
-        .get_trust_history(pb::GetTrustHistoryRequest { trust_code: trust.into() })
+        .get_trust_history(pb::GetTrustHistoryRequest {
+            trust_code: trust.into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -152,15 +214,22 @@ async fn malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     let bus = stack.env.nats_client().await.unwrap();
     let js = bus.jetstream().clone();
     // Watch the dead-letter stream with an ephemeral consumer.
-    let dl_stream = js.get_stream(bus.subjects().deadletter_stream().name).await.unwrap();
+    let dl_stream = js
+        .get_stream(bus.subjects().deadletter_stream().name)
+        .await
+        .unwrap();
     let consumer = dl_stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
         .await
         .unwrap();
 
-    bus.publish_bytes(bus.subjects().evidence_quality(), "garbage-1", b"\xff\xff not protobuf".to_vec().into())
-        .await
-        .unwrap();
+    bus.publish_bytes(
+        bus.subjects().evidence_quality(),
+        "garbage-1",
+        b"\xff\xff not protobuf".to_vec().into(),
+    )
+    .await
+    .unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let dead = tokio::time::timeout(DEADLINE, futures::StreamExt::next(&mut messages))
         .await
@@ -175,8 +244,15 @@ async fn malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     dead.ack().await.unwrap();
 
     // The consumer keeps going: a good feed still becomes a rating.
-    stack.submit("after-poison", ing::FeedFormat::Csv, "first_flow.csv", FEED).await.unwrap();
-    let r = wait_until(DEADLINE, "combined rating of RXX", || combined_of(&stack, "RXX")).await.unwrap();
+    stack
+        .submit("after-poison", ing::FeedFormat::Csv, "first_flow.csv", FEED)
+        .await
+        .unwrap();
+    let r = wait_until(DEADLINE, "combined rating of RXX", || {
+        combined_of(&stack, "RXX")
+    })
+    .await
+    .unwrap();
     assert_eq!(rating(&r.combined), Rating::Good);
     stack.stop().await.unwrap();
 }

@@ -113,7 +113,9 @@ pub enum ScaleError {
         "unknown key question {0:?} (expected safe, effective, caring, responsive or well-led)"
     )]
     UnknownKeyQuestion(String),
-    #[error("unknown trust type {0:?} (expected acute, specialist_acute, mental_health, community or ambulance)")]
+    #[error(
+        "unknown trust type {0:?} (expected acute, specialist_acute, mental_health, community or ambulance)"
+    )]
     UnknownTrustType(String),
 }
 
@@ -371,7 +373,9 @@ impl FromStr for TrustType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match normalise(s).as_str() {
             "acute" | "trusttypeacute" => Ok(TrustType::Acute),
-            "specialistacute" | "specialist" | "trusttypespecialistacute" => Ok(TrustType::SpecialistAcute),
+            "specialistacute" | "specialist" | "trusttypespecialistacute" => {
+                Ok(TrustType::SpecialistAcute)
+            }
             "mentalhealth" | "trusttypementalhealth" => Ok(TrustType::MentalHealth),
             "community" | "trusttypecommunity" => Ok(TrustType::Community),
             "ambulance" | "trusttypeambulance" => Ok(TrustType::Ambulance),

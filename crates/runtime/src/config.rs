@@ -52,11 +52,18 @@ pub struct InfraConfig {
     /// Directory for the embedded SQLite database and other local state.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// File of gRPC bearer tokens (`role caller token` per line). Unset: authentication off.
+    #[arg(long, env = "AUTH_TOKENS_FILE")]
+    pub auth_tokens_file: Option<PathBuf>,
 }
 
 impl InfraConfig {
     /// A config for tests and embedding: explicit values, no environment.
-    pub fn new(nats_url: impl Into<String>, namespace: impl Into<String>, database_url: impl Into<String>) -> Self {
+    pub fn new(
+        nats_url: impl Into<String>,
+        namespace: impl Into<String>,
+        database_url: impl Into<String>,
+    ) -> Self {
         InfraConfig {
             nats_url: nats_url.into(),
             nats_user: None,
@@ -64,6 +71,7 @@ impl InfraConfig {
             namespace: namespace.into(),
             database_url: Some(Secret::new(database_url)),
             data_dir: PathBuf::from("."),
+            auth_tokens_file: None,
         }
     }
 
@@ -73,6 +81,11 @@ impl InfraConfig {
             Some(url) => url.expose().to_string(),
             None => format!("sqlite://{}/{service}.db?mode=rwc", self.data_dir.display()),
         }
+    }
+
+    /// The gRPC authenticator from `auth_tokens_file`.
+    pub fn authenticator(&self) -> anyhow::Result<crate::auth::Authenticator> {
+        crate::auth::Authenticator::load(self.auth_tokens_file.as_deref())
     }
 
     pub fn subjects(&self) -> crate::Subjects {
@@ -89,7 +102,10 @@ mod tests {
         let mut c = InfraConfig::new("nats://x", "ns", "postgres://u:hunter2@h/db");
         c.nats_password = Some(Secret::new("s3cret"));
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -97,6 +113,9 @@ mod tests {
         let mut c = InfraConfig::new("nats://x", "ns", "unused");
         c.database_url = None;
         c.data_dir = PathBuf::from("/var/lib/oversight");
-        assert_eq!(c.database_url_for("combiner"), "sqlite:///var/lib/oversight/combiner.db?mode=rwc");
+        assert_eq!(
+            c.database_url_for("combiner"),
+            "sqlite:///var/lib/oversight/combiner.db?mode=rwc"
+        );
     }
 }

@@ -33,11 +33,14 @@ pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool
     install_default_drivers();
     let backend = Backend::of_url(url)?;
     if backend == Backend::Sqlite
-        && let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+        && let Some(path) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).with_context(|| format!("failed to create data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create data directory {}", dir.display()))?;
     }
     let options = AnyPoolOptions::new()
         .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })

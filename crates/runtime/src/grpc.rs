@@ -22,7 +22,8 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 /// Routes with health and reflection already added, plus the health reporter to flip serving
 /// status. Add the service's own gRPC services to the returned builder.
-pub async fn base_routes() -> anyhow::Result<(RoutesBuilder, tonic_health::server::HealthReporter)> {
+pub async fn base_routes() -> anyhow::Result<(RoutesBuilder, tonic_health::server::HealthReporter)>
+{
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(oversight_proto::FILE_DESCRIPTOR_SET)
@@ -34,7 +35,11 @@ pub async fn base_routes() -> anyhow::Result<(RoutesBuilder, tonic_health::serve
 }
 
 /// Serve `routes` on `listener` until `shutdown` is cancelled; in-flight calls finish first.
-pub async fn serve(listener: TcpListener, routes: Routes, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     tonic::transport::Server::builder()
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())

@@ -5,6 +5,7 @@
 //!
 //! Nothing here knows a rating rule.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod grpc;

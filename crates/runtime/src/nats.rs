@@ -63,8 +63,13 @@ pub struct Incoming {
 impl Incoming {
     /// Decode the protobuf body; failure is poison.
     pub fn decode<M: prost::Message + Default>(&self) -> Result<M, HandleError> {
-        M::decode(self.payload.as_ref())
-            .map_err(|e| HandleError::poison(format!("undecodable {} on {}: {e}", std::any::type_name::<M>(), self.subject)))
+        M::decode(self.payload.as_ref()).map_err(|e| {
+            HandleError::poison(format!(
+                "undecodable {} on {}: {e}",
+                std::any::type_name::<M>(),
+                self.subject
+            ))
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -137,11 +142,12 @@ impl Bus {
 
     /// Declare a durable pull consumer if it does not exist (idempotent).
     pub async fn ensure_consumer(&self, spec: &ConsumerSpec) -> anyhow::Result<PullConsumer> {
-        let stream = self
-            .js
-            .get_stream(&spec.stream)
-            .await
-            .with_context(|| format!("stream {} does not exist (is its owner running?)", spec.stream))?;
+        let stream = self.js.get_stream(&spec.stream).await.with_context(|| {
+            format!(
+                "stream {} does not exist (is its owner running?)",
+                spec.stream
+            )
+        })?;
         stream
             .get_or_create_consumer(
                 spec.durable,
@@ -155,16 +161,32 @@ impl Bus {
                 },
             )
             .await
-            .with_context(|| format!("failed to declare consumer {} on {}", spec.durable, spec.stream))
+            .with_context(|| {
+                format!(
+                    "failed to declare consumer {} on {}",
+                    spec.durable, spec.stream
+                )
+            })
     }
 
     /// Publish a protobuf message with a deterministic message id and wait for JetStream's ack.
-    pub async fn publish<M: prost::Message>(&self, subject: String, msg_id: &str, msg: &M) -> anyhow::Result<Published> {
-        self.publish_bytes(subject, msg_id, Bytes::from(msg.encode_to_vec())).await
+    pub async fn publish<M: prost::Message>(
+        &self,
+        subject: String,
+        msg_id: &str,
+        msg: &M,
+    ) -> anyhow::Result<Published> {
+        self.publish_bytes(subject, msg_id, Bytes::from(msg.encode_to_vec()))
+            .await
     }
 
     /// Publish raw bytes with a message id and wait for the ack.
-    pub async fn publish_bytes(&self, subject: String, msg_id: &str, payload: Bytes) -> anyhow::Result<Published> {
+    pub async fn publish_bytes(
+        &self,
+        subject: String,
+        msg_id: &str,
+        payload: Bytes,
+    ) -> anyhow::Result<Published> {
         let mut headers = HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
         telemetry::inject_nats(&mut headers);
@@ -182,7 +204,12 @@ impl Bus {
     }
 
     /// Record a message this service gave up on, with the reason, on its dead-letter subject.
-    pub async fn dead_letter(&self, stream: &str, incoming: &Incoming, reason: &str) -> anyhow::Result<()> {
+    pub async fn dead_letter(
+        &self,
+        stream: &str,
+        incoming: &Incoming,
+        reason: &str,
+    ) -> anyhow::Result<()> {
         let headers: BTreeMap<String, String> = incoming
             .headers
             .iter()
@@ -204,7 +231,8 @@ impl Bus {
             failed_at: crate::time::now_rfc3339(),
         };
         let id = format!("dl-{stream}-{}", incoming.stream_sequence);
-        self.publish(self.subjects.deadletter(self.service), &id, &record).await?;
+        self.publish(self.subjects.deadletter(self.service), &id, &record)
+            .await?;
         Ok(())
     }
 }
@@ -216,7 +244,12 @@ fn backoff(deliveries: i64) -> Duration {
 
 /// Consume `spec` until `shutdown`, handing each message to `handler` and settling it. The message
 /// in hand is finished before the loop stops.
-pub async fn run_consumer<H, Fut>(bus: Bus, spec: ConsumerSpec, handler: H, shutdown: Shutdown) -> anyhow::Result<()>
+pub async fn run_consumer<H, Fut>(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: H,
+    shutdown: Shutdown,
+) -> anyhow::Result<()>
 where
     H: Fn(Incoming) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
@@ -275,7 +308,9 @@ where
         let _enter = span.enter();
         let settled = match outcome {
             Ok(()) => msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}")),
-            Err(HandleError::Poison(reason)) => give_up(&bus, &spec, &msg, &incoming, &reason).await,
+            Err(HandleError::Poison(reason)) => {
+                give_up(&bus, &spec, &msg, &incoming, &reason).await
+            }
             Err(HandleError::Transient(e)) if deliveries >= MAX_DELIVER => {
                 let reason = format!("gave up after {deliveries} deliveries: {e:#}");
                 give_up(&bus, &spec, &msg, &incoming, &reason).await
@@ -283,7 +318,9 @@ where
             Err(HandleError::Transient(e)) => {
                 let delay = backoff(deliveries);
                 tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "transient failure; will retry");
-                msg.ack_with(AckKind::Nak(Some(delay))).await.map_err(|e| anyhow::anyhow!("{e}"))
+                msg.ack_with(AckKind::Nak(Some(delay)))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
             }
         };
         if let Err(e) = settled {
@@ -304,7 +341,10 @@ async fn give_up(
 ) -> anyhow::Result<()> {
     tracing::error!(reason, "dead-lettering message");
     match bus.dead_letter(&spec.stream, incoming, reason).await {
-        Ok(()) => msg.ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("{e}")),
+        Ok(()) => msg
+            .ack_with(AckKind::Term)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}")),
         Err(e) => {
             // Never drop a message we could not record: leave it for redelivery.
             msg.ack_with(AckKind::Nak(Some(backoff(incoming.deliveries))))

@@ -90,7 +90,10 @@ impl Outbox {
              WHERE event_key = $1 ORDER BY version DESC LIMIT 1",
             self.table
         );
-        let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(row_to_event).transpose()
     }
 
@@ -118,12 +121,20 @@ impl Outbox {
 
     /// Append a new version of `key` if `fingerprint` differs from the latest; returns the new
     /// version, or `None` when nothing changed. `build` makes the event for a version number.
-    pub async fn append_if_changed<F>(&self, key: &str, fingerprint: &str, build: F) -> anyhow::Result<Option<u64>>
+    pub async fn append_if_changed<F>(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        build: F,
+    ) -> anyhow::Result<Option<u64>>
     where
         F: FnOnce(u64) -> NewEvent,
     {
         let latest = self.latest(key).await?;
-        if latest.as_ref().is_some_and(|l| l.fingerprint == fingerprint) {
+        if latest
+            .as_ref()
+            .is_some_and(|l| l.fingerprint == fingerprint)
+        {
             return Ok(None);
         }
         let version = latest.map_or(1, |l| l.version + 1);
@@ -154,7 +165,10 @@ impl Outbox {
             "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT 500",
             self.table
         );
-        let update = format!("UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2", self.table);
+        let update = format!(
+            "UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2",
+            self.table
+        );
         let mut n = 0;
         loop {
             let rows = sqlx::query(&select).fetch_all(&self.pool).await?;
@@ -168,8 +182,14 @@ impl Outbox {
                 let msg_id: String = r.try_get("msg_id")?;
                 let payload_hex: String = r.try_get("payload_hex")?;
                 let payload = hex::decode(payload_hex).context("corrupt outbox payload")?;
-                self.bus.publish_bytes(subject, &msg_id, payload.into()).await?;
-                sqlx::query(&update).bind(&key).bind(version).execute(&self.pool).await?;
+                self.bus
+                    .publish_bytes(subject, &msg_id, payload.into())
+                    .await?;
+                sqlx::query(&update)
+                    .bind(&key)
+                    .bind(version)
+                    .execute(&self.pool)
+                    .await?;
                 n += 1;
             }
         }

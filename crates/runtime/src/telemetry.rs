@@ -31,17 +31,20 @@ impl Drop for TelemetryGuard {
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Safe to call more than once (later calls keep the first
 /// subscriber).
 pub fn init(service: &'static str) -> anyhow::Result<TelemetryGuard> {
-    let mut builder =
-        SdkTracerProvider::builder().with_resource(Resource::builder().with_service_name(service).build());
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build());
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()?;
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
     global::set_text_map_propagator(TraceContextPropagator::new());
     global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer(service);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt::layer().with_target(false))

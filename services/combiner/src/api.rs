@@ -30,7 +30,8 @@ fn internal(e: impl std::fmt::Display) -> Status {
 }
 
 fn trust_code(s: &str) -> Result<TrustCode, Status> {
-    s.parse().map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
+    s.parse()
+        .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
 }
 
 fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
@@ -57,18 +58,37 @@ impl TrustRatingsService for TrustRatingsApi {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
         let event = if r.as_of.is_empty() {
-            self.combiner.outbox().latest(trust.as_str()).await.map_err(internal)?
+            self.combiner
+                .outbox()
+                .latest(trust.as_str())
+                .await
+                .map_err(internal)?
         } else {
-            let as_of = oversight_runtime::time::parse_date(&r.as_of)
-                .ok_or_else(|| Status::invalid_argument(format!("as_of: {:?} is not an ISO date (YYYY-MM-DD)", r.as_of)))?;
-            let history = self.combiner.outbox().history(trust.as_str()).await.map_err(internal)?;
+            let as_of = oversight_runtime::time::parse_date(&r.as_of).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "as_of: {:?} is not an ISO date (YYYY-MM-DD)",
+                    r.as_of
+                ))
+            })?;
+            let history = self
+                .combiner
+                .outbox()
+                .history(trust.as_str())
+                .await
+                .map_err(internal)?;
             history
                 .into_iter()
-                .filter(|e| e.created_at.get(..10).is_some_and(|d| d <= as_of.to_string().as_str()))
+                .filter(|e| {
+                    e.created_at
+                        .get(..10)
+                        .is_some_and(|d| d <= as_of.to_string().as_str())
+                })
                 .next_back()
         };
         match event {
-            Some(e) => Ok(Response::new(pb::GetTrustRatingResponse { rating: Some(decode(&e)?) })),
+            Some(e) => Ok(Response::new(pb::GetTrustRatingResponse {
+                rating: Some(decode(&e)?),
+            })),
             None => Err(Status::not_found(format!("no rating for trust {trust}"))),
         }
     }
@@ -79,13 +99,24 @@ impl TrustRatingsService for TrustRatingsApi {
     ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
         let r = request.into_inner();
         if r.page_size > MAX_PAGE_SIZE {
-            return Err(Status::invalid_argument(format!("page_size: at most {MAX_PAGE_SIZE}")));
+            return Err(Status::invalid_argument(format!(
+                "page_size: at most {MAX_PAGE_SIZE}"
+            )));
         }
-        let page_size = if r.page_size == 0 { DEFAULT_PAGE_SIZE } else { r.page_size } as usize;
-        let rating_filter = common::Rating::try_from(r.combined_rating)
-            .map_err(|_| Status::invalid_argument(format!("combined_rating: unknown value {}", r.combined_rating)))?;
-        let type_filter = common::TrustType::try_from(r.trust_type)
-            .map_err(|_| Status::invalid_argument(format!("trust_type: unknown value {}", r.trust_type)))?;
+        let page_size = if r.page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            r.page_size
+        } as usize;
+        let rating_filter = common::Rating::try_from(r.combined_rating).map_err(|_| {
+            Status::invalid_argument(format!(
+                "combined_rating: unknown value {}",
+                r.combined_rating
+            ))
+        })?;
+        let type_filter = common::TrustType::try_from(r.trust_type).map_err(|_| {
+            Status::invalid_argument(format!("trust_type: unknown value {}", r.trust_type))
+        })?;
         if !r.flag.is_empty() && !FLAG_CODES.contains(&r.flag.as_str()) {
             return Err(Status::invalid_argument(format!(
                 "flag: unknown flag {:?} (expected one of {})",
@@ -93,14 +124,23 @@ impl TrustRatingsService for TrustRatingsApi {
                 FLAG_CODES.join(", ")
             )));
         }
-        let after = if r.page_token.is_empty() {
-            None
-        } else {
-            Some(trust_code(&r.page_token).map_err(|_| Status::invalid_argument("page_token: not a token from this API"))?)
-        };
+        let after =
+            if r.page_token.is_empty() {
+                None
+            } else {
+                Some(trust_code(&r.page_token).map_err(|_| {
+                    Status::invalid_argument("page_token: not a token from this API")
+                })?)
+            };
         let mut out = Vec::new();
         let mut next = String::new();
-        for e in self.combiner.outbox().all_latest().await.map_err(internal)? {
+        for e in self
+            .combiner
+            .outbox()
+            .all_latest()
+            .await
+            .map_err(internal)?
+        {
             if after.as_ref().is_some_and(|a| e.key.as_str() <= a.as_str()) {
                 continue;
             }
@@ -109,14 +149,19 @@ impl TrustRatingsService for TrustRatingsApi {
             if rating_filter != common::Rating::Unspecified && combined != rating_filter as i32 {
                 continue;
             }
-            if type_filter != common::TrustType::Unspecified && rating.trust_type != type_filter as i32 {
+            if type_filter != common::TrustType::Unspecified
+                && rating.trust_type != type_filter as i32
+            {
                 continue;
             }
             if !r.flag.is_empty() && !rating.flags.iter().any(|f| f.code == r.flag) {
                 continue;
             }
             if out.len() == page_size {
-                next = out.last().map(|x: &pb::CombinedRatingPublished| x.trust_code.clone()).unwrap_or_default();
+                next = out
+                    .last()
+                    .map(|x: &pb::CombinedRatingPublished| x.trust_code.clone())
+                    .unwrap_or_default();
                 break;
             }
             out.push(rating);
@@ -132,7 +177,12 @@ impl TrustRatingsService for TrustRatingsApi {
         request: Request<pb::GetTrustHistoryRequest>,
     ) -> Result<Response<pb::GetTrustHistoryResponse>, Status> {
         let trust = trust_code(&request.into_inner().trust_code)?;
-        let history = self.combiner.outbox().history(trust.as_str()).await.map_err(internal)?;
+        let history = self
+            .combiner
+            .outbox()
+            .history(trust.as_str())
+            .await
+            .map_err(internal)?;
         if history.is_empty() {
             return Err(Status::not_found(format!("no rating for trust {trust}")));
         }
@@ -146,11 +196,14 @@ impl TrustRatingsService for TrustRatingsApi {
         &self,
         _request: Request<pb::WatchRatingsRequest>,
     ) -> Result<Response<Self::WatchRatingsStream>, Status> {
-        let stream = BroadcastStream::new(self.combiner.subscribe()).filter_map(|item| match item {
-            Ok(rating) => Some(Ok(pb::WatchRatingsResponse { rating: Some(rating) })),
-            // A slow watcher misses some versions; it can read them with GetTrustHistory.
-            Err(_lagged) => None,
-        });
+        let stream =
+            BroadcastStream::new(self.combiner.subscribe()).filter_map(|item| match item {
+                Ok(rating) => Some(Ok(pb::WatchRatingsResponse {
+                    rating: Some(rating),
+                })),
+                // A slow watcher misses some versions; it can read them with GetTrustHistory.
+                Err(_lagged) => None,
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 }

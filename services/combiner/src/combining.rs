@@ -90,42 +90,63 @@ impl Combiner {
     /// Handler for `<ns>.quality.rated`.
     pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
         let q: QualityRatingIssued = msg.decode()?;
-        let trust: TrustCode = q
-            .trust_code
-            .parse()
-            .map_err(|e| HandleError::poison(format!("quality rating {}: trust_code: {e}", q.event_id)))?;
+        let trust: TrustCode = q.trust_code.parse().map_err(|e| {
+            HandleError::poison(format!("quality rating {}: trust_code: {e}", q.event_id))
+        })?;
         if q.version == 0 {
-            return Err(HandleError::poison(format!("quality rating {} has no version", q.event_id)));
+            return Err(HandleError::poison(format!(
+                "quality rating {} has no version",
+                q.event_id
+            )));
         }
         self.store_part(Part::Quality, &trust, q.version, &q.encode_to_vec())
             .await
             .map_err(|e| HandleError::Transient(e.into()))?;
-        self.recombine(&trust).await.map_err(HandleError::Transient)?;
+        self.recombine(&trust)
+            .await
+            .map_err(HandleError::Transient)?;
         Ok(())
     }
 
     /// Handler for `<ns>.uor.approved`.
     pub async fn handle_uor(&self, msg: Incoming) -> Result<(), HandleError> {
         let u: UseOfResourcesRatingApproved = msg.decode()?;
-        let trust: TrustCode = u
-            .trust_code
-            .parse()
-            .map_err(|e| HandleError::poison(format!("UoR rating {}: trust_code: {e}", u.event_id)))?;
+        let trust: TrustCode = u.trust_code.parse().map_err(|e| {
+            HandleError::poison(format!("UoR rating {}: trust_code: {e}", u.event_id))
+        })?;
         if u.version == 0 {
-            return Err(HandleError::poison(format!("UoR rating {} has no version", u.event_id)));
+            return Err(HandleError::poison(format!(
+                "UoR rating {} has no version",
+                u.event_id
+            )));
         }
-        if u.rating.as_ref().and_then(|r| convert::real_rating(r.rating)).is_none() {
-            return Err(HandleError::poison(format!("UoR rating {} carries no real rating", u.event_id)));
+        if u.rating
+            .as_ref()
+            .and_then(|r| convert::real_rating(r.rating))
+            .is_none()
+        {
+            return Err(HandleError::poison(format!(
+                "UoR rating {} carries no real rating",
+                u.event_id
+            )));
         }
         self.store_part(Part::Uor, &trust, u.version, &u.encode_to_vec())
             .await
             .map_err(|e| HandleError::Transient(e.into()))?;
-        self.recombine(&trust).await.map_err(HandleError::Transient)?;
+        self.recombine(&trust)
+            .await
+            .map_err(HandleError::Transient)?;
         Ok(())
     }
 
     /// Keep the newest version of a part; an older or repeated version changes nothing.
-    async fn store_part(&self, part: Part, trust: &TrustCode, version: u64, payload: &[u8]) -> sqlx::Result<()> {
+    async fn store_part(
+        &self,
+        part: Part,
+        trust: &TrustCode,
+        version: u64,
+        payload: &[u8],
+    ) -> sqlx::Result<()> {
         let sql = format!(
             "INSERT INTO {t} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
              ON CONFLICT (trust_code) DO UPDATE SET version = excluded.version, payload_hex = excluded.payload_hex
@@ -142,8 +163,14 @@ impl Combiner {
     }
 
     async fn load_part(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Option<Vec<u8>>> {
-        let sql = format!("SELECT payload_hex FROM {} WHERE trust_code = $1", part.table());
-        let row = sqlx::query(&sql).bind(trust.as_str()).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT payload_hex FROM {} WHERE trust_code = $1",
+            part.table()
+        );
+        let row = sqlx::query(&sql)
+            .bind(trust.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(r) => {
                 let h: String = r.try_get("payload_hex")?;
@@ -205,7 +232,9 @@ impl Combiner {
         let key_questions: BTreeMap<_, _> = quality
             .key_questions
             .iter()
-            .filter_map(|k| convert::key_question(k.key_question).map(|kq| (kq, dated_part(k.rating.as_ref()))))
+            .filter_map(|k| {
+                convert::key_question(k.key_question).map(|kq| (kq, dated_part(k.rating.as_ref())))
+            })
             .collect();
         let overall_quality = dated_part(quality.overall.as_ref());
         let approved = uor.and_then(|u| {
@@ -252,7 +281,11 @@ impl Combiner {
                     &Explanation::new("uor-2017", "no CQC-approved use-of-resources rating"),
                 ))
             }),
-            combined: Some(convert::dated(outcome.combined, combined_date, &outcome.explanation)),
+            combined: Some(convert::dated(
+                outcome.combined,
+                combined_date,
+                &outcome.explanation,
+            )),
             no_combined_reason: outcome.no_combined_reason.clone().unwrap_or_default(),
             flags: outcome
                 .flags

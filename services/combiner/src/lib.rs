@@ -27,7 +27,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// combiner's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "combiner", version, about = "oversight combined rating service")]
+#[command(
+    name = "combiner",
+    version,
+    about = "oversight combined rating service"
+)]
 pub struct Config {
     #[command(flatten)]
     pub infra: InfraConfig,
@@ -64,10 +68,16 @@ impl App {
         let combiner = Arc::new(Combiner::new(pool, outbox, subjects, rules));
         let listener = grpc::bind(config.grpc_addr).await?;
         let (mut routes, health) = grpc::base_routes().await?;
-        routes.add_service(TrustRatingsServiceServer::new(api::TrustRatingsApi {
-            combiner: combiner.clone(),
-        }));
-        health.set_serving::<TrustRatingsServiceServer<api::TrustRatingsApi>>().await;
+        let auth = config.infra.authenticator()?;
+        routes.add_service(TrustRatingsServiceServer::with_interceptor(
+            api::TrustRatingsApi {
+                combiner: combiner.clone(),
+            },
+            auth.interceptor(),
+        ));
+        health
+            .set_serving::<TrustRatingsServiceServer<api::TrustRatingsApi>>()
+            .await;
         Ok(App {
             listener,
             routes: routes.routes(),
@@ -89,8 +99,12 @@ impl App {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
         let subjects = self.bus.subjects().clone();
-        let quality_spec = subjects.consumer(consumers::COMBINER_QUALITY).context("consumer spec")?;
-        let uor_spec = subjects.consumer(consumers::COMBINER_UOR).context("consumer spec")?;
+        let quality_spec = subjects
+            .consumer(consumers::COMBINER_QUALITY)
+            .context("consumer spec")?;
+        let uor_spec = subjects
+            .consumer(consumers::COMBINER_UOR)
+            .context("consumer spec")?;
         let c1 = self.combiner.clone();
         let quality = run_consumer(
             self.bus.clone(),

@@ -15,7 +15,8 @@ pub struct QualityApi {
 }
 
 fn trust_code(s: &str) -> Result<TrustCode, Status> {
-    s.parse().map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
+    s.parse()
+        .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {
@@ -31,8 +32,12 @@ impl QualityService for QualityApi {
     ) -> Result<Response<pb::GetTrustQualityResponse>, Status> {
         let trust = trust_code(&request.into_inner().trust_code)?;
         match self.rater.latest(&trust).await.map_err(internal)? {
-            Some(rating) => Ok(Response::new(pb::GetTrustQualityResponse { rating: Some(rating) })),
-            None => Err(Status::not_found(format!("no quality rating for trust {trust}"))),
+            Some(rating) => Ok(Response::new(pb::GetTrustQualityResponse {
+                rating: Some(rating),
+            })),
+            None => Err(Status::not_found(format!(
+                "no quality rating for trust {trust}"
+            ))),
         }
     }
 
@@ -44,15 +49,23 @@ impl QualityService for QualityApi {
         let trust = trust_code(&r.trust_code)?;
         let rating = convert::rating_value(r.rating)
             .ok_or_else(|| Status::invalid_argument("rating: a rating is required"))?;
-        let date = oversight_runtime::time::parse_date(&r.report_date)
-            .ok_or_else(|| Status::invalid_argument(format!("report_date: {:?} is not an ISO date", r.report_date)))?;
+        let date = oversight_runtime::time::parse_date(&r.report_date).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "report_date: {:?} is not an ISO date",
+                r.report_date
+            ))
+        })?;
         match self.rater.record_well_led(&trust, rating, date).await {
             Ok(()) => {}
-            Err(RecordError::Invalid(e)) if e.field == "trust_code" => return Err(Status::not_found(e.to_string())),
+            Err(RecordError::Invalid(e)) if e.field == "trust_code" => {
+                return Err(Status::not_found(e.to_string()));
+            }
             Err(RecordError::Invalid(e)) => return Err(Status::invalid_argument(e.to_string())),
             Err(e) => return Err(internal(e)),
         }
         let rating = self.rater.latest(&trust).await.map_err(internal)?;
-        Ok(Response::new(pb::RecordWellLedAssessmentResponse { rating }))
+        Ok(Response::new(pb::RecordWellLedAssessmentResponse {
+            rating,
+        }))
     }
 }

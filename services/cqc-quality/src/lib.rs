@@ -26,7 +26,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// cqc-quality's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "cqc-quality", version, about = "oversight CQC quality rating service")]
+#[command(
+    name = "cqc-quality",
+    version,
+    about = "oversight CQC quality rating service"
+)]
 pub struct Config {
     #[command(flatten)]
     pub infra: InfraConfig,
@@ -61,8 +65,16 @@ impl App {
         let rater = Arc::new(Rater::new(pool, outbox, subjects, config.rule_set.clone()));
         let listener = grpc::bind(config.grpc_addr).await?;
         let (mut routes, health) = grpc::base_routes().await?;
-        routes.add_service(QualityServiceServer::new(api::QualityApi { rater: rater.clone() }));
-        health.set_serving::<QualityServiceServer<api::QualityApi>>().await;
+        let auth = config.infra.authenticator()?;
+        routes.add_service(QualityServiceServer::with_interceptor(
+            api::QualityApi {
+                rater: rater.clone(),
+            },
+            auth.interceptor(),
+        ));
+        health
+            .set_serving::<QualityServiceServer<api::QualityApi>>()
+            .await;
         Ok(App {
             listener,
             routes: routes.routes(),
@@ -83,7 +95,11 @@ impl App {
         if let Err(e) = self.rater.outbox().publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let spec = self.bus.subjects().consumer(consumers::CQC_EVIDENCE).context("consumer spec")?;
+        let spec = self
+            .bus
+            .subjects()
+            .consumer(consumers::CQC_EVIDENCE)
+            .context("consumer spec")?;
         let rater = self.rater.clone();
         let consumer = run_consumer(
             self.bus.clone(),

@@ -8,9 +8,9 @@ use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode};
+use oversight_runtime::Subjects;
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
-use oversight_runtime::Subjects;
 use prost::Message;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
@@ -51,11 +51,13 @@ pub struct Rater {
 }
 
 fn date(field: &str, s: &str) -> Result<NaiveDate, InvalidEvidence> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid(field, format!("{s:?} is not an ISO date")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| invalid(field, format!("{s:?} is not an ISO date")))
 }
 
 fn rating(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
-    convert::rating_value(raw).ok_or_else(|| invalid(field, format!("rating {raw} is not a rating")))
+    convert::rating_value(raw)
+        .ok_or_else(|| invalid(field, format!("rating {raw} is not a rating")))
 }
 
 fn to_rules_trust_type(t: oversight_rating::TrustType) -> TrustType {
@@ -82,7 +84,9 @@ fn dated(r: &RatedResult) -> common::DatedRating {
     convert::dated(r.rating, r.date.map(|d| d.to_string()), &r.explanation)
 }
 
-fn kq_ratings(map: &std::collections::BTreeMap<KeyQuestion, RatedResult>) -> Vec<common::KeyQuestionRating> {
+fn kq_ratings(
+    map: &std::collections::BTreeMap<KeyQuestion, RatedResult>,
+) -> Vec<common::KeyQuestionRating> {
     KeyQuestion::ALL
         .iter()
         .filter_map(|kq| {
@@ -120,7 +124,12 @@ pub fn to_event(q: &TrustQuality, trust_name: &str) -> pb::QualityRatingIssued {
 }
 
 impl Rater {
-    pub fn new(pool: AnyPool, outbox: Outbox, subjects: Subjects, rule_set: Option<String>) -> Self {
+    pub fn new(
+        pool: AnyPool,
+        outbox: Outbox,
+        subjects: Subjects,
+        rule_set: Option<String>,
+    ) -> Self {
         Rater {
             pool,
             outbox,
@@ -140,8 +149,15 @@ impl Rater {
         let trust = match self.record(&evidence).await {
             Ok(t) => t,
             Err(RecordError::Invalid(e)) => {
-                let id = evidence.provenance.as_ref().map(|p| p.evidence_id.as_str()).unwrap_or("?");
-                return Err(HandleError::poison(format!("evidence {id} for trust {:?}: {e}", evidence.trust_code)));
+                let id = evidence
+                    .provenance
+                    .as_ref()
+                    .map(|p| p.evidence_id.as_str())
+                    .unwrap_or("?");
+                return Err(HandleError::poison(format!(
+                    "evidence {id} for trust {:?}: {e}",
+                    evidence.trust_code
+                )));
             }
             Err(e) => return Err(HandleError::Transient(anyhow::Error::new(e))),
         };
@@ -151,9 +167,18 @@ impl Rater {
 
     /// Validate and store one piece of quality evidence; returns the trust it concerns.
     pub async fn record(&self, e: &ev::QualityEvidence) -> Result<TrustCode, RecordError> {
-        let trust: TrustCode = e.trust_code.parse().map_err(|err| invalid("trust_code", format!("{err}")))?;
-        let trust_type = convert::trust_type(e.trust_type).map(to_rules_trust_type).unwrap_or(TrustType::Acute);
-        let evidence_id = e.provenance.as_ref().map(|p| p.evidence_id.clone()).unwrap_or_default();
+        let trust: TrustCode = e
+            .trust_code
+            .parse()
+            .map_err(|err| invalid("trust_code", format!("{err}")))?;
+        let trust_type = convert::trust_type(e.trust_type)
+            .map(to_rules_trust_type)
+            .unwrap_or(TrustType::Acute);
+        let evidence_id = e
+            .provenance
+            .as_ref()
+            .map(|p| p.evidence_id.clone())
+            .unwrap_or_default();
         let mut rows = Vec::new();
         for (i, s) in e.service_ratings.iter().enumerate() {
             let f = |name: &str| format!("service_ratings[{i}].{name}");
@@ -173,8 +198,9 @@ impl Rater {
                     .parse::<ServiceId>()
                     .map_err(|err| invalid(&f("service_id"), format!("{err}")))?
                     .to_string(),
-                key_question: convert::key_question(s.key_question)
-                    .ok_or_else(|| invalid(&f("key_question"), "missing or unknown key question"))?,
+                key_question: convert::key_question(s.key_question).ok_or_else(|| {
+                    invalid(&f("key_question"), "missing or unknown key question")
+                })?,
                 rating: rating(&f("rating"), s.rating)?,
                 report_date: date(&f("report_date"), &s.report_date)?,
                 evidence_id: evidence_id.clone(),
@@ -266,7 +292,10 @@ impl Rater {
     }
 
     /// The latest published quality rating of a trust.
-    pub async fn latest(&self, trust: &TrustCode) -> anyhow::Result<Option<pb::QualityRatingIssued>> {
+    pub async fn latest(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<pb::QualityRatingIssued>> {
         match self.outbox.latest(trust.as_str()).await? {
             Some(e) => Ok(Some(pb::QualityRatingIssued::decode(e.payload.as_slice())?)),
             None => Ok(None),

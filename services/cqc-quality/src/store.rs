@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use cqc_rules::{KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment};
+use cqc_rules::{
+    KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
+};
 use oversight_rating::{KeyQuestion, RatingValue, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -19,7 +21,12 @@ pub struct ServiceRatingRow {
     pub evidence_id: String,
 }
 
-pub async fn upsert_trust(conn: &mut AnyConnection, trust: &TrustCode, name: &str, trust_type: TrustType) -> sqlx::Result<()> {
+pub async fn upsert_trust(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    name: &str,
+    trust_type: TrustType,
+) -> sqlx::Result<()> {
     // A blank name never overwrites a known one.
     sqlx::query(
         "INSERT INTO cqc_trusts (trust_code, trust_name, trust_type) VALUES ($1, $2, $3)
@@ -35,7 +42,11 @@ pub async fn upsert_trust(conn: &mut AnyConnection, trust: &TrustCode, name: &st
     Ok(())
 }
 
-pub async fn upsert_service_rating(conn: &mut AnyConnection, trust: &TrustCode, r: &ServiceRatingRow) -> sqlx::Result<()> {
+pub async fn upsert_service_rating(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    r: &ServiceRatingRow,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO cqc_service_ratings (trust_code, location_id, location_name, service_id, key_question, rating, report_date, evidence_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -105,7 +116,8 @@ pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<(St
     row.map(|r| {
         let name: String = r.try_get("trust_name")?;
         let t: String = r.try_get("trust_type")?;
-        let tt = parse_trust_type(&t).ok_or_else(|| sqlx::Error::Decode(format!("unknown trust type {t:?}").into()))?;
+        let tt = parse_trust_type(&t)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown trust type {t:?}").into()))?;
         Ok((name, tt))
     })
     .transpose()
@@ -116,7 +128,11 @@ fn decode<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> sqlx::Result<
 }
 
 /// Everything stored about a trust, as the rules' input.
-pub async fn evidence(pool: &AnyPool, trust: &TrustCode, trust_type: TrustType) -> sqlx::Result<TrustEvidence> {
+pub async fn evidence(
+    pool: &AnyPool,
+    trust: &TrustCode,
+    trust_type: TrustType,
+) -> sqlx::Result<TrustEvidence> {
     let rows = sqlx::query(
         "SELECT location_id, location_name, service_id, key_question, rating, report_date
          FROM cqc_service_ratings WHERE trust_code = $1 ORDER BY location_id, service_id, key_question, report_date",
@@ -125,7 +141,8 @@ pub async fn evidence(pool: &AnyPool, trust: &TrustCode, trust_type: TrustType) 
     .fetch_all(pool)
     .await?;
     // location → (name, service → ratings)
-    let mut locations: BTreeMap<String, (String, BTreeMap<String, Vec<KqServiceRating>>)> = BTreeMap::new();
+    let mut locations: BTreeMap<String, (String, BTreeMap<String, Vec<KqServiceRating>>)> =
+        BTreeMap::new();
     for r in rows {
         let location_id: String = r.try_get("location_id")?;
         let location_name: String = r.try_get("location_name")?;
@@ -133,23 +150,33 @@ pub async fn evidence(pool: &AnyPool, trust: &TrustCode, trust_type: TrustType) 
         let kq: String = r.try_get("key_question")?;
         let rating: String = r.try_get("rating")?;
         let date: String = r.try_get("report_date")?;
-        let entry = locations.entry(location_id).or_insert_with(|| (String::new(), BTreeMap::new()));
+        let entry = locations
+            .entry(location_id)
+            .or_insert_with(|| (String::new(), BTreeMap::new()));
         if !location_name.is_empty() {
             entry.0 = location_name;
         }
-        entry.1.entry(service_id).or_default().push(KqServiceRating {
-            key_question: decode(kq.parse(), "key question")?,
-            rating: decode(rating.parse(), "rating")?,
-            report_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
-            limiter: None,
-            statement_scores: vec![],
-        });
+        entry
+            .1
+            .entry(service_id)
+            .or_default()
+            .push(KqServiceRating {
+                key_question: decode(kq.parse(), "key question")?,
+                rating: decode(rating.parse(), "rating")?,
+                report_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                limiter: None,
+                statement_scores: vec![],
+            });
     }
     let mut location_evidence = Vec::new();
     for (id, (name, services)) in locations {
         // Trusts without a location level store services under an empty location id; they still
         // need a location entry for the rules, named after the trust.
-        let loc_id = if id.is_empty() { format!("{}HQ", trust.as_str()) } else { id };
+        let loc_id = if id.is_empty() {
+            format!("{}HQ", trust.as_str())
+        } else {
+            id
+        };
         let mut svc = Vec::new();
         for (service, ratings) in services {
             svc.push(ServiceEvidence {

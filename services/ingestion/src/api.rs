@@ -39,7 +39,10 @@ fn internal(e: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl IngestionService for IngestionApi {
-    async fn submit(&self, request: Request<Streaming<pb::SubmitRequest>>) -> Result<Response<pb::SubmitResponse>, Status> {
+    async fn submit(
+        &self,
+        request: Request<Streaming<pb::SubmitRequest>>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
         let span = tracing::info_span!("Submit");
         oversight_runtime::telemetry::adopt_grpc_parent(&span, request.metadata());
         let _e = span.enter();
@@ -49,7 +52,11 @@ impl IngestionService for IngestionApi {
                 part: Some(pb::submit_request::Part::Header(h)),
             })) => h,
             Some(Err(e)) => return Err(e),
-            _ => return Err(Status::invalid_argument("the first message of Submit must be a BatchHeader")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message of Submit must be a BatchHeader",
+                ));
+            }
         };
         let format = Format::from_wire(header.format).map_err(Status::invalid_argument)?;
         let meta = BatchMeta {
@@ -71,14 +78,18 @@ impl IngestionService for IngestionApi {
                     content.extend_from_slice(&bytes);
                 }
                 Some(pb::submit_request::Part::Header(_)) => {
-                    return Err(Status::invalid_argument("only one BatchHeader per Submit stream"));
+                    return Err(Status::invalid_argument(
+                        "only one BatchHeader per Submit stream",
+                    ));
                 }
                 None => {}
             }
         }
         match self.ingestor.ingest(&meta, &content).await {
             Ok(receipt) => Ok(Response::new(receipt_pb(&receipt))),
-            Err(e @ IngestError::AllRejected { .. }) => Err(Status::invalid_argument(e.to_string())),
+            Err(e @ IngestError::AllRejected { .. }) => {
+                Err(Status::invalid_argument(e.to_string()))
+            }
             Err(IngestError::InvalidBatch(m)) => Err(Status::invalid_argument(m)),
             Err(e @ IngestError::Store(_)) => Err(Status::unavailable(e.to_string())),
         }
@@ -104,17 +115,34 @@ impl IngestionService for IngestionApi {
         }))
     }
 
-    async fn replay(&self, request: Request<pb::ReplayRequest>) -> Result<Response<pb::ReplayResponse>, Status> {
+    async fn replay(
+        &self,
+        request: Request<pb::ReplayRequest>,
+    ) -> Result<Response<pb::ReplayResponse>, Status> {
         let r = request.into_inner();
         let trust = (!r.trust_code.is_empty()).then_some(r.trust_code.as_str());
         for (field, v) in [("from_date", &r.from_date), ("to_date", &r.to_date)] {
             if !v.is_empty() && oversight_runtime::time::parse_date(v).is_none() {
-                return Err(Status::invalid_argument(format!("{field}: {v:?} is not an ISO date")));
+                return Err(Status::invalid_argument(format!(
+                    "{field}: {v:?} is not an ISO date"
+                )));
             }
         }
-        let from = if r.from_date.is_empty() { "0000-01-01" } else { &r.from_date };
-        let to = if r.to_date.is_empty() { "9999-12-31" } else { &r.to_date };
-        let n = self.ingestor.replay(trust, from, to).await.map_err(internal)?;
+        let from = if r.from_date.is_empty() {
+            "0000-01-01"
+        } else {
+            &r.from_date
+        };
+        let to = if r.to_date.is_empty() {
+            "9999-12-31"
+        } else {
+            &r.to_date
+        };
+        let n = self
+            .ingestor
+            .replay(trust, from, to)
+            .await
+            .map_err(internal)?;
         Ok(Response::new(pb::ReplayResponse { republished: n }))
     }
 }

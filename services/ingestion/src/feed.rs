@@ -38,7 +38,9 @@ impl Format {
         match FeedFormat::try_from(raw) {
             Ok(FeedFormat::Csv) => Ok(Format::Csv),
             Ok(FeedFormat::Ndjson) => Ok(Format::Ndjson),
-            Ok(FeedFormat::CqcJson) => Err("format CQC_JSON is not supported by this ingestion build yet".into()),
+            Ok(FeedFormat::CqcJson) => {
+                Err("format CQC_JSON is not supported by this ingestion build yet".into())
+            }
             _ => Err(format!("unknown or unspecified feed format {raw}")),
         }
     }
@@ -63,7 +65,11 @@ pub struct Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} record {}: {}: {}", self.file_name, self.record_number, self.field, self.reason)
+        write!(
+            f,
+            "{} record {}: {}: {}",
+            self.file_name, self.record_number, self.field, self.reason
+        )
     }
 }
 
@@ -166,7 +172,12 @@ fn parse_csv(file: &str, content: &[u8]) -> Parsed {
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            out.rejected.push(reject(file, 0, "header", format!("unreadable header row: {e}")));
+            out.rejected.push(reject(
+                file,
+                0,
+                "header",
+                format!("unreadable header row: {e}"),
+            ));
             return out;
         }
     };
@@ -193,7 +204,10 @@ fn parse_csv(file: &str, content: &[u8]) -> Parsed {
                     .map_err(|e| reject(file, n, "record", format!("malformed CSV: {e}")))
             });
         match row.and_then(|row| validate(file, n, row)) {
-            Ok(evidence) => out.accepted.push(Accepted { record_number: n, evidence }),
+            Ok(evidence) => out.accepted.push(Accepted {
+                record_number: n,
+                evidence,
+            }),
             Err(r) => out.rejected.push(r),
         }
     }
@@ -212,14 +226,22 @@ fn parse_ndjson(file: &str, content: &[u8]) -> Parsed {
         let row = serde_json::from_slice::<FeedRow>(trimmed)
             .map_err(|e| reject(file, n, "record", format!("malformed JSON: {e}")));
         match row.and_then(|row| validate(file, n, row)) {
-            Ok(evidence) => out.accepted.push(Accepted { record_number: n, evidence }),
+            Ok(evidence) => out.accepted.push(Accepted {
+                record_number: n,
+                evidence,
+            }),
             Err(r) => out.rejected.push(r),
         }
     }
     out
 }
 
-fn required<'a>(file: &str, n: u64, field: &str, v: &'a Option<String>) -> Result<&'a str, Rejection> {
+fn required<'a>(
+    file: &str,
+    n: u64,
+    field: &str,
+    v: &'a Option<String>,
+) -> Result<&'a str, Rejection> {
     match v.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(reject(file, n, field, "required field is empty")),
@@ -237,14 +259,22 @@ fn validate(file: &str, n: u64, row: FeedRow) -> Result<Evidence, Rejection> {
         .map_err(|e| reject(file, n, "trust_code", format!("{e}")))?;
     let trust_type = match non_empty(&row.trust_type) {
         None => TrustType::Acute,
-        Some(s) => s.parse().map_err(|e| reject(file, n, "trust_type", format!("{e}")))?,
+        Some(s) => s
+            .parse()
+            .map_err(|e| reject(file, n, "trust_type", format!("{e}")))?,
     };
     let rating: RatingValue = required(file, n, "rating", &row.rating)?
         .parse()
         .map_err(|e| reject(file, n, "rating", format!("{e}")))?;
     let date_raw = required(file, n, "report_date", &row.report_date)?;
-    let date = chrono::NaiveDate::parse_from_str(date_raw, "%Y-%m-%d")
-        .map_err(|_| reject(file, n, "report_date", format!("{date_raw:?} is not an ISO date (YYYY-MM-DD)")))?;
+    let date = chrono::NaiveDate::parse_from_str(date_raw, "%Y-%m-%d").map_err(|_| {
+        reject(
+            file,
+            n,
+            "report_date",
+            format!("{date_raw:?} is not an ISO date (YYYY-MM-DD)"),
+        )
+    })?;
     let report_date = date.to_string();
     let rating_wire = common::Rating::from(rating) as i32;
     let trust_name = non_empty(&row.trust_name).unwrap_or_default().to_string();
@@ -267,7 +297,9 @@ fn validate(file: &str, n: u64, row: FeedRow) -> Result<Evidence, Rejection> {
                         file,
                         n,
                         "location_id",
-                        format!("required for {trust_type} trusts, which are rated through locations"),
+                        format!(
+                            "required for {trust_type} trusts, which are rated through locations"
+                        ),
                     ));
                 }
                 None => String::new(),
@@ -279,7 +311,9 @@ fn validate(file: &str, n: u64, row: FeedRow) -> Result<Evidence, Rejection> {
                 trust_type: trust_type_wire,
                 service_ratings: vec![ev::ServiceKeyQuestionRating {
                     location_id,
-                    location_name: non_empty(&row.location_name).unwrap_or_default().to_string(),
+                    location_name: non_empty(&row.location_name)
+                        .unwrap_or_default()
+                        .to_string(),
                     service_id: service.to_string(),
                     key_question: common::KeyQuestion::from(kq) as i32,
                     rating: rating_wire,
@@ -303,23 +337,32 @@ fn validate(file: &str, n: u64, row: FeedRow) -> Result<Evidence, Rejection> {
         })),
         "use_of_resources" => {
             if rating.rating().is_none() {
-                return Err(reject(file, n, "rating", "a use-of-resources rating must be a real rating"));
+                return Err(reject(
+                    file,
+                    n,
+                    "rating",
+                    "a use-of-resources rating must be a real rating",
+                ));
             }
             Ok(Evidence::Resource(ev::ResourceEvidence {
                 provenance: None,
                 trust_code: trust.to_string(),
                 trust_type: trust_type_wire,
-                body: Some(ev::resource_evidence::Body::UseOfResources(ev::UseOfResourcesEvidence {
-                    rating: rating_wire,
-                    report_date,
-                })),
+                body: Some(ev::resource_evidence::Body::UseOfResources(
+                    ev::UseOfResourcesEvidence {
+                        rating: rating_wire,
+                        report_date,
+                    },
+                )),
             }))
         }
         other => Err(reject(
             file,
             n,
             "record_type",
-            format!("unknown record type {other:?} (expected service_rating, well_led or use_of_resources)"),
+            format!(
+                "unknown record type {other:?} (expected service_rating, well_led or use_of_resources)"
+            ),
         )),
     }
 }
@@ -353,9 +396,25 @@ mod tests {
         let p = parse(Format::Csv, "feed.csv", csv.as_bytes());
         assert_eq!(p.accepted.len(), 3);
         assert_eq!(p.rejected.len(), 4);
-        let fields: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.record_number, r.field.as_str())).collect();
-        assert_eq!(fields, vec![(2, "trust_code"), (4, "key_question"), (5, "rating"), (6, "report_date")]);
-        assert!(p.rejected[0].to_string().starts_with("feed.csv record 2: trust_code:"));
+        let fields: Vec<(u64, &str)> = p
+            .rejected
+            .iter()
+            .map(|r| (r.record_number, r.field.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                (2, "trust_code"),
+                (4, "key_question"),
+                (5, "rating"),
+                (6, "report_date")
+            ]
+        );
+        assert!(
+            p.rejected[0]
+                .to_string()
+                .starts_with("feed.csv record 2: trust_code:")
+        );
     }
 
     #[test]
@@ -363,7 +422,11 @@ mod tests {
         let p = parse(Format::Csv, "x.csv", b"trust_code,rating\nRXX,Good\n");
         assert_eq!(p.accepted.len(), 0);
         assert_eq!(p.rejected.len(), 1);
-        assert!(p.rejected[0].reason.contains("record_type"), "{:?}", p.rejected[0]);
+        assert!(
+            p.rejected[0].reason.contains("record_type"),
+            "{:?}",
+            p.rejected[0]
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! client stream or the `oversight ingest` CLI; validates, dedupes and stores them; publishes
 //! canonical evidence on `<ns>.evidence.quality` and `<ns>.evidence.resources`.
 
-pub mod feed;
 pub mod api;
+pub mod feed;
 pub mod pipeline;
 pub mod store;
 
@@ -48,17 +48,27 @@ impl App {
         let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();
-        for stream in [subjects.feeds_stream(), subjects.evidence_stream(), subjects.deadletter_stream()] {
+        for stream in [
+            subjects.feeds_stream(),
+            subjects.evidence_stream(),
+            subjects.deadletter_stream(),
+        ] {
             bus.ensure_stream(&stream).await?;
         }
         let ingestor = Ingestor::new(pool, bus.clone());
         let listener = grpc::bind(config.grpc_addr).await?;
         let (mut routes, health) = grpc::base_routes().await?;
-        routes.add_service(
-            IngestionServiceServer::new(api::IngestionApi { ingestor: ingestor.clone() })
-                .max_decoding_message_size(grpc::MAX_MESSAGE_BYTES),
-        );
-        health.set_serving::<IngestionServiceServer<api::IngestionApi>>().await;
+        let auth = config.infra.authenticator()?;
+        routes.add_service(tonic::service::interceptor::InterceptedService::new(
+            IngestionServiceServer::new(api::IngestionApi {
+                ingestor: ingestor.clone(),
+            })
+            .max_decoding_message_size(grpc::MAX_MESSAGE_BYTES),
+            auth.interceptor(),
+        ));
+        health
+            .set_serving::<IngestionServiceServer<api::IngestionApi>>()
+            .await;
         Ok(App {
             listener,
             routes: routes.routes(),

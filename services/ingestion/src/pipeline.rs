@@ -58,7 +58,8 @@ pub struct Ingestor {
 /// Returns the record numbers behind each message.
 pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evidence)> {
     let mut out: Vec<(Vec<u64>, feed::Evidence)> = Vec::new();
-    let mut quality_at: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut quality_at: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
     for a in accepted {
         match a.evidence {
             feed::Evidence::Quality(q) => match quality_at.get(&q.trust_code) {
@@ -225,14 +226,21 @@ impl Ingestor {
 
     /// Re-publish stored evidence for a trust (or all) ingested between two dates (inclusive), so
     /// downstream services can rebuild. Downstream handlers are idempotent.
-    pub async fn replay(&self, trust_code: Option<&str>, from: &str, to: &str) -> anyhow::Result<u64> {
+    pub async fn replay(
+        &self,
+        trust_code: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> anyhow::Result<u64> {
         let rows = store::evidence_for_replay(&self.pool, trust_code, from, to).await?;
         let stamp = oversight_runtime::time::now_rfc3339();
         let mut n = 0;
         for row in rows {
             let subject = self.subject_for(&row.kind)?;
             let id = format!("replay-{stamp}-{}", row.evidence_id);
-            self.bus.publish_bytes(subject, &id, row.payload.into()).await?;
+            self.bus
+                .publish_bytes(subject, &id, row.payload.into())
+                .await?;
             n += 1;
         }
         tracing::info!(republished = n, "replay finished");
@@ -242,7 +250,8 @@ impl Ingestor {
     /// The queue door: one `FeedBatch` message (a whole batch or one chunk of it).
     pub async fn handle_feed_message(&self, msg: Incoming) -> Result<(), HandleError> {
         let batch: FeedBatch = msg.decode()?;
-        let format = Format::from_wire(batch.format).map_err(|e| HandleError::poison(format!("batch {:?}: {e}", batch.batch_id)))?;
+        let format = Format::from_wire(batch.format)
+            .map_err(|e| HandleError::poison(format!("batch {:?}: {e}", batch.batch_id)))?;
         if batch.batch_id.trim().is_empty() {
             return Err(HandleError::poison("feed batch without batch_id"));
         }
@@ -270,7 +279,10 @@ impl Ingestor {
         let chunks = store::chunks(&self.pool, &meta.batch_id)
             .await
             .map_err(|e| HandleError::Transient(e.into()))?;
-        let complete = chunks.iter().enumerate().all(|(i, c)| c.index as usize == i)
+        let complete = chunks
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.index as usize == i)
             && chunks.last().is_some_and(|c| c.last);
         if !complete {
             return Ok(());
@@ -288,13 +300,21 @@ impl Ingestor {
             // The batch and its rejections are stored and queryable: nothing to retry.
             Err(IngestError::AllRejected { .. }) => Ok(()),
             Err(IngestError::InvalidBatch(reason)) => Err(HandleError::poison(reason)),
-            Err(IngestError::Store(e)) => Err(HandleError::Transient(anyhow::Error::new(e).context("failed to store batch"))),
+            Err(IngestError::Store(e)) => Err(HandleError::Transient(
+                anyhow::Error::new(e).context("failed to store batch"),
+            )),
         }
     }
 
     /// Status of a batch with its stored rejections.
-    pub async fn status(&self, batch_id: &str) -> anyhow::Result<Option<(BatchRow, Vec<Rejection>)>> {
-        let Some(row) = store::batch(&self.pool, batch_id).await.context("failed to read batch")? else {
+    pub async fn status(
+        &self,
+        batch_id: &str,
+    ) -> anyhow::Result<Option<(BatchRow, Vec<Rejection>)>> {
+        let Some(row) = store::batch(&self.pool, batch_id)
+            .await
+            .context("failed to read batch")?
+        else {
             return Ok(None);
         };
         let rejections = store::rejections(&self.pool, batch_id).await?;

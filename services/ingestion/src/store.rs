@@ -38,7 +38,11 @@ fn u(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-pub async fn upsert_batch(conn: &mut AnyConnection, b: &BatchRow, received_at: &str) -> sqlx::Result<()> {
+pub async fn upsert_batch(
+    conn: &mut AnyConnection,
+    b: &BatchRow,
+    received_at: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO ingestion_batches (batch_id, source, format, file_name, state, records, accepted, duplicates, rejected, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -60,7 +64,11 @@ pub async fn upsert_batch(conn: &mut AnyConnection, b: &BatchRow, received_at: &
     Ok(())
 }
 
-pub async fn insert_rejection(conn: &mut AnyConnection, batch_id: &str, r: &Rejection) -> sqlx::Result<()> {
+pub async fn insert_rejection(
+    conn: &mut AnyConnection,
+    batch_id: &str,
+    r: &Rejection,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO ingestion_rejections (batch_id, file_name, record_number, field, reason)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

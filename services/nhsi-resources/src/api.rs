@@ -29,8 +29,12 @@ impl ResourcesService for ResourcesApi {
             Status::internal("internal error; see the service log")
         })?;
         match latest {
-            Some(rating) => Ok(Response::new(pb::GetUseOfResourcesResponse { rating: Some(rating) })),
-            None => Err(Status::not_found(format!("no approved use-of-resources rating for trust {trust}"))),
+            Some(rating) => Ok(Response::new(pb::GetUseOfResourcesResponse {
+                rating: Some(rating),
+            })),
+            None => Err(Status::not_found(format!(
+                "no approved use-of-resources rating for trust {trust}"
+            ))),
         }
     }
 }

@@ -25,7 +25,11 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// nhsi-resources' configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "nhsi-resources", version, about = "oversight NHSI use-of-resources service")]
+#[command(
+    name = "nhsi-resources",
+    version,
+    about = "oversight NHSI use-of-resources service"
+)]
 pub struct Config {
     #[command(flatten)]
     pub infra: InfraConfig,
@@ -53,10 +57,16 @@ impl App {
         let resources = Arc::new(Resources::new(pool, outbox, subjects));
         let listener = grpc::bind(config.grpc_addr).await?;
         let (mut routes, health) = grpc::base_routes().await?;
-        routes.add_service(ResourcesServiceServer::new(api::ResourcesApi {
-            resources: resources.clone(),
-        }));
-        health.set_serving::<ResourcesServiceServer<api::ResourcesApi>>().await;
+        let auth = config.infra.authenticator()?;
+        routes.add_service(ResourcesServiceServer::with_interceptor(
+            api::ResourcesApi {
+                resources: resources.clone(),
+            },
+            auth.interceptor(),
+        ));
+        health
+            .set_serving::<ResourcesServiceServer<api::ResourcesApi>>()
+            .await;
         Ok(App {
             listener,
             routes: routes.routes(),
@@ -77,7 +87,11 @@ impl App {
         if let Err(e) = self.resources.outbox().publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let spec = self.bus.subjects().consumer(consumers::NHSI_EVIDENCE).context("consumer spec")?;
+        let spec = self
+            .bus
+            .subjects()
+            .consumer(consumers::NHSI_EVIDENCE)
+            .context("consumer spec")?;
         let resources = self.resources.clone();
         let consumer = run_consumer(
             self.bus.clone(),

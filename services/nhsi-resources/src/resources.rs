@@ -66,10 +66,18 @@ impl Resources {
     pub async fn handle_evidence(&self, msg: Incoming) -> Result<(), HandleError> {
         let evidence: ev::ResourceEvidence = msg.decode()?;
         match self.record(&evidence).await {
-            Ok(Some(trust)) => self.republish(&trust).await.map(|_| ()).map_err(HandleError::Transient),
+            Ok(Some(trust)) => self
+                .republish(&trust)
+                .await
+                .map(|_| ())
+                .map_err(HandleError::Transient),
             Ok(None) => Ok(()),
             Err(RecordError::Invalid { field, reason }) => {
-                let id = evidence.provenance.as_ref().map(|p| p.evidence_id.as_str()).unwrap_or("?");
+                let id = evidence
+                    .provenance
+                    .as_ref()
+                    .map(|p| p.evidence_id.as_str())
+                    .unwrap_or("?");
                 Err(HandleError::poison(format!(
                     "evidence {id} for trust {:?}: {field}: {reason}",
                     evidence.trust_code
@@ -81,9 +89,16 @@ impl Resources {
 
     /// Store one piece of resource evidence. Returns the trust when its approved UoR changed.
     pub async fn record(&self, e: &ev::ResourceEvidence) -> Result<Option<TrustCode>, RecordError> {
-        let trust: TrustCode = e.trust_code.parse().map_err(|err| invalid("trust_code", format!("{err}")))?;
+        let trust: TrustCode = e
+            .trust_code
+            .parse()
+            .map_err(|err| invalid("trust_code", format!("{err}")))?;
         let trust_type = convert::trust_type(e.trust_type).unwrap_or(TrustType::Acute);
-        let evidence_id = e.provenance.as_ref().map(|p| p.evidence_id.clone()).unwrap_or_default();
+        let evidence_id = e
+            .provenance
+            .as_ref()
+            .map(|p| p.evidence_id.clone())
+            .unwrap_or_default();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, $2)
@@ -95,11 +110,24 @@ impl Resources {
         .await?;
         let changed = match &e.body {
             Some(ev::resource_evidence::Body::UseOfResources(u)) => {
-                let rating = convert::real_rating(u.rating)
-                    .ok_or_else(|| invalid("use_of_resources.rating", "a use-of-resources rating must be a real rating"))?;
-                let date = oversight_runtime::time::parse_date(&u.report_date)
-                    .ok_or_else(|| invalid("use_of_resources.report_date", format!("{:?} is not an ISO date", u.report_date)))?;
-                let source = e.provenance.as_ref().map(|p| p.source.clone()).unwrap_or_default();
+                let rating = convert::real_rating(u.rating).ok_or_else(|| {
+                    invalid(
+                        "use_of_resources.rating",
+                        "a use-of-resources rating must be a real rating",
+                    )
+                })?;
+                let date =
+                    oversight_runtime::time::parse_date(&u.report_date).ok_or_else(|| {
+                        invalid(
+                            "use_of_resources.report_date",
+                            format!("{:?} is not an ISO date", u.report_date),
+                        )
+                    })?;
+                let source = e
+                    .provenance
+                    .as_ref()
+                    .map(|p| p.source.clone())
+                    .unwrap_or_default();
                 sqlx::query(
                     "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
                      VALUES ($1, $2, $3, $4, $5, $6)
@@ -118,7 +146,10 @@ impl Resources {
             }
             Some(ev::resource_evidence::Body::Metric(m)) => {
                 if oversight_runtime::time::parse_date(&m.period).is_none() {
-                    return Err(invalid("metric.period", format!("{:?} is not an ISO date", m.period)));
+                    return Err(invalid(
+                        "metric.period",
+                        format!("{:?} is not an ISO date", m.period),
+                    ));
                 }
                 for (metric, value) in &m.values {
                     sqlx::query(
@@ -145,7 +176,10 @@ impl Resources {
     }
 
     /// The latest approved UoR rating of a trust.
-    pub async fn latest_approved(&self, trust: &TrustCode) -> anyhow::Result<Option<(ApprovedRow, TrustType)>> {
+    pub async fn latest_approved(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<(ApprovedRow, TrustType)>> {
         let row = sqlx::query(
             "SELECT r.rating, r.report_date, r.approved_by, r.rationale, t.trust_type
              FROM nhsi_uor_ratings r JOIN nhsi_trusts t ON t.trust_code = r.trust_code
@@ -159,12 +193,16 @@ impl Resources {
         let trust_type: String = r.try_get("trust_type")?;
         Ok(Some((
             ApprovedRow {
-                rating: rating.parse().map_err(|e| anyhow::anyhow!("stored rating: {e}"))?,
+                rating: rating
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("stored rating: {e}"))?,
                 report_date: r.try_get("report_date")?,
                 approved_by: r.try_get("approved_by")?,
                 rationale: r.try_get("rationale")?,
             },
-            trust_type.parse().map_err(|e| anyhow::anyhow!("stored trust type: {e}"))?,
+            trust_type
+                .parse()
+                .map_err(|e| anyhow::anyhow!("stored trust type: {e}"))?,
         )))
     }
 
@@ -174,14 +212,24 @@ impl Resources {
         let Some((row, trust_type)) = self.latest_approved(trust).await? else {
             return Ok(None);
         };
-        let mut explanation = Explanation::new(FEED_RULE_SET, format!("approved use-of-resources rating {}", row.rating));
-        explanation.inputs.push(format!("use of resources: {} ({}, {})", row.rating, row.report_date, row.approved_by));
+        let mut explanation = Explanation::new(
+            FEED_RULE_SET,
+            format!("approved use-of-resources rating {}", row.rating),
+        );
+        explanation.inputs.push(format!(
+            "use of resources: {} ({}, {})",
+            row.rating, row.report_date, row.approved_by
+        ));
         let event = pb::UseOfResourcesRatingApproved {
             event_id: String::new(),
             trust_code: trust.to_string(),
             trust_type: common::TrustType::from(trust_type) as i32,
             version: 0,
-            rating: Some(convert::dated(Some(row.rating), Some(row.report_date.clone()), &explanation)),
+            rating: Some(convert::dated(
+                Some(row.rating),
+                Some(row.report_date.clone()),
+                &explanation,
+            )),
             approved_by: row.approved_by.clone(),
             rationale: row.rationale.clone(),
             approved_at: String::new(),
@@ -208,9 +256,14 @@ impl Resources {
     }
 
     /// The latest published event of a trust.
-    pub async fn latest_event(&self, trust: &TrustCode) -> anyhow::Result<Option<pb::UseOfResourcesRatingApproved>> {
+    pub async fn latest_event(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<pb::UseOfResourcesRatingApproved>> {
         match self.outbox.latest(trust.as_str()).await? {
-            Some(e) => Ok(Some(pb::UseOfResourcesRatingApproved::decode(e.payload.as_slice())?)),
+            Some(e) => Ok(Some(pb::UseOfResourcesRatingApproved::decode(
+                e.payload.as_slice(),
+            )?)),
             None => Ok(None),
         }
     }

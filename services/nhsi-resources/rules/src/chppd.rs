@@ -408,14 +408,11 @@ pub fn compute_chppd<'a>(days: impl IntoIterator<Item = &'a WardDay>) -> ChppdRe
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_support::d;
     use proptest::prelude::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("test decimal")
-    }
 
     fn day(trust: &str, ward: &str, date: &str, patients: u32, hours: [&str; 4]) -> WardDay {
         WardDay {

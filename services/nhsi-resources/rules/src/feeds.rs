@@ -739,13 +739,10 @@ pub fn read_feed<R: Read>(reader: R, format: FeedFormat) -> Result<FeedRows<R>, 
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("test decimal")
-    }
+    use crate::test_support::d;
 
     fn csv_rows(text: &str) -> Result<Vec<Result<FeedRow, FeedError>>, FeedError> {
         read_csv(text.as_bytes()).map(Iterator::collect)

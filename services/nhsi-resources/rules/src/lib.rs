@@ -137,7 +137,21 @@ pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
         .or_else(|| Decimal::from_scientific(t).ok())
 }
 
+/// Helpers shared by the unit tests.
 #[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) mod test_support {
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    /// A decimal from its text, e.g. `d("-7.25")`.
+    pub fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).expect("test decimal")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

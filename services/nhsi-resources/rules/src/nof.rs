@@ -361,15 +361,12 @@ pub fn league_table(assessments: &[NofAssessment]) -> Vec<LeagueRow> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Direction;
+    use crate::test_support::d;
     use proptest::prelude::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("test decimal")
-    }
 
     fn rules() -> NofRuleSet {
         NofRuleSet::default_2025().expect("ships")

@@ -518,6 +518,7 @@ pub fn position_in_peer_group(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

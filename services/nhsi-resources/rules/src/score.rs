@@ -18,6 +18,7 @@
 //! Financial special measures are not in the finance feed, so `oversight score` never applies
 //! that override.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -229,15 +230,15 @@ where
                     error,
                 }),
                 Ok(FeedRow::Finance(row)) => {
-                    let key = (row.trust.clone(), row.period_end);
-                    if finance.contains_key(&key) {
-                        errors.push(ScoreError::DuplicateFinance {
+                    match finance.entry((row.trust.clone(), row.period_end)) {
+                        Entry::Occupied(_) => errors.push(ScoreError::DuplicateFinance {
                             file: file.to_string(),
-                            trust: key.0,
-                            period: key.1,
-                        });
-                    } else {
-                        finance.insert(key, row);
+                            trust: row.trust,
+                            period: row.period_end,
+                        }),
+                        Entry::Vacant(slot) => {
+                            slot.insert(row);
+                        }
                     }
                 }
                 Ok(FeedRow::WardStaffing(day)) => ward_days.push(day),
@@ -432,6 +433,7 @@ pub fn render_errors(errors: &[ScoreError]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -2,7 +2,7 @@
 //! suggested segment. Segmentation is a judgement across five themes; the software only suggests,
 //! and the decided segment with its rationale is an input ([`SegmentDecision`]).
 //!
-//! The mapping from triggers to a suggested segment is our assumption [A] and lives in the rule
+//! The mapping from triggers to a suggested segment is our assumption (DOMAIN.md tag \[A\]) and lives in the rule
 //! set (`[segmentation]` in `rulesets/sof-2017.toml`). A trigger is *serious* when it is a CQC
 //! overall rating at or below `serious_cqc_rating` (Inadequate) or a finance score at or above
 //! `serious_finance_score` (4). The suggestion is the highest segment whose condition holds:
@@ -361,15 +361,12 @@ impl SegmentDecision {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_support::d;
     use Rating::*;
     use oversight_rating::NonRating;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("test decimal")
-    }
 
     fn rules() -> SofRuleSet {
         SofRuleSet::default_2017().expect("ships")

@@ -176,14 +176,11 @@ pub fn score_finance(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_support::d;
     use proptest::prelude::*;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("test decimal")
-    }
 
     fn rules() -> SofRuleSet {
         SofRuleSet::default_2017().expect("ships")

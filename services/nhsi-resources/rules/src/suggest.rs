@@ -173,6 +173,7 @@ pub fn suggest_uor_rating(positions: &[MetricPosition], rules: &SuggestRuleSet) 
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::TrustType;

@@ -434,6 +434,7 @@ impl UorWorkflow {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use Rating::*;

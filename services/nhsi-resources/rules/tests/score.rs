@@ -1,5 +1,7 @@
 //! `oversight score` on the fixtures in `tests/fixtures/`, checking the exact JSON lines.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use nhsi_rules::score::{ScoreError, render_json_lines, render_table, score_documents};
 
 const FINANCE: &str = include_str!("fixtures/finance.csv");

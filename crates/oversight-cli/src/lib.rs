@@ -1,1 +1,0 @@
-//! oversight-cli

@@ -1,0 +1,68 @@
+//! `oversight`: the command-line tool of the oversight platform.
+//!
+//! - `oversight rate FILE...` audits CQC public API JSON offline: recomputes every rating that can
+//!   be derived from the ratings beneath it and compares with what was published.
+//! - `oversight score FILE...` scores NHSI finance and ward staffing CSV/NDJSON offline: SOF finance
+//!   metric scores and CHPPD.
+
+mod offline;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oversight",
+    version,
+    about = "NHS trust oversight: CQC quality and NHSI use of resources, one definition of success"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output formats of the offline tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table with a summary, for people.
+    Table,
+    /// One JSON object per line (NDJSON), for programs.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Recompute and check the ratings in CQC public API JSON (locations, providers; object, array
+    /// or NDJSON). Works offline.
+    Rate {
+        /// Files to audit.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Score NHSI finance (SOF 2017) and ward staffing (CHPPD) files, CSV or NDJSON. Works offline.
+    Score {
+        /// Files to score; ward days of one ward may be split across files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rate { files, format } => offline::rate(&files, format),
+        Command::Score { files, format } => offline::score(&files, format),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

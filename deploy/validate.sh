@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Validate the deploy files without a cluster (issue 8):
+#   1. render the Kustomize base and each overlay with `kubectl kustomize`;
+#   2. validate every rendered resource strictly against the Kubernetes schemas (kubernetes-validate);
+#   3. check the policies the manifests promise (non-root, read-only root fs, no capabilities, limits,
+#      gRPC probes, 2+ replicas and an HPA per service in prod, no secret values in prod);
+#   4. parse the declarative JetStream config;
+#   5. check deploy/nats/nats-server.conf with `nats-server -t`, and when nats-server is installed,
+#      run deploy/nats/smoke.py: a throwaway server with that config, the JetStream files applied,
+#      one message along the whole flow and a sample of forbidden operations refused.
+# Installs what is missing (kubernetes-validate from PyPI; kubectl from Debian when it has one).
+# Exits non-zero on any failure. Usage: deploy/validate.sh   (from anywhere)
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+ok() { echo "  ok   $*"; passed=$((passed + 1)); }
+fail() { echo "  FAIL $*"; failures=$((failures + 1)); }
+
+echo "== tools"
+if ! command -v kubectl >/dev/null; then
+  echo "  kubectl not on PATH; looking in Debian's packages"
+  apt-get update -qq >/dev/null 2>&1 || true
+  if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    apt-get install -y -qq kubectl >/dev/null
+  else
+    echo "  Debian has no kubectl here: install kubectl (or kustomize v5) and re-run" >&2
+  fi
+fi
+if command -v kubectl >/dev/null; then
+  ok "kubectl: $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
+else
+  fail "kubectl is required to render the overlays"
+fi
+if ! command -v kubernetes-validate >/dev/null; then
+  pip install --quiet kubernetes-validate >/dev/null 2>&1 || python3 -m pip install --quiet kubernetes-validate
+fi
+if command -v kubernetes-validate >/dev/null; then
+  ok "kubernetes-validate $(kubernetes-validate --version 2>&1)"
+else
+  fail "kubernetes-validate could not be installed"
+fi
+
+echo "== kustomize render + strict schema validation"
+for target in base overlays/dev overlays/prod; do
+  name=${target##*/}
+  out="$work/$name.yaml"
+  if ! kubectl kustomize "deploy/k8s/$target" >"$out" 2>"$work/$name.err"; then
+    fail "render deploy/k8s/$target: $(cat "$work/$name.err")"
+    continue
+  fi
+  count=$(grep -c '^kind:' "$out")
+  ok "render deploy/k8s/$target ($count resources)"
+  if kubernetes-validate --strict --quiet "$out" >"$work/$name.val" 2>&1; then
+    ok "kubernetes-validate --strict deploy/k8s/$target"
+  else
+    fail "kubernetes-validate --strict deploy/k8s/$target:"
+    sed 's/^/         /' "$work/$name.val"
+  fi
+done
+
+echo "== manifest policies"
+python3 - "$work" <<'PY'
+import pathlib, sys, yaml
+
+work = pathlib.Path(sys.argv[1])
+SERVICES = {"ingestion": 50051, "cqc-quality": 50052, "nhsi-resources": 50053, "combiner": 50054}
+problems, checked = [], 0
+
+
+def need(cond, what):
+    global checked
+    checked += 1
+    if not cond:
+        problems.append(what)
+
+
+def docs(name):
+    p = work / f"{name}.yaml"
+    return [d for d in yaml.safe_load_all(p.read_text()) if d] if p.exists() else []
+
+
+for overlay in ("dev", "prod"):
+    rs = docs(overlay)
+    if not rs:
+        problems.append(f"{overlay}: nothing rendered")
+        continue
+    by_kind = {}
+    for r in rs:
+        by_kind.setdefault(r["kind"], {})[r["metadata"]["name"]] = r
+    for kind in ("Deployment", "StatefulSet", "Job"):
+        for name, r in by_kind.get(kind, {}).items():
+            where = f"{overlay}: {kind} {name}"
+            pod = r["spec"]["template"]["spec"]
+            psc = pod.get("securityContext", {})
+            need(psc.get("runAsNonRoot") is True, f"{where}: runAsNonRoot")
+            need(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{where}: seccomp RuntimeDefault")
+            need(pod.get("automountServiceAccountToken") is False, f"{where}: automountServiceAccountToken false")
+            for c in pod["containers"]:
+                sc = c.get("securityContext", {})
+                need(sc.get("allowPrivilegeEscalation") is False, f"{where}/{c['name']}: allowPrivilegeEscalation false")
+                need(sc.get("readOnlyRootFilesystem") is True, f"{where}/{c['name']}: readOnlyRootFilesystem")
+                need(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{where}/{c['name']}: drop ALL")
+                need({"cpu", "memory"} <= set(c.get("resources", {}).get("limits", {})), f"{where}/{c['name']}: limits")
+                need({"cpu", "memory"} <= set(c.get("resources", {}).get("requests", {})), f"{where}/{c['name']}: requests")
+    for svc, port in SERVICES.items():
+        where = f"{overlay}: {svc}"
+        d = by_kind.get("Deployment", {}).get(svc)
+        need(d is not None, f"{where}: Deployment")
+        if d is None:
+            continue
+        pod = d["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        need(pod["securityContext"].get("runAsUser") == 10001, f"{where}: uid 10001")
+        need(c["command"] == [f"/usr/local/bin/{svc}"], f"{where}: command")
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            need(c.get(probe, {}).get("grpc", {}).get("port") == port, f"{where}: {probe} grpc {port}")
+        mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+        need({"/tmp", "/var/lib/oversight"} <= mounts, f"{where}: /tmp and /var/lib/oversight mounted")
+        env = {e["name"]: e for e in c.get("env", [])}
+        need("secretKeyRef" in env.get("NATS_PASSWORD", {}).get("valueFrom", {}), f"{where}: NATS_PASSWORD from a Secret")
+        need("secretKeyRef" in env.get("DATABASE_URL", {}).get("valueFrom", {}), f"{where}: DATABASE_URL from a Secret")
+        for kind in ("Service", "ServiceAccount", "PodDisruptionBudget"):
+            need(svc in by_kind.get(kind, {}), f"{where}: {kind}")
+        need(f"{svc}-ingress" in by_kind.get("NetworkPolicy", {}), f"{where}: ingress NetworkPolicy")
+        sa = by_kind.get("ServiceAccount", {}).get(svc, {})
+        need(sa.get("automountServiceAccountToken") is False, f"{where}: ServiceAccount token not mounted")
+        if overlay == "prod":
+            need(d["spec"].get("replicas", 1) >= 2, f"{where}: 2+ replicas")
+            hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(svc)
+            need(hpa is not None and hpa["spec"]["minReplicas"] >= 2
+                 and hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu", f"{where}: CPU HPA from 2")
+    need("default-deny-all" in by_kind.get("NetworkPolicy", {}), f"{overlay}: default-deny NetworkPolicy")
+    if overlay == "prod":
+        need("Secret" not in by_kind, "prod: no Secret objects (secrets by reference only)")
+        need("jetstream-config" in by_kind.get("Job", {}), "prod: JetStream config job")
+    else:
+        need({"nats", "postgres"} <= set(by_kind.get("StatefulSet", {})), "dev: NATS and Postgres StatefulSets")
+print(f"  {checked - len(problems)} of {checked} policy checks hold")
+for p in problems:
+    print(f"  - {p}")
+sys.exit(1 if problems else 0)
+PY
+if [ $? -eq 0 ]; then ok "manifest policies (dev, prod)"; else fail "manifest policies"; fi
+
+echo "== JetStream declarative config"
+for f in deploy/jetstream/*.json; do
+  if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d.get("name"), "no name"' "$f" 2>"$work/json.err"; then
+    ok "parse $f"
+  else
+    fail "parse $f: $(cat "$work/json.err" | tail -1)"
+  fi
+done
+
+echo "== NATS server config"
+nats_server=$(command -v nats-server || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || true)
+if [ -n "$nats_server" ]; then
+  if "$nats_server" -c deploy/nats/nats-server.conf -t >"$work/nats.out" 2>&1; then
+    ok "$("$nats_server" --version): $(cat "$work/nats.out")"
+  else
+    fail "nats-server -t: $(cat "$work/nats.out")"
+  fi
+  if python3 deploy/nats/smoke.py "$root" >"$work/smoke.out" 2>&1; then
+    ok "$(tail -1 "$work/smoke.out") (deploy/nats/smoke.py)"
+  else
+    fail "deploy/nats/smoke.py:"
+    grep -v '^  ok ' "$work/smoke.out" | sed 's/^/       /'
+  fi
+else
+  echo "  skip nats-server not installed: the NATS config was not checked"
+fi
+
+echo "== $passed passed, $failures failed"
+[ "$failures" -eq 0 ]
