@@ -52,6 +52,9 @@ pub struct InfraConfig {
     /// Directory for the embedded SQLite database and other local state.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Address for the Prometheus `/metrics` endpoint (unset: no metrics server).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// File of gRPC bearer tokens (`role caller token` per line). Unset: authentication off.
     #[arg(long, env = "AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
@@ -72,6 +75,7 @@ impl InfraConfig {
             database_url: Some(Secret::new(database_url)),
             data_dir: PathBuf::from("."),
             auth_tokens_file: None,
+            metrics_addr: None,
         }
     }
 

@@ -41,6 +41,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     tonic::transport::Server::builder()
+        .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod metrics;
 pub mod nats;
 pub mod outbox;
 pub mod shutdown;

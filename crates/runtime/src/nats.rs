@@ -197,6 +197,9 @@ impl Bus {
             .with_context(|| format!("failed to publish to {subject}"))?
             .await
             .with_context(|| format!("JetStream did not acknowledge the publish to {subject}"))?;
+        if !ack.duplicate {
+            crate::metrics::events_published(self.service, &subject, 1);
+        }
         Ok(Published {
             sequence: ack.sequence,
             duplicate: ack.duplicate,
@@ -261,7 +264,7 @@ where
             Ok(c) => break c,
             Err(e) => {
                 attempt += 1;
-                if attempt == 1 || attempt % 10 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(10) {
                     tracing::warn!(consumer = spec.durable, error = %format!("{e:#}"), "waiting for stream");
                 }
                 let delay = backoff(i64::from(attempt.min(5)));

@@ -1,4 +1,5 @@
-//! The `TrustRatings` gRPC API for regulator systems.
+//! The `TrustRatings` gRPC API for regulator systems. Every authenticated caller may read, whatever
+//! their role (the ratings are public): no call here checks a role.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -122,6 +123,13 @@ impl TrustRatingsService for TrustRatingsApi {
                 "flag: unknown flag {:?} (expected one of {})",
                 r.flag,
                 FLAG_CODES.join(", ")
+            )));
+        }
+        if !r.region.is_empty() {
+            return Err(Status::unimplemented(format!(
+                "region: filtering by region ({:?}) is not available yet: no quality or use of \
+                 resources input carries a trust's region",
+                r.region
             )));
         }
         let after =

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, Mode};
+use combined_rules::{
+    ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, InputSources, Mode,
+};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
@@ -49,9 +51,9 @@ fn rules_trust_type(raw: i32) -> combined_rules::TrustType {
     }
 }
 
-/// Which part table to write.
-#[derive(Debug, Clone, Copy)]
-enum Part {
+/// The two parts of a combined rating; every version of each is kept (append-only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
     Quality,
     Uor,
 }
@@ -59,8 +61,8 @@ enum Part {
 impl Part {
     fn table(self) -> &'static str {
         match self {
-            Part::Quality => "combiner_quality_parts",
-            Part::Uor => "combiner_uor_parts",
+            Part::Quality => "combiner_quality_part_versions",
+            Part::Uor => "combiner_uor_part_versions",
         }
     }
 }
@@ -139,7 +141,8 @@ impl Combiner {
         Ok(())
     }
 
-    /// Keep the newest version of a part; an older or repeated version changes nothing.
+    /// Keep every version of a part (append-only); a repeated version changes nothing. The newest
+    /// version is the one combined, whatever order versions arrive in.
     async fn store_part(
         &self,
         part: Part,
@@ -148,10 +151,9 @@ impl Combiner {
         payload: &[u8],
     ) -> sqlx::Result<()> {
         let sql = format!(
-            "INSERT INTO {t} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
-             ON CONFLICT (trust_code) DO UPDATE SET version = excluded.version, payload_hex = excluded.payload_hex
-             WHERE excluded.version > {t}.version",
-            t = part.table()
+            "INSERT INTO {} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
+             ON CONFLICT (trust_code, version) DO NOTHING",
+            part.table()
         );
         sqlx::query(&sql)
             .bind(trust.as_str())
@@ -162,9 +164,10 @@ impl Combiner {
         Ok(())
     }
 
+    /// The newest stored version of a part.
     async fn load_part(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Option<Vec<u8>>> {
         let sql = format!(
-            "SELECT payload_hex FROM {} WHERE trust_code = $1",
+            "SELECT payload_hex FROM {} WHERE trust_code = $1 ORDER BY version DESC LIMIT 1",
             part.table()
         );
         let row = sqlx::query(&sql)
@@ -178,6 +181,24 @@ impl Combiner {
             }
             None => Ok(None),
         }
+    }
+
+    /// The versions of a part stored for a trust, oldest first.
+    pub async fn part_versions(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Vec<u64>> {
+        let sql = format!(
+            "SELECT version FROM {} WHERE trust_code = $1 ORDER BY version",
+            part.table()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(trust.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let v: i64 = r.try_get("version")?;
+                Ok(u64::try_from(v).unwrap_or(0))
+            })
+            .collect()
     }
 
     /// Recompute a trust's combined rating from its stored parts; publish a new version if it
@@ -250,6 +271,15 @@ impl Combiner {
             key_questions,
             overall_quality,
             uor: approved,
+            sources: InputSources {
+                quality: format!(
+                    "CQC quality rating {}, version {}",
+                    quality.rule_set, quality.version
+                ),
+                use_of_resources: uor
+                    .map(|u| format!("NHSI use of resources, approved by {}", u.approved_by))
+                    .unwrap_or_default(),
+            },
         };
         // The publication date of the combination is the date of its latest part: ratings set
         // before 5 March 2018 are shown in shadow mode.

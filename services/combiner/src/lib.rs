@@ -1,10 +1,11 @@
 //! combiner: joins CQC's quality ratings (`<ns>.quality.rated`) and NHSI's approved use-of-resources
 //! ratings (`<ns>.uor.approved`) into the combined trust rating (`combined-rules`), keeps every
 //! version, publishes them on `<ns>.combined.published`, and serves them over gRPC
-//! (`TrustRatingsService`).
+//! (`TrustRatingsService`) and as an HTML ratings report for people (`report`, over HTTP).
 
 pub mod api;
 pub mod combining;
+pub mod report;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use combined_rules::CombinedRuleSet;
 use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsServiceServer;
 use oversight_runtime::nats::{Bus, run_consumer};
 use oversight_runtime::outbox::Outbox;
-use oversight_runtime::subjects::consumers;
+use oversight_runtime::subjects::{ConsumerSpec, consumers};
 use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -38,19 +39,76 @@ pub struct Config {
     /// Address for the gRPC API.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50054")]
     pub grpc_addr: SocketAddr,
+    /// Address for the HTML ratings report (HTTP); `off` disables it. Tests set it themselves
+    /// (`None`: no report server).
+    #[arg(long, env = "REPORT_ADDR", default_value = DEFAULT_REPORT_ADDR, value_parser = parse_report_addr)]
+    pub report_addr: ::std::option::Option<SocketAddr>,
     /// Publish in shadow mode (UoR separately, no combined rating) whatever the date.
     #[arg(long, env = "COMBINED_FORCE_SHADOW", default_value_t = false)]
     pub force_shadow: bool,
     /// Flag a combined rating whose parts are dated more than this many months apart.
     #[arg(long, env = "COMBINED_MAX_MONTHS_APART", default_value_t = 12)]
     pub max_months_apart: u32,
+    /// Suffix for the durable consumer names (`combiner-quality-<suffix>`). A combiner with a new
+    /// suffix and an empty database reads the quality and UoR streams from the beginning, which
+    /// rebuilds its state (replay). Letters, digits, `-` and `_` only.
+    #[arg(long, env = "COMBINER_CONSUMER_SUFFIX", value_parser = parse_consumer_suffix)]
+    pub consumer_suffix: Option<String>,
+}
+
+/// Where the binary serves the HTML report unless told otherwise.
+pub const DEFAULT_REPORT_ADDR: &str = "0.0.0.0:8080";
+
+fn parse_report_addr(s: &str) -> Result<Option<SocketAddr>, String> {
+    match s.trim() {
+        "" | "off" | "none" => Ok(None),
+        addr => addr
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{addr:?} is not a socket address (or `off`): {e}")),
+    }
+}
+
+fn parse_consumer_suffix(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?}: a consumer suffix is 1 to 64 letters, digits, `-` or `_`"
+        ))
+    }
+}
+
+/// The consumer spec for `durable`, renamed with the configured suffix.
+fn consumer_spec(
+    subjects: &oversight_runtime::Subjects,
+    durable: &'static str,
+    suffix: Option<&str>,
+) -> anyhow::Result<ConsumerSpec> {
+    let mut spec = subjects
+        .consumer(durable)
+        .with_context(|| format!("no consumer spec for {durable}"))?;
+    if let Some(suffix) = suffix {
+        let suffix = parse_consumer_suffix(suffix).map_err(|e| anyhow::anyhow!(e))?;
+        // Consumer names are `&'static str`; a renamed one lives as long as the process, and an
+        // App builds two of them once.
+        spec.durable = Box::leak(format!("{durable}-{suffix}").into_boxed_str());
+    }
+    Ok(spec)
 }
 
 pub struct App {
     listener: TcpListener,
+    report_listener: Option<TcpListener>,
     routes: Routes,
     bus: Bus,
     combiner: Arc<Combiner>,
+    quality_consumer: ConsumerSpec,
+    uor_consumer: ConsumerSpec,
 }
 
 impl App {
@@ -65,8 +123,26 @@ impl App {
         let mut rules = CombinedRuleSet::cqc_combined_2018();
         rules.force_shadow = config.force_shadow;
         rules.max_months_apart = config.max_months_apart;
-        let combiner = Arc::new(Combiner::new(pool, outbox, subjects, rules));
+        let combiner = Arc::new(Combiner::new(pool, outbox, subjects.clone(), rules));
+        let quality_consumer = consumer_spec(
+            &subjects,
+            consumers::COMBINER_QUALITY,
+            config.consumer_suffix.as_deref(),
+        )?;
+        let uor_consumer = consumer_spec(
+            &subjects,
+            consumers::COMBINER_UOR,
+            config.consumer_suffix.as_deref(),
+        )?;
         let listener = grpc::bind(config.grpc_addr).await?;
+        let report_listener = match config.report_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("failed to bind the report listener on {addr}"))?,
+            ),
+            None => None,
+        };
         let (mut routes, health) = grpc::base_routes().await?;
         let auth = config.infra.authenticator()?;
         routes.add_service(TrustRatingsServiceServer::with_interceptor(
@@ -80,14 +156,24 @@ impl App {
             .await;
         Ok(App {
             listener,
+            report_listener,
             routes: routes.routes(),
             bus,
             combiner,
+            quality_consumer,
+            uor_consumer,
         })
     }
 
     pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
         self.listener.local_addr().context("no local address")
+    }
+
+    /// Where the HTML report is served, when it is.
+    pub fn report_addr(&self) -> Option<SocketAddr> {
+        self.report_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn combiner(&self) -> Arc<Combiner> {
@@ -98,13 +184,8 @@ impl App {
         if let Err(e) = self.combiner.outbox().publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let subjects = self.bus.subjects().clone();
-        let quality_spec = subjects
-            .consumer(consumers::COMBINER_QUALITY)
-            .context("consumer spec")?;
-        let uor_spec = subjects
-            .consumer(consumers::COMBINER_UOR)
-            .context("consumer spec")?;
+        let quality_spec = self.quality_consumer;
+        let uor_spec = self.uor_consumer;
         let c1 = self.combiner.clone();
         let quality = run_consumer(
             self.bus.clone(),
@@ -126,8 +207,16 @@ impl App {
             shutdown.clone(),
         );
         let server = grpc::serve(self.listener, self.routes, shutdown.clone());
-        let (a, b, s) = tokio::join!(quality, uor, server);
+        let report = async {
+            match self.report_listener {
+                Some(listener) => {
+                    report::serve(listener, self.combiner.clone(), shutdown.clone()).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (a, b, s, r) = tokio::join!(quality, uor, server, report);
         shutdown.cancel();
-        a.and(b).and(s)
+        a.and(b).and(s).and(r)
     }
 }

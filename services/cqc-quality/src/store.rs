@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use cqc_rules::{
-    KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
+    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
+    Stage, TrustEvidence, TrustType, WellLedAssessment,
 };
-use oversight_rating::{KeyQuestion, RatingValue, TrustCode};
+use oversight_rating::{KeyQuestion, Rating, RatingValue, ServiceId, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 /// One KQ × service rating row.
@@ -127,12 +128,17 @@ fn decode<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> sqlx::Result<
     r.map_err(|e| sqlx::Error::Decode(format!("stored {what} is invalid: {e}").into()))
 }
 
-/// Everything stored about a trust, as the rules' input.
+/// Everything stored about a trust, as the rules' input: service ratings with the limiters of
+/// the enforcement actions dated on or before `as_of` (all of them when `None`), merged-service
+/// exclusions, and well-led assessments.
 pub async fn evidence(
     pool: &AnyPool,
     trust: &TrustCode,
     trust_type: TrustType,
+    as_of: Option<NaiveDate>,
 ) -> sqlx::Result<TrustEvidence> {
+    let actions = enforcement_actions(pool, trust).await?;
+    let merged = merged_services(pool, trust).await?;
     let rows = sqlx::query(
         "SELECT location_id, location_name, service_id, key_question, rating, report_date
          FROM cqc_service_ratings WHERE trust_code = $1 ORDER BY location_id, service_id, key_question, report_date",
@@ -169,20 +175,46 @@ pub async fn evidence(
             });
     }
     let mut location_evidence = Vec::new();
+    for a in actions
+        .iter()
+        .filter(|a| as_of.is_none_or(|d| a.action_date <= d))
+    {
+        let standing = locations
+            .get_mut(&a.location_id)
+            .and_then(|(_, services)| services.get_mut(a.service_id.as_str()))
+            .and_then(|ratings| {
+                ratings
+                    .iter_mut()
+                    .filter(|r| r.key_question == a.key_question && r.report_date <= a.action_date)
+                    .max_by_key(|r| r.report_date)
+            });
+        if let Some(r) = standing {
+            let limiter = a.limiter();
+            // One limiter per rating: the strictest stands (enforcement action over requirement
+            // notice); among equals the later action (actions are ordered by date).
+            if r.limiter.as_ref().is_none_or(|l| limiter.cap() <= l.cap()) {
+                r.limiter = Some(limiter);
+            }
+        }
+    }
     for (id, (name, services)) in locations {
         // Trusts without a location level store services under an empty location id; they still
         // need a location entry for the rules, named after the trust.
         let loc_id = if id.is_empty() {
             format!("{}HQ", trust.as_str())
         } else {
-            id
+            id.clone()
         };
         let mut svc = Vec::new();
         for (service, ratings) in services {
+            let merged_from = merged
+                .iter()
+                .find(|m| m.location_id == id && m.service_id.as_str() == service)
+                .map(|m| m.exclusion.clone());
             svc.push(ServiceEvidence {
                 service: decode(service.parse(), "service id")?,
                 ratings,
-                merged_from: None,
+                merged_from,
             });
         }
         location_evidence.push(LocationEvidence {
@@ -210,5 +242,492 @@ pub async fn evidence(
         trust_type,
         locations: location_evidence,
         well_led,
+    })
+}
+
+/// The kind of a limiter as stored (`requirement_notice`, `warning_notice`, `condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    RequirementNotice,
+    WarningNotice,
+    Condition,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::RequirementNotice => "requirement_notice",
+            ActionKind::WarningNotice => "warning_notice",
+            ActionKind::Condition => "condition",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActionKind> {
+        Some(match s {
+            "requirement_notice" => ActionKind::RequirementNotice,
+            "warning_notice" => ActionKind::WarningNotice,
+            "condition" => ActionKind::Condition,
+            _ => return None,
+        })
+    }
+}
+
+/// An enforcement action or requirement notice on a key question × service (DOMAIN.md §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnforcementActionRow {
+    /// `""` for a trust-wide service of a trust without a location level.
+    pub location_id: String,
+    pub service_id: ServiceId,
+    pub key_question: KeyQuestion,
+    pub kind: ActionKind,
+    pub reason: String,
+    pub action_date: NaiveDate,
+    pub recorded_by: String,
+}
+
+impl EnforcementActionRow {
+    /// The rules' limiter, with the action's date in its reason.
+    pub fn limiter(&self) -> Limiter {
+        let reason = format!("{}, {}", self.reason, self.action_date);
+        match self.kind {
+            ActionKind::RequirementNotice => Limiter::RequirementNotice { reason },
+            ActionKind::WarningNotice => Limiter::EnforcementAction {
+                action: EnforcementKind::WarningNotice,
+                reason,
+            },
+            ActionKind::Condition => Limiter::EnforcementAction {
+                action: EnforcementKind::Condition,
+                reason,
+            },
+        }
+    }
+}
+
+/// A service from a previously separate organisation (DOMAIN.md §2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedServiceRow {
+    pub location_id: String,
+    pub service_id: ServiceId,
+    pub exclusion: MergedExclusion,
+    pub recorded_by: String,
+}
+
+/// An inspection report of one location (or of a trust's trust-wide services: `location_id` "").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectionRow {
+    pub location_id: String,
+    pub location_name: String,
+    pub report_date: NaiveDate,
+    pub inspection_id: String,
+    pub rating_count: usize,
+    pub recorded_by: String,
+}
+
+/// What a judgement is about, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntityKey {
+    pub trust: TrustCode,
+    pub kind: EntityKind,
+    /// The location, or a service's location (`""`: trust-wide).
+    pub location_id: String,
+    /// The service (`""` unless `kind` is `Service`).
+    pub service_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntityKind {
+    Trust,
+    Location,
+    Service,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Trust => "trust",
+            EntityKind::Location => "location",
+            EntityKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntityKind> {
+        Some(match s {
+            "trust" => EntityKind::Trust,
+            "location" => EntityKind::Location,
+            "service" => EntityKind::Service,
+            _ => return None,
+        })
+    }
+}
+
+pub fn stage_str(s: Stage) -> &'static str {
+    match s {
+        Stage::Draft => "draft",
+        Stage::Final => "final",
+    }
+}
+
+fn parse_stage(s: &str) -> Option<Stage> {
+    match s {
+        "draft" => Some(Stage::Draft),
+        "final" => Some(Stage::Final),
+        _ => None,
+    }
+}
+
+/// One recorded decision (a row of the append-only judgement history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgementRow {
+    pub entity: EntityKey,
+    /// `None`: the overall rating.
+    pub key_question: Option<KeyQuestion>,
+    /// 1, 2, … per entity and key question.
+    pub sequence: i64,
+    /// What the rules computed (`None`: no rating).
+    pub computed: Option<Rating>,
+    pub published: Rating,
+    /// `""` when the decision follows the rules.
+    pub rationale: String,
+    pub stage: Stage,
+    pub decided_on: NaiveDate,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}
+
+pub async fn upsert_inspection(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    i: &InspectionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cqc_inspections (trust_code, location_id, report_date, inspection_id, location_name, rating_count, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (trust_code, location_id, report_date) DO UPDATE SET
+            inspection_id = excluded.inspection_id, location_name = excluded.location_name,
+            rating_count = excluded.rating_count, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
+    )
+    .bind(trust.as_str())
+    .bind(&i.location_id)
+    .bind(i.report_date.to_string())
+    .bind(&i.inspection_id)
+    .bind(&i.location_name)
+    .bind(i64::try_from(i.rating_count).unwrap_or(i64::MAX))
+    .bind(&i.recorded_by)
+    .bind(oversight_runtime::time::now_rfc3339())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The inspections recorded for a trust: `(location_id, report_date, rating_count)`, oldest first.
+pub async fn inspections(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Vec<(String, NaiveDate, i64)>> {
+    let rows = sqlx::query(
+        "SELECT location_id, report_date, rating_count FROM cqc_inspections WHERE trust_code = $1 ORDER BY report_date, location_id",
+    )
+    .bind(trust.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let date: String = r.try_get("report_date")?;
+            Ok((
+                r.try_get("location_id")?,
+                decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                r.try_get("rating_count")?,
+            ))
+        })
+        .collect()
+}
+
+/// Record an enforcement action; recording the same action again replaces its reason.
+pub async fn upsert_enforcement_action(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    a: &EnforcementActionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cqc_enforcement_actions (trust_code, location_id, service_id, key_question, action_date, kind, reason, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (trust_code, location_id, service_id, key_question, action_date, kind)
+         DO UPDATE SET reason = excluded.reason, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
+    )
+    .bind(trust.as_str())
+    .bind(&a.location_id)
+    .bind(a.service_id.as_str())
+    .bind(a.key_question.camel())
+    .bind(a.action_date.to_string())
+    .bind(a.kind.as_str())
+    .bind(&a.reason)
+    .bind(&a.recorded_by)
+    .bind(oversight_runtime::time::now_rfc3339())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A trust's enforcement actions, oldest first.
+pub async fn enforcement_actions(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Vec<EnforcementActionRow>> {
+    let rows = sqlx::query(
+        "SELECT location_id, service_id, key_question, action_date, kind, reason, recorded_by
+         FROM cqc_enforcement_actions WHERE trust_code = $1
+         ORDER BY action_date, location_id, service_id, key_question, kind",
+    )
+    .bind(trust.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let service: String = r.try_get("service_id")?;
+            let kq: String = r.try_get("key_question")?;
+            let date: String = r.try_get("action_date")?;
+            let kind: String = r.try_get("kind")?;
+            Ok(EnforcementActionRow {
+                location_id: r.try_get("location_id")?,
+                service_id: decode(service.parse(), "service id")?,
+                key_question: decode(kq.parse(), "key question")?,
+                kind: decode(
+                    ActionKind::parse(&kind).ok_or(format!("unknown kind {kind:?}")),
+                    "enforcement kind",
+                )?,
+                reason: r.try_get("reason")?,
+                action_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                recorded_by: r.try_get("recorded_by")?,
+            })
+        })
+        .collect()
+}
+
+/// The date of a trust's latest enforcement action, if any.
+pub async fn latest_action_date(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Option<NaiveDate>> {
+    let row = sqlx::query(
+        "SELECT MAX(action_date) AS latest FROM cqc_enforcement_actions WHERE trust_code = $1",
+    )
+    .bind(trust.as_str())
+    .fetch_one(pool)
+    .await?;
+    let latest: Option<String> = row.try_get("latest")?;
+    latest
+        .map(|d| decode(NaiveDate::parse_from_str(&d, "%Y-%m-%d"), "date"))
+        .transpose()
+}
+
+/// The rating of a key question × service standing on `on`: `(rating, report date)` of the latest
+/// report on or before it.
+pub async fn rating_on(
+    pool: &AnyPool,
+    trust: &TrustCode,
+    location_id: &str,
+    service_id: &ServiceId,
+    key_question: KeyQuestion,
+    on: NaiveDate,
+) -> sqlx::Result<Option<(RatingValue, NaiveDate)>> {
+    let row = sqlx::query(
+        "SELECT rating, report_date FROM cqc_service_ratings
+         WHERE trust_code = $1 AND location_id = $2 AND service_id = $3 AND key_question = $4 AND report_date <= $5
+         ORDER BY report_date DESC LIMIT 1",
+    )
+    .bind(trust.as_str())
+    .bind(location_id)
+    .bind(service_id.as_str())
+    .bind(key_question.camel())
+    .bind(on.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let rating: String = r.try_get("rating")?;
+        let date: String = r.try_get("report_date")?;
+        Ok((
+            decode(rating.parse(), "rating")?,
+            decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Record (or replace) a merged-organisation exclusion for a service.
+pub async fn upsert_merged_service(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    m: &MergedServiceRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cqc_merged_services (trust_code, location_id, service_id, organisation, merged_on, until_date, reason, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (trust_code, location_id, service_id) DO UPDATE SET
+            organisation = excluded.organisation, merged_on = excluded.merged_on, until_date = excluded.until_date,
+            reason = excluded.reason, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
+    )
+    .bind(trust.as_str())
+    .bind(&m.location_id)
+    .bind(m.service_id.as_str())
+    .bind(&m.exclusion.organisation)
+    .bind(m.exclusion.merged_on.map(|d| d.to_string()).unwrap_or_default())
+    .bind(m.exclusion.until.to_string())
+    .bind(&m.exclusion.reason)
+    .bind(&m.recorded_by)
+    .bind(oversight_runtime::time::now_rfc3339())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A trust's merged-organisation exclusions.
+pub async fn merged_services(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Vec<MergedServiceRow>> {
+    let rows = sqlx::query(
+        "SELECT location_id, service_id, organisation, merged_on, until_date, reason, recorded_by
+         FROM cqc_merged_services WHERE trust_code = $1 ORDER BY location_id, service_id",
+    )
+    .bind(trust.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let service: String = r.try_get("service_id")?;
+            let merged_on: String = r.try_get("merged_on")?;
+            let until: String = r.try_get("until_date")?;
+            Ok(MergedServiceRow {
+                location_id: r.try_get("location_id")?,
+                service_id: decode(service.parse(), "service id")?,
+                exclusion: MergedExclusion {
+                    organisation: r.try_get("organisation")?,
+                    until: decode(NaiveDate::parse_from_str(&until, "%Y-%m-%d"), "date")?,
+                    reason: r.try_get("reason")?,
+                    merged_on: if merged_on.is_empty() {
+                        None
+                    } else {
+                        Some(decode(
+                            NaiveDate::parse_from_str(&merged_on, "%Y-%m-%d"),
+                            "date",
+                        )?)
+                    },
+                },
+                recorded_by: r.try_get("recorded_by")?,
+            })
+        })
+        .collect()
+}
+
+/// The next sequence number of an entity's key question history (1 for the first decision).
+pub async fn next_judgement_sequence(
+    conn: &mut AnyConnection,
+    entity: &EntityKey,
+    key_question: Option<KeyQuestion>,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM cqc_judgements
+         WHERE trust_code = $1 AND entity_kind = $2 AND location_id = $3 AND service_id = $4 AND key_question = $5",
+    )
+    .bind(entity.trust.as_str())
+    .bind(entity.kind.as_str())
+    .bind(&entity.location_id)
+    .bind(&entity.service_id)
+    .bind(key_question.map_or("", KeyQuestion::camel))
+    .fetch_one(conn)
+    .await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n + 1)
+}
+
+/// Append a decision. History rows are never updated: the primary key rejects a reused sequence.
+pub async fn insert_judgement(conn: &mut AnyConnection, j: &JudgementRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cqc_judgements (trust_code, entity_kind, location_id, service_id, key_question, sequence,
+            computed, published, rationale, stage, decided_on, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(j.entity.trust.as_str())
+    .bind(j.entity.kind.as_str())
+    .bind(&j.entity.location_id)
+    .bind(&j.entity.service_id)
+    .bind(j.key_question.map_or("", KeyQuestion::camel))
+    .bind(j.sequence)
+    .bind(j.computed.map_or("", Rating::cqc_str))
+    .bind(j.published.cqc_str())
+    .bind(&j.rationale)
+    .bind(stage_str(j.stage))
+    .bind(j.decided_on.to_string())
+    .bind(&j.recorded_by)
+    .bind(&j.recorded_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Recorded decisions, of one trust or of all, ordered by trust, entity, key question and
+/// sequence (so each history is contiguous and oldest first).
+pub async fn judgements(
+    pool: &AnyPool,
+    trust: Option<&TrustCode>,
+) -> sqlx::Result<Vec<JudgementRow>> {
+    const COLUMNS: &str = "SELECT trust_code, entity_kind, location_id, service_id, key_question, sequence, computed,
+            published, rationale, stage, decided_on, recorded_by, recorded_at FROM cqc_judgements";
+    const ORDER: &str =
+        "ORDER BY trust_code, entity_kind, location_id, service_id, key_question, sequence";
+    let rows = match trust {
+        Some(t) => {
+            sqlx::query(&format!("{COLUMNS} WHERE trust_code = $1 {ORDER}"))
+                .bind(t.as_str())
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!("{COLUMNS} {ORDER}"))
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    rows.iter().map(judgement_row).collect()
+}
+
+fn judgement_row(r: &sqlx::any::AnyRow) -> sqlx::Result<JudgementRow> {
+    let trust: String = r.try_get("trust_code")?;
+    let kind: String = r.try_get("entity_kind")?;
+    let kq: String = r.try_get("key_question")?;
+    let computed: String = r.try_get("computed")?;
+    let published: String = r.try_get("published")?;
+    let stage: String = r.try_get("stage")?;
+    let decided_on: String = r.try_get("decided_on")?;
+    Ok(JudgementRow {
+        entity: EntityKey {
+            trust: decode(trust.parse(), "trust code")?,
+            kind: decode(
+                EntityKind::parse(&kind).ok_or(format!("unknown entity kind {kind:?}")),
+                "entity kind",
+            )?,
+            location_id: r.try_get("location_id")?,
+            service_id: r.try_get("service_id")?,
+        },
+        key_question: if kq.is_empty() {
+            None
+        } else {
+            Some(decode(kq.parse(), "key question")?)
+        },
+        sequence: r.try_get("sequence")?,
+        computed: if computed.is_empty() {
+            None
+        } else {
+            Some(decode(computed.parse(), "rating")?)
+        },
+        published: decode(published.parse(), "rating")?,
+        rationale: r.try_get("rationale")?,
+        stage: decode(
+            parse_stage(&stage).ok_or(format!("unknown stage {stage:?}")),
+            "stage",
+        )?,
+        decided_on: decode(NaiveDate::parse_from_str(&decided_on, "%Y-%m-%d"), "date")?,
+        recorded_by: r.try_get("recorded_by")?,
+        recorded_at: r.try_get("recorded_at")?,
     })
 }

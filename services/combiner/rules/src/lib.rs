@@ -185,6 +185,19 @@ pub struct CombineInput {
     /// rating and compared with it for the raised/lowered flags.
     pub overall_quality: DatedRating,
     pub uor: Option<ApprovedUor>,
+    /// Where the parts came from, named in the explanation beside each input.
+    #[serde(default)]
+    pub sources: InputSources,
+}
+
+/// The sources of a combination's inputs, in words, e.g. "CQC quality rating cqc-2018, version 3"
+/// and "NHSI use of resources, approved by cqc". Empty: not stated.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InputSources {
+    /// The source of the five key-question ratings (and the overall quality rating).
+    pub quality: String,
+    /// The source of the approved use of resources rating.
+    pub use_of_resources: String,
 }
 
 /// Publication mode (DOMAIN.md §3).
@@ -230,22 +243,33 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
     let mut explanation = Explanation::new(rules.version.clone(), String::new());
     explanation.inputs = kqs
         .iter()
-        .map(|(kq, dr)| input_line(&kq.cqc_str().to_lowercase(), dr.rating, dr.date, None))
+        .map(|(kq, dr)| {
+            with_source(
+                input_line(&kq.cqc_str().to_lowercase(), dr.rating, dr.date, None),
+                &input.sources.quality,
+            )
+        })
         .chain(std::iter::once(match &input.uor {
-            Some(u) => input_line(
-                USE_OF_RESOURCES,
-                Some(u.rating),
-                Some(u.date),
-                Some(u.version),
+            Some(u) => with_source(
+                input_line(
+                    USE_OF_RESOURCES,
+                    Some(u.rating),
+                    Some(u.date),
+                    Some(u.version),
+                ),
+                &input.sources.use_of_resources,
             ),
             None => format!("{USE_OF_RESOURCES}: no approved rating"),
         }))
         .collect();
-    explanation.notes.push(input_line(
-        "overall quality, published beside it",
-        input.overall_quality.rating,
-        input.overall_quality.date,
-        None,
+    explanation.notes.push(with_source(
+        input_line(
+            "overall quality, published beside it",
+            input.overall_quality.rating,
+            input.overall_quality.date,
+            None,
+        ),
+        &input.sources.quality,
     ));
     explanation
         .notes
@@ -322,6 +346,16 @@ fn input_line(
         format!("{label}: {value}")
     } else {
         format!("{label}: {value} ({})", when.join(", "))
+    }
+}
+
+/// "safe: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3"; unchanged when the
+/// source is not stated.
+fn with_source(line: String, source: &str) -> String {
+    if source.is_empty() {
+        line
+    } else {
+        format!("{line} — source: {source}")
     }
 }
 

@@ -36,6 +36,7 @@ fn acute(kqs: [Rating; 5], uor: Rating) -> CombineInput {
             date: date(UOR_DATE),
             version: 2,
         }),
+        sources: InputSources::default(),
     }
 }
 
@@ -184,6 +185,38 @@ fn every_threshold_row() {
 }
 
 #[test]
+fn thresholds_are_parameters_of_the_rule_set() {
+    // 2 RI + 4 good: Good under the published RI threshold of 3 of 6 …
+    let input = acute([RequiresImprovement, Good, Good, Good, Good], RequiresImprovement);
+    assert_eq!(run(&input).combined, Some(Good));
+    // … RI under the single-rating threshold of 2 (DOMAIN.md §3: "changed from 2").
+    let mut rules = CombinedRuleSet::default();
+    rules.thresholds.requires_improvement = CountThreshold::Fixed(2);
+    assert_eq!(
+        combine(&input, date(AS_OF), &rules).combined,
+        Some(RequiresImprovement)
+    );
+    // The inadequate threshold: 2 of 6 by default, 3 when configured (1 inadequate limits to RI).
+    let two_inadequate = acute([Inadequate, Good, Good, Good, Good], Inadequate);
+    assert_eq!(run(&two_inadequate).combined, Some(Inadequate));
+    let mut rules = CombinedRuleSet::default();
+    rules.thresholds.inadequate = CountThreshold::Fixed(3);
+    assert_eq!(
+        combine(&two_inadequate, date(AS_OF), &rules).combined,
+        Some(RequiresImprovement)
+    );
+    // The outstanding threshold: 2 of 6 by default, 3 when configured.
+    let two_outstanding = acute([Outstanding, Good, Good, Good, Good], Outstanding);
+    assert_eq!(run(&two_outstanding).combined, Some(Outstanding));
+    let mut rules = CombinedRuleSet::default();
+    rules.thresholds.outstanding = CountThreshold::Fixed(3);
+    assert_eq!(
+        combine(&two_outstanding, date(AS_OF), &rules).combined,
+        Some(Good)
+    );
+}
+
+#[test]
 fn rule_text_is_the_aggregate_rule() {
     let out = run(&acute([Inadequate, Good, Good, Good, Good], Inadequate));
     assert_eq!(
@@ -234,6 +267,35 @@ fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
             .iter()
             .any(|n| n.starts_with("mode: combined"))
     );
+}
+
+#[test]
+fn explanation_names_the_source_of_each_input() {
+    let mut input = acute([Good; 5], RequiresImprovement);
+    input.sources = InputSources {
+        quality: "CQC quality rating cqc-2018, version 3".into(),
+        use_of_resources: "NHSI use of resources, approved by cqc".into(),
+    };
+    let out = run(&input);
+    assert_eq!(
+        out.explanation.inputs[0],
+        "safe: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3"
+    );
+    assert_eq!(
+        out.explanation.inputs[5],
+        "use of resources: Requires improvement (2017-11-01, version 2) — source: NHSI use of resources, approved by cqc"
+    );
+    assert!(
+        out.explanation
+            .notes
+            .iter()
+            .any(|n| n.starts_with("overall quality") && n.ends_with("version 3")),
+        "{:?}",
+        out.explanation.notes
+    );
+    // Sources never change the rating.
+    input.sources = InputSources::default();
+    assert_eq!(run(&input).combined, out.combined);
 }
 
 #[test]

@@ -1,0 +1,699 @@
+//! Stored NHSI metrics read back and run through the pure rules (`nhsi-rules`): the SOF finance
+//! score, peer positions, CHPPD, the suggested UoR rating, SOF segmentation and the NOF league
+//! table. Also the recorded segment decisions.
+//!
+//! Observations are few (a few hundred trusts × a few dozen metrics × periods), so peer groups
+//! and league tables are computed in memory from one query per feed.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use nhsi_rules::chppd::{ChppdReport, WardDay, YearMonth, compute_chppd};
+use nhsi_rules::nof::{LeagueRow, NofAssessment, NofProvider, assess_providers, league_table};
+use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
+use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
+use nhsi_rules::segment::{
+    OperationalPerformance, OperationalStandard, SegmentDecision, SegmentInputs,
+    SegmentSuggestion, SegmentError, Trigger, suggest_segment,
+};
+use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
+use nhsi_rules::suggest::{UorSuggestion, suggest_uor_rating};
+use oversight_rating::{RatingValue, TrustCode, TrustType};
+use rust_decimal::Decimal;
+use sqlx::{AnyPool, Row};
+
+use crate::error::ServiceError;
+
+/// Feed names, as ingestion sets `MetricObservation.feed`.
+pub mod feeds {
+    pub const FINANCE: &str = "finance";
+    pub const WARD_STAFFING: &str = "ward_staffing";
+    pub const PRODUCTIVITY: &str = "productivity";
+    pub const OPERATIONAL: &str = "operational";
+    pub const ALL: [&str; 4] = [FINANCE, WARD_STAFFING, PRODUCTIVITY, OPERATIONAL];
+}
+
+/// The finance feed's columns, in the SOF table's order.
+pub const FINANCE_METRICS: [&str; 5] = [
+    "capital_service_capacity",
+    "liquidity_days",
+    "income_expenditure_margin_pct",
+    "distance_from_plan_pct",
+    "agency_spend_vs_ceiling_pct",
+];
+
+/// The ward staffing feed's columns.
+pub const WARD_STAFFING_VALUES: [&str; 5] = [
+    "patients_at_midnight",
+    "registered_nurse_hours",
+    "registered_midwife_hours",
+    "allied_health_professional_hours",
+    "healthcare_support_worker_hours",
+];
+
+/// The versioned rule sets shipped in `rules/rulesets/`, loaded once at start.
+#[derive(Debug, Clone)]
+pub struct RuleSets {
+    pub sof: SofRuleSet,
+    pub suggest: SuggestRuleSet,
+    pub nof: NofRuleSet,
+}
+
+impl RuleSets {
+    pub fn shipped() -> anyhow::Result<Self> {
+        Ok(RuleSets {
+            sof: SofRuleSet::default_2017()?,
+            suggest: SuggestRuleSet::default_2017()?,
+            nof: NofRuleSet::default_2025()?,
+        })
+    }
+}
+
+/// A decimal as the feeds write it: plain (`-7.25`) or scientific (`1.5e2`).
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
+    let t = s.trim();
+    Decimal::from_str(t)
+        .ok()
+        .or_else(|| Decimal::from_scientific(t).ok())
+}
+
+/// The NHSI rules' trust type for the shared one.
+pub fn rules_trust_type(t: TrustType) -> nhsi_rules::TrustType {
+    match t {
+        TrustType::Acute => nhsi_rules::TrustType::Acute,
+        TrustType::SpecialistAcute => nhsi_rules::TrustType::AcuteSpecialist,
+        TrustType::MentalHealth => nhsi_rules::TrustType::MentalHealth,
+        TrustType::Community => nhsi_rules::TrustType::Community,
+        TrustType::Ambulance => nhsi_rules::TrustType::Ambulance,
+    }
+}
+
+/// The shared trust type for the NHSI rules' one.
+pub fn shared_trust_type(t: nhsi_rules::TrustType) -> TrustType {
+    match t {
+        nhsi_rules::TrustType::Acute => TrustType::Acute,
+        nhsi_rules::TrustType::AcuteSpecialist => TrustType::SpecialistAcute,
+        nhsi_rules::TrustType::MentalHealth => TrustType::MentalHealth,
+        nhsi_rules::TrustType::Community => TrustType::Community,
+        nhsi_rules::TrustType::Ambulance => TrustType::Ambulance,
+    }
+}
+
+/// One stored observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub trust: TrustCode,
+    pub period: NaiveDate,
+    pub ward: String,
+    pub metric: String,
+    pub value: Decimal,
+}
+
+/// Which peers to compare a trust with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peers {
+    /// Every trust of the same type.
+    National,
+    /// A named set (the trust itself is always included).
+    Named { name: String, trusts: Vec<TrustCode> },
+}
+
+/// A finance score with the period and values it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinanceResult {
+    pub period: NaiveDate,
+    pub values: [(&'static str, Decimal); 5],
+    pub score: FinanceScore,
+}
+
+/// A metric position with the period of the trust's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatedPosition {
+    pub period: NaiveDate,
+    pub position: MetricPosition,
+}
+
+/// A recorded segment decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDecision {
+    pub trust: TrustCode,
+    pub decision: SegmentDecision,
+    pub decided_by: String,
+    pub decided_at: String,
+}
+
+pub struct Metrics {
+    pool: AnyPool,
+    rules: RuleSets,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!("stored {what} is corrupt: {e}"))
+}
+
+fn row_to_observation(r: &sqlx::any::AnyRow) -> Result<Observation, ServiceError> {
+    let trust: String = r.try_get("trust_code")?;
+    let period: String = r.try_get("period")?;
+    let value: String = r.try_get("value")?;
+    Ok(Observation {
+        trust: trust.parse().map_err(|e| corrupt("trust code", e))?,
+        period: oversight_runtime::time::parse_date(&period)
+            .ok_or_else(|| corrupt("period", &period))?,
+        ward: r.try_get("ward_code")?,
+        metric: r.try_get("metric")?,
+        value: parse_decimal(&value).ok_or_else(|| corrupt("value", &value))?,
+    })
+}
+
+/// The latest value at or before `until` (any period when `None`) of each key.
+fn latest_by<K: Ord>(
+    rows: impl IntoIterator<Item = (K, NaiveDate, Decimal)>,
+    until: Option<NaiveDate>,
+) -> BTreeMap<K, (NaiveDate, Decimal)> {
+    let mut out: BTreeMap<K, (NaiveDate, Decimal)> = BTreeMap::new();
+    for (key, period, value) in rows {
+        if until.is_some_and(|u| period > u) {
+            continue;
+        }
+        let newer = out.get(&key).is_none_or(|(p, _)| period > *p);
+        if newer {
+            out.insert(key, (period, value));
+        }
+    }
+    out
+}
+
+impl Metrics {
+    pub fn new(pool: AnyPool, rules: RuleSets) -> Self {
+        Metrics { pool, rules }
+    }
+
+    pub fn rules(&self) -> &RuleSets {
+        &self.rules
+    }
+
+    /// The type of a known trust; NOT_FOUND for a trust with no evidence or rating recorded.
+    pub async fn trust_type(&self, trust: &TrustCode) -> Result<TrustType, ServiceError> {
+        let row = sqlx::query("SELECT trust_type FROM nhsi_trusts WHERE trust_code = $1")
+            .bind(trust.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else {
+            return Err(ServiceError::not_found(
+                format!("trust {trust}"),
+                "no resource evidence or quality rating recorded for this trust",
+            ));
+        };
+        let t: String = r.try_get("trust_type")?;
+        t.parse().map_err(|e| corrupt("trust type", e))
+    }
+
+    async fn trusts(&self) -> Result<Vec<(TrustCode, TrustType)>, ServiceError> {
+        let rows = sqlx::query("SELECT trust_code, trust_type FROM nhsi_trusts ORDER BY trust_code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let code: String = r.try_get("trust_code")?;
+                let t: String = r.try_get("trust_type")?;
+                Ok((
+                    code.parse().map_err(|e| corrupt("trust code", e))?,
+                    t.parse().map_err(|e| corrupt("trust type", e))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Observations of one feed, of one trust or of all.
+    async fn observations(
+        &self,
+        trust: Option<&TrustCode>,
+        feed: &str,
+    ) -> Result<Vec<Observation>, ServiceError> {
+        let rows = match trust {
+            Some(t) => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
+                     WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code, metric",
+                )
+                .bind(t.as_str())
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
+                     WHERE feed = $1 ORDER BY trust_code, period, ward_code, metric",
+                )
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(row_to_observation).collect()
+    }
+
+    /// The SOF finance score of a trust for a period (the latest when `None`).
+    pub async fn finance_score(
+        &self,
+        trust: &TrustCode,
+        period: Option<NaiveDate>,
+    ) -> Result<FinanceResult, ServiceError> {
+        let obs = self.observations(Some(trust), feeds::FINANCE).await?;
+        let record = format!("finance of trust {trust}");
+        let period = match period {
+            Some(p) => p,
+            None => obs.iter().map(|o| o.period).max().ok_or_else(|| {
+                ServiceError::not_found(&record, "no finance data recorded for this trust")
+            })?,
+        };
+        let of_period: BTreeMap<&str, Decimal> = obs
+            .iter()
+            .filter(|o| o.period == period)
+            .map(|o| (o.metric.as_str(), o.value))
+            .collect();
+        if of_period.is_empty() {
+            return Err(ServiceError::not_found(
+                format!("{record} for period {period}"),
+                "no finance data recorded for this period",
+            ));
+        }
+        let value = |name: &'static str| {
+            of_period.get(name).copied().map(|v| (name, v)).ok_or_else(|| {
+                ServiceError::precondition(
+                    format!("{record} for period {period}"),
+                    format!("no value for {name}"),
+                )
+            })
+        };
+        let values = [
+            value(FINANCE_METRICS[0])?,
+            value(FINANCE_METRICS[1])?,
+            value(FINANCE_METRICS[2])?,
+            value(FINANCE_METRICS[3])?,
+            value(FINANCE_METRICS[4])?,
+        ];
+        let inputs = FinanceInputs {
+            capital_service_capacity: values[0].1,
+            liquidity_days: values[1].1,
+            income_expenditure_margin_pct: values[2].1,
+            distance_from_plan_pct: values[3].1,
+            agency_spend_vs_ceiling_pct: values[4].1,
+        };
+        // Financial special measures is not in any feed yet: never assumed.
+        let score = score_finance(&inputs, &self.rules.sof, false);
+        Ok(FinanceResult {
+            period,
+            values,
+            score,
+        })
+    }
+
+    /// The trust's position on each productivity and finance metric it has data for, within its
+    /// peer group. Peers contribute their latest value at or before the trust's period.
+    pub async fn positions(
+        &self,
+        trust: &TrustCode,
+        peers: &Peers,
+    ) -> Result<(PeerGroup, Vec<DatedPosition>), ServiceError> {
+        let trust_type = self.trust_type(trust).await?;
+        let (group, members): (PeerGroup, Vec<TrustCode>) = match peers {
+            Peers::National => (
+                PeerGroup::National {
+                    trust_type: rules_trust_type(trust_type),
+                },
+                self.trusts()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, t)| *t == trust_type)
+                    .map(|(c, _)| c)
+                    .collect(),
+            ),
+            Peers::Named { name, trusts } => {
+                let mut members = trusts.clone();
+                if !members.contains(trust) {
+                    members.push(trust.clone());
+                }
+                (PeerGroup::Named(name.clone()), members)
+            }
+        };
+        let mut by_trust_metric: Vec<((TrustCode, Metric), NaiveDate, Decimal)> = Vec::new();
+        for feed in [feeds::PRODUCTIVITY, feeds::FINANCE] {
+            for o in self.observations(None, feed).await? {
+                if let Ok(m) = o.metric.parse::<Metric>()
+                    && members.contains(&o.trust)
+                {
+                    by_trust_metric.push(((o.trust, m), o.period, o.value));
+                }
+            }
+        }
+        let own = latest_by(
+            by_trust_metric
+                .iter()
+                .filter(|((t, _), _, _)| t == trust)
+                .map(|((_, m), p, v)| (*m, *p, *v)),
+            None,
+        );
+        let mut positions = Vec::new();
+        for (metric, (period, value)) in own {
+            let peer_values: Vec<Decimal> = latest_by(
+                by_trust_metric
+                    .iter()
+                    .filter(|((_, m), _, _)| *m == metric)
+                    .map(|((t, _), p, v)| (t.clone(), *p, *v)),
+                Some(period),
+            )
+            .into_values()
+            .map(|(_, v)| v)
+            .collect();
+            let position = position_in_peer_group(metric, value, &peer_values, group.clone())
+                .map_err(|e| ServiceError::Internal(e.into()))?;
+            positions.push(DatedPosition { period, position });
+        }
+        Ok((group, positions))
+    }
+
+    /// The suggested UoR rating from the trust's positions.
+    pub async fn suggestion(
+        &self,
+        trust: &TrustCode,
+        peers: &Peers,
+    ) -> Result<(PeerGroup, UorSuggestion), ServiceError> {
+        let (group, positions) = self.positions(trust, peers).await?;
+        let positions: Vec<MetricPosition> = positions.into_iter().map(|p| p.position).collect();
+        Ok((group, suggest_uor_rating(&positions, &self.rules.suggest)))
+    }
+
+    /// CHPPD per ward and month and the trust roll-up, optionally for one month. Ward-days with
+    /// a missing or unusable value are reported as problems and left out.
+    pub async fn chppd(
+        &self,
+        trust: &TrustCode,
+        month: Option<YearMonth>,
+    ) -> Result<(ChppdReport, Vec<String>), ServiceError> {
+        let obs = self.observations(Some(trust), feeds::WARD_STAFFING).await?;
+        let mut days: BTreeMap<(String, NaiveDate), BTreeMap<String, Decimal>> = BTreeMap::new();
+        for o in obs {
+            if month.is_some_and(|m| YearMonth::of(o.period) != m) {
+                continue;
+            }
+            days.entry((o.ward, o.period))
+                .or_default()
+                .insert(o.metric, o.value);
+        }
+        let mut problems = Vec::new();
+        let mut ward_days = Vec::new();
+        for ((ward, date), values) in days {
+            let record = format!("ward {ward} of trust {trust} on {date}");
+            let Ok(ward_code) = ward.parse() else {
+                problems.push(format!("{record}: invalid ward code"));
+                continue;
+            };
+            let get = |name: &str| values.get(name).copied();
+            let [Some(patients), Some(rn), Some(rm), Some(ahp), Some(hcsw)] =
+                WARD_STAFFING_VALUES.map(get)
+            else {
+                let missing: Vec<&str> = WARD_STAFFING_VALUES
+                    .into_iter()
+                    .filter(|n| get(n).is_none())
+                    .collect();
+                problems.push(format!("{record}: missing {}", missing.join(", ")));
+                continue;
+            };
+            let Some(patients) = u32::try_from(patients)
+                .ok()
+                .filter(|_| patients.fract().is_zero())
+            else {
+                problems.push(format!(
+                    "{record}: patients_at_midnight {patients} is not a whole number of patients"
+                ));
+                continue;
+            };
+            ward_days.push(WardDay {
+                trust: trust.clone(),
+                ward: ward_code,
+                date,
+                patients_at_midnight: patients,
+                registered_nurse_hours: rn,
+                registered_midwife_hours: rm,
+                allied_health_professional_hours: ahp,
+                healthcare_support_worker_hours: hcsw,
+            });
+        }
+        let report = compute_chppd(&ward_days);
+        problems.extend(report.errors.iter().map(ToString::to_string));
+        Ok((report, problems))
+    }
+
+    /// The latest CQC overall quality rating of a trust seen on quality.rated.
+    async fn cqc_overall(&self, trust: &TrustCode) -> Result<Option<RatingValue>, ServiceError> {
+        let row = sqlx::query("SELECT rating FROM nhsi_quality_overall WHERE trust_code = $1")
+            .bind(trust.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let s: String = r.try_get("rating")?;
+                s.parse().map(Some).map_err(|e| corrupt("CQC rating", e))
+            }
+        }
+    }
+
+    /// What segmentation looks at: the latest CQC overall rating, the latest finance score and
+    /// the latest value of each operational standard.
+    pub async fn segment_inputs(
+        &self,
+        trust: &TrustCode,
+    ) -> Result<(SegmentInputs, Vec<String>), ServiceError> {
+        self.trust_type(trust).await?;
+        let mut notes = Vec::new();
+        let cqc_overall = self.cqc_overall(trust).await?;
+        if cqc_overall.is_none() {
+            notes.push("no CQC overall rating received".to_string());
+        }
+        let finance_score = match self.finance_score(trust, None).await {
+            Ok(f) => Some(f.score.overall),
+            Err(ServiceError::NotFound { reason, .. })
+            | Err(ServiceError::FailedPrecondition { reason, .. }) => {
+                notes.push(format!("no finance score: {reason}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let operational = latest_by(
+            self.observations(Some(trust), feeds::OPERATIONAL)
+                .await?
+                .into_iter()
+                .filter_map(|o| {
+                    let s: OperationalStandard = o.metric.parse().ok()?;
+                    Some((s, o.period, o.value))
+                }),
+            None,
+        )
+        .into_iter()
+        .map(|(standard, (_, value_pct))| OperationalPerformance {
+            standard,
+            value_pct,
+        })
+        .collect();
+        Ok((
+            SegmentInputs {
+                cqc_overall,
+                finance_score,
+                operational,
+            },
+            notes,
+        ))
+    }
+
+    /// The suggested SOF segment with the triggers that fired.
+    pub async fn suggest_segment(
+        &self,
+        trust: &TrustCode,
+    ) -> Result<SegmentSuggestion, ServiceError> {
+        let (inputs, notes) = self.segment_inputs(trust).await?;
+        let mut s = suggest_segment(&inputs, &self.rules.sof).map_err(|e| match e {
+            SegmentError::InvalidArgument { field, reason } => ServiceError::precondition(
+                format!("segmentation inputs of trust {trust}"),
+                format!("stored {field} unusable: {reason}"),
+            ),
+        })?;
+        s.explanation.notes.extend(notes);
+        Ok(s)
+    }
+
+    /// Record NHSI's decided segment with its rationale beside the current suggestion.
+    pub async fn record_segment_decision(
+        &self,
+        trust: &TrustCode,
+        segment: u8,
+        rationale: &str,
+        decided_by: &str,
+    ) -> Result<RecordedDecision, ServiceError> {
+        let suggestion = self.suggest_segment(trust).await?;
+        let record = format!("segment decision for trust {trust}");
+        let decision = SegmentDecision::new(&suggestion, segment, rationale).map_err(|e| match e {
+            SegmentError::InvalidArgument { field, reason } => {
+                ServiceError::invalid(&record, field, reason)
+            }
+        })?;
+        let triggers_json = serde_json::to_string(&decision.triggers)
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        let decided_at = oversight_runtime::time::now_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        let next: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM nhsi_segment_decisions WHERE trust_code = $1",
+        )
+        .bind(trust.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("next")?;
+        let inserted = sqlx::query(
+            "INSERT INTO nhsi_segment_decisions
+                (trust_code, seq, segment, suggested_segment, rationale, triggers_json, decided_by, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (trust_code, seq) DO NOTHING",
+        )
+        .bind(trust.as_str())
+        .bind(next)
+        .bind(i64::from(decision.segment))
+        .bind(i64::from(decision.suggested_segment))
+        .bind(&decision.rationale)
+        .bind(&triggers_json)
+        .bind(decided_by)
+        .bind(&decided_at)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(ServiceError::Conflict { record });
+        }
+        tx.commit().await?;
+        tracing::info!(trust = %trust, segment = decision.segment, suggested = decision.suggested_segment, "segment decided");
+        Ok(RecordedDecision {
+            trust: trust.clone(),
+            decision,
+            decided_by: decided_by.to_string(),
+            decided_at,
+        })
+    }
+
+    /// The latest recorded segment decision of a trust.
+    pub async fn latest_segment_decision(
+        &self,
+        trust: &TrustCode,
+    ) -> Result<Option<RecordedDecision>, ServiceError> {
+        let row = sqlx::query(
+            "SELECT segment, suggested_segment, rationale, triggers_json, decided_by, decided_at
+             FROM nhsi_segment_decisions WHERE trust_code = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(trust.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let segment: i64 = r.try_get("segment")?;
+        let suggested: i64 = r.try_get("suggested_segment")?;
+        let triggers_json: String = r.try_get("triggers_json")?;
+        let triggers: Vec<Trigger> =
+            serde_json::from_str(&triggers_json).map_err(|e| corrupt("segment triggers", e))?;
+        Ok(Some(RecordedDecision {
+            trust: trust.clone(),
+            decision: SegmentDecision {
+                segment: u8::try_from(segment).map_err(|e| corrupt("segment", e))?,
+                rationale: r.try_get("rationale")?,
+                suggested_segment: u8::try_from(suggested).map_err(|e| corrupt("segment", e))?,
+                triggers,
+            },
+            decided_by: r.try_get("decided_by")?,
+            decided_at: r.try_get("decided_at")?,
+        }))
+    }
+
+    /// NOF 2025/26 inputs of every known trust: the latest value of each NOF metric from any
+    /// feed, and a deficit when the latest I&E margin is negative.
+    async fn nof_providers(&self) -> Result<Vec<NofProvider>, ServiceError> {
+        let trusts = self.trusts().await?;
+        let mut rows: Vec<((TrustCode, String), NaiveDate, Decimal)> = Vec::new();
+        for feed in [feeds::OPERATIONAL, feeds::PRODUCTIVITY, feeds::FINANCE] {
+            for o in self.observations(None, feed).await? {
+                rows.push(((o.trust, o.metric), o.period, o.value));
+            }
+        }
+        let latest = latest_by(rows, None);
+        Ok(trusts
+            .into_iter()
+            .map(|(trust, t)| {
+                let metrics: BTreeMap<String, Decimal> = self
+                    .rules
+                    .nof
+                    .metrics
+                    .iter()
+                    .filter_map(|def| {
+                        latest
+                            .get(&(trust.clone(), def.name.clone()))
+                            .map(|(_, v)| (def.name.clone(), *v))
+                    })
+                    .collect();
+                let deficit = latest
+                    .get(&(trust.clone(), FINANCE_METRICS[2].to_string()))
+                    .is_some_and(|(_, margin)| *margin < Decimal::ZERO);
+                NofProvider {
+                    trust,
+                    org_type: rules_trust_type(t),
+                    metrics,
+                    deficit,
+                    // Deficit support is not in any feed yet.
+                    deficit_support: false,
+                }
+            })
+            .collect())
+    }
+
+    /// The NOF league table, optionally of one trust type, with each provider's assessment.
+    pub async fn league_table(
+        &self,
+        trust_type: Option<TrustType>,
+    ) -> Result<Vec<(LeagueRow, NofAssessment)>, ServiceError> {
+        let providers = self.nof_providers().await?;
+        let assessments: Vec<NofAssessment> = assess_providers(&providers, &self.rules.nof)
+            .map_err(|e| ServiceError::Internal(e.into()))?
+            .into_iter()
+            .filter(|a| trust_type.is_none_or(|t| a.org_type == rules_trust_type(t)))
+            .collect();
+        let rows = league_table(&assessments);
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let a = assessments.iter().find(|a| a.trust == row.trust)?.clone();
+                Some((row, a))
+            })
+            .collect())
+    }
+}
+
+/// Feeds and values accepted on `<ns>.evidence.resources`: a known feed, decimal values, and a
+/// ward code for ward staffing.
+pub fn check_observation(feed: &str, ward_code: &str, values: &BTreeMap<String, String>) -> Result<(), (String, String)> {
+    if !feeds::ALL.contains(&feed) {
+        return Err((
+            "metric.feed".into(),
+            format!("unknown feed {feed:?} (expected {})", feeds::ALL.join(", ")),
+        ));
+    }
+    if feed == feeds::WARD_STAFFING && ward_code.trim().is_empty() {
+        return Err((
+            "metric.ward_code".into(),
+            "ward staffing needs a ward code".into(),
+        ));
+    }
+    for (name, value) in values {
+        if parse_decimal(value).is_none() {
+            return Err((
+                format!("metric.values[{name}]"),
+                format!("{value:?} is not a decimal"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,468 @@
+//! The use-of-resources workflow as persisted state with history: the pure state machine
+//! (`nhsi_rules::workflow::UorWorkflow`) is loaded, given one transition, and stored back in one
+//! transaction with an append-only row per transition (who, when, what). Only approval and
+//! revision write the approved rating that [`Resources::republish`] publishes to the combiner, so
+//! nothing proposed but unapproved can ever reach it.
+//!
+//! One assessment of a trust is open at a time. When the latest is published, a proposal with a
+//! later report date opens the next assessment; a correction to a published rating is a
+//! factual-accuracy revision (a new version).
+
+use std::sync::Arc;
+
+use nhsi_rules::workflow::{Action, HistoryEntry, Role as WorkflowRole, UorState, UorWorkflow};
+use oversight_proto::resources::v1 as pb;
+use oversight_rating::{Rating, TrustCode, TrustType};
+use oversight_runtime::auth::{Caller, Role};
+use sqlx::{AnyPool, Row};
+use tokio::sync::Mutex;
+
+use crate::error::ServiceError;
+use crate::metrics::{Metrics, Peers};
+use crate::resources::Resources;
+
+/// The caller recorded for transitions the service makes itself (the suggestion, publishing).
+pub fn system_caller() -> Caller {
+    Caller {
+        name: crate::SERVICE.to_string(),
+        role: Role::Operator,
+    }
+}
+
+/// One assessment of a trust as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub trust: TrustCode,
+    /// 1, 2, … per trust.
+    pub number: u32,
+    /// The report date the approved rating carries.
+    pub report_date: String,
+    pub workflow: UorWorkflow,
+    revision: i64,
+}
+
+/// One stored transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub seq: u64,
+    pub assessment: u32,
+    pub version: u32,
+    pub action: String,
+    pub role: String,
+    pub caller: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub rating: Option<Rating>,
+    pub note: String,
+    pub recorded_at: String,
+}
+
+/// The result of an approval or revision: the assessment and the version now on
+/// `<ns>.uor.approved` (none if publishing failed; it is retried at start).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub assessment: Assessment,
+    pub event: Option<pb::UseOfResourcesRatingApproved>,
+}
+
+pub struct Assessments {
+    pool: AnyPool,
+    resources: Arc<Resources>,
+    metrics: Arc<Metrics>,
+    /// One transition at a time in this process; `revision` guards against other processes.
+    writing: Mutex<()>,
+}
+
+fn record_of(trust: &TrustCode, number: u32) -> String {
+    format!("use-of-resources assessment {number} of trust {trust}")
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!("stored use-of-resources assessment is corrupt: {e}"))
+}
+
+fn to_u32(v: i64) -> Result<u32, ServiceError> {
+    u32::try_from(v).map_err(corrupt)
+}
+
+impl Assessments {
+    pub fn new(pool: AnyPool, resources: Arc<Resources>, metrics: Arc<Metrics>) -> Self {
+        Assessments {
+            pool,
+            resources,
+            metrics,
+            writing: Mutex::new(()),
+        }
+    }
+
+    /// The latest assessment of a trust.
+    pub async fn latest(&self, trust: &TrustCode) -> Result<Option<Assessment>, ServiceError> {
+        let row = sqlx::query(
+            "SELECT assessment, report_date, workflow_json, revision FROM nhsi_uor_assessments
+             WHERE trust_code = $1 ORDER BY assessment DESC LIMIT 1",
+        )
+        .bind(trust.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let number: i64 = r.try_get("assessment")?;
+        let json: String = r.try_get("workflow_json")?;
+        Ok(Some(Assessment {
+            trust: trust.clone(),
+            number: to_u32(number)?,
+            report_date: r.try_get("report_date")?,
+            workflow: serde_json::from_str(&json).map_err(corrupt)?,
+            revision: r.try_get("revision")?,
+        }))
+    }
+
+    /// Every transition of a trust's assessments, oldest first.
+    pub async fn transitions(&self, trust: &TrustCode) -> Result<Vec<Transition>, ServiceError> {
+        let rows = sqlx::query(
+            "SELECT seq, assessment, version, action, role, caller, from_state, to_state, rating, note, recorded_at
+             FROM nhsi_uor_transitions WHERE trust_code = $1 ORDER BY seq",
+        )
+        .bind(trust.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get("seq")?;
+                let assessment: i64 = r.try_get("assessment")?;
+                let version: i64 = r.try_get("version")?;
+                let rating: String = r.try_get("rating")?;
+                Ok(Transition {
+                    seq: u64::try_from(seq).map_err(corrupt)?,
+                    assessment: to_u32(assessment)?,
+                    version: to_u32(version)?,
+                    action: r.try_get("action")?,
+                    role: r.try_get("role")?,
+                    caller: r.try_get("caller")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    rating: if rating.is_empty() {
+                        None
+                    } else {
+                        Some(rating.parse().map_err(corrupt)?)
+                    },
+                    note: r.try_get("note")?,
+                    recorded_at: r.try_get("recorded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// NHSI's assessor proposes a rating with a rationale (the API has checked the role).
+    pub async fn propose(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        rating: Rating,
+        rationale: &str,
+        report_date: chrono::NaiveDate,
+    ) -> Result<Assessment, ServiceError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let trust_type = self.metrics.trust_type(trust).await?;
+        if trust_type != TrustType::Acute {
+            return Err(ServiceError::precondition(
+                format!("trust {trust}"),
+                format!(
+                    "use-of-resources ratings are assessed for non-specialist acute trusts; this trust is {}",
+                    trust_type.as_str()
+                ),
+            ));
+        }
+        let report_date = report_date.to_string();
+        let latest = self.latest(trust).await?;
+        let (mut assessment, before) = match latest {
+            Some(a)
+                if a.workflow.state() != UorState::Published || a.report_date >= report_date =>
+            {
+                let before = a.workflow.history().len();
+                (a, before)
+            }
+            previous => {
+                // A new assessment starts from the current suggestion.
+                let (_, suggestion) = self.metrics.suggestion(trust, &Peers::National).await?;
+                let number = previous.map_or(1, |p| p.number + 1);
+                let workflow = UorWorkflow::suggested(trust.clone(), suggestion.overall.rating());
+                let a = Assessment {
+                    trust: trust.clone(),
+                    number,
+                    report_date: report_date.clone(),
+                    workflow,
+                    revision: 0,
+                };
+                (a, 0)
+            }
+        };
+        let record = record_of(trust, assessment.number);
+        assessment
+            .workflow
+            .propose(WorkflowRole::Nhsi, rating, rationale)
+            .map_err(|e| ServiceError::workflow(&record, e))?;
+        // A proposal sets the report date the rating will carry.
+        assessment.report_date = report_date;
+        let mut tx = self.pool.begin().await?;
+        save(&mut tx, &mut assessment, before, caller).await?;
+        tx.commit().await?;
+        tracing::info!(trust = %trust, assessment = assessment.number, rating = %rating, caller = %caller.name, "use-of-resources rating proposed");
+        Ok(assessment)
+    }
+
+    /// CQC approves the proposed rating, or changes it with a reason; then it is published.
+    pub async fn approve(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        rating: Option<Rating>,
+        reason: Option<&str>,
+    ) -> Result<Published, ServiceError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let mut assessment = self.open(trust, Action::Approve).await?;
+        let before = assessment.workflow.history().len();
+        let record = record_of(trust, assessment.number);
+        assessment
+            .workflow
+            .approve(WorkflowRole::Cqc, rating, reason)
+            .map_err(|e| ServiceError::workflow(&record, e))?;
+        self.store_approved(&mut assessment, before, caller).await?;
+        Ok(self.publish(assessment).await)
+    }
+
+    /// A factual-accuracy revision by CQC after approval: a new version, published again.
+    pub async fn revise(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        rating: Rating,
+        reason: &str,
+    ) -> Result<Published, ServiceError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let mut assessment = self.open(trust, Action::Revise).await?;
+        let before = assessment.workflow.history().len();
+        let record = record_of(trust, assessment.number);
+        assessment
+            .workflow
+            .revise(WorkflowRole::Cqc, rating, reason)
+            .map_err(|e| ServiceError::workflow(&record, e))?;
+        self.store_approved(&mut assessment, before, caller).await?;
+        Ok(self.publish(assessment).await)
+    }
+
+    /// Publish every approved, unpublished assessment (after a crash between approval and
+    /// publication). Called at start.
+    pub async fn publish_approved(&self) -> Result<usize, ServiceError> {
+        let rows = sqlx::query(
+            "SELECT trust_code FROM nhsi_uor_assessments WHERE state = $1 ORDER BY trust_code",
+        )
+        .bind(UorState::Approved.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut n = 0;
+        for r in rows {
+            let code: String = r.try_get("trust_code")?;
+            let trust: TrustCode = code.parse().map_err(corrupt)?;
+            let _one_at_a_time = self.writing.lock().await;
+            if let Some(a) = self.latest(&trust).await?
+                && a.workflow.is_publishable()
+                && self.publish(a).await.event.is_some()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The latest assessment, which must exist for `action`.
+    async fn open(&self, trust: &TrustCode, action: Action) -> Result<Assessment, ServiceError> {
+        self.latest(trust).await?.ok_or_else(|| {
+            ServiceError::precondition(
+                format!("use-of-resources assessment of trust {trust}"),
+                format!("cannot {action}: no rating has been proposed for this trust"),
+            )
+        })
+    }
+
+    /// Store an approval or revision together with the approved rating that the combiner will
+    /// receive.
+    async fn store_approved(
+        &self,
+        assessment: &mut Assessment,
+        before: usize,
+        caller: &Caller,
+    ) -> Result<(), ServiceError> {
+        let current = assessment.workflow.current();
+        let Some(approval) = current.approval.clone() else {
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "approved version without an approval"
+            )));
+        };
+        let mut rationale = match &current.proposal {
+            Some(p) => format!("proposed by NHSI: {}", p.rationale),
+            None => String::new(),
+        };
+        if let Some(from) = approval.changed_from {
+            rationale.push_str(&format!("; CQC changed {from} to {}", approval.rating));
+        }
+        if let Some(reason) = &approval.reason {
+            rationale.push_str(&format!("; CQC: {reason}"));
+        }
+        let evidence_id = format!(
+            "{}-uor-assessment-{}-v{}",
+            assessment.trust, assessment.number, current.version
+        );
+        let mut tx = self.pool.begin().await?;
+        save(&mut tx, assessment, before, caller).await?;
+        sqlx::query(
+            "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
+                approved_by = excluded.approved_by, rationale = excluded.rationale,
+                evidence_id = excluded.evidence_id",
+        )
+        .bind(assessment.trust.as_str())
+        .bind(&assessment.report_date)
+        .bind(approval.rating.cqc_str())
+        .bind(format!("CQC ({})", caller.name))
+        .bind(rationale)
+        .bind(evidence_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(trust = %assessment.trust, assessment = assessment.number,
+            version = current.version, rating = %approval.rating, caller = %caller.name,
+            "use-of-resources rating approved by CQC");
+        Ok(())
+    }
+
+    /// Publish the approved version to the combiner and record the publication. A failure is
+    /// logged and left for [`Assessments::publish_approved`]; the approval stands.
+    async fn publish(&self, mut assessment: Assessment) -> Published {
+        let trust = assessment.trust.clone();
+        let outcome: Result<Option<pb::UseOfResourcesRatingApproved>, ServiceError> = async {
+            self.resources.republish(&trust).await?;
+            let before = assessment.workflow.history().len();
+            assessment
+                .workflow
+                .publish(WorkflowRole::Operator)
+                .map_err(|e| ServiceError::workflow(record_of(&trust, assessment.number), e))?;
+            let mut tx = self.pool.begin().await?;
+            save(&mut tx, &mut assessment, before, &system_caller()).await?;
+            tx.commit().await?;
+            Ok(self.resources.latest_event(&trust).await?)
+        }
+        .await;
+        match outcome {
+            Ok(event) => Published { assessment, event },
+            Err(e) => {
+                tracing::error!(trust = %trust, error = %e, "approved use-of-resources rating not yet published; retried at start");
+                Published {
+                    assessment,
+                    event: None,
+                }
+            }
+        }
+    }
+}
+
+/// Write an assessment's state (insert a new one, or update it if nobody else has) and its new
+/// transitions, `history()[before..]`.
+async fn save(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    a: &mut Assessment,
+    before: usize,
+    caller: &Caller,
+) -> Result<(), ServiceError> {
+    let record = record_of(&a.trust, a.number);
+    let json = serde_json::to_string(&a.workflow).map_err(|e| ServiceError::Internal(e.into()))?;
+    let now = oversight_runtime::time::now_rfc3339();
+    let state = a.workflow.state().to_string();
+    let written = if a.revision == 0 {
+        sqlx::query(
+            "INSERT INTO nhsi_uor_assessments
+                (trust_code, assessment, report_date, state, workflow_json, revision, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (trust_code, assessment) DO NOTHING",
+        )
+        .bind(a.trust.as_str())
+        .bind(i64::from(a.number))
+        .bind(&a.report_date)
+        .bind(&state)
+        .bind(&json)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?
+    } else {
+        sqlx::query(
+            "UPDATE nhsi_uor_assessments SET report_date = $1, state = $2, workflow_json = $3,
+                revision = revision + 1, updated_at = $4
+             WHERE trust_code = $5 AND assessment = $6 AND revision = $7",
+        )
+        .bind(&a.report_date)
+        .bind(&state)
+        .bind(&json)
+        .bind(&now)
+        .bind(a.trust.as_str())
+        .bind(i64::from(a.number))
+        .bind(a.revision)
+        .execute(&mut **tx)
+        .await?
+    };
+    if written.rows_affected() == 0 {
+        return Err(ServiceError::Conflict { record });
+    }
+    a.revision += 1;
+    let mut next: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM nhsi_uor_transitions WHERE trust_code = $1",
+    )
+    .bind(a.trust.as_str())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("next")?;
+    let system = system_caller();
+    for entry in a.workflow.history().iter().skip(before) {
+        let who = if entry.action == Action::Suggest {
+            &system
+        } else {
+            caller
+        };
+        insert_transition(tx, a, entry, who, next, &now).await?;
+        next += 1;
+    }
+    Ok(())
+}
+
+async fn insert_transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    a: &Assessment,
+    entry: &HistoryEntry,
+    caller: &Caller,
+    seq: i64,
+    now: &str,
+) -> Result<(), ServiceError> {
+    let inserted = sqlx::query(
+        "INSERT INTO nhsi_uor_transitions
+            (trust_code, seq, assessment, version, action, role, caller, from_state, to_state, rating, note, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (trust_code, seq) DO NOTHING",
+    )
+    .bind(a.trust.as_str())
+    .bind(seq)
+    .bind(i64::from(a.number))
+    .bind(i64::from(entry.version))
+    .bind(entry.action.to_string())
+    .bind(caller.role.as_str())
+    .bind(&caller.name)
+    .bind(entry.from.map(|s| s.to_string()).unwrap_or_default())
+    .bind(entry.to.to_string())
+    .bind(entry.rating.map(|r| r.cqc_str()).unwrap_or_default())
+    .bind(entry.note.clone().unwrap_or_default())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ServiceError::Conflict {
+            record: record_of(&a.trust, a.number),
+        });
+    }
+    Ok(())
+}
