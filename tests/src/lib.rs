@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
-use oversight_runtime::Shutdown;
+use oversight_runtime::{InfraConfig, Shutdown};
 use oversight_testkit::TestEnv;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -36,25 +36,39 @@ impl Stack {
 
     /// Start all four services on the given environment.
     pub async fn start_in(env: TestEnv) -> anyhow::Result<Stack> {
+        Stack::start_customised(env, |_, _| {}).await
+    }
+
+    /// Start all four services, letting `customise` adjust each service's infrastructure config
+    /// (NATS credentials, auth tokens) before it is built.
+    pub async fn start_customised<F>(env: TestEnv, customise: F) -> anyhow::Result<Stack>
+    where
+        F: Fn(&str, &mut InfraConfig),
+    {
         let shutdown = Shutdown::new();
+        let infra = async |service: &'static str| -> anyhow::Result<InfraConfig> {
+            let mut cfg = env.infra(service).await?;
+            customise(service, &mut cfg);
+            Ok(cfg)
+        };
         let ingestion = ingestion::App::build(ingestion::Config {
-            infra: env.infra("ingestion").await?,
+            infra: infra("ingestion").await?,
             grpc_addr: ephemeral(),
         })
         .await?;
         let cqc = cqc_quality::App::build(cqc_quality::Config {
-            infra: env.infra("cqc-quality").await?,
+            infra: infra("cqc-quality").await?,
             grpc_addr: ephemeral(),
             rule_set: None,
         })
         .await?;
         let nhsi = nhsi_resources::App::build(nhsi_resources::Config {
-            infra: env.infra("nhsi-resources").await?,
+            infra: infra("nhsi-resources").await?,
             grpc_addr: ephemeral(),
         })
         .await?;
         let combiner = combiner::App::build(combiner::Config {
-            infra: env.infra("combiner").await?,
+            infra: infra("combiner").await?,
             grpc_addr: ephemeral(),
             force_shadow: false,
             max_months_apart: 12,

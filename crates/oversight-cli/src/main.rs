@@ -4,8 +4,10 @@
 //!   be derived from the ratings beneath it and compares with what was published.
 //! - `oversight score FILE...` scores NHSI finance and ward staffing CSV/NDJSON offline: SOF finance
 //!   metric scores and CHPPD.
+//! - `oversight ratings [TRUST]` prints the combiner's combined ratings (gRPC) as a table.
 
 mod offline;
+mod ratings;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The combined ratings from the combiner over gRPC: every trust as a table (trust, S, E, C, R,
+    /// W, overall quality, UoR, combined, flags), or one trust's parts, explanations and history.
+    Ratings(ratings::RatingsArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rate { files, format } => offline::rate(&files, format),
         Command::Score { files, format } => offline::score(&files, format),
+        Command::Ratings(args) => ratings::run(args),
     };
     match result {
         Ok(code) => code,

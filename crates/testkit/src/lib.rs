@@ -30,6 +30,7 @@ pub struct NatsServer {
     pub url: String,
     pub port: u16,
     store_dir: PathBuf,
+    config: Option<PathBuf>,
 }
 
 impl NatsServer {
@@ -57,13 +58,27 @@ impl NatsServer {
 
     /// Start a nats-server with JetStream on `port` (0: any free port) storing in `store_dir`.
     pub async fn start(store_dir: &Path, port: u16) -> anyhow::Result<NatsServer> {
+        Self::start_with(store_dir, port, None).await
+    }
+
+    /// Like `start`, with a server configuration file (accounts, permissions). The command-line
+    /// address, port and store directory override the file's.
+    pub async fn start_with(
+        store_dir: &Path,
+        port: u16,
+        config: Option<&Path>,
+    ) -> anyhow::Result<NatsServer> {
         let bin = Self::binary()?;
         let port_arg = if port == 0 {
             "-1".to_string()
         } else {
             port.to_string()
         };
-        let mut child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(c) = config {
+            cmd.arg("-c").arg(c);
+        }
+        let mut child = cmd
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(store_dir)
             .stdout(Stdio::null())
@@ -102,6 +117,7 @@ impl NatsServer {
             url: format!("nats://127.0.0.1:{port}"),
             port,
             store_dir: store_dir.to_path_buf(),
+            config: config.map(Path::to_path_buf),
         })
     }
 
@@ -116,7 +132,7 @@ impl NatsServer {
     /// Start it again on the same port with the same store (file-backed JetStream survives).
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill().await?;
-        let fresh = NatsServer::start(&self.store_dir, self.port).await?;
+        let fresh = NatsServer::start_with(&self.store_dir, self.port, self.config.as_deref()).await?;
         *self = fresh;
         Ok(())
     }
@@ -144,17 +160,36 @@ pub struct TestEnv {
 impl TestEnv {
     /// Start a private nats-server (or use `TEST_NATS_URL` with a unique namespace).
     pub async fn start() -> anyhow::Result<TestEnv> {
+        TestEnv::start_with_nats(|_| Ok(None)).await
+    }
+
+    /// Start a private nats-server configured by the file `nats_config` writes (given this env's
+    /// temp dir), with the production namespace `oversight`, since such configs name real subjects.
+    pub async fn start_with_nats_config<F>(nats_config: F) -> anyhow::Result<TestEnv>
+    where
+        F: FnOnce(&Path) -> anyhow::Result<PathBuf>,
+    {
+        let mut env = TestEnv::start_with_nats(|dir| nats_config(dir).map(Some)).await?;
+        env.namespace = "oversight".to_string();
+        Ok(env)
+    }
+
+    async fn start_with_nats<F>(nats_config: F) -> anyhow::Result<TestEnv>
+    where
+        F: FnOnce(&Path) -> anyhow::Result<Option<PathBuf>>,
+    {
         let dir = tempfile::Builder::new()
             .prefix("oversight-test-")
             .tempdir()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let namespace = format!("t{}x{n}", std::process::id());
+        let config = nats_config(dir.path())?;
         let (nats, nats_url) = match std::env::var("TEST_NATS_URL") {
-            Ok(url) if !url.is_empty() => (None, url),
+            Ok(url) if !url.is_empty() && config.is_none() => (None, url),
             _ => {
                 let store = dir.path().join("jetstream");
                 std::fs::create_dir_all(&store)?;
-                let server = NatsServer::start(&store, 0).await?;
+                let server = NatsServer::start_with(&store, 0, config.as_deref()).await?;
                 let url = server.url.clone();
                 (Some(server), url)
             }

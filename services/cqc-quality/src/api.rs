@@ -1,27 +1,176 @@
-//! gRPC for CQC systems.
+//! gRPC for CQC systems. Writes (inspections, well-led assessments, enforcement actions, merged
+//! services, published decisions) need the `cqc` role: they are CQC's findings and decisions, so
+//! not even an operator records them (with authentication off every caller is the anonymous
+//! operator, for development). Reads need any authenticated caller. Errors are mapped to a status
+//! in one place ([`status`]).
 
 use std::sync::Arc;
 
+use cqc_rules::{LocationQuality, OverallBasis, ServiceQuality, Stage, TrustQuality};
+use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::quality::v1 as pb;
 use oversight_proto::quality::v1::quality_service_server::QualityService;
 use oversight_rating::TrustCode;
+use oversight_runtime::auth::{self, Role};
 use tonic::{Request, Response, Status};
 
-use crate::rating::{Rater, RecordError};
+use crate::commands;
+use crate::error::{InvalidEvidence, RecordError};
+use crate::judging;
+use crate::rating::{Rater, RatingsView, Recorded, dated, kq_ratings};
+use crate::store::{EntityKey, EntityKind, JudgementRow};
 
 pub struct QualityApi {
     pub rater: Arc<Rater>,
 }
 
-fn trust_code(s: &str) -> Result<TrustCode, Status> {
-    s.parse()
-        .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
+/// The one mapping from the service's errors to gRPC statuses.
+fn status(e: RecordError) -> Status {
+    match e {
+        RecordError::Invalid(e) => Status::invalid_argument(e.to_string()),
+        RecordError::NotFound(m) => Status::not_found(m),
+        RecordError::FailedPrecondition(m) => Status::failed_precondition(m),
+        e @ (RecordError::Store(_) | RecordError::Other(_)) => {
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+            Status::internal("internal error; see the service log")
+        }
+    }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "request failed");
-    Status::internal("internal error; see the service log")
+fn bad(e: InvalidEvidence) -> Status {
+    status(RecordError::Invalid(e))
+}
+
+fn internal(e: anyhow::Error) -> Status {
+    status(RecordError::Other(e))
+}
+
+/// Only CQC records findings and decisions.
+const WRITERS: &[Role] = &[Role::Cqc];
+
+fn version(v: Option<u64>) -> u64 {
+    v.unwrap_or(0)
+}
+
+fn wire_stage(s: Stage) -> pb::Stage {
+    match s {
+        Stage::Draft => pb::Stage::Draft,
+        Stage::Final => pb::Stage::Final,
+    }
+}
+
+fn wire_entity(e: &EntityKey) -> pb::EntityRef {
+    pb::EntityRef {
+        kind: match e.kind {
+            EntityKind::Trust => pb::EntityKind::Trust,
+            EntityKind::Location => pb::EntityKind::Location,
+            EntityKind::Service => pb::EntityKind::Service,
+        } as i32,
+        trust_code: e.trust.to_string(),
+        location_id: e.location_id.clone(),
+        service_id: e.service_id.clone(),
+    }
+}
+
+fn wire_decision(j: &JudgementRow) -> pb::Decision {
+    pb::Decision {
+        entity: Some(wire_entity(&j.entity)),
+        key_question: j
+            .key_question
+            .map_or(common::KeyQuestion::Unspecified, common::KeyQuestion::from)
+            as i32,
+        computed: convert::rating_or_unspecified(j.computed) as i32,
+        published: common::Rating::from(j.published) as i32,
+        rationale: j.rationale.clone(),
+        stage: wire_stage(j.stage) as i32,
+        decided_on: j.decided_on.to_string(),
+        sequence: u64::try_from(j.sequence).unwrap_or(0),
+        departs: judging::is_departure(j),
+        recorded_by: j.recorded_by.clone(),
+        recorded_at: j.recorded_at.clone(),
+    }
+}
+
+/// Builds the wire tree of the rules' result, with each entity's decisions beside it.
+struct Tree<'a> {
+    trust: &'a TrustCode,
+    decisions: &'a [JudgementRow],
+}
+
+impl Tree<'_> {
+    fn decisions_of(&self, e: &EntityKey) -> Vec<pb::Decision> {
+        self.decisions
+            .iter()
+            .filter(|j| j.entity == *e)
+            .map(wire_decision)
+            .collect()
+    }
+
+    fn service(&self, location_id: &str, s: &ServiceQuality) -> pb::EntityRatings {
+        let key = EntityKey {
+            trust: self.trust.clone(),
+            kind: EntityKind::Service,
+            location_id: location_id.to_string(),
+            service_id: s.service.to_string(),
+        };
+        pb::EntityRatings {
+            entity: Some(wire_entity(&key)),
+            name: s.service.to_string(),
+            key_questions: kq_ratings(&s.key_questions),
+            overall: Some(dated(&s.overall)),
+            decisions: self.decisions_of(&key),
+            excluded_from_trust: s.excluded_from_trust.clone().unwrap_or_default(),
+            locations: vec![],
+            services: vec![],
+        }
+    }
+
+    fn location(&self, l: &LocationQuality) -> pb::EntityRatings {
+        let key = EntityKey {
+            trust: self.trust.clone(),
+            kind: EntityKind::Location,
+            location_id: l.id.to_string(),
+            service_id: String::new(),
+        };
+        pb::EntityRatings {
+            entity: Some(wire_entity(&key)),
+            name: l.name.clone().unwrap_or_default(),
+            key_questions: kq_ratings(&l.key_questions),
+            overall: Some(dated(&l.overall)),
+            decisions: self.decisions_of(&key),
+            excluded_from_trust: String::new(),
+            locations: vec![],
+            services: l
+                .services
+                .iter()
+                .map(|s| self.service(l.id.as_str(), s))
+                .collect(),
+        }
+    }
+
+    fn trust(&self, q: &TrustQuality, name: String) -> pb::EntityRatings {
+        let key = EntityKey {
+            trust: self.trust.clone(),
+            kind: EntityKind::Trust,
+            location_id: String::new(),
+            service_id: String::new(),
+        };
+        pb::EntityRatings {
+            entity: Some(wire_entity(&key)),
+            name,
+            key_questions: kq_ratings(&q.key_questions),
+            overall: Some(dated(&q.overall)),
+            decisions: self.decisions_of(&key),
+            excluded_from_trust: String::new(),
+            locations: q.locations.iter().map(|l| self.location(l)).collect(),
+            services: q.services.iter().map(|s| self.service("", s)).collect(),
+        }
+    }
+}
+
+fn recorded_parts(r: Recorded) -> (Option<pb::QualityRatingIssued>, u64) {
+    (r.rating, version(r.published_version))
 }
 
 #[tonic::async_trait]
@@ -30,7 +179,9 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::GetTrustQualityRequest>,
     ) -> Result<Response<pb::GetTrustQualityResponse>, Status> {
-        let trust = trust_code(&request.into_inner().trust_code)?;
+        auth::caller(&request)?;
+        let trust =
+            commands::trust_code("trust_code", &request.get_ref().trust_code).map_err(bad)?;
         match self.rater.latest(&trust).await.map_err(internal)? {
             Some(rating) => Ok(Response::new(pb::GetTrustQualityResponse {
                 rating: Some(rating),
@@ -41,31 +192,192 @@ impl QualityService for QualityApi {
         }
     }
 
+    async fn record_inspection(
+        &self,
+        request: Request<pb::RecordInspectionRequest>,
+    ) -> Result<Response<pb::RecordInspectionResponse>, Status> {
+        let caller = auth::require(&request, WRITERS)?;
+        let cmd = commands::inspection(request.get_ref()).map_err(bad)?;
+        let recorded = self
+            .rater
+            .record_inspection(&cmd, &caller.name)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
+        Ok(Response::new(pb::RecordInspectionResponse {
+            rating,
+            published_version,
+        }))
+    }
+
     async fn record_well_led_assessment(
         &self,
         request: Request<pb::RecordWellLedAssessmentRequest>,
     ) -> Result<Response<pb::RecordWellLedAssessmentResponse>, Status> {
-        let r = request.into_inner();
-        let trust = trust_code(&r.trust_code)?;
+        let caller = auth::require(&request, WRITERS)?;
+        let r = request.get_ref();
+        let trust = commands::trust_code("trust_code", &r.trust_code).map_err(bad)?;
         let rating = convert::rating_value(r.rating)
-            .ok_or_else(|| Status::invalid_argument("rating: a rating is required"))?;
-        let date = oversight_runtime::time::parse_date(&r.report_date).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "report_date: {:?} is not an ISO date",
-                r.report_date
-            ))
-        })?;
-        match self.rater.record_well_led(&trust, rating, date).await {
-            Ok(()) => {}
-            Err(RecordError::Invalid(e)) if e.field == "trust_code" => {
-                return Err(Status::not_found(e.to_string()));
-            }
-            Err(RecordError::Invalid(e)) => return Err(Status::invalid_argument(e.to_string())),
-            Err(e) => return Err(internal(e)),
-        }
-        let rating = self.rater.latest(&trust).await.map_err(internal)?;
+            .ok_or_else(|| bad(crate::error::invalid("rating", "missing or unknown rating")))?;
+        let date = commands::date("report_date", &r.report_date).map_err(bad)?;
+        let recorded = self
+            .rater
+            .record_well_led(&trust, rating, date, &caller.name)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
         Ok(Response::new(pb::RecordWellLedAssessmentResponse {
             rating,
+            published_version,
+        }))
+    }
+
+    async fn record_enforcement_action(
+        &self,
+        request: Request<pb::RecordEnforcementActionRequest>,
+    ) -> Result<Response<pb::RecordEnforcementActionResponse>, Status> {
+        let caller = auth::require(&request, WRITERS)?;
+        let cmd = commands::enforcement_action(request.get_ref()).map_err(bad)?;
+        let recorded = self
+            .rater
+            .record_enforcement_action(&cmd, &caller.name)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
+        Ok(Response::new(pb::RecordEnforcementActionResponse {
+            rating,
+            published_version,
+        }))
+    }
+
+    async fn record_merged_service(
+        &self,
+        request: Request<pb::RecordMergedServiceRequest>,
+    ) -> Result<Response<pb::RecordMergedServiceResponse>, Status> {
+        let caller = auth::require(&request, WRITERS)?;
+        let cmd = commands::merged_service(request.get_ref()).map_err(bad)?;
+        let recorded = self
+            .rater
+            .record_merged_service(&cmd, &caller.name)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
+        Ok(Response::new(pb::RecordMergedServiceResponse {
+            rating,
+            published_version,
+        }))
+    }
+
+    async fn record_published_decision(
+        &self,
+        request: Request<pb::RecordPublishedDecisionRequest>,
+    ) -> Result<Response<pb::RecordPublishedDecisionResponse>, Status> {
+        let caller = auth::require(&request, WRITERS)?;
+        let cmd = commands::published_decision(request.get_ref()).map_err(bad)?;
+        let (decision, history, recorded) = self
+            .rater
+            .record_decision(&cmd, &caller.name)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
+        Ok(Response::new(pb::RecordPublishedDecisionResponse {
+            decision: Some(wire_decision(&decision)),
+            history: history.iter().map(wire_decision).collect(),
+            rating,
+            published_version,
+        }))
+    }
+
+    async fn get_ratings(
+        &self,
+        request: Request<pb::GetRatingsRequest>,
+    ) -> Result<Response<pb::GetRatingsResponse>, Status> {
+        auth::caller(&request)?;
+        let r = request.get_ref();
+        let trust = commands::trust_code("trust_code", &r.trust_code).map_err(bad)?;
+        let as_of = commands::as_of(&r.as_of).map_err(bad)?;
+        let location_id = if r.location_id.trim().is_empty() {
+            String::new()
+        } else {
+            r.location_id
+                .parse::<oversight_rating::LocationId>()
+                .map_err(|e| bad(crate::error::invalid("location_id", format!("{e}"))))?
+                .to_string()
+        };
+        let service_id = r.service_id.trim().to_ascii_lowercase();
+        let RatingsView {
+            trust_name,
+            quality,
+            decisions,
+        } = self.rater.ratings(&trust, as_of).await.map_err(status)?;
+        let tree = Tree {
+            trust: &trust,
+            decisions: &decisions,
+        };
+        let not_found = |what: String| {
+            Status::not_found(format!(
+                "{what} of trust {trust} has no ratings on or before {}",
+                quality.as_of
+            ))
+        };
+        let ratings = match (location_id.as_str(), service_id.as_str()) {
+            ("", "") => tree.trust(&quality, trust_name),
+            (l, "") => quality
+                .locations
+                .iter()
+                .find(|x| x.id.as_str() == l)
+                .map(|x| tree.location(x))
+                .ok_or_else(|| not_found(format!("location_id: location {l}")))?,
+            (l, s) if quality.trust_type.has_location_level() => quality
+                .locations
+                .iter()
+                .find(|x| x.id.as_str() == l)
+                .and_then(|x| {
+                    x.services
+                        .iter()
+                        .find(|y| y.service.as_str() == s)
+                        .map(|y| tree.service(l, y))
+                })
+                .ok_or_else(|| not_found(format!("service_id: service {s} at location {l:?}")))?,
+            (_, s) => quality
+                .services
+                .iter()
+                .find(|y| y.service.as_str() == s)
+                .map(|y| tree.service("", y))
+                .ok_or_else(|| not_found(format!("service_id: service {s}")))?,
+        };
+        let overall_basis = match &quality.overall_basis {
+            OverallBasis::Rerated { well_led_date } => {
+                format!("re-rated on the trust-level well-led assessment of {well_led_date}")
+            }
+            OverallBasis::PreviousStands { reason } => reason.clone(),
+        };
+        Ok(Response::new(pb::GetRatingsResponse {
+            rule_set: quality.rule_set.clone(),
+            as_of: quality.as_of.to_string(),
+            ratings: Some(ratings),
+            overall_basis,
+        }))
+    }
+
+    async fn list_departures(
+        &self,
+        request: Request<pb::ListDeparturesRequest>,
+    ) -> Result<Response<pb::ListDeparturesResponse>, Status> {
+        auth::caller(&request)?;
+        let r = request.get_ref();
+        let trust = if r.trust_code.trim().is_empty() {
+            None
+        } else {
+            Some(commands::trust_code("trust_code", &r.trust_code).map_err(bad)?)
+        };
+        let departures = self
+            .rater
+            .departures(trust.as_ref(), r.final_only)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListDeparturesResponse {
+            departures: departures.iter().map(wire_decision).collect(),
         }))
     }
 }

@@ -3,6 +3,9 @@
 //! ratings (5 KQs + overall, with explanations) on `<ns>.quality.rated` for the combiner.
 
 pub mod api;
+pub mod commands;
+pub mod error;
+pub mod judging;
 pub mod rating;
 pub mod store;
 
@@ -22,7 +25,8 @@ pub use rating::Rater;
 
 pub const SERVICE: &str = "cqc-quality";
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// cqc-quality's migrations (applied by `App::build`; store tests apply them too).
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// cqc-quality's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]

@@ -2,7 +2,7 @@
 //! and publish a new version of a trust's quality rating when (and only when) it changed.
 
 use chrono::NaiveDate;
-use cqc_rules::{RatedResult, RuleSet, TrustQuality, TrustType};
+use cqc_rules::{Judgement, OverallBasis, RatedResult, RuleSet, TrustQuality, TrustType};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
@@ -15,32 +15,33 @@ use prost::Message;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
-use crate::store::{self, ServiceRatingRow};
+use crate::commands::{EnforcementAction, Inspection, MergedService, PublishedDecision};
+use crate::error::invalid;
+pub use crate::error::{InvalidEvidence, RecordError};
+use crate::judging;
+use crate::store::{
+    self, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
+    MergedServiceRow, ServiceRatingRow,
+};
 
-/// Evidence that cannot be recorded, naming the field.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{field}: {reason}")]
-pub struct InvalidEvidence {
-    pub field: String,
-    pub reason: String,
+/// The outcome of a recorded change: the trust's latest published rating, and the version this
+/// change published (`None`: the ratings did not change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub rating: Option<pb::QualityRatingIssued>,
+    pub published_version: Option<u64>,
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> InvalidEvidence {
-    InvalidEvidence {
-        field: field.to_string(),
-        reason: reason.into(),
-    }
+/// A trust's ratings as of a date: the rules' result and the decisions recorded by then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingsView {
+    pub trust_name: String,
+    pub quality: TrustQuality,
+    pub decisions: Vec<JudgementRow>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("invalid evidence: {0}")]
-    Invalid(#[from] InvalidEvidence),
-    #[error(transparent)]
-    Store(#[from] sqlx::Error),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
+/// The note that marks a carried-forward trust overall (DOMAIN.md §2.3).
+const CARRY_FORWARD: &str = "carry-forward (DOMAIN §2.3)";
 
 pub struct Rater {
     pool: AnyPool,
@@ -60,7 +61,7 @@ fn rating(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
         .ok_or_else(|| invalid(field, format!("rating {raw} is not a rating")))
 }
 
-fn to_rules_trust_type(t: oversight_rating::TrustType) -> TrustType {
+pub fn to_rules_trust_type(t: oversight_rating::TrustType) -> TrustType {
     match t {
         oversight_rating::TrustType::Acute => TrustType::Acute,
         oversight_rating::TrustType::SpecialistAcute => TrustType::SpecialistAcute,
@@ -80,11 +81,11 @@ fn to_wire_trust_type(t: TrustType) -> common::TrustType {
     }
 }
 
-fn dated(r: &RatedResult) -> common::DatedRating {
+pub fn dated(r: &RatedResult) -> common::DatedRating {
     convert::dated(r.rating, r.date.map(|d| d.to_string()), &r.explanation)
 }
 
-fn kq_ratings(
+pub fn kq_ratings(
     map: &std::collections::BTreeMap<KeyQuestion, RatedResult>,
 ) -> Vec<common::KeyQuestionRating> {
     KeyQuestion::ALL
@@ -225,21 +226,264 @@ impl Rater {
         Ok(trust)
     }
 
+    /// The name and type of a known trust.
+    async fn known_trust(&self, trust: &TrustCode) -> Result<(String, TrustType), RecordError> {
+        store::trust(&self.pool, trust)
+            .await?
+            .ok_or_else(|| RecordError::NotFound(format!("trust_code: unknown trust {trust}")))
+    }
+
+    /// Record an inspection's key question × service ratings (from the gRPC API) and re-rate.
+    pub async fn record_inspection(
+        &self,
+        cmd: &Inspection,
+        recorded_by: &str,
+    ) -> Result<Recorded, RecordError> {
+        let trust_type = match (store::trust(&self.pool, &cmd.trust).await?, &cmd.register) {
+            (Some((_, t)), _) => t,
+            (None, Some((_, t))) => *t,
+            (None, None) => {
+                return Err(RecordError::NotFound(format!(
+                    "trust_code: unknown trust {} (give trust_type to register it)",
+                    cmd.trust
+                )));
+            }
+        };
+        Self::check_location(trust_type, &cmd.location_id)?;
+        let inspection_id = format!(
+            "inspection:{}/{}/{}",
+            cmd.trust, cmd.location_id, cmd.report_date
+        );
+        let mut tx = self.pool.begin().await?;
+        let name = cmd.register.as_ref().map_or("", |(n, _)| n.as_str());
+        store::upsert_trust(&mut tx, &cmd.trust, name, trust_type).await?;
+        store::upsert_inspection(
+            &mut tx,
+            &cmd.trust,
+            &InspectionRow {
+                location_id: cmd.location_id.clone(),
+                location_name: cmd.location_name.clone(),
+                report_date: cmd.report_date,
+                inspection_id: inspection_id.clone(),
+                rating_count: cmd.ratings.len(),
+                recorded_by: recorded_by.to_string(),
+            },
+        )
+        .await?;
+        for (service, kq, rating) in &cmd.ratings {
+            let row = ServiceRatingRow {
+                location_id: cmd.location_id.clone(),
+                location_name: cmd.location_name.clone(),
+                service_id: service.to_string(),
+                key_question: *kq,
+                rating: *rating,
+                report_date: cmd.report_date,
+                evidence_id: inspection_id.clone(),
+            };
+            store::upsert_service_rating(&mut tx, &cmd.trust, &row).await?;
+        }
+        tx.commit().await?;
+        self.rerate_and_report(&cmd.trust).await
+    }
+
     /// Record a trust-level well-led assessment (from the gRPC API) and re-rate.
     pub async fn record_well_led(
         &self,
         trust: &TrustCode,
         rating: RatingValue,
         date: NaiveDate,
-    ) -> Result<(), RecordError> {
-        let Some((_, trust_type)) = store::trust(&self.pool, trust).await? else {
-            return Err(invalid("trust_code", format!("unknown trust {trust}")).into());
+        recorded_by: &str,
+    ) -> Result<Recorded, RecordError> {
+        self.known_trust(trust).await?;
+        let mut tx = self.pool.begin().await?;
+        store::upsert_well_led(&mut tx, trust, rating, date, &format!("grpc:{recorded_by}"))
+            .await?;
+        tx.commit().await?;
+        self.rerate_and_report(trust).await
+    }
+
+    /// Record an enforcement action or requirement notice and re-rate. It limits the rating of
+    /// the key question × service that stands on the action date; without one there is nothing to
+    /// limit (`FAILED_PRECONDITION`).
+    pub async fn record_enforcement_action(
+        &self,
+        cmd: &EnforcementAction,
+        recorded_by: &str,
+    ) -> Result<Recorded, RecordError> {
+        let (_, trust_type) = self.known_trust(&cmd.trust).await?;
+        Self::check_location(trust_type, &cmd.location_id)?;
+        let location_id = cmd.location_id.clone();
+        let standing = store::rating_on(
+            &self.pool,
+            &cmd.trust,
+            &location_id,
+            &cmd.service_id,
+            cmd.key_question,
+            cmd.action_date,
+        )
+        .await?;
+        if standing.is_none() {
+            return Err(RecordError::FailedPrecondition(format!(
+                "no {} {} rating of service {} at location {:?} of trust {} on or before {}: nothing to limit",
+                cmd.service_id,
+                cmd.key_question,
+                cmd.service_id,
+                location_id,
+                cmd.trust,
+                cmd.action_date
+            )));
+        }
+        let row = EnforcementActionRow {
+            location_id,
+            service_id: cmd.service_id.clone(),
+            key_question: cmd.key_question,
+            kind: cmd.kind,
+            reason: cmd.reason.clone(),
+            action_date: cmd.action_date,
+            recorded_by: recorded_by.to_string(),
         };
         let mut tx = self.pool.begin().await?;
-        store::upsert_trust(&mut tx, trust, "", trust_type).await?;
-        store::upsert_well_led(&mut tx, trust, rating, date, "grpc").await?;
+        store::upsert_enforcement_action(&mut tx, &cmd.trust, &row).await?;
         tx.commit().await?;
-        self.rerate(trust).await?;
+        self.rerate_and_report(&cmd.trust).await
+    }
+
+    /// Record a merged-organisation exclusion for a service and re-rate.
+    pub async fn record_merged_service(
+        &self,
+        cmd: &MergedService,
+        recorded_by: &str,
+    ) -> Result<Recorded, RecordError> {
+        let (_, trust_type) = self.known_trust(&cmd.trust).await?;
+        Self::check_location(trust_type, &cmd.location_id)?;
+        let location_id = cmd.location_id.clone();
+        let row = MergedServiceRow {
+            location_id,
+            service_id: cmd.service_id.clone(),
+            exclusion: cmd.exclusion.clone(),
+            recorded_by: recorded_by.to_string(),
+        };
+        let mut tx = self.pool.begin().await?;
+        store::upsert_merged_service(&mut tx, &cmd.trust, &row).await?;
+        tx.commit().await?;
+        self.rerate_and_report(&cmd.trust).await
+    }
+
+    /// Record a published (or draft) decision beside the rating the rules compute as of its date.
+    /// A departure without a rationale is rejected naming `rationale`. Decisions are appended,
+    /// never overwritten; returns the decision, the history of its entity and key question, and
+    /// the outcome of the re-rating (a final decision changes what is published).
+    pub async fn record_decision(
+        &self,
+        cmd: &PublishedDecision,
+        recorded_by: &str,
+    ) -> Result<(JudgementRow, Vec<JudgementRow>, Recorded), RecordError> {
+        let _one_at_a_time = self.rerating.lock().await;
+        let (_, trust_type) = self.known_trust(&cmd.entity.trust).await?;
+        let mut entity = cmd.entity.clone();
+        if entity.kind == EntityKind::Service && !trust_type.has_location_level() {
+            // Services of trusts without a location level are trust-wide.
+            entity.location_id.clear();
+        }
+        let quality = self
+            .compute(&entity.trust, trust_type, Some(cmd.decided_on))
+            .await?;
+        let computed = judging::computed(&quality, &entity, cmd.key_question).ok_or_else(|| {
+            RecordError::NotFound(format!(
+                "entity: {} of trust {} has no ratings on or before {}",
+                describe(&entity),
+                entity.trust,
+                cmd.decided_on
+            ))
+        })?;
+        let rules_entity = judging::rules_entity(&entity).map_err(anyhow::Error::new)?;
+        // The rules decide whether this is a departure, and reject one without a rationale.
+        Judgement::new(
+            rules_entity,
+            cmd.key_question,
+            computed,
+            cmd.published,
+            cmd.rationale.clone(),
+            cmd.stage,
+            cmd.decided_on,
+        )?;
+        let mut tx = self.pool.begin().await?;
+        let sequence = store::next_judgement_sequence(&mut tx, &entity, cmd.key_question).await?;
+        let row = JudgementRow {
+            entity,
+            key_question: cmd.key_question,
+            sequence,
+            computed,
+            published: cmd.published,
+            rationale: cmd.rationale.clone().unwrap_or_default(),
+            stage: cmd.stage,
+            decided_on: cmd.decided_on,
+            recorded_by: recorded_by.to_string(),
+            recorded_at: oversight_runtime::time::now_rfc3339(),
+        };
+        store::insert_judgement(&mut tx, &row).await?;
+        tx.commit().await?;
+        tracing::info!(trust = %row.entity.trust, entity = %describe(&row.entity),
+            key_question = ?row.key_question, published = %row.published, stage = ?row.stage,
+            departs = judging::is_departure(&row), "decision recorded");
+        let version = self.rerate_locked(&row.entity.trust).await?;
+        let history = store::judgements(&self.pool, Some(&row.entity.trust))
+            .await?
+            .into_iter()
+            .filter(|j| j.entity == row.entity && j.key_question == row.key_question)
+            .collect();
+        let recorded = self.report(&row.entity.trust, version).await?;
+        Ok((row, history, recorded))
+    }
+
+    /// A trust's ratings as of `as_of` (by default as of its latest evidence), with every decision
+    /// recorded by then.
+    pub async fn ratings(
+        &self,
+        trust: &TrustCode,
+        as_of: Option<NaiveDate>,
+    ) -> Result<RatingsView, RecordError> {
+        let (trust_name, trust_type) = self.known_trust(trust).await?;
+        let quality = self.compute(trust, trust_type, as_of).await?;
+        let decisions = store::judgements(&self.pool, Some(trust))
+            .await?
+            .into_iter()
+            .filter(|j| j.decided_on <= quality.as_of)
+            .collect();
+        Ok(RatingsView {
+            trust_name,
+            quality,
+            decisions,
+        })
+    }
+
+    /// Recorded decisions that depart from the rules, of one trust or of all.
+    pub async fn departures(
+        &self,
+        trust: Option<&TrustCode>,
+        final_only: bool,
+    ) -> Result<Vec<JudgementRow>, RecordError> {
+        if let Some(t) = trust {
+            self.known_trust(t).await?;
+        }
+        Ok(store::judgements(&self.pool, trust)
+            .await?
+            .into_iter()
+            .filter(|j| !final_only || j.stage == cqc_rules::Stage::Final)
+            .filter(judging::is_departure)
+            .collect())
+    }
+
+    /// Trusts with a location level rate services at a location; for the others an empty
+    /// location means the trust-wide service (at whichever location it was registered).
+    fn check_location(trust_type: TrustType, location_id: &str) -> Result<(), RecordError> {
+        if trust_type.has_location_level() && location_id.is_empty() {
+            return Err(invalid(
+                "location_id",
+                format!("missing: a {trust_type:?} trust's services are rated at a location"),
+            )
+            .into());
+        }
         Ok(())
     }
 
@@ -248,24 +492,77 @@ impl Rater {
         RuleSet::select(when, self.rule_set.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
-    /// Re-rate one trust; publish a new version if its ratings changed. Returns the new version.
-    pub async fn rerate(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
-        let _one_at_a_time = self.rerating.lock().await;
-        let Some((name, trust_type)) = store::trust(&self.pool, trust).await? else {
-            anyhow::bail!("unknown trust {trust}");
-        };
-        let evidence = store::evidence(&self.pool, trust, trust_type).await?;
+    /// Rate a trust as of `as_of`, or by default as of its latest evidence (report or action).
+    async fn compute(
+        &self,
+        trust: &TrustCode,
+        trust_type: TrustType,
+        as_of: Option<NaiveDate>,
+    ) -> Result<TrustQuality, RecordError> {
+        let evidence = store::evidence(&self.pool, trust, trust_type, as_of).await?;
         let latest_report = evidence
             .locations
             .iter()
             .flat_map(|l| l.services.iter())
             .flat_map(|s| s.ratings.iter().map(|r| r.report_date))
             .chain(evidence.well_led.iter().map(|w| w.report_date))
+            .filter(|d| as_of.is_none_or(|a| *d <= a))
             .max();
         let rules = self.rules_for(latest_report)?;
-        let as_of = latest_report.unwrap_or_else(oversight_runtime::time::today);
-        let quality = cqc_rules::rate_trust(&evidence, as_of, &rules);
-        let event = to_event(&quality, &name);
+        let as_of = match as_of {
+            Some(d) => d,
+            None => store::latest_action_date(&self.pool, trust)
+                .await?
+                .into_iter()
+                .chain(latest_report)
+                .max()
+                .unwrap_or_else(oversight_runtime::time::today),
+        };
+        let mut quality = cqc_rules::rate_trust(&evidence, as_of, &rules);
+        note_limiters(&mut quality);
+        Ok(quality)
+    }
+
+    async fn rerate_and_report(&self, trust: &TrustCode) -> Result<Recorded, RecordError> {
+        let version = self.rerate(trust).await?;
+        self.report(trust, version).await
+    }
+
+    async fn report(
+        &self,
+        trust: &TrustCode,
+        published_version: Option<u64>,
+    ) -> Result<Recorded, RecordError> {
+        Ok(Recorded {
+            rating: self.latest(trust).await?,
+            published_version,
+        })
+    }
+
+    /// Re-rate one trust; publish a new version if its ratings changed. Returns the new version.
+    pub async fn rerate(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let _one_at_a_time = self.rerating.lock().await;
+        self.rerate_locked(trust).await
+    }
+
+    /// `rerate` with the re-rating lock held by the caller.
+    async fn rerate_locked(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let Some((name, trust_type)) = store::trust(&self.pool, trust).await? else {
+            anyhow::bail!("unknown trust {trust}");
+        };
+        let mut quality = self
+            .compute(trust, trust_type, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to rate {trust}: {e}"))?;
+        let decisions = store::judgements(&self.pool, Some(trust)).await?;
+        judging::apply_final_decisions(&mut quality, &decisions, None);
+        let mut event = to_event(&quality, &name);
+        if let OverallBasis::PreviousStands { reason } = &quality.overall_basis
+            && quality.overall.rating.is_none()
+            && let Some(previous) = self.previous_overall(trust).await?
+        {
+            event.overall = Some(carried_forward(previous, reason));
+        }
         let fp = fingerprint(&event.encode_to_vec());
         let subject = self.subjects.quality_rated();
         let key = trust.to_string();
@@ -291,6 +588,22 @@ impl Rater {
         Ok(version)
     }
 
+    /// The overall of the latest published version that had one.
+    async fn previous_overall(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<common::DatedRating>> {
+        for stored in self.outbox.history(trust.as_str()).await?.iter().rev() {
+            let e = pb::QualityRatingIssued::decode(stored.payload.as_slice())?;
+            if let Some(o) = e.overall
+                && o.rating != common::Rating::Unspecified as i32
+            {
+                return Ok(Some(o));
+            }
+        }
+        Ok(None)
+    }
+
     /// The latest published quality rating of a trust.
     pub async fn latest(
         &self,
@@ -300,5 +613,72 @@ impl Rater {
             Some(e) => Ok(Some(pb::QualityRatingIssued::decode(e.payload.as_slice())?)),
             None => Ok(None),
         }
+    }
+}
+
+/// The rules apply limiters at key question × service (DOMAIN.md §2.2) and explain them there;
+/// the location and trust key questions above name them too, so the published trust rating
+/// says which limiter lowered it.
+fn note_limiters(q: &mut TrustQuality) {
+    fn limited(services: &[cqc_rules::ServiceQuality], kq: KeyQuestion) -> Vec<(String, String)> {
+        services
+            .iter()
+            .filter_map(|s| {
+                let r = s.key_questions.get(&kq)?;
+                let (_, limiter) = r.explanation.rule.split_once("limiter applied: ")?;
+                Some((s.service.to_string(), limiter.to_string()))
+            })
+            .collect()
+    }
+    let mut trust_notes: Vec<(KeyQuestion, String)> = Vec::new();
+    for l in &mut q.locations {
+        for kq in KeyQuestion::ALL {
+            for (service, limiter) in limited(&l.services, kq) {
+                if let Some(r) = l.key_questions.get_mut(&kq) {
+                    r.explanation
+                        .notes
+                        .push(format!("limiter on {service} {kq}: {limiter}"));
+                }
+                trust_notes.push((kq, format!("limiter on {} {service} {kq}: {limiter}", l.id)));
+            }
+        }
+    }
+    for kq in KeyQuestion::ALL {
+        for (service, limiter) in limited(&q.services, kq) {
+            trust_notes.push((kq, format!("limiter on {service} {kq}: {limiter}")));
+        }
+    }
+    for (kq, note) in trust_notes {
+        // Well-led at trust level is never aggregated, so a service limiter does not reach it.
+        if kq != KeyQuestion::WellLed
+            && let Some(r) = q.key_questions.get_mut(&kq)
+        {
+            r.explanation.notes.push(note);
+        }
+    }
+}
+
+/// The previously published trust overall, still standing, with a note saying why (once).
+fn carried_forward(mut previous: common::DatedRating, reason: &str) -> common::DatedRating {
+    let explanation = previous.explanation.get_or_insert_with(Default::default);
+    if !explanation
+        .notes
+        .iter()
+        .any(|n| n.starts_with(CARRY_FORWARD))
+    {
+        explanation.notes.push(format!(
+            "{CARRY_FORWARD}: {reason}; the trust overall published before stands"
+        ));
+    }
+    previous
+}
+
+/// An entity in words: "trust RXX", "location RXX01", "service RXX01/urgent".
+pub fn describe(e: &EntityKey) -> String {
+    match e.kind {
+        EntityKind::Trust => format!("trust {}", e.trust),
+        EntityKind::Location => format!("location {}", e.location_id),
+        EntityKind::Service if e.location_id.is_empty() => format!("service {}", e.service_id),
+        EntityKind::Service => format!("service {}/{}", e.location_id, e.service_id),
     }
 }

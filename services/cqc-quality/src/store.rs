@@ -175,19 +175,21 @@ pub async fn evidence(
             });
     }
     let mut location_evidence = Vec::new();
+    // For trusts without a location level an empty location names the trust-wide service,
+    // wherever it was registered.
+    let trust_wide = !trust_type.has_location_level();
+    let at = |stored: &str, given: &str| stored == given || (trust_wide && given.is_empty());
     for a in actions
         .iter()
         .filter(|a| as_of.is_none_or(|d| a.action_date <= d))
     {
         let standing = locations
-            .get_mut(&a.location_id)
-            .and_then(|(_, services)| services.get_mut(a.service_id.as_str()))
-            .and_then(|ratings| {
-                ratings
-                    .iter_mut()
-                    .filter(|r| r.key_question == a.key_question && r.report_date <= a.action_date)
-                    .max_by_key(|r| r.report_date)
-            });
+            .iter_mut()
+            .filter(|(id, _)| at(id, &a.location_id))
+            .filter_map(|(_, (_, services))| services.get_mut(a.service_id.as_str()))
+            .flat_map(|ratings| ratings.iter_mut())
+            .filter(|r| r.key_question == a.key_question && r.report_date <= a.action_date)
+            .max_by_key(|r| r.report_date);
         if let Some(r) = standing {
             let limiter = a.limiter();
             // One limiter per rating: the strictest stands (enforcement action over requirement
@@ -209,7 +211,7 @@ pub async fn evidence(
         for (service, ratings) in services {
             let merged_from = merged
                 .iter()
-                .find(|m| m.location_id == id && m.service_id.as_str() == service)
+                .find(|m| at(&id, &m.location_id) && m.service_id.as_str() == service)
                 .map(|m| m.exclusion.clone());
             svc.push(ServiceEvidence {
                 service: decode(service.parse(), "service id")?,
@@ -530,18 +532,25 @@ pub async fn rating_on(
     key_question: KeyQuestion,
     on: NaiveDate,
 ) -> sqlx::Result<Option<(RatingValue, NaiveDate)>> {
-    let row = sqlx::query(
+    // An empty location names a trust-wide service, wherever it was registered.
+    let location_filter = if location_id.is_empty() {
+        "($2 = $2)"
+    } else {
+        "location_id = $2"
+    };
+    let sql = format!(
         "SELECT rating, report_date FROM cqc_service_ratings
-         WHERE trust_code = $1 AND location_id = $2 AND service_id = $3 AND key_question = $4 AND report_date <= $5
-         ORDER BY report_date DESC LIMIT 1",
-    )
-    .bind(trust.as_str())
-    .bind(location_id)
-    .bind(service_id.as_str())
-    .bind(key_question.camel())
-    .bind(on.to_string())
-    .fetch_optional(pool)
-    .await?;
+         WHERE trust_code = $1 AND {location_filter} AND service_id = $3 AND key_question = $4 AND report_date <= $5
+         ORDER BY report_date DESC LIMIT 1"
+    );
+    let row = sqlx::query(&sql)
+        .bind(trust.as_str())
+        .bind(location_id)
+        .bind(service_id.as_str())
+        .bind(key_question.camel())
+        .bind(on.to_string())
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| {
         let rating: String = r.try_get("rating")?;
         let date: String = r.try_get("report_date")?;
@@ -671,7 +680,8 @@ pub async fn judgements(
     pool: &AnyPool,
     trust: Option<&TrustCode>,
 ) -> sqlx::Result<Vec<JudgementRow>> {
-    const COLUMNS: &str = "SELECT trust_code, entity_kind, location_id, service_id, key_question, sequence, computed,
+    const COLUMNS: &str =
+        "SELECT trust_code, entity_kind, location_id, service_id, key_question, sequence, computed,
             published, rationale, stage, decided_on, recorded_by, recorded_at FROM cqc_judgements";
     const ORDER: &str =
         "ORDER BY trust_code, entity_kind, location_id, service_id, key_question, sequence";

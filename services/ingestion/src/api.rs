@@ -1,12 +1,18 @@
 //! The gRPC door: `Submit` (client streaming), `GetBatchStatus`, `Replay`.
+//!
+//! Roles: `Submit` is for systems that send feeds (cqc, nhsi) and operators; readers may not
+//! submit. `GetBatchStatus` is open to every authenticated caller. `Replay` republishes evidence
+//! to every downstream service, so it is for operators only.
 
 use futures::StreamExt;
 use oversight_proto::ingestion::v1 as pb;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionService;
+use oversight_runtime::auth::{self, Role};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::feed::{Format, Rejection};
-use crate::pipeline::{BatchMeta, IngestError, Ingestor, MAX_BATCH_BYTES, Receipt};
+use crate::pipeline::{BatchMeta, IngestError, Ingestor, Receipt, file_name_or_batch};
 
 pub struct IngestionApi {
     pub ingestor: Ingestor,
@@ -18,6 +24,7 @@ fn rejection_pb(r: &Rejection) -> pb::Rejection {
         record_number: r.record_number,
         field: r.field.clone(),
         reason: r.reason.clone(),
+        line: r.line,
     }
 }
 
@@ -37,6 +44,18 @@ fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal("internal error; see the service log")
 }
 
+/// One mapping from ingestion errors to gRPC codes.
+fn status_of(e: IngestError) -> Status {
+    match e {
+        IngestError::AllRejected { .. } | IngestError::InvalidBatch(_) => {
+            Status::invalid_argument(e.to_string())
+        }
+        IngestError::Source { .. } => Status::aborted(e.to_string()),
+        IngestError::Store(_) => Status::unavailable(e.to_string()),
+        IngestError::Internal(_) => internal(e),
+    }
+}
+
 #[tonic::async_trait]
 impl IngestionService for IngestionApi {
     async fn submit(
@@ -45,7 +64,7 @@ impl IngestionService for IngestionApi {
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let span = tracing::info_span!("Submit");
         oversight_runtime::telemetry::adopt_grpc_parent(&span, request.metadata());
-        let _e = span.enter();
+        let caller = auth::require(&request, &[Role::Cqc, Role::Nhsi, Role::Operator])?;
         let mut stream = request.into_inner();
         let header = match stream.next().await {
             Some(Ok(pb::SubmitRequest {
@@ -60,45 +79,42 @@ impl IngestionService for IngestionApi {
         };
         let format = Format::from_wire(header.format).map_err(Status::invalid_argument)?;
         let meta = BatchMeta {
-            source: header.source,
+            source: if header.source.trim().is_empty() {
+                caller.name.clone()
+            } else {
+                header.source
+            },
+            file_name: file_name_or_batch(&header.file_name, &header.batch_id),
             batch_id: header.batch_id,
             format,
-            file_name: header.file_name,
         };
-        let mut content = Vec::new();
-        while let Some(part) = stream.next().await {
-            match part?.part {
-                Some(pb::submit_request::Part::Chunk(bytes)) => {
-                    if content.len() + bytes.len() > MAX_BATCH_BYTES {
-                        return Err(Status::invalid_argument(format!(
-                            "batch {} exceeds {MAX_BATCH_BYTES} bytes; split it into several batches",
-                            meta.batch_id
-                        )));
-                    }
-                    content.extend_from_slice(&bytes);
-                }
-                Some(pb::submit_request::Part::Header(_)) => {
-                    return Err(Status::invalid_argument(
-                        "only one BatchHeader per Submit stream",
-                    ));
-                }
-                None => {}
+        let chunks = stream.filter_map(|part| async move {
+            match part {
+                Ok(pb::SubmitRequest {
+                    part: Some(pb::submit_request::Part::Chunk(bytes)),
+                }) => Some(Ok(bytes)),
+                Ok(pb::SubmitRequest {
+                    part: Some(pb::submit_request::Part::Header(_)),
+                }) => Some(Err("only one BatchHeader per Submit stream".to_string())),
+                Ok(pb::SubmitRequest { part: None }) => None,
+                Err(status) => Some(Err(format!("the client stream failed: {status}"))),
             }
-        }
-        match self.ingestor.ingest(&meta, &content).await {
-            Ok(receipt) => Ok(Response::new(receipt_pb(&receipt))),
-            Err(e @ IngestError::AllRejected { .. }) => {
-                Err(Status::invalid_argument(e.to_string()))
-            }
-            Err(IngestError::InvalidBatch(m)) => Err(Status::invalid_argument(m)),
-            Err(e @ IngestError::Store(_)) => Err(Status::unavailable(e.to_string())),
-        }
+        });
+        let outcome = self
+            .ingestor
+            .ingest_stream(&meta, chunks)
+            .instrument(span)
+            .await;
+        outcome
+            .map(|receipt| Response::new(receipt_pb(&receipt)))
+            .map_err(status_of)
     }
 
     async fn get_batch_status(
         &self,
         request: Request<pb::GetBatchStatusRequest>,
     ) -> Result<Response<pb::GetBatchStatusResponse>, Status> {
+        auth::caller(&request)?;
         let id = request.into_inner().batch_id;
         let Some((row, rejections)) = self.ingestor.status(&id).await.map_err(internal)? else {
             return Err(Status::not_found(format!("no batch {id:?}")));
@@ -112,6 +128,8 @@ impl IngestionService for IngestionApi {
             duplicates: row.counts.duplicates,
             rejected: row.counts.rejected,
             rejections: rejections.iter().map(rejection_pb).collect(),
+            format: row.format,
+            file_name: row.file_name,
         }))
     }
 
@@ -119,28 +137,39 @@ impl IngestionService for IngestionApi {
         &self,
         request: Request<pb::ReplayRequest>,
     ) -> Result<Response<pb::ReplayResponse>, Status> {
+        let caller = auth::require(&request, &[Role::Operator])?;
         let r = request.into_inner();
-        let trust = (!r.trust_code.is_empty()).then_some(r.trust_code.as_str());
-        for (field, v) in [("from_date", &r.from_date), ("to_date", &r.to_date)] {
-            if !v.is_empty() && oversight_runtime::time::parse_date(v).is_none() {
-                return Err(Status::invalid_argument(format!(
-                    "{field}: {v:?} is not an ISO date"
-                )));
+        let trust = match r.trust_code.trim() {
+            "" => None,
+            code => Some(
+                code.parse::<oversight_rating::TrustCode>()
+                    .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))?,
+            ),
+        };
+        let mut bounds = Vec::new();
+        for (field, v, open) in [
+            ("from_date", &r.from_date, "0000-01-01"),
+            ("to_date", &r.to_date, "9999-12-31"),
+        ] {
+            if v.trim().is_empty() {
+                bounds.push(open.to_string());
+                continue;
             }
+            let date = oversight_runtime::time::parse_date(v).ok_or_else(|| {
+                Status::invalid_argument(format!("{field}: {v:?} is not an ISO date"))
+            })?;
+            bounds.push(date.to_string());
         }
-        let from = if r.from_date.is_empty() {
-            "0000-01-01"
-        } else {
-            &r.from_date
-        };
-        let to = if r.to_date.is_empty() {
-            "9999-12-31"
-        } else {
-            &r.to_date
-        };
+        let (from, to) = (&bounds[0], &bounds[1]);
+        if from > to {
+            return Err(Status::invalid_argument(format!(
+                "from_date {from} is after to_date {to}"
+            )));
+        }
+        tracing::info!(caller = %caller.name, trust = ?trust, from = %from, to = %to, "replay requested");
         let n = self
             .ingestor
-            .replay(trust, from, to)
+            .replay(trust.as_ref().map(|t| t.as_str()), from, to)
             .await
             .map_err(internal)?;
         Ok(Response::new(pb::ReplayResponse { republished: n }))

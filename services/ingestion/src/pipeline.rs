@@ -1,22 +1,41 @@
 //! The one pipeline behind all three doors (queue, gRPC, CLI): parse → validate → store (with the
-//! outbox flag) → publish canonical evidence. Storing and publishing are split by an outbox so a
-//! crash between them loses nothing: unpublished rows are published on the next start.
+//! outbox flag) → publish canonical evidence.
+//!
+//! Streaming, in constant memory: the content arrives as a stream of chunks, a blocking task parses
+//! records from them as they come (`feed::records` over a reader fed by a small channel), and the
+//! records are committed in groups of [`GROUP_RECORDS`]: one transaction stores a group's evidence,
+//! its rejections and the batch's running counts, then the group is published. Group boundaries
+//! depend only on record numbers, so the same content always yields the same evidence ids.
+//!
+//! Storing and publishing are split by an outbox so a crash between them loses nothing:
+//! unpublished rows are published after the next commit or on the next start.
 
+use std::collections::BTreeSet;
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use anyhow::Context;
+use futures::{Stream, StreamExt};
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::ingestion::v1::FeedBatch;
 use oversight_runtime::nats::{Bus, HandleError, Incoming};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
-use crate::feed::{self, Format, Rejection};
-use crate::store::{self, BatchCounts, BatchRow, Chunk};
+use crate::feed::{self, Format, Parsed, ReadError, Rejection};
+use crate::store::{self, BatchCounts, BatchRow, Chunk, OutboxRow, ReplayCursor};
 
-/// Largest batch accepted in one piece (bounded inputs); larger feeds are sent as several batches.
-pub const MAX_BATCH_BYTES: usize = 256 * 1024 * 1024;
+/// Records per commit group: the unit of storing and publishing, and the bound on memory.
+pub const GROUP_RECORDS: usize = 1000;
+/// Rejections carried in a receipt; all of them are stored.
+pub const RECEIPT_REJECTIONS: usize = 100;
+/// Rejections returned by a status query.
+pub const STATUS_REJECTIONS: i64 = 1000;
+/// Rows published (or replayed) per page, with their acks awaited together.
+const PUBLISH_PAGE: i64 = 500;
+/// Chunks in flight between the door and the parser.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Who sent what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +51,7 @@ pub struct BatchMeta {
 pub struct Receipt {
     pub batch_id: String,
     pub counts: BatchCounts,
+    /// The first [`RECEIPT_REJECTIONS`] rejections.
     pub rejections: Vec<Rejection>,
 }
 
@@ -39,10 +59,35 @@ pub struct Receipt {
 pub enum IngestError {
     #[error("invalid batch: {0}")]
     InvalidBatch(String),
-    #[error("every record of {file_name} was rejected ({} records); first: {}", .receipt.counts.records, .receipt.rejections.first().map(ToString::to_string).unwrap_or_default())]
+    #[error("{}", all_rejected_message(.file_name, .receipt))]
     AllRejected { file_name: String, receipt: Receipt },
+    /// The sender's stream failed part-way; what was committed stays, and sending the batch again
+    /// completes it without duplicates.
+    #[error("the content of {file_name} stopped arriving: {reason}")]
+    Source { file_name: String, reason: String },
     #[error("storage failed: {0}")]
     Store(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn all_rejected_message(file_name: &str, receipt: &Receipt) -> String {
+    match receipt.rejections.first() {
+        None => format!("{file_name} has no records"),
+        Some(first) => format!(
+            "every record of {file_name} was rejected ({} records); first: {first}",
+            receipt.counts.records
+        ),
+    }
+}
+
+impl From<ReadError> for IngestError {
+    fn from(e: ReadError) -> Self {
+        IngestError::Source {
+            file_name: e.file_name,
+            reason: format!("line {}: {}", e.line, e.reason),
+        }
+    }
 }
 
 /// Ingestion's core: parse, store and publish.
@@ -53,34 +98,38 @@ pub struct Ingestor {
     publishing: Arc<Mutex<()>>,
 }
 
-/// Quality records of one trust in one batch travel as one `QualityEvidence` message, so a trust
-/// is re-rated once per batch rather than once per record; resource records travel one by one.
-/// Returns the record numbers behind each message.
+/// Quality records of one trust in one commit group travel as one `QualityEvidence` message, so a
+/// trust is re-rated once per group rather than once per record; resource records travel one by
+/// one. Returns the record numbers behind each message.
 pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evidence)> {
     let mut out: Vec<(Vec<u64>, feed::Evidence)> = Vec::new();
     let mut quality_at: std::collections::BTreeMap<String, usize> =
         std::collections::BTreeMap::new();
     for a in accepted {
-        match a.evidence {
-            feed::Evidence::Quality(q) => match quality_at.get(&q.trust_code) {
-                Some(&i) => {
-                    let (records, evidence) = &mut out[i];
-                    records.push(a.record_number);
-                    if let feed::Evidence::Quality(group) = evidence {
-                        if group.trust_name.is_empty() {
-                            group.trust_name = q.trust_name;
+        for evidence in a.evidence {
+            match evidence {
+                feed::Evidence::Quality(q) => match quality_at.get(&q.trust_code) {
+                    Some(&i) => {
+                        let (records, evidence) = &mut out[i];
+                        if records.last() != Some(&a.record_number) {
+                            records.push(a.record_number);
                         }
-                        group.service_ratings.extend(q.service_ratings);
-                        group.well_led.extend(q.well_led);
-                        group.published.extend(q.published);
+                        if let feed::Evidence::Quality(group) = evidence {
+                            if group.trust_name.is_empty() {
+                                group.trust_name = q.trust_name;
+                            }
+                            group.service_ratings.extend(q.service_ratings);
+                            group.well_led.extend(q.well_led);
+                            group.published.extend(q.published);
+                        }
                     }
-                }
-                None => {
-                    quality_at.insert(q.trust_code.clone(), out.len());
-                    out.push((vec![a.record_number], feed::Evidence::Quality(q)));
-                }
-            },
-            other => out.push((vec![a.record_number], other)),
+                    None => {
+                        quality_at.insert(q.trust_code.clone(), out.len());
+                        out.push((vec![a.record_number], feed::Evidence::Quality(q)));
+                    }
+                },
+                other => out.push((vec![a.record_number], other)),
+            }
         }
     }
     out
@@ -97,6 +146,45 @@ pub fn evidence_id(batch_id: &str, evidence: &feed::Evidence) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// A blocking reader over chunks sent from the async side (used on a blocking thread only).
+struct ChunkReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.chunk.len() {
+            match self.rx.blocking_recv() {
+                None => return Ok(0),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(next)) => {
+                    self.chunk = next;
+                    self.pos = 0;
+                }
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A commit group being collected.
+#[derive(Default)]
+struct Group {
+    accepted: Vec<feed::Accepted>,
+    rejected: Vec<Rejection>,
+}
+
+impl Group {
+    fn len(&self) -> usize {
+        self.accepted.len() + self.rejected.len()
+    }
+}
+
 impl Ingestor {
     pub fn new(pool: AnyPool, bus: Bus) -> Self {
         Ingestor {
@@ -110,27 +198,141 @@ impl Ingestor {
         &self.pool
     }
 
-    /// Ingest one whole batch. Good records are stored and published even when others are rejected.
+    /// Ingest one batch held in memory (tests, small queue messages).
     pub async fn ingest(&self, meta: &BatchMeta, content: &[u8]) -> Result<Receipt, IngestError> {
+        let chunks = futures::stream::iter([Ok::<_, std::convert::Infallible>(content.to_vec())]);
+        self.ingest_stream(meta, chunks).await
+    }
+
+    /// Ingest one batch arriving as a stream of byte chunks (split anywhere). Good records are
+    /// stored and published even when others are rejected; memory stays bounded whatever the size.
+    pub async fn ingest_stream<S, E>(
+        &self,
+        meta: &BatchMeta,
+        chunks: S,
+    ) -> Result<Receipt, IngestError>
+    where
+        S: Stream<Item = Result<Vec<u8>, E>> + Send,
+        E: std::fmt::Display,
+    {
         if meta.batch_id.trim().is_empty() {
             return Err(IngestError::InvalidBatch("batch_id is required".into()));
         }
-        if content.len() > MAX_BATCH_BYTES {
-            return Err(IngestError::InvalidBatch(format!(
-                "batch {} is {} bytes; the limit is {MAX_BATCH_BYTES}",
-                meta.batch_id,
-                content.len()
-            )));
-        }
-        let parsed = feed::parse(meta.format, &meta.file_name, content);
-        let today = oversight_runtime::time::today().to_string();
-        let mut counts = BatchCounts {
-            records: parsed.records(),
-            rejected: parsed.rejected.len() as u64,
-            ..BatchCounts::default()
+        let (chunk_tx, chunk_rx) = mpsc::channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
+        let (record_tx, record_rx) = mpsc::channel::<Result<Parsed, ReadError>>(GROUP_RECORDS);
+        let (format, file_name) = (meta.format, meta.file_name.clone());
+        let parser = tokio::task::spawn_blocking(move || {
+            let reader = ChunkReader {
+                rx: chunk_rx,
+                chunk: Vec::new(),
+                pos: 0,
+            };
+            for item in feed::records(format, &file_name, reader) {
+                if record_tx.blocking_send(item).is_err() {
+                    // The consumer stopped (it failed); stop parsing.
+                    break;
+                }
+            }
+        });
+        let feeder = async move {
+            let mut chunks = std::pin::pin!(chunks);
+            while let Some(chunk) = chunks.next().await {
+                match chunk {
+                    Ok(bytes) if bytes.is_empty() => {}
+                    Ok(bytes) => {
+                        if chunk_tx.send(Ok(bytes)).await.is_err() {
+                            // The parser stopped early; the consumer reports why.
+                            return None;
+                        }
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        let _ = chunk_tx.send(Err(io::Error::other(reason.clone()))).await;
+                        return Some(reason);
+                    }
+                }
+            }
+            None
         };
+        // The consumer owns the receiver: if it fails, dropping it stops the parser, which stops
+        // the feeder, so the join always ends.
+        let consumer = self.consume(meta, record_rx);
+        let (source_failure, consumed) = tokio::join!(feeder, consumer);
+        parser
+            .await
+            .map_err(|e| IngestError::Internal(format!("parser task failed: {e}")))?;
+        if let Some(reason) = source_failure {
+            return Err(IngestError::Source {
+                file_name: meta.file_name.clone(),
+                reason,
+            });
+        }
+        let receipt = consumed?;
+        if receipt.counts.accepted + receipt.counts.duplicates == 0 {
+            return Err(IngestError::AllRejected {
+                file_name: meta.file_name.clone(),
+                receipt,
+            });
+        }
+        Ok(receipt)
+    }
+
+    /// Take parsed records, committing and publishing them group by group.
+    async fn consume(
+        &self,
+        meta: &BatchMeta,
+        mut records: mpsc::Receiver<Result<Parsed, ReadError>>,
+    ) -> Result<Receipt, IngestError> {
+        let mut counts = BatchCounts::default();
+        let mut first_rejections = Vec::new();
+        let mut group = Group::default();
+        while let Some(item) = records.recv().await {
+            match item? {
+                Parsed::Accepted(a) => group.accepted.push(a),
+                Parsed::Rejected(r) => {
+                    if first_rejections.len() < RECEIPT_REJECTIONS {
+                        first_rejections.push(r.clone());
+                    }
+                    group.rejected.push(r);
+                }
+            }
+            if group.len() >= GROUP_RECORDS {
+                self.commit(meta, &mut counts, std::mem::take(&mut group), false)
+                    .await?;
+            }
+        }
+        self.commit(meta, &mut counts, group, true).await?;
+        tracing::info!(
+            batch = %meta.batch_id,
+            file = %meta.file_name,
+            records = counts.records,
+            accepted = counts.accepted,
+            duplicates = counts.duplicates,
+            rejected = counts.rejected,
+            "batch stored"
+        );
+        Ok(Receipt {
+            batch_id: meta.batch_id.clone(),
+            counts,
+            rejections: first_rejections,
+        })
+    }
+
+    /// Store one group with the batch's running counts in one transaction, then publish.
+    async fn commit(
+        &self,
+        meta: &BatchMeta,
+        counts: &mut BatchCounts,
+        group: Group,
+        last: bool,
+    ) -> Result<(), IngestError> {
+        let today = oversight_runtime::time::today().to_string();
+        counts.records += group.len() as u64;
+        counts.rejected += group.rejected.len() as u64;
+        let mut all_records = BTreeSet::new();
+        let mut new_records = BTreeSet::new();
         let mut tx = self.pool.begin().await?;
-        for (records, mut evidence) in group_by_trust(parsed.accepted) {
+        for (records, mut evidence) in group_by_trust(group.accepted) {
             let id = evidence_id(&meta.batch_id, &evidence);
             *evidence.provenance_mut() = Some(ev::Provenance {
                 evidence_id: id.clone(),
@@ -150,70 +352,82 @@ impl Ingestor {
             )
             .await?;
             if stored {
-                counts.accepted += records.len() as u64;
-            } else {
-                counts.duplicates += records.len() as u64;
+                new_records.extend(records.iter().copied());
             }
+            all_records.extend(records);
         }
-        for r in &parsed.rejected {
+        // A record counts as accepted when any of its evidence was new.
+        counts.accepted += new_records.len() as u64;
+        counts.duplicates += (all_records.len() - new_records.len()) as u64;
+        for r in &group.rejected {
             store::insert_rejection(&mut tx, &meta.batch_id, r).await?;
         }
-        let all_bad = counts.accepted + counts.duplicates == 0;
+        let state = match (last, counts.accepted + counts.duplicates) {
+            (false, _) => "receiving",
+            (true, 0) => "failed",
+            (true, _) => "complete",
+        };
         let batch = BatchRow {
             batch_id: meta.batch_id.clone(),
             source: meta.source.clone(),
             format: meta.format.as_str().to_string(),
             file_name: meta.file_name.clone(),
-            state: if all_bad { "failed" } else { "complete" }.to_string(),
+            state: state.to_string(),
             counts: counts.clone(),
         };
         store::upsert_batch(&mut tx, &batch, &oversight_runtime::time::now_rfc3339()).await?;
         tx.commit().await?;
-        tracing::info!(
-            batch = %meta.batch_id,
-            file = %meta.file_name,
-            records = counts.records,
-            accepted = counts.accepted,
-            duplicates = counts.duplicates,
-            rejected = counts.rejected,
-            "batch stored"
-        );
-        if let Err(e) = self.publish_pending().await {
+        if !new_records.is_empty()
+            && let Err(e) = self.publish_pending().await
+        {
             // Stored evidence is safe in the outbox; it is published on the next attempt or start.
             tracing::warn!(error = %format!("{e:#}"), "publishing deferred");
         }
-        let receipt = Receipt {
-            batch_id: meta.batch_id.clone(),
-            counts,
-            rejections: parsed.rejected,
-        };
-        if all_bad {
-            return Err(IngestError::AllRejected {
-                file_name: meta.file_name.clone(),
-                receipt,
-            });
-        }
-        Ok(receipt)
+        Ok(())
     }
 
-    /// Publish every stored but unpublished evidence record (the outbox), oldest first.
+    /// Publish every stored but unpublished evidence record (the outbox).
     pub async fn publish_pending(&self) -> anyhow::Result<u64> {
         let _one_at_a_time = self.publishing.lock().await;
         let mut published = 0;
         loop {
-            let rows = store::unpublished(&self.pool, 500).await?;
+            let rows = store::unpublished(&self.pool, PUBLISH_PAGE).await?;
             if rows.is_empty() {
                 return Ok(published);
             }
-            for row in rows {
-                let subject = self.subject_for(&row.kind)?;
-                self.bus
-                    .publish_bytes(subject, &row.evidence_id, row.payload.into())
-                    .await?;
-                store::mark_published(&self.pool, &row.evidence_id).await?;
-                published += 1;
-            }
+            self.publish_rows(&rows, |row| row.evidence_id.clone())
+                .await?;
+            let ids: Vec<String> = rows.into_iter().map(|r| r.evidence_id).collect();
+            store::mark_published(&self.pool, &ids).await?;
+            published += ids.len() as u64;
         }
+    }
+
+    /// Publish a page of rows with their message ids, sending them all before awaiting the acks.
+    async fn publish_rows(
+        &self,
+        rows: &[OutboxRow],
+        msg_id: impl Fn(&OutboxRow) -> String,
+    ) -> anyhow::Result<()> {
+        let mut acks = Vec::with_capacity(rows.len());
+        for row in rows {
+            let subject = self.subject_for(&row.kind)?;
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id(row).as_str());
+            oversight_runtime::telemetry::inject_nats(&mut headers);
+            let ack = self
+                .bus
+                .jetstream()
+                .publish_with_headers(subject.clone(), headers, row.payload.clone().into())
+                .await
+                .with_context(|| format!("failed to publish to {subject}"))?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            ack.await
+                .context("JetStream did not acknowledge an evidence publish")?;
+        }
+        Ok(())
     }
 
     fn subject_for(&self, kind: &str) -> anyhow::Result<String> {
@@ -225,29 +439,43 @@ impl Ingestor {
     }
 
     /// Re-publish stored evidence for a trust (or all) ingested between two dates (inclusive), so
-    /// downstream services can rebuild. Downstream handlers are idempotent.
+    /// downstream services can rebuild; page by page. Downstream handlers are idempotent; the
+    /// message ids are fresh so JetStream's duplicate window does not drop the replay.
     pub async fn replay(
         &self,
         trust_code: Option<&str>,
         from: &str,
         to: &str,
     ) -> anyhow::Result<u64> {
-        let rows = store::evidence_for_replay(&self.pool, trust_code, from, to).await?;
         let stamp = oversight_runtime::time::now_rfc3339();
+        let mut cursor = ReplayCursor::default();
         let mut n = 0;
-        for row in rows {
-            let subject = self.subject_for(&row.kind)?;
-            let id = format!("replay-{stamp}-{}", row.evidence_id);
-            self.bus
-                .publish_bytes(subject, &id, row.payload.into())
+        loop {
+            let rows = store::evidence_for_replay(
+                &self.pool,
+                trust_code.unwrap_or(""),
+                from,
+                to,
+                &cursor,
+                PUBLISH_PAGE,
+            )
+            .await?;
+            let Some(last) = rows.last() else { break };
+            cursor = ReplayCursor {
+                ingested_on: last.ingested_on.clone(),
+                evidence_id: last.evidence_id.clone(),
+            };
+            self.publish_rows(&rows, |row| format!("replay-{stamp}-{}", row.evidence_id))
                 .await?;
-            n += 1;
+            n += rows.len() as u64;
         }
-        tracing::info!(republished = n, "replay finished");
+        tracing::info!(republished = n, trust = ?trust_code, from, to, "replay finished");
         Ok(n)
     }
 
-    /// The queue door: one `FeedBatch` message (a whole batch or one chunk of it).
+    /// The queue door: one `FeedBatch` message (a whole batch or one chunk of it). Chunks are kept
+    /// in the database until every index up to the end marker is there, then streamed from it into
+    /// the pipeline one at a time.
     pub async fn handle_feed_message(&self, msg: Incoming) -> Result<(), HandleError> {
         let batch: FeedBatch = msg.decode()?;
         let format = Format::from_wire(batch.format)
@@ -258,11 +486,11 @@ impl Ingestor {
         let meta = BatchMeta {
             source: batch.source.clone(),
             batch_id: batch.batch_id.clone(),
+            file_name: file_name_or_batch(&batch.file_name, &batch.batch_id),
             format,
-            file_name: batch.file_name.clone(),
         };
         if batch.chunk_index == 0 && batch.last {
-            return self.ingest_settled(&meta, &batch.content).await;
+            return settle(self.ingest(&meta, &batch.content).await);
         }
         let chunk = Chunk {
             batch_id: batch.batch_id.clone(),
@@ -273,40 +501,41 @@ impl Ingestor {
             file_name: batch.file_name,
             content: batch.content,
         };
+        let transient = |e: sqlx::Error| HandleError::Transient(e.into());
         store::store_chunk(&self.pool, &chunk)
             .await
-            .map_err(|e| HandleError::Transient(e.into()))?;
-        let chunks = store::chunks(&self.pool, &meta.batch_id)
+            .map_err(transient)?;
+        let indexes = store::chunk_indexes(&self.pool, &meta.batch_id)
             .await
-            .map_err(|e| HandleError::Transient(e.into()))?;
-        let complete = chunks
+            .map_err(transient)?;
+        let complete = indexes
             .iter()
             .enumerate()
-            .all(|(i, c)| c.index as usize == i)
-            && chunks.last().is_some_and(|c| c.last);
+            .all(|(i, (index, _))| *index as usize == i)
+            && indexes.last().is_some_and(|(_, last)| *last);
         if !complete {
             return Ok(());
         }
-        let content: Vec<u8> = chunks.into_iter().flat_map(|c| c.content).collect();
-        self.ingest_settled(&meta, &content).await?;
+        let pool = self.pool.clone();
+        let batch_id = meta.batch_id.clone();
+        let contents = futures::stream::iter(indexes).then(move |(index, _)| {
+            let pool = pool.clone();
+            let batch_id = batch_id.clone();
+            async move {
+                match store::chunk_content(&pool, &batch_id, index).await {
+                    Ok(Some(c)) => Ok(c),
+                    Ok(None) => Err(format!("chunk {index} of {batch_id} disappeared")),
+                    Err(e) => Err(format!("failed to read chunk {index} of {batch_id}: {e}")),
+                }
+            }
+        });
+        settle(self.ingest_stream(&meta, contents).await)?;
         store::delete_chunks(&self.pool, &meta.batch_id)
             .await
-            .map_err(|e| HandleError::Transient(e.into()))
+            .map_err(transient)
     }
 
-    async fn ingest_settled(&self, meta: &BatchMeta, content: &[u8]) -> Result<(), HandleError> {
-        match self.ingest(meta, content).await {
-            Ok(_) => Ok(()),
-            // The batch and its rejections are stored and queryable: nothing to retry.
-            Err(IngestError::AllRejected { .. }) => Ok(()),
-            Err(IngestError::InvalidBatch(reason)) => Err(HandleError::poison(reason)),
-            Err(IngestError::Store(e)) => Err(HandleError::Transient(
-                anyhow::Error::new(e).context("failed to store batch"),
-            )),
-        }
-    }
-
-    /// Status of a batch with its stored rejections.
+    /// Status of a batch with its first stored rejections.
     pub async fn status(
         &self,
         batch_id: &str,
@@ -317,7 +546,30 @@ impl Ingestor {
         else {
             return Ok(None);
         };
-        let rejections = store::rejections(&self.pool, batch_id).await?;
+        let rejections = store::rejections(&self.pool, batch_id, STATUS_REJECTIONS).await?;
         Ok(Some((row, rejections)))
+    }
+}
+
+/// A batch's file name, or its batch id when the sender gave none.
+pub fn file_name_or_batch(file_name: &str, batch_id: &str) -> String {
+    if file_name.trim().is_empty() {
+        batch_id.to_string()
+    } else {
+        file_name.to_string()
+    }
+}
+
+/// How a queued batch's outcome settles its message.
+fn settle(outcome: Result<Receipt, IngestError>) -> Result<(), HandleError> {
+    match outcome {
+        Ok(_) => Ok(()),
+        // The batch and its rejections are stored and queryable: nothing to retry.
+        Err(IngestError::AllRejected { .. }) => Ok(()),
+        Err(IngestError::InvalidBatch(reason)) => Err(HandleError::poison(reason)),
+        Err(e @ (IngestError::Source { .. } | IngestError::Store(_))) => {
+            Err(HandleError::Transient(anyhow::Error::new(e)))
+        }
+        Err(IngestError::Internal(reason)) => Err(HandleError::Transient(anyhow::anyhow!(reason))),
     }
 }

@@ -28,6 +28,7 @@ pub struct OutboxRow {
     pub evidence_id: String,
     pub kind: String,
     pub payload: Vec<u8>,
+    pub ingested_on: String,
 }
 
 fn n(v: u64) -> i64 {
@@ -70,14 +71,15 @@ pub async fn insert_rejection(
     r: &Rejection,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO ingestion_rejections (batch_id, file_name, record_number, field, reason)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO ingestion_rejections (batch_id, file_name, record_number, field, reason, line)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(batch_id)
     .bind(&r.file_name)
     .bind(n(r.record_number))
     .bind(&r.field)
     .bind(&r.reason)
+    .bind(n(r.line))
     .execute(conn)
     .await?;
     Ok(())
@@ -114,13 +116,14 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {
         evidence_id: r.try_get("evidence_id")?,
         kind: r.try_get("kind")?,
         payload: hex::decode(payload_hex).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        ingested_on: r.try_get("ingested_on")?,
     })
 }
 
 /// The oldest unpublished evidence, at most `limit` rows.
 pub async fn unpublished(pool: &AnyPool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
-        "SELECT evidence_id, kind, payload_hex FROM ingestion_evidence WHERE published = 0 ORDER BY evidence_id LIMIT $1",
+        "SELECT evidence_id, kind, payload_hex, ingested_on FROM ingestion_evidence WHERE published = 0 ORDER BY evidence_id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -128,29 +131,53 @@ pub async fn unpublished(pool: &AnyPool, limit: i64) -> sqlx::Result<Vec<OutboxR
     rows.iter().map(outbox_row).collect()
 }
 
-pub async fn mark_published(pool: &AnyPool, evidence_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE ingestion_evidence SET published = 1 WHERE evidence_id = $1")
-        .bind(evidence_id)
-        .execute(pool)
-        .await?;
+/// Mark evidence as published (one statement for a page of ids).
+pub async fn mark_published(pool: &AnyPool, evidence_ids: &[String]) -> sqlx::Result<()> {
+    if evidence_ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (1..=evidence_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE ingestion_evidence SET published = 1 WHERE evidence_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for id in evidence_ids {
+        q = q.bind(id);
+    }
+    q.execute(pool).await?;
     Ok(())
 }
 
-/// Stored evidence for a trust (or all trusts) ingested within the date bounds, for replay.
+/// Where a replay page starts: after this (ingested_on, evidence_id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayCursor {
+    pub ingested_on: String,
+    pub evidence_id: String,
+}
+
+/// One page of stored evidence for a trust (or all trusts, `""`) ingested within the inclusive
+/// date bounds, after `cursor`, in (ingested_on, evidence_id) order.
 pub async fn evidence_for_replay(
     pool: &AnyPool,
-    trust_code: Option<&str>,
+    trust_code: &str,
     from: &str,
     to: &str,
+    cursor: &ReplayCursor,
+    limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
-        "SELECT evidence_id, kind, payload_hex FROM ingestion_evidence
+        "SELECT evidence_id, kind, payload_hex, ingested_on FROM ingestion_evidence
          WHERE ($1 = '' OR trust_code = $1) AND ingested_on >= $2 AND ingested_on <= $3
-         ORDER BY ingested_on, evidence_id",
+           AND (ingested_on > $4 OR (ingested_on = $4 AND evidence_id > $5))
+         ORDER BY ingested_on, evidence_id LIMIT $6",
     )
-    .bind(trust_code.unwrap_or(""))
+    .bind(trust_code)
     .bind(from)
     .bind(to)
+    .bind(&cursor.ingested_on)
+    .bind(&cursor.evidence_id)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     rows.iter().map(outbox_row).collect()
@@ -182,12 +209,18 @@ pub async fn batch(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Option<BatchR
     .transpose()
 }
 
-pub async fn rejections(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<Rejection>> {
+/// The first `limit` rejections of a batch.
+pub async fn rejections(
+    pool: &AnyPool,
+    batch_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Rejection>> {
     let rows = sqlx::query(
-        "SELECT file_name, record_number, field, reason FROM ingestion_rejections
-         WHERE batch_id = $1 ORDER BY file_name, record_number, field",
+        "SELECT file_name, record_number, line, field, reason FROM ingestion_rejections
+         WHERE batch_id = $1 ORDER BY file_name, record_number, field LIMIT $2",
     )
     .bind(batch_id)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -195,6 +228,7 @@ pub async fn rejections(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<Reje
             Ok(Rejection {
                 file_name: r.try_get("file_name")?,
                 record_number: u(r.try_get("record_number")?),
+                line: u(r.try_get("line")?),
                 field: r.try_get("field")?,
                 reason: r.try_get("reason")?,
             })
@@ -231,31 +265,41 @@ pub async fn store_chunk(pool: &AnyPool, c: &Chunk) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// All chunks of a batch in order.
-pub async fn chunks(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<Chunk>> {
+/// The chunks of a batch received so far, in order: (index, is last). Contents stay in the table.
+pub async fn chunk_indexes(pool: &AnyPool, batch_id: &str) -> sqlx::Result<Vec<(u32, bool)>> {
     let rows = sqlx::query(
-        "SELECT batch_id, chunk_index, is_last, source, format, file_name, content_hex
-         FROM ingestion_feed_chunks WHERE batch_id = $1 ORDER BY chunk_index",
+        "SELECT chunk_index, is_last FROM ingestion_feed_chunks WHERE batch_id = $1 ORDER BY chunk_index",
     )
     .bind(batch_id)
     .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| {
-            let hexed: String = r.try_get("content_hex")?;
             let index: i64 = r.try_get("chunk_index")?;
             let last: i64 = r.try_get("is_last")?;
-            Ok(Chunk {
-                batch_id: r.try_get("batch_id")?,
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                last: last != 0,
-                source: r.try_get("source")?,
-                format: r.try_get("format")?,
-                file_name: r.try_get("file_name")?,
-                content: hex::decode(hexed).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            })
+            Ok((u32::try_from(index).unwrap_or(u32::MAX), last != 0))
         })
         .collect()
+}
+
+/// The content of one stored chunk.
+pub async fn chunk_content(
+    pool: &AnyPool,
+    batch_id: &str,
+    index: u32,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    let row = sqlx::query(
+        "SELECT content_hex FROM ingestion_feed_chunks WHERE batch_id = $1 AND chunk_index = $2",
+    )
+    .bind(batch_id)
+    .bind(i64::from(index))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let hexed: String = r.try_get("content_hex")?;
+        hex::decode(hexed).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    })
+    .transpose()
 }
 
 pub async fn delete_chunks(pool: &AnyPool, batch_id: &str) -> sqlx::Result<()> {

@@ -1,16 +1,221 @@
-//! gRPC for NHSI and CQC systems.
+//! gRPC for NHSI and CQC systems. Writes are role-checked here (NHSI proposes and records
+//! segments; CQC approves and revises); errors are mapped onto gRPC codes once, by
+//! `From<ServiceError> for Status`.
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
+use nhsi_rules::chppd::{ChppdFigures, YearMonth};
+use nhsi_rules::segment::{Trigger, TriggerKind, segment_name};
+use nhsi_rules::workflow::UorState;
+use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::resources::v1 as pb;
 use oversight_proto::resources::v1::resources_service_server::ResourcesService;
-use oversight_rating::TrustCode;
+use oversight_rating::{Rating, TrustCode};
+use oversight_runtime::auth::{Role, require};
+use rust_decimal::{Decimal, RoundingStrategy};
 use tonic::{Request, Response, Status};
 
+use crate::error::ServiceError;
+use crate::metrics::{Metrics, Peers, RecordedDecision, shared_trust_type};
 use crate::resources::Resources;
+use crate::workflow::{Assessment, Assessments, Published, Transition};
 
 pub struct ResourcesApi {
     pub resources: Arc<Resources>,
+    pub metrics: Arc<Metrics>,
+    pub assessments: Arc<Assessments>,
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn trust_code(s: &str) -> Result<TrustCode, ServiceError> {
+    s.parse()
+        .map_err(|e| ServiceError::invalid("request", "trust_code", format!("{e}")))
+}
+
+fn optional_date(field: &str, s: &str) -> Result<Option<NaiveDate>, ServiceError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    oversight_runtime::time::parse_date(s)
+        .map(Some)
+        .ok_or_else(|| {
+            ServiceError::invalid("request", field, format!("{s:?} is not a YYYY-MM-DD date"))
+        })
+}
+
+fn required_rating(field: &str, raw: i32) -> Result<Rating, ServiceError> {
+    convert::real_rating(raw).ok_or_else(|| {
+        ServiceError::invalid(
+            "request",
+            field,
+            "must be outstanding, good, requires improvement or inadequate",
+        )
+    })
+}
+
+fn peers(set: Option<pb::PeerSet>) -> Result<Peers, ServiceError> {
+    let Some(set) = set else {
+        return Ok(Peers::National);
+    };
+    let name = set.name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid(
+            "request",
+            "peer_set.name",
+            "a named peer set needs a name",
+        ));
+    }
+    if set.trust_codes.is_empty() {
+        return Err(ServiceError::invalid(
+            "request",
+            "peer_set.trust_codes",
+            format!("peer set {name} has no trusts"),
+        ));
+    }
+    let trusts = set
+        .trust_codes
+        .iter()
+        .map(|c| {
+            c.parse().map_err(|e| {
+                ServiceError::invalid("request", "peer_set.trust_codes", format!("{e}"))
+            })
+        })
+        .collect::<Result<Vec<TrustCode>, _>>()?;
+    Ok(Peers::Named {
+        name: name.to_string(),
+        trusts,
+    })
+}
+
+/// An exact decimal for the wire.
+fn dec(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// A ratio for the wire, 2 dp half away from zero (as `oversight score` prints it).
+fn dec_2dp(d: Decimal) -> String {
+    let mut r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(2);
+    r.to_string()
+}
+
+fn rating(r: Option<Rating>) -> i32 {
+    convert::rating_or_unspecified(r) as i32
+}
+
+fn state(s: UorState) -> i32 {
+    (match s {
+        UorState::Suggested => pb::UseOfResourcesState::Suggested,
+        UorState::Proposed => pb::UseOfResourcesState::Proposed,
+        UorState::Approved => pb::UseOfResourcesState::Approved,
+        UorState::Published => pb::UseOfResourcesState::Published,
+    }) as i32
+}
+
+fn state_name(s: &str) -> i32 {
+    match s {
+        "suggested" => state(UorState::Suggested),
+        "proposed" => state(UorState::Proposed),
+        "approved" => state(UorState::Approved),
+        "published" => state(UorState::Published),
+        _ => pb::UseOfResourcesState::Unspecified as i32,
+    }
+}
+
+fn assessment_view(a: &Assessment) -> pb::UseOfResourcesAssessment {
+    let v = a.workflow.current();
+    let approval = v.approval.as_ref();
+    pb::UseOfResourcesAssessment {
+        trust_code: a.trust.to_string(),
+        assessment: a.number,
+        version: v.version,
+        state: state(v.state),
+        report_date: a.report_date.clone(),
+        suggested_rating: rating(v.suggested),
+        proposed_rating: rating(v.proposal.as_ref().map(|p| p.rating)),
+        proposal_rationale: v
+            .proposal
+            .as_ref()
+            .map(|p| p.rationale.clone())
+            .unwrap_or_default(),
+        approved_rating: rating(approval.map(|x| x.rating)),
+        changed_from: rating(approval.and_then(|x| x.changed_from)),
+        approval_reason: approval.and_then(|x| x.reason.clone()).unwrap_or_default(),
+    }
+}
+
+fn transition_view(t: &Transition) -> pb::UseOfResourcesTransition {
+    pb::UseOfResourcesTransition {
+        sequence: t.seq,
+        assessment: t.assessment,
+        version: t.version,
+        action: t.action.clone(),
+        role: t.role.clone(),
+        caller: t.caller.clone(),
+        from_state: state_name(&t.from_state),
+        to_state: state_name(&t.to_state),
+        rating: rating(t.rating),
+        note: t.note.clone(),
+        recorded_at: t.recorded_at.clone(),
+    }
+}
+
+fn trigger_view(t: &Trigger) -> pb::SegmentTrigger {
+    let kind = match t.kind {
+        TriggerKind::CqcOverallRating { .. } => "cqc_overall_rating",
+        TriggerKind::FinanceScore { .. } => "finance_score",
+        TriggerKind::OperationalStandardMissed { .. } => "operational_standard_missed",
+    };
+    pb::SegmentTrigger {
+        kind: kind.into(),
+        description: t.description.clone(),
+        serious: t.serious,
+    }
+}
+
+fn decision_view(d: &RecordedDecision) -> pb::SegmentDecision {
+    pb::SegmentDecision {
+        trust_code: d.trust.to_string(),
+        segment: u32::from(d.decision.segment),
+        suggested_segment: u32::from(d.decision.suggested_segment),
+        rationale: d.decision.rationale.clone(),
+        triggers: d.decision.triggers.iter().map(trigger_view).collect(),
+        decided_by: d.decided_by.clone(),
+        decided_at: d.decided_at.clone(),
+    }
+}
+
+fn chppd_view(ward: Option<&str>, month: YearMonth, f: &ChppdFigures) -> pb::ChppdFigure {
+    let by = &f.by_staff_group;
+    pb::ChppdFigure {
+        ward_code: ward.unwrap_or_default().to_string(),
+        month: month.to_string(),
+        patient_days: f.patient_days,
+        chppd: dec_2dp(f.chppd),
+        by_staff_group: Some(pb::StaffGroupChppd {
+            registered_nurse: dec_2dp(by.registered_nurse),
+            registered_midwife: dec_2dp(by.registered_midwife),
+            allied_health_professional: dec_2dp(by.allied_health_professional),
+            healthcare_support_worker: dec_2dp(by.healthcare_support_worker),
+        }),
+    }
+}
+
+impl ResourcesApi {
+    async fn latest_approved_event(
+        &self,
+        trust: &TrustCode,
+    ) -> Result<pb::UseOfResourcesRatingApproved, ServiceError> {
+        self.resources.latest_event(trust).await?.ok_or_else(|| {
+            ServiceError::not_found(
+                format!("use-of-resources rating of trust {trust}"),
+                "no approved use-of-resources rating",
+            )
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -18,23 +223,286 @@ impl ResourcesService for ResourcesApi {
     async fn get_use_of_resources(
         &self,
         request: Request<pb::GetUseOfResourcesRequest>,
-    ) -> Result<Response<pb::GetUseOfResourcesResponse>, Status> {
-        let trust: TrustCode = request
-            .into_inner()
-            .trust_code
-            .parse()
-            .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))?;
-        let latest = self.resources.latest_event(&trust).await.map_err(|e| {
-            tracing::error!(error = %format!("{e:#}"), "request failed");
-            Status::internal("internal error; see the service log")
-        })?;
-        match latest {
-            Some(rating) => Ok(Response::new(pb::GetUseOfResourcesResponse {
-                rating: Some(rating),
-            })),
-            None => Err(Status::not_found(format!(
-                "no approved use-of-resources rating for trust {trust}"
-            ))),
+    ) -> Reply<pb::GetUseOfResourcesResponse> {
+        let trust = trust_code(&request.into_inner().trust_code)?;
+        let rating = self.latest_approved_event(&trust).await?;
+        Ok(Response::new(pb::GetUseOfResourcesResponse {
+            rating: Some(rating),
+        }))
+    }
+
+    async fn get_finance_score(
+        &self,
+        request: Request<pb::GetFinanceScoreRequest>,
+    ) -> Reply<pb::GetFinanceScoreResponse> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let period = optional_date("period", &r.period)?;
+        let f = self.metrics.finance_score(&trust, period).await?;
+        let scores = f.score.scores.as_array();
+        Ok(Response::new(pb::GetFinanceScoreResponse {
+            trust_code: trust.to_string(),
+            period: f.period.to_string(),
+            rule_set: f.score.explanation.rule_set.clone(),
+            metrics: f
+                .values
+                .iter()
+                .zip(scores)
+                .map(|((name, value), score)| pb::FinanceMetricScore {
+                    metric: (*name).to_string(),
+                    value: dec(*value),
+                    score: u32::from(score),
+                })
+                .collect(),
+            overall: u32::from(f.score.overall),
+            explanation: Some((&f.score.explanation).into()),
+        }))
+    }
+
+    async fn get_metric_positions(
+        &self,
+        request: Request<pb::GetMetricPositionsRequest>,
+    ) -> Reply<pb::GetMetricPositionsResponse> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let peers = peers(r.peer_set)?;
+        let (group, positions) = self.metrics.positions(&trust, &peers).await?;
+        Ok(Response::new(pb::GetMetricPositionsResponse {
+            trust_code: trust.to_string(),
+            peer_group: group.to_string(),
+            positions: positions
+                .iter()
+                .map(|d| {
+                    let p = &d.position;
+                    pb::MetricPosition {
+                        metric: p.metric.name().to_string(),
+                        kloe: p.metric.kloe().name().to_string(),
+                        direction: p.metric.direction().describe().to_string(),
+                        period: d.period.to_string(),
+                        value: dec(p.trust_value),
+                        quartile: u32::from(p.quartile),
+                        peer_median: dec(p.peer_median),
+                        distance_from_median: dec(p.distance_from_median),
+                        peer_count: u32::try_from(p.n_peers).unwrap_or(u32::MAX),
+                    }
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_chppd(
+        &self,
+        request: Request<pb::GetChppdRequest>,
+    ) -> Reply<pb::GetChppdResponse> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let month = if r.month.trim().is_empty() {
+            None
+        } else {
+            Some(
+                r.month
+                    .parse::<YearMonth>()
+                    .map_err(|e| ServiceError::invalid("request", "month", e.to_string()))?,
+            )
+        };
+        let (report, problems) = self.metrics.chppd(&trust, month).await?;
+        if report.wards.is_empty() && problems.is_empty() {
+            return Err(ServiceError::not_found(
+                format!("ward staffing of trust {trust}"),
+                match month {
+                    Some(m) => format!("no ward staffing data recorded for {m}"),
+                    None => "no ward staffing data recorded".to_string(),
+                },
+            )
+            .into());
         }
+        Ok(Response::new(pb::GetChppdResponse {
+            trust_code: trust.to_string(),
+            wards: report
+                .wards
+                .iter()
+                .map(|w| chppd_view(Some(w.ward.as_str()), w.month, &w.figures))
+                .collect(),
+            trust: report
+                .trusts
+                .iter()
+                .map(|t| chppd_view(None, t.month, &t.figures))
+                .collect(),
+            problems,
+        }))
+    }
+
+    async fn get_suggested_rating(
+        &self,
+        request: Request<pb::GetSuggestedRatingRequest>,
+    ) -> Reply<pb::GetSuggestedRatingResponse> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let peers = peers(r.peer_set)?;
+        let (group, s) = self.metrics.suggestion(&trust, &peers).await?;
+        Ok(Response::new(pb::GetSuggestedRatingResponse {
+            trust_code: trust.to_string(),
+            peer_group: group.to_string(),
+            kloes: s
+                .kloes
+                .iter()
+                .map(|k| pb::KloeSuggestion {
+                    kloe: k.kloe.name().to_string(),
+                    rating: common::Rating::from(k.rating) as i32,
+                    reasons: k.reasons.clone(),
+                })
+                .collect(),
+            overall: common::Rating::from(s.overall) as i32,
+            explanation: Some((&s.explanation).into()),
+        }))
+    }
+
+    async fn propose_use_of_resources(
+        &self,
+        request: Request<pb::ProposeUseOfResourcesRequest>,
+    ) -> Reply<pb::ProposeUseOfResourcesResponse> {
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let proposed = required_rating("rating", r.rating)?;
+        let report_date = optional_date("report_date", &r.report_date)?.ok_or_else(|| {
+            ServiceError::invalid("request", "report_date", "the report date is required")
+        })?;
+        let a = self
+            .assessments
+            .propose(&trust, &caller, proposed, &r.rationale, report_date)
+            .await?;
+        Ok(Response::new(pb::ProposeUseOfResourcesResponse {
+            assessment: Some(assessment_view(&a)),
+        }))
+    }
+
+    async fn approve_use_of_resources(
+        &self,
+        request: Request<pb::ApproveUseOfResourcesRequest>,
+    ) -> Reply<pb::ApproveUseOfResourcesResponse> {
+        let caller = require(&request, &[Role::Cqc])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let changed = if r.rating == common::Rating::Unspecified as i32 {
+            None
+        } else {
+            Some(required_rating("rating", r.rating)?)
+        };
+        let Published { assessment, event } = self
+            .assessments
+            .approve(&trust, &caller, changed, Some(r.reason.as_str()))
+            .await?;
+        Ok(Response::new(pb::ApproveUseOfResourcesResponse {
+            assessment: Some(assessment_view(&assessment)),
+            published: event,
+        }))
+    }
+
+    async fn revise_use_of_resources(
+        &self,
+        request: Request<pb::ReviseUseOfResourcesRequest>,
+    ) -> Reply<pb::ReviseUseOfResourcesResponse> {
+        let caller = require(&request, &[Role::Cqc])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let revised = required_rating("rating", r.rating)?;
+        let Published { assessment, event } = self
+            .assessments
+            .revise(&trust, &caller, revised, &r.reason)
+            .await?;
+        Ok(Response::new(pb::ReviseUseOfResourcesResponse {
+            assessment: Some(assessment_view(&assessment)),
+            published: event,
+        }))
+    }
+
+    async fn get_use_of_resources_history(
+        &self,
+        request: Request<pb::GetUseOfResourcesHistoryRequest>,
+    ) -> Reply<pb::GetUseOfResourcesHistoryResponse> {
+        let trust = trust_code(&request.into_inner().trust_code)?;
+        let current = self.assessments.latest(&trust).await?;
+        let transitions = self.assessments.transitions(&trust).await?;
+        let published = self
+            .resources
+            .published_history(&trust)
+            .await
+            .map_err(ServiceError::from)?;
+        if current.is_none() && published.is_empty() {
+            return Err(ServiceError::not_found(
+                format!("use-of-resources history of trust {trust}"),
+                "no assessment and no approved rating",
+            )
+            .into());
+        }
+        Ok(Response::new(pb::GetUseOfResourcesHistoryResponse {
+            current: current.as_ref().map(assessment_view),
+            transitions: transitions.iter().map(transition_view).collect(),
+            published,
+        }))
+    }
+
+    async fn suggest_segment(
+        &self,
+        request: Request<pb::SuggestSegmentRequest>,
+    ) -> Reply<pb::SuggestSegmentResponse> {
+        let trust = trust_code(&request.into_inner().trust_code)?;
+        let s = self.metrics.suggest_segment(&trust).await?;
+        let latest = self.metrics.latest_segment_decision(&trust).await?;
+        Ok(Response::new(pb::SuggestSegmentResponse {
+            trust_code: trust.to_string(),
+            segment: u32::from(s.segment),
+            segment_name: segment_name(s.segment).to_string(),
+            triggers: s.triggers.iter().map(trigger_view).collect(),
+            explanation: Some((&s.explanation).into()),
+            latest_decision: latest.as_ref().map(decision_view),
+        }))
+    }
+
+    async fn record_segment_decision(
+        &self,
+        request: Request<pb::RecordSegmentDecisionRequest>,
+    ) -> Reply<pb::RecordSegmentDecisionResponse> {
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let segment = u8::try_from(r.segment).map_err(|_| {
+            ServiceError::invalid(
+                "request",
+                "segment",
+                format!("must be from 1 to 4, found {}", r.segment),
+            )
+        })?;
+        let d = self
+            .metrics
+            .record_segment_decision(&trust, segment, &r.rationale, &caller.name)
+            .await?;
+        Ok(Response::new(pb::RecordSegmentDecisionResponse {
+            decision: Some(decision_view(&d)),
+        }))
+    }
+
+    async fn get_league_table(
+        &self,
+        request: Request<pb::GetLeagueTableRequest>,
+    ) -> Reply<pb::GetLeagueTableResponse> {
+        let r = request.into_inner();
+        let trust_type = convert::trust_type(r.trust_type);
+        let rows = self.metrics.league_table(trust_type).await?;
+        Ok(Response::new(pb::GetLeagueTableResponse {
+            rule_set: self.metrics.rules().nof.name.clone(),
+            rows: rows
+                .iter()
+                .map(|(row, a)| pb::LeagueTableRow {
+                    rank: u32::try_from(row.rank).unwrap_or(u32::MAX),
+                    trust_code: row.trust.to_string(),
+                    trust_type: common::TrustType::from(shared_trust_type(row.org_type)) as i32,
+                    segment: u32::from(row.segment),
+                    delivery_score: row.delivery_score.to_string(),
+                    explanation: Some((&a.explanation).into()),
+                })
+                .collect(),
+        }))
     }
 }

@@ -1,9 +1,15 @@
-//! nhsi-resources: NHSI's service. Consumes resource evidence (`<ns>.evidence.resources`), keeps
-//! finance and productivity observations and approved use-of-resources ratings, and publishes each
-//! trust's approved UoR rating on `<ns>.uor.approved` for the combiner.
+//! nhsi-resources: NHSI's service. Consumes resource evidence (`<ns>.evidence.resources`) and CQC
+//! overall ratings (`<ns>.quality.rated`), keeps finance, productivity, operational and ward
+//! staffing observations, carries the use-of-resources rating from suggestion through NHSI's
+//! proposal and CQC's approval (`workflow`), and publishes each trust's approved UoR rating on
+//! `<ns>.uor.approved` for the combiner. Its gRPC API serves the finance score, peer positions,
+//! CHPPD, the suggested rating, segmentation and the NOF league table.
 
 pub mod api;
+pub mod error;
+pub mod metrics;
 pub mod resources;
+pub mod workflow;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +23,9 @@ use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
+pub use metrics::{Metrics, RuleSets};
 pub use resources::Resources;
+pub use workflow::Assessments;
 
 pub const SERVICE: &str = "nhsi-resources";
 
@@ -43,6 +51,8 @@ pub struct App {
     routes: Routes,
     bus: Bus,
     resources: Arc<Resources>,
+    metrics: Arc<Metrics>,
+    assessments: Arc<Assessments>,
 }
 
 impl App {
@@ -54,13 +64,20 @@ impl App {
             bus.ensure_stream(&stream).await?;
         }
         let outbox = Outbox::new(pool.clone(), bus.clone(), "nhsi_uor_events");
-        let resources = Arc::new(Resources::new(pool, outbox, subjects));
+        let resources = Arc::new(Resources::new(pool.clone(), outbox, subjects));
+        let metrics = Arc::new(Metrics::new(
+            pool.clone(),
+            RuleSets::shipped().context("failed to load the shipped NHSI rule sets")?,
+        ));
+        let assessments = Arc::new(Assessments::new(pool, resources.clone(), metrics.clone()));
         let listener = grpc::bind(config.grpc_addr).await?;
         let (mut routes, health) = grpc::base_routes().await?;
         let auth = config.infra.authenticator()?;
         routes.add_service(ResourcesServiceServer::with_interceptor(
             api::ResourcesApi {
                 resources: resources.clone(),
+                metrics: metrics.clone(),
+                assessments: assessments.clone(),
             },
             auth.interceptor(),
         ));
@@ -72,6 +89,8 @@ impl App {
             routes: routes.routes(),
             bus,
             resources,
+            metrics,
+            assessments,
         })
     }
 
@@ -83,28 +102,51 @@ impl App {
         self.resources.clone()
     }
 
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn assessments(&self) -> Arc<Assessments> {
+        self.assessments.clone()
+    }
+
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         if let Err(e) = self.resources.outbox().publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let spec = self
-            .bus
-            .subjects()
+        if let Err(e) = self.assessments.publish_approved().await {
+            tracing::warn!(error = %e, "approved use-of-resources ratings not published at start");
+        }
+        let subjects = self.bus.subjects();
+        let evidence_spec = subjects
             .consumer(consumers::NHSI_EVIDENCE)
             .context("consumer spec")?;
+        let quality_spec = subjects
+            .consumer(consumers::NHSI_QUALITY)
+            .context("consumer spec")?;
         let resources = self.resources.clone();
-        let consumer = run_consumer(
+        let evidence = run_consumer(
             self.bus.clone(),
-            spec,
+            evidence_spec,
             move |msg| {
                 let resources = resources.clone();
                 async move { resources.handle_evidence(msg).await }
             },
             shutdown.clone(),
         );
+        let resources = self.resources.clone();
+        let quality = run_consumer(
+            self.bus.clone(),
+            quality_spec,
+            move |msg| {
+                let resources = resources.clone();
+                async move { resources.handle_quality(msg).await }
+            },
+            shutdown.clone(),
+        );
         let server = grpc::serve(self.listener, self.routes, shutdown.clone());
-        let (c, s) = tokio::join!(consumer, server);
+        let (e, q, s) = tokio::join!(evidence, quality, server);
         shutdown.cancel();
-        c.and(s)
+        e.and(q).and(s)
     }
 }

@@ -14,8 +14,8 @@ use nhsi_rules::nof::{LeagueRow, NofAssessment, NofProvider, assess_providers, l
 use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
-    OperationalPerformance, OperationalStandard, SegmentDecision, SegmentInputs,
-    SegmentSuggestion, SegmentError, Trigger, suggest_segment,
+    OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError, SegmentInputs,
+    SegmentSuggestion, Trigger, suggest_segment,
 };
 use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
 use nhsi_rules::suggest::{UorSuggestion, suggest_uor_rating};
@@ -116,7 +116,10 @@ pub enum Peers {
     /// Every trust of the same type.
     National,
     /// A named set (the trust itself is always included).
-    Named { name: String, trusts: Vec<TrustCode> },
+    Named {
+        name: String,
+        trusts: Vec<TrustCode>,
+    },
 }
 
 /// A finance score with the period and values it came from.
@@ -210,9 +213,10 @@ impl Metrics {
     }
 
     async fn trusts(&self) -> Result<Vec<(TrustCode, TrustType)>, ServiceError> {
-        let rows = sqlx::query("SELECT trust_code, trust_type FROM nhsi_trusts ORDER BY trust_code")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT trust_code, trust_type FROM nhsi_trusts ORDER BY trust_code")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 let code: String = r.try_get("trust_code")?;
@@ -232,25 +236,21 @@ impl Metrics {
         feed: &str,
     ) -> Result<Vec<Observation>, ServiceError> {
         let rows = match trust {
-            Some(t) => {
-                sqlx::query(
-                    "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
+            Some(t) => sqlx::query(
+                "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
                      WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code, metric",
-                )
-                .bind(t.as_str())
-                .bind(feed)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
+            )
+            .bind(t.as_str())
+            .bind(feed)
+            .fetch_all(&self.pool)
+            .await?,
+            None => sqlx::query(
+                "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
                      WHERE feed = $1 ORDER BY trust_code, period, ward_code, metric",
-                )
-                .bind(feed)
-                .fetch_all(&self.pool)
-                .await?
-            }
+            )
+            .bind(feed)
+            .fetch_all(&self.pool)
+            .await?,
         };
         rows.iter().map(row_to_observation).collect()
     }
@@ -281,12 +281,16 @@ impl Metrics {
             ));
         }
         let value = |name: &'static str| {
-            of_period.get(name).copied().map(|v| (name, v)).ok_or_else(|| {
-                ServiceError::precondition(
-                    format!("{record} for period {period}"),
-                    format!("no value for {name}"),
-                )
-            })
+            of_period
+                .get(name)
+                .copied()
+                .map(|v| (name, v))
+                .ok_or_else(|| {
+                    ServiceError::precondition(
+                        format!("{record} for period {period}"),
+                        format!("no value for {name}"),
+                    )
+                })
         };
         let values = [
             value(FINANCE_METRICS[0])?,
@@ -535,11 +539,12 @@ impl Metrics {
     ) -> Result<RecordedDecision, ServiceError> {
         let suggestion = self.suggest_segment(trust).await?;
         let record = format!("segment decision for trust {trust}");
-        let decision = SegmentDecision::new(&suggestion, segment, rationale).map_err(|e| match e {
-            SegmentError::InvalidArgument { field, reason } => {
-                ServiceError::invalid(&record, field, reason)
-            }
-        })?;
+        let decision =
+            SegmentDecision::new(&suggestion, segment, rationale).map_err(|e| match e {
+                SegmentError::InvalidArgument { field, reason } => {
+                    ServiceError::invalid(&record, field, reason)
+                }
+            })?;
         let triggers_json = serde_json::to_string(&decision.triggers)
             .map_err(|e| ServiceError::Internal(e.into()))?;
         let decided_at = oversight_runtime::time::now_rfc3339();
@@ -674,7 +679,11 @@ impl Metrics {
 
 /// Feeds and values accepted on `<ns>.evidence.resources`: a known feed, decimal values, and a
 /// ward code for ward staffing.
-pub fn check_observation(feed: &str, ward_code: &str, values: &BTreeMap<String, String>) -> Result<(), (String, String)> {
+pub fn check_observation(
+    feed: &str,
+    ward_code: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<(), (String, String)> {
     if !feeds::ALL.contains(&feed) {
         return Err((
             "metric.feed".into(),

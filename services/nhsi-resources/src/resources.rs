@@ -1,10 +1,12 @@
 //! The service's core: record resource evidence and publish each trust's latest approved
 //! use-of-resources rating when it changes. Nothing unapproved is ever published: feed ratings are
-//! published CQC ratings (approved by definition).
+//! published CQC ratings (approved by definition), and workflow ratings reach `nhsi_uor_ratings`
+//! only on CQC's approval or revision (`crate::workflow`).
 
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{Explanation, Rating, TrustCode, TrustType};
 use oversight_runtime::Subjects;
@@ -145,6 +147,8 @@ impl Resources {
                 true
             }
             Some(ev::resource_evidence::Body::Metric(m)) => {
+                crate::metrics::check_observation(&m.feed, &m.ward_code, &m.values)
+                    .map_err(|(field, reason)| invalid(&field, reason))?;
                 if oversight_runtime::time::parse_date(&m.period).is_none() {
                     return Err(invalid(
                         "metric.period",
@@ -173,6 +177,63 @@ impl Resources {
         };
         tx.commit().await?;
         Ok(changed.then_some(trust))
+    }
+
+    /// The consumer's handler for `<ns>.quality.rated`: keep each trust's latest CQC overall
+    /// rating (a segmentation trigger) and learn trusts and their types.
+    pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
+        let q: QualityRatingIssued = msg.decode()?;
+        match self.record_quality(&q).await {
+            Ok(()) => Ok(()),
+            Err(RecordError::Invalid { field, reason }) => Err(HandleError::poison(format!(
+                "quality rating {} for trust {:?}: {field}: {reason}",
+                q.event_id, q.trust_code
+            ))),
+            Err(RecordError::Store(e)) => Err(HandleError::Transient(e.into())),
+        }
+    }
+
+    /// Store a trust's CQC overall rating if it is newer than the one held.
+    pub async fn record_quality(&self, q: &QualityRatingIssued) -> Result<(), RecordError> {
+        let trust: TrustCode = q
+            .trust_code
+            .parse()
+            .map_err(|err| invalid("trust_code", format!("{err}")))?;
+        let trust_type = convert::trust_type(q.trust_type)
+            .ok_or_else(|| invalid("trust_type", "a trust type is required"))?;
+        let overall = q.overall.as_ref();
+        let rating = overall
+            .and_then(|o| convert::rating_value(o.rating))
+            .map(|r| r.cqc_str().to_string())
+            .unwrap_or_default();
+        let report_date = overall.map(|o| o.report_date.clone()).unwrap_or_default();
+        let version = i64::try_from(q.version).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, $2)
+             ON CONFLICT (trust_code) DO NOTHING",
+        )
+        .bind(trust.as_str())
+        .bind(trust_type.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if !rating.is_empty() {
+            sqlx::query(
+                "INSERT INTO nhsi_quality_overall (trust_code, version, rating, report_date)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (trust_code) DO UPDATE SET version = excluded.version,
+                    rating = excluded.rating, report_date = excluded.report_date
+                 WHERE excluded.version > nhsi_quality_overall.version",
+            )
+            .bind(trust.as_str())
+            .bind(version)
+            .bind(&rating)
+            .bind(&report_date)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The latest approved UoR rating of a trust.
@@ -253,6 +314,23 @@ impl Resources {
             .await?;
         self.outbox.publish_pending().await?;
         Ok(version)
+    }
+
+    /// Every published version of a trust's approved UoR event, oldest first.
+    pub async fn published_history(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Vec<pb::UseOfResourcesRatingApproved>> {
+        self.outbox
+            .history(trust.as_str())
+            .await?
+            .iter()
+            .map(|e| {
+                Ok(pb::UseOfResourcesRatingApproved::decode(
+                    e.payload.as_slice(),
+                )?)
+            })
+            .collect()
     }
 
     /// The latest published event of a trust.

@@ -78,7 +78,9 @@ fn record_of(trust: &TrustCode, number: u32) -> String {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!("stored use-of-resources assessment is corrupt: {e}"))
+    ServiceError::Internal(anyhow::anyhow!(
+        "stored use-of-resources assessment is corrupt: {e}"
+    ))
 }
 
 fn to_u32(v: i64) -> Result<u32, ServiceError> {
@@ -292,7 +294,7 @@ impl Assessments {
         before: usize,
         caller: &Caller,
     ) -> Result<(), ServiceError> {
-        let current = assessment.workflow.current();
+        let current = assessment.workflow.current().clone();
         let Some(approval) = current.approval.clone() else {
             return Err(ServiceError::Internal(anyhow::anyhow!(
                 "approved version without an approval"

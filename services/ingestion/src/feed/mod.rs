@@ -17,7 +17,6 @@ pub mod nhsi;
 pub mod ratings;
 pub mod split;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 
@@ -183,7 +182,9 @@ fn csv_records<'a, R: Read + Send + 'a>(file_name: &str, reader: R) -> Records<'
     let mut reader = std::io::BufReader::with_capacity(64 * 1024, reader);
     let mut header = Vec::new();
     match split::read_line_capped(&mut reader, &mut header, MAX_RECORD_BYTES) {
-        Ok(_) => {}
+        // The line was taken off the reader; give it back its end for the CSV reader.
+        Ok(split::Line::Complete | split::Line::TooLong) => header.push(b'\n'),
+        Ok(split::Line::Eof) => {}
         Err(e) => {
             return Box::new(std::iter::once(Err(ReadError {
                 file_name: file_name.to_string(),
@@ -249,17 +250,6 @@ pub fn parse(format: Format, file_name: &str, content: &[u8]) -> ParsedFile {
         }
     }
     out
-}
-
-/// Counts by trust, for progress output.
-pub fn trusts(parsed: &ParsedFile) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for a in &parsed.accepted {
-        for e in &a.evidence {
-            *m.entry(e.trust_code().to_string()).or_default() += 1;
-        }
-    }
-    m
 }
 
 #[cfg(test)]

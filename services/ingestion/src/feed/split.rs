@@ -89,8 +89,6 @@ pub struct JsonValues<R> {
     mode: Mode,
     line: u64,
     cap: usize,
-    /// The first line, when it was read to detect NDJSON and turned out to be NDJSON.
-    pending_line: Option<Vec<u8>>,
     /// Bytes read ahead in `Values` mode after detection (the first line, re-scanned).
     replay: Vec<u8>,
     replay_pos: usize,
@@ -103,7 +101,6 @@ impl<R: BufRead> JsonValues<R> {
             mode: Mode::Start,
             line: 1,
             cap,
-            pending_line: None,
             replay: Vec::new(),
             replay_pos: 0,
         }
@@ -150,8 +147,10 @@ impl<R: BufRead> JsonValues<R> {
         }
     }
 
-    /// Cut one value starting at the next byte (already known not to be whitespace).
-    fn scan_value(&mut self) -> io::Result<JsonValue> {
+    /// Cut one value starting at the next byte (already known not to be whitespace). The flag says
+    /// whether the stream is still readable after it (a too-large value is skipped whole; an
+    /// unterminated one is not).
+    fn scan_value(&mut self) -> io::Result<(JsonValue, bool)> {
         let line = self.line;
         let mut bytes = Vec::new();
         let mut too_large = false;
@@ -161,17 +160,14 @@ impl<R: BufRead> JsonValues<R> {
         let mut started = false;
         loop {
             let Some(b) = self.peek()? else {
-                let reason = if too_large {
-                    format!("record larger than {} bytes", self.cap)
-                } else if depth > 0 || in_string {
-                    "unexpected end of input inside a JSON value".to_string()
-                } else {
+                if depth == 0 && !in_string {
                     break;
-                };
-                return Ok(JsonValue {
+                }
+                let value = JsonValue {
                     line,
-                    bytes: Err(reason),
-                });
+                    bytes: Err("unexpected end of input inside a JSON value".to_string()),
+                };
+                return Ok((value, false));
             };
             if !in_string && depth == 0 && started {
                 // A scalar ends at a delimiter; a container ended when depth came back to 0.
@@ -208,14 +204,15 @@ impl<R: BufRead> JsonValues<R> {
                 _ => {}
             }
         }
-        Ok(JsonValue {
+        let value = JsonValue {
             line,
             bytes: if too_large {
                 Err(format!("record larger than {} bytes", self.cap))
             } else {
                 Ok(bytes)
             },
-        })
+        };
+        Ok((value, true))
     }
 
     fn next_value(&mut self) -> io::Result<Option<JsonValue>> {
@@ -261,12 +258,6 @@ impl<R: BufRead> JsonValues<R> {
                     }
                 }
                 Mode::Lines => {
-                    if let Some(pending) = self.pending_line.take() {
-                        return Ok(Some(JsonValue {
-                            line: self.line,
-                            bytes: Ok(pending),
-                        }));
-                    }
                     let mut buf = Vec::new();
                     let line = self.line;
                     let outcome = read_line_capped(&mut self.reader, &mut buf, self.cap)?;
@@ -299,8 +290,8 @@ impl<R: BufRead> JsonValues<R> {
                         return Ok(None);
                     }
                     Some(_) => {
-                        let v = self.scan_value()?;
-                        if v.bytes.as_ref().is_err_or_empty() {
+                        let (v, readable) = self.scan_value()?;
+                        if !readable {
                             self.mode = Mode::Done;
                         }
                         return Ok(Some(v));
@@ -327,29 +318,14 @@ impl<R: BufRead> JsonValues<R> {
                     }
                     Some(b',') => self.bump(),
                     Some(_) => {
-                        let v = self.scan_value()?;
-                        if v.bytes.as_ref().is_err_or_empty() {
+                        let (v, readable) = self.scan_value()?;
+                        if !readable {
                             self.mode = Mode::Done;
                         }
                         return Ok(Some(v));
                     }
                 },
             }
-        }
-    }
-}
-
-trait ErrOrEmpty {
-    fn is_err_or_empty(&self) -> bool;
-}
-
-impl ErrOrEmpty for Result<&Vec<u8>, &String> {
-    /// An unterminated or unscannable value leaves the stream unreadable; a merely too-large
-    /// value was skipped whole, so reading goes on.
-    fn is_err_or_empty(&self) -> bool {
-        match self {
-            Ok(b) => b.is_empty(),
-            Err(reason) => !reason.starts_with("record larger"),
         }
     }
 }

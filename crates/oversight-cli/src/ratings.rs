@@ -1,0 +1,368 @@
+//! `oversight ratings [TRUST]`: the combined ratings report in the terminal, read over gRPC from the
+//! combiner (`TrustRatingsService`), the same content as the combiner's HTML report.
+//!
+//! Without TRUST: one row per trust — trust, the five key questions (S E C R W), overall quality,
+//! use of resources, combined and flags (`⚠ code,…`). Ratings are CQC's short forms: O, G, RI, I;
+//! `-` is no rating. With TRUST: that trust's parts, each with its explanation, its flags, and its
+//! history (every published version, oldest first).
+//!
+//! `--format json` prints NDJSON instead: one object per trust (or, with TRUST, one object with
+//! `parts` and `history`).
+//!
+//! Exit status: 0 on success; 1 when the trust has no rating (NOT_FOUND) or the server refuses the
+//! request; 2 when the server cannot be reached or the arguments are wrong.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use oversight_proto::combined::v1 as pb;
+use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
+use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
+use oversight_rating::{KeyQuestion, RatingValue};
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+use crate::Format;
+
+/// Arguments of `oversight ratings`.
+#[derive(clap::Args, Debug)]
+pub struct RatingsArgs {
+    /// A trust's ODS code: show its parts with their explanations and its history.
+    pub trust: Option<String>,
+    /// The combiner's gRPC address.
+    #[arg(
+        long,
+        env = "OVERSIGHT_COMBINER_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub server: String,
+    /// Bearer token sent as `authorization: Bearer <token>` (any role may read).
+    #[arg(long, env = "OVERSIGHT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Largest page the combiner serves.
+const PAGE_SIZE: u32 = 500;
+
+pub fn run(args: RatingsArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: RatingsArgs) -> anyhow::Result<ExitCode> {
+    let channel = Channel::from_shared(args.server.clone())
+        .with_context(|| format!("--server {:?} is not a URL", args.server))?
+        .connect()
+        .await
+        .with_context(|| format!("failed to connect to the combiner at {}", args.server))?;
+    let mut client = Client {
+        inner: TrustRatingsServiceClient::new(channel),
+        token: args.token.clone(),
+    };
+    let result = match &args.trust {
+        None => client.all().await.map(|ratings| match args.format {
+            Format::Table => render_table(&ratings),
+            Format::Json => ratings
+                .iter()
+                .map(|r| format!("{}\n", row_json(r)))
+                .collect(),
+        }),
+        Some(trust) => client.trust(trust).await.map(|history| match args.format {
+            Format::Table => render_trust(&history),
+            Format::Json => format!("{}\n", trust_json(&history)),
+        }),
+    };
+    match result {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(out.as_bytes())
+                .context("failed to write output")?;
+            stdout.flush().ok();
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(status) if status.code() == tonic::Code::Unavailable => Err(anyhow::anyhow!(
+            "the combiner at {} is unavailable: {}",
+            args.server,
+            status.message()
+        )),
+        Err(status) => {
+            eprintln!("error: {:?}: {}", status.code(), status.message());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+struct Client {
+    inner: TrustRatingsServiceClient<Channel>,
+    token: Option<String>,
+}
+
+impl Client {
+    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
+        let mut req = tonic::Request::new(msg);
+        if let Some(token) = &self.token {
+            let value = format!("Bearer {token}").parse().map_err(|_| {
+                tonic::Status::invalid_argument("--token: not a valid header value")
+            })?;
+            req.metadata_mut().insert("authorization", value);
+        }
+        Ok(req)
+    }
+
+    /// Every trust's latest rating, following page tokens.
+    async fn all(&mut self) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let req = self.request(pb::ListTrustRatingsRequest {
+                page_size: PAGE_SIZE,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })?;
+            let page = self.inner.list_trust_ratings(req).await?.into_inner();
+            out.extend(page.ratings);
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// A trust's history, oldest first (its last version is the latest).
+    async fn trust(&mut self, trust: &str) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
+        let req = self.request(pb::GetTrustHistoryRequest {
+            trust_code: trust.to_string(),
+        })?;
+        Ok(self.inner.get_trust_history(req).await?.into_inner().versions)
+    }
+}
+
+/// CQC's short form of a wire rating: O, G, RI, I; `-` for no rating or a non-rating.
+pub fn short(d: Option<&common::DatedRating>) -> &'static str {
+    d.and_then(|d| convert::real_rating(d.rating))
+        .map_or("-", oversight_rating::Rating::short)
+}
+
+/// The words of a wire rating ("Requires improvement", "Not rated", "no rating").
+fn words(d: Option<&common::DatedRating>) -> &'static str {
+    d.and_then(|d| convert::rating_value(d.rating))
+        .map_or("no rating", RatingValue::cqc_str)
+}
+
+fn key_question(r: &pb::CombinedRatingPublished, kq: KeyQuestion) -> Option<&common::DatedRating> {
+    let wire = common::KeyQuestion::from(kq) as i32;
+    r.key_questions
+        .iter()
+        .find(|k| k.key_question == wire)
+        .and_then(|k| k.rating.as_ref())
+}
+
+/// The combined cell: the short rating, or `none` when there is no combined rating.
+fn combined_short(r: &pb::CombinedRatingPublished) -> &'static str {
+    if r.no_combined_reason.is_empty() {
+        short(r.combined.as_ref())
+    } else {
+        "none"
+    }
+}
+
+fn flags(r: &pb::CombinedRatingPublished) -> String {
+    if r.flags.is_empty() {
+        String::new()
+    } else {
+        let codes: Vec<&str> = r.flags.iter().map(|f| f.code.as_str()).collect();
+        format!("⚠ {}", codes.join(","))
+    }
+}
+
+/// The cells of one row: trust, S, E, C, R, W, quality, UoR, combined, flags.
+pub fn row(r: &pb::CombinedRatingPublished) -> Vec<String> {
+    let mut cells = vec![r.trust_code.clone()];
+    cells.extend(
+        KeyQuestion::ALL
+            .into_iter()
+            .map(|kq| short(key_question(r, kq)).to_string()),
+    );
+    cells.push(short(r.overall_quality.as_ref()).to_string());
+    cells.push(short(r.use_of_resources.as_ref()).to_string());
+    cells.push(combined_short(r).to_string());
+    cells.push(flags(r));
+    cells
+}
+
+pub const HEADER: [&str; 10] = [
+    "TRUST", "S", "E", "C", "R", "W", "QUALITY", "UOR", "COMBINED", "FLAGS",
+];
+
+fn aligned(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The table of every trust, with a summary line.
+pub fn render_table(ratings: &[pb::CombinedRatingPublished]) -> String {
+    let mut rows = vec![HEADER.iter().map(ToString::to_string).collect::<Vec<_>>()];
+    rows.extend(ratings.iter().map(row));
+    let mut out = aligned(&rows);
+    let flagged = ratings.iter().filter(|r| !r.flags.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "{} trusts, {} with a combined rating, {flagged} flagged",
+        ratings.len(),
+        ratings
+            .iter()
+            .filter(|r| r.no_combined_reason.is_empty())
+            .count()
+    );
+    out
+}
+
+fn explanation_lines(out: &mut String, e: Option<&common::Explanation>) {
+    let Some(e) = e else { return };
+    let _ = writeln!(out, "    rule ({}): {}", e.rule_set, e.rule);
+    for i in &e.inputs {
+        let _ = writeln!(out, "    input: {i}");
+    }
+    for n in &e.notes {
+        let _ = writeln!(out, "    note: {n}");
+    }
+}
+
+/// One trust: its parts with explanations, flags, and history.
+pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
+    let Some(latest) = history.last() else {
+        return "no versions\n".to_string();
+    };
+    let mut out = format!(
+        "{} {} (version {}, {} mode, published {})\n",
+        latest.trust_code, latest.trust_name, latest.version, latest.mode, latest.published_at
+    );
+    let mut parts: Vec<(&str, Option<&common::DatedRating>)> = KeyQuestion::ALL
+        .into_iter()
+        .map(|kq| (kq.cqc_str(), key_question(latest, kq)))
+        .collect();
+    parts.push(("Overall quality", latest.overall_quality.as_ref()));
+    parts.push(("Use of resources", latest.use_of_resources.as_ref()));
+    for (label, d) in parts {
+        let date = d.map(|d| d.report_date.as_str()).unwrap_or_default();
+        let _ = writeln!(out, "{label}: {} {date}", words(d));
+        explanation_lines(&mut out, d.and_then(|d| d.explanation.as_ref()));
+    }
+    if latest.no_combined_reason.is_empty() {
+        let d = latest.combined.as_ref();
+        let date = d.map(|d| d.report_date.as_str()).unwrap_or_default();
+        let _ = writeln!(out, "Combined: {} {date}", words(d));
+    } else {
+        let _ = writeln!(out, "Combined: none — {}", latest.no_combined_reason);
+    }
+    explanation_lines(
+        &mut out,
+        latest.combined.as_ref().and_then(|c| c.explanation.as_ref()),
+    );
+    for f in &latest.flags {
+        let _ = writeln!(out, "⚠ FLAG {}: {}", f.code, f.description);
+    }
+    out.push_str("\nHistory:\n");
+    let mut rows = vec![
+        ["VERSION", "PUBLISHED", "MODE"]
+            .iter()
+            .chain(HEADER[1..].iter())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    ];
+    for r in history {
+        let mut cells = vec![format!("v{}", r.version), r.published_at.clone(), r.mode.clone()];
+        cells.extend(row(r).into_iter().skip(1));
+        rows.push(cells);
+    }
+    out.push_str(&aligned(&rows));
+    out
+}
+
+fn dated_json(d: Option<&common::DatedRating>) -> Value {
+    json!({
+        "rating": d.and_then(|d| convert::rating_value(d.rating)).map(RatingValue::cqc_str),
+        "report_date": d.map(|d| d.report_date.as_str()).filter(|s| !s.is_empty()),
+    })
+}
+
+fn explanation_json(e: Option<&common::Explanation>) -> Value {
+    e.map_or(Value::Null, |e| {
+        json!({"rule_set": e.rule_set, "rule": e.rule, "inputs": e.inputs, "notes": e.notes})
+    })
+}
+
+/// One trust's row as JSON (the same content as the table, with dates and words).
+pub fn row_json(r: &pb::CombinedRatingPublished) -> Value {
+    let mut v = json!({
+        "trust_code": r.trust_code,
+        "trust_name": r.trust_name,
+        "version": r.version,
+        "mode": r.mode,
+        "overall_quality": dated_json(r.overall_quality.as_ref()),
+        "use_of_resources": dated_json(r.use_of_resources.as_ref()),
+        "combined": if r.no_combined_reason.is_empty() { dated_json(r.combined.as_ref()) } else { Value::Null },
+        "no_combined_reason": (!r.no_combined_reason.is_empty()).then_some(&r.no_combined_reason),
+        "flags": r.flags.iter().map(|f| json!({"code": f.code, "description": f.description})).collect::<Vec<_>>(),
+        "published_at": r.published_at,
+    });
+    for kq in KeyQuestion::ALL {
+        v[kq.camel()] = dated_json(key_question(r, kq));
+    }
+    v
+}
+
+fn trust_json(history: &[pb::CombinedRatingPublished]) -> Value {
+    let Some(latest) = history.last() else {
+        return Value::Null;
+    };
+    let mut v = row_json(latest);
+    let mut parts = serde_json::Map::new();
+    for kq in KeyQuestion::ALL {
+        parts.insert(
+            kq.camel().to_string(),
+            explanation_json(key_question(latest, kq).and_then(|d| d.explanation.as_ref())),
+        );
+    }
+    for (name, d) in [
+        ("overall_quality", latest.overall_quality.as_ref()),
+        ("use_of_resources", latest.use_of_resources.as_ref()),
+        ("combined", latest.combined.as_ref()),
+    ] {
+        parts.insert(
+            name.to_string(),
+            explanation_json(d.and_then(|d| d.explanation.as_ref())),
+        );
+    }
+    v["explanations"] = Value::Object(parts);
+    v["history"] = Value::Array(history.iter().map(row_json).collect());
+    v
+}

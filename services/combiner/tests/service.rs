@@ -1,0 +1,399 @@
+//! One-service tests of the combiner: its App on ephemeral ports and a private NATS server; quality
+//! and UoR events are published by hand, as cqc-quality and nhsi-resources would.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use combiner::combining::Part;
+use oversight_proto::combined::v1 as pb;
+use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
+use oversight_proto::common::v1 as common;
+use oversight_proto::quality::v1::QualityRatingIssued;
+use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
+use oversight_rating::TrustCode;
+use oversight_runtime::Shutdown;
+use oversight_runtime::nats::Bus;
+use oversight_testkit::{TestEnv, wait_until};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::Code;
+use tonic::transport::Channel;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const READER_TOKEN: &str = "reader-token-0123456789";
+
+fn dated(r: common::Rating, date: &str) -> Option<common::DatedRating> {
+    Some(common::DatedRating {
+        rating: r as i32,
+        report_date: date.into(),
+        explanation: Some(common::Explanation::default()),
+    })
+}
+
+/// A quality event: safe as given, the other four key questions good.
+fn quality(trust: &str, version: u64, safe: common::Rating, overall: common::Rating) -> QualityRatingIssued {
+    let kq = |k: common::KeyQuestion, r: common::Rating| common::KeyQuestionRating {
+        key_question: k as i32,
+        rating: dated(r, "2018-06-01"),
+    };
+    QualityRatingIssued {
+        event_id: format!("{trust}-quality-v{version}"),
+        trust_code: trust.into(),
+        trust_name: format!("{trust} Hospitals NHS Trust"),
+        trust_type: common::TrustType::Acute as i32,
+        version,
+        rule_set: "cqc-2018".into(),
+        key_questions: vec![
+            kq(common::KeyQuestion::Safe, safe),
+            kq(common::KeyQuestion::Effective, common::Rating::Good),
+            kq(common::KeyQuestion::Caring, common::Rating::Good),
+            kq(common::KeyQuestion::Responsive, common::Rating::Good),
+            kq(common::KeyQuestion::WellLed, common::Rating::Good),
+        ],
+        overall: dated(overall, "2018-06-01"),
+        ..Default::default()
+    }
+}
+
+fn uor(trust: &str, version: u64, r: common::Rating) -> UseOfResourcesRatingApproved {
+    UseOfResourcesRatingApproved {
+        event_id: format!("{trust}-uor-v{version}"),
+        trust_code: trust.into(),
+        trust_type: common::TrustType::Acute as i32,
+        version,
+        rating: dated(r, "2018-07-01"),
+        approved_by: "cqc".into(),
+        ..Default::default()
+    }
+}
+
+struct Running {
+    env: TestEnv,
+    bus: Bus,
+    grpc: SocketAddr,
+    report: SocketAddr,
+    combiner: std::sync::Arc<combiner::Combiner>,
+    shutdown: Shutdown,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(auth: bool) -> Running {
+    let env = TestEnv::start().await.unwrap();
+    let bus = env.nats_client().await.unwrap();
+    for s in [bus.subjects().quality_stream(), bus.subjects().uor_stream()] {
+        bus.ensure_stream(&s).await.unwrap();
+    }
+    let mut infra = env.infra("combiner").await.unwrap();
+    if auth {
+        let path = env.dir().join("tokens");
+        std::fs::write(&path, format!("reader dashboard {READER_TOKEN}\n")).unwrap();
+        infra.auth_tokens_file = Some(path);
+    }
+    let app = combiner::App::build(combiner::Config {
+        infra,
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        report_addr: Some("127.0.0.1:0".parse().unwrap()),
+        force_shadow: false,
+        max_months_apart: 12,
+        consumer_suffix: None,
+    })
+    .await
+    .unwrap();
+    let (grpc, report, combiner) = (
+        app.grpc_addr().unwrap(),
+        app.report_addr().unwrap(),
+        app.combiner(),
+    );
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    Running {
+        env,
+        bus,
+        grpc,
+        report,
+        combiner,
+        shutdown,
+        task,
+    }
+}
+
+impl Running {
+    async fn client(&self) -> TrustRatingsServiceClient<Channel> {
+        let ch = Channel::from_shared(format!("http://{}", self.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        TrustRatingsServiceClient::new(ch)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+        drop(self.env);
+    }
+}
+
+fn as_reader<T>(msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {READER_TOKEN}").parse().unwrap(),
+    );
+    req
+}
+
+async fn history(client: &mut TrustRatingsServiceClient<Channel>, trust: &str) -> Option<Vec<pb::CombinedRatingPublished>> {
+    client
+        .get_trust_history(as_reader(pb::GetTrustHistoryRequest {
+            trust_code: trust.into(),
+        }))
+        .await
+        .ok()
+        .map(|r| r.into_inner().versions)
+}
+
+/// A raw HTTP/1.1 GET: status code and body.
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    (status, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() {
+    let run = start(false).await;
+    let subjects = run.bus.subjects().clone();
+    let mut client = run.client().await;
+
+    run.bus
+        .publish(subjects.quality_rated(), "q-RAA-1", &quality("RAA", 1, common::Rating::RequiresImprovement, common::Rating::Good))
+        .await
+        .unwrap();
+    run.bus
+        .publish(subjects.uor_approved(), "u-RAA-1", &uor("RAA", 1, common::Rating::RequiresImprovement))
+        .await
+        .unwrap();
+    let v = wait_until(DEADLINE, "combined rating with both parts", || async {
+        let h = history(&mut run.client().await, "RAA").await?;
+        h.last().filter(|l| l.use_of_resources_version == 1).cloned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(v.combined.as_ref().unwrap().rating, common::Rating::Good as i32);
+    let explanation = v.combined.as_ref().unwrap().explanation.as_ref().unwrap();
+    assert!(
+        explanation.inputs[0].ends_with("source: CQC quality rating cqc-2018, version 1"),
+        "{explanation:?}"
+    );
+    assert!(
+        explanation.inputs[5].ends_with("source: NHSI use of resources, approved by cqc"),
+        "{explanation:?}"
+    );
+
+    // UoR v2 inadequate: a new combined version, lowered and flagged.
+    run.bus
+        .publish(subjects.uor_approved(), "u-RAA-2", &uor("RAA", 2, common::Rating::Inadequate))
+        .await
+        .unwrap();
+    let lowered = wait_until(DEADLINE, "combined version from UoR v2", || async {
+        let h = history(&mut run.client().await, "RAA").await?;
+        h.last().filter(|l| l.use_of_resources_version == 2).cloned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        lowered.combined.as_ref().unwrap().rating,
+        common::Rating::RequiresImprovement as i32
+    );
+    assert_eq!(
+        lowered.flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+        ["uor_lowered_result"]
+    );
+
+    // A late, older UoR version is kept but changes nothing; the same version again is a no-op.
+    run.bus
+        .publish(subjects.uor_approved(), "u-RAA-1-late", &uor("RAA", 1, common::Rating::Outstanding))
+        .await
+        .unwrap();
+    run.bus
+        .publish(subjects.uor_approved(), "u-RAA-2-again", &uor("RAA", 2, common::Rating::Inadequate))
+        .await
+        .unwrap();
+    // A sentinel trust: once it is combined, the messages published before it were handled.
+    run.bus
+        .publish(subjects.uor_approved(), "u-RZZ-1", &uor("RZZ", 1, common::Rating::Good))
+        .await
+        .unwrap();
+    run.bus
+        .publish(subjects.quality_rated(), "q-RZZ-1", &quality("RZZ", 1, common::Rating::Good, common::Rating::Good))
+        .await
+        .unwrap();
+    wait_until(DEADLINE, "sentinel", || async {
+        history(&mut run.client().await, "RZZ").await?.last()
+            .filter(|l| l.use_of_resources_version == 1).cloned()
+    })
+    .await
+    .unwrap();
+    let all = history(&mut client, "RAA").await.unwrap();
+    assert_eq!(all.last().unwrap().version, lowered.version, "no version from old or repeated parts");
+    let versions: Vec<u64> = all.iter().map(|v| v.version).collect();
+    assert_eq!(versions, (1..=lowered.version).collect::<Vec<_>>());
+    let trust: TrustCode = "RAA".parse().unwrap();
+    assert_eq!(run.combiner.part_versions(Part::Uor, &trust).await.unwrap(), [1, 2]);
+    assert_eq!(run.combiner.part_versions(Part::Quality, &trust).await.unwrap(), [1]);
+
+    // The report serves the same.
+    let (status, page) = http_get(run.report, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"trust-RAA\"") && page.contains("data-flag=\"uor_lowered_result\""));
+    let (status, page) = http_get(run.report, "/trusts/RAA").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("data-version=\"{}\"", lowered.version)));
+    assert_eq!(http_get(run.report, "/trusts/RQQ").await.0, 404);
+    assert_eq!(http_get(run.report, "/trusts/not%20a%20code").await.0, 400);
+    assert_eq!(http_get(run.report, "/healthz").await.0, 200);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
+    let run = start(true).await;
+    let subjects = run.bus.subjects().clone();
+    for t in ["RAA", "RBB", "RCC"] {
+        run.bus
+            .publish(subjects.quality_rated(), &format!("q-{t}"), &quality(t, 1, common::Rating::Good, common::Rating::Good))
+            .await
+            .unwrap();
+    }
+    let mut client = run.client().await;
+    wait_until(DEADLINE, "three trusts", || async {
+        let mut c = run.client().await;
+        let r = c
+            .list_trust_ratings(as_reader(pb::ListTrustRatingsRequest::default()))
+            .await
+            .ok()?;
+        (r.into_inner().ratings.len() == 3).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // No token: unauthenticated. A reader may make every call.
+    let err = client
+        .get_trust_rating(pb::GetTrustRatingRequest {
+            trust_code: "RAA".into(),
+            as_of: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let got = client
+        .get_trust_rating(as_reader(pb::GetTrustRatingRequest {
+            trust_code: "RAA".into(),
+            as_of: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .rating
+        .unwrap();
+    assert_eq!(got.no_combined_reason, "no approved use of resources rating");
+    assert!(history(&mut client, "RAA").await.is_some());
+    assert!(client.watch_ratings(as_reader(pb::WatchRatingsRequest {})).await.is_ok());
+
+    // Pages of one, in trust order, with page tokens.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_trust_ratings(as_reader(pb::ListTrustRatingsRequest {
+                page_size: 1,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.ratings.iter().map(|r| r.trust_code.clone()));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ["RAA", "RBB", "RCC"]);
+    // Filters that match nothing are fine.
+    let none = client
+        .list_trust_ratings(as_reader(pb::ListTrustRatingsRequest {
+            combined_rating: common::Rating::Good as i32,
+            trust_type: common::TrustType::MentalHealth as i32,
+            flag: "parts_far_apart".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.ratings.is_empty());
+
+    // Unknown trust → NOT_FOUND (also as of a date before any rating).
+    for req in [
+        pb::GetTrustRatingRequest { trust_code: "RQQ".into(), as_of: String::new() },
+        pb::GetTrustRatingRequest { trust_code: "RAA".into(), as_of: "2001-01-01".into() },
+    ] {
+        let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    }
+    let e = client
+        .get_trust_history(as_reader(pb::GetTrustHistoryRequest { trust_code: "RQQ".into() }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    // Bad arguments → INVALID_ARGUMENT, naming the field.
+    let bad_gets = [
+        ("trust_code", pb::GetTrustRatingRequest { trust_code: "not a code".into(), as_of: String::new() }),
+        ("as_of", pb::GetTrustRatingRequest { trust_code: "RAA".into(), as_of: "yesterday".into() }),
+    ];
+    for (field, req) in bad_gets {
+        let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        assert!(e.message().starts_with(field), "{e:?}");
+    }
+    let bad_lists = [
+        ("page_size", pb::ListTrustRatingsRequest { page_size: 501, ..Default::default() }),
+        ("combined_rating", pb::ListTrustRatingsRequest { combined_rating: 99, ..Default::default() }),
+        ("trust_type", pb::ListTrustRatingsRequest { trust_type: 99, ..Default::default() }),
+        ("flag", pb::ListTrustRatingsRequest { flag: "nope".into(), ..Default::default() }),
+        ("page_token", pb::ListTrustRatingsRequest { page_token: "???".into(), ..Default::default() }),
+    ];
+    for (field, req) in bad_lists {
+        let e = client.list_trust_ratings(as_reader(req)).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{field}: {e:?}");
+        assert!(e.message().starts_with(field), "{e:?}");
+    }
+    let e = client
+        .get_trust_history(as_reader(pb::GetTrustHistoryRequest { trust_code: "??".into() }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // Region is not available yet: said so, not faked.
+    let e = client
+        .list_trust_ratings(as_reader(pb::ListTrustRatingsRequest {
+            region: "London".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented);
+    assert!(e.message().starts_with("region"), "{e:?}");
+    run.stop().await;
+}

@@ -1,0 +1,294 @@
+//! The service's commands, parsed from the gRPC requests at the edge: every identifier, date,
+//! rating and enum is validated here, and a wrong or missing input names its field and record
+//! (`ratings[2].key_question: …`). Inside, the commands are trusted.
+
+use chrono::NaiveDate;
+use cqc_rules::{MergedExclusion, Stage, TrustType};
+use oversight_proto::convert;
+use oversight_proto::quality::v1 as pb;
+use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
+
+use crate::error::{InvalidEvidence, invalid};
+use crate::rating::to_rules_trust_type;
+use crate::store::{ActionKind, EntityKey, EntityKind};
+
+/// An inspection's findings: key question × service ratings of one location on one report date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    pub trust: TrustCode,
+    /// Set to register a trust the service has not heard of.
+    pub register: Option<(String, TrustType)>,
+    /// `""` for trusts without a location level.
+    pub location_id: String,
+    pub location_name: String,
+    pub report_date: NaiveDate,
+    pub ratings: Vec<(ServiceId, KeyQuestion, RatingValue)>,
+}
+
+/// A limiter on one key question × service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnforcementAction {
+    pub trust: TrustCode,
+    pub location_id: String,
+    pub service_id: ServiceId,
+    pub key_question: KeyQuestion,
+    pub kind: ActionKind,
+    pub reason: String,
+    pub action_date: NaiveDate,
+}
+
+/// A service from a merged organisation, left out of trust aggregation for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedService {
+    pub trust: TrustCode,
+    pub location_id: String,
+    pub service_id: ServiceId,
+    pub exclusion: MergedExclusion,
+}
+
+/// A published (or draft) decision about one rating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedDecision {
+    pub entity: EntityKey,
+    pub key_question: Option<KeyQuestion>,
+    pub published: Rating,
+    pub rationale: Option<String>,
+    pub stage: Stage,
+    pub decided_on: NaiveDate,
+}
+
+pub fn trust_code(field: &str, s: &str) -> Result<TrustCode, InvalidEvidence> {
+    if s.trim().is_empty() {
+        return Err(invalid(field, "missing"));
+    }
+    s.parse().map_err(|e| invalid(field, format!("{e}")))
+}
+
+pub fn date(field: &str, s: &str) -> Result<NaiveDate, InvalidEvidence> {
+    if s.trim().is_empty() {
+        return Err(invalid(field, "missing (an ISO date, YYYY-MM-DD)"));
+    }
+    oversight_runtime::time::parse_date(s)
+        .ok_or_else(|| invalid(field, format!("{s:?} is not an ISO date (YYYY-MM-DD)")))
+}
+
+fn optional_date(field: &str, s: &str) -> Result<Option<NaiveDate>, InvalidEvidence> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        date(field, s).map(Some)
+    }
+}
+
+/// A location id, or `""` when empty (trusts without a location level).
+fn location(field: &str, s: &str) -> Result<String, InvalidEvidence> {
+    if s.trim().is_empty() {
+        return Ok(String::new());
+    }
+    s.parse::<LocationId>()
+        .map(|l| l.to_string())
+        .map_err(|e| invalid(field, format!("{e}")))
+}
+
+fn service(field: &str, s: &str) -> Result<ServiceId, InvalidEvidence> {
+    if s.trim().is_empty() {
+        return Err(invalid(
+            field,
+            "missing (an inspection area id such as urgent)",
+        ));
+    }
+    s.parse().map_err(|e| invalid(field, format!("{e}")))
+}
+
+fn key_question(field: &str, raw: i32) -> Result<KeyQuestion, InvalidEvidence> {
+    if raw == 0 {
+        return Err(invalid(field, "missing"));
+    }
+    convert::key_question(raw).ok_or_else(|| invalid(field, format!("unknown key question {raw}")))
+}
+
+fn rating_value(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
+    if raw == 0 {
+        return Err(invalid(field, "missing"));
+    }
+    convert::rating_value(raw).ok_or_else(|| invalid(field, format!("unknown rating {raw}")))
+}
+
+fn text(field: &str, s: &str) -> Result<String, InvalidEvidence> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(invalid(field, "missing"));
+    }
+    Ok(t.to_string())
+}
+
+pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, InvalidEvidence> {
+    let trust = trust_code("trust_code", &r.trust_code)?;
+    let register = match r.trust_type {
+        0 => None,
+        raw => {
+            let t = convert::trust_type(raw)
+                .ok_or_else(|| invalid("trust_type", format!("unknown trust type {raw}")))?;
+            Some((r.trust_name.trim().to_string(), to_rules_trust_type(t)))
+        }
+    };
+    let location_id = location("location_id", &r.location_id)?;
+    let report_date = date("report_date", &r.report_date)?;
+    if r.ratings.is_empty() {
+        return Err(invalid(
+            "ratings",
+            "at least one key question × service rating is required",
+        ));
+    }
+    let mut ratings = Vec::with_capacity(r.ratings.len());
+    for (i, x) in r.ratings.iter().enumerate() {
+        let f = |name: &str| format!("ratings[{i}].{name}");
+        let service_id = service(&f("service_id"), &x.service_id)?;
+        let kq = key_question(&f("key_question"), x.key_question)?;
+        let rating = rating_value(&f("rating"), x.rating)?;
+        if let Some(j) = ratings
+            .iter()
+            .position(|(s, k, _)| *s == service_id && *k == kq)
+        {
+            return Err(invalid(
+                &format!("ratings[{i}]"),
+                format!("{service_id} {kq} is already rated by ratings[{j}]"),
+            ));
+        }
+        ratings.push((service_id, kq, rating));
+    }
+    Ok(Inspection {
+        trust,
+        register,
+        location_id,
+        location_name: r.location_name.trim().to_string(),
+        report_date,
+        ratings,
+    })
+}
+
+pub fn enforcement_action(
+    r: &pb::RecordEnforcementActionRequest,
+) -> Result<EnforcementAction, InvalidEvidence> {
+    let kind = match pb::EnforcementKind::try_from(r.kind) {
+        Ok(pb::EnforcementKind::RequirementNotice) => ActionKind::RequirementNotice,
+        Ok(pb::EnforcementKind::WarningNotice) => ActionKind::WarningNotice,
+        Ok(pb::EnforcementKind::ConditionOfRegistration) => ActionKind::Condition,
+        Ok(pb::EnforcementKind::Unspecified) => return Err(invalid("kind", "missing")),
+        Err(_) => {
+            return Err(invalid(
+                "kind",
+                format!("unknown enforcement kind {}", r.kind),
+            ));
+        }
+    };
+    Ok(EnforcementAction {
+        trust: trust_code("trust_code", &r.trust_code)?,
+        location_id: location("location_id", &r.location_id)?,
+        service_id: service("service_id", &r.service_id)?,
+        key_question: key_question("key_question", r.key_question)?,
+        kind,
+        reason: text("reason", &r.reason)?,
+        action_date: date("action_date", &r.action_date)?,
+    })
+}
+
+pub fn merged_service(
+    r: &pb::RecordMergedServiceRequest,
+) -> Result<MergedService, InvalidEvidence> {
+    let trust = trust_code("trust_code", &r.trust_code)?;
+    let location_id = location("location_id", &r.location_id)?;
+    let service_id = service("service_id", &r.service_id)?;
+    let organisation = text("organisation", &r.organisation)?;
+    let merged_on = optional_date("merged_on", &r.merged_on)?;
+    let until = date("until", &r.until)?;
+    if merged_on.is_some_and(|m| until <= m) {
+        return Err(invalid("until", "must be after merged_on"));
+    }
+    Ok(MergedService {
+        trust,
+        location_id,
+        service_id,
+        exclusion: MergedExclusion {
+            organisation,
+            until,
+            reason: text("reason", &r.reason)?,
+            merged_on,
+        },
+    })
+}
+
+/// The entity a decision or a query is about.
+pub fn entity(field: &str, e: Option<&pb::EntityRef>) -> Result<EntityKey, InvalidEvidence> {
+    let e = e.ok_or_else(|| invalid(field, "missing"))?;
+    let f = |name: &str| format!("{field}.{name}");
+    let trust = trust_code(&f("trust_code"), &e.trust_code)?;
+    let (kind, location_id, service_id) = match pb::EntityKind::try_from(e.kind) {
+        Ok(pb::EntityKind::Trust) => (EntityKind::Trust, String::new(), String::new()),
+        Ok(pb::EntityKind::Location) => {
+            let l = location(&f("location_id"), &e.location_id)?;
+            if l.is_empty() {
+                return Err(invalid(&f("location_id"), "missing"));
+            }
+            (EntityKind::Location, l, String::new())
+        }
+        Ok(pb::EntityKind::Service) => (
+            EntityKind::Service,
+            location(&f("location_id"), &e.location_id)?,
+            service(&f("service_id"), &e.service_id)?.to_string(),
+        ),
+        Ok(pb::EntityKind::Unspecified) => return Err(invalid(&f("kind"), "missing")),
+        Err(_) => {
+            return Err(invalid(
+                &f("kind"),
+                format!("unknown entity kind {}", e.kind),
+            ));
+        }
+    };
+    Ok(EntityKey {
+        trust,
+        kind,
+        location_id,
+        service_id,
+    })
+}
+
+pub fn published_decision(
+    r: &pb::RecordPublishedDecisionRequest,
+) -> Result<PublishedDecision, InvalidEvidence> {
+    let entity = entity("entity", r.entity.as_ref())?;
+    let key_question = match r.key_question {
+        0 => None,
+        raw => Some(key_question("key_question", raw)?),
+    };
+    let published = match rating_value("published", r.published)? {
+        RatingValue::Rated(p) => p,
+        RatingValue::Unrated(n) => {
+            return Err(invalid(
+                "published",
+                format!("{} is not a rating that can be published", n.cqc_str()),
+            ));
+        }
+    };
+    let stage = match pb::Stage::try_from(r.stage) {
+        Ok(pb::Stage::Draft) => Stage::Draft,
+        Ok(pb::Stage::Final) => Stage::Final,
+        Ok(pb::Stage::Unspecified) => return Err(invalid("stage", "missing (draft or final)")),
+        Err(_) => return Err(invalid("stage", format!("unknown stage {}", r.stage))),
+    };
+    let rationale = Some(r.rationale.trim().to_string()).filter(|s| !s.is_empty());
+    let decided_on =
+        optional_date("decided_on", &r.decided_on)?.unwrap_or_else(oversight_runtime::time::today);
+    Ok(PublishedDecision {
+        entity,
+        key_question,
+        published,
+        rationale,
+        stage,
+        decided_on,
+    })
+}
+
+pub fn as_of(s: &str) -> Result<Option<NaiveDate>, InvalidEvidence> {
+    optional_date("as_of", s)
+}

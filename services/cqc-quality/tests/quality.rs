@@ -1,0 +1,1105 @@
+//! cqc-quality against a real nats-server and a real database (SQLite, or Postgres when
+//! `TEST_DATABASE_URL` is set): store tests, then one-service tests with the App on port 0 that
+//! talk gRPC and read the published ratings from the quality stream.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use chrono::NaiveDate;
+use cqc_quality::store::{
+    self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, JudgementRow, MergedServiceRow,
+    ServiceRatingRow,
+};
+use cqc_rules::{Limiter, MergedExclusion, Stage, TrustType as RulesTrustType};
+use futures::StreamExt;
+use oversight_proto::common::v1::{self as common, KeyQuestion, Rating, TrustType};
+use oversight_proto::quality::v1 as pb;
+use oversight_proto::quality::v1::quality_service_client::QualityServiceClient;
+use oversight_rating::{KeyQuestion as Kq, Rating as R, RatingValue, TrustCode};
+use oversight_runtime::nats::Bus;
+use oversight_runtime::{Shutdown, db};
+use oversight_testkit::TestEnv;
+use prost::Message;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
+    let env = TestEnv::start().await.unwrap();
+    let infra = env.infra("cqc-quality").await.unwrap();
+    let pool = db::connect(
+        &infra.database_url_for(cqc_quality::SERVICE),
+        &cqc_quality::MIGRATIONS,
+    )
+    .await
+    .unwrap();
+    let trust: TrustCode = "RXX".parse().unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    store::upsert_trust(&mut tx, &trust, "Example", RulesTrustType::Acute)
+        .await
+        .unwrap();
+    for (date, rating) in [("2019-01-01", R::Good), ("2019-06-01", R::Outstanding)] {
+        let row = ServiceRatingRow {
+            location_id: "RXX01".into(),
+            location_name: "General".into(),
+            service_id: "urgent".into(),
+            key_question: Kq::Safe,
+            rating: RatingValue::Rated(rating),
+            report_date: day(date),
+            evidence_id: "test".into(),
+        };
+        store::upsert_service_rating(&mut tx, &trust, &row)
+            .await
+            .unwrap();
+    }
+    for (date, kind) in [
+        ("2019-03-01", ActionKind::RequirementNotice),
+        ("2019-07-01", ActionKind::WarningNotice),
+    ] {
+        let action = EnforcementActionRow {
+            location_id: "RXX01".into(),
+            service_id: "urgent".parse().unwrap(),
+            key_question: Kq::Safe,
+            kind,
+            reason: "Regulation 12".into(),
+            action_date: day(date),
+            recorded_by: "test".into(),
+        };
+        store::upsert_enforcement_action(&mut tx, &trust, &action)
+            .await
+            .unwrap();
+    }
+    let merged = MergedServiceRow {
+        location_id: "RXX01".into(),
+        service_id: "urgent".parse().unwrap(),
+        exclusion: MergedExclusion {
+            organisation: "Old Trust".into(),
+            until: day("2020-01-01"),
+            reason: "acquired".into(),
+            merged_on: Some(day("2018-10-01")),
+        },
+        recorded_by: "test".into(),
+    };
+    store::upsert_merged_service(&mut tx, &trust, &merged)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Each action limits the rating standing on its date.
+    let ev = store::evidence(&pool, &trust, RulesTrustType::Acute, None)
+        .await
+        .unwrap();
+    let urgent = &ev.locations[0].services[0];
+    assert_eq!(urgent.merged_from.as_ref(), Some(&merged.exclusion));
+    let limiter_of = |d: &str| {
+        urgent
+            .ratings
+            .iter()
+            .find(|r| r.report_date == day(d))
+            .unwrap()
+            .limiter
+            .clone()
+    };
+    assert!(matches!(
+        limiter_of("2019-01-01"),
+        Some(Limiter::RequirementNotice { .. })
+    ));
+    assert!(matches!(
+        limiter_of("2019-06-01"),
+        Some(Limiter::EnforcementAction { .. })
+    ));
+    // As of a date before the warning notice, it does not apply yet.
+    let before = store::evidence(
+        &pool,
+        &trust,
+        RulesTrustType::Acute,
+        Some(day("2019-06-15")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        before.locations[0].services[0]
+            .ratings
+            .iter()
+            .find(|r| r.report_date == day("2019-06-01"))
+            .unwrap()
+            .limiter
+            .is_none()
+    );
+    assert_eq!(
+        store::latest_action_date(&pool, &trust).await.unwrap(),
+        Some(day("2019-07-01"))
+    );
+    assert_eq!(
+        store::rating_on(
+            &pool,
+            &trust,
+            "RXX01",
+            &"urgent".parse().unwrap(),
+            Kq::Safe,
+            day("2019-05-01")
+        )
+        .await
+        .unwrap(),
+        Some((RatingValue::Rated(R::Good), day("2019-01-01")))
+    );
+
+    // Judgements are appended, never overwritten.
+    let entity = EntityKey {
+        trust: trust.clone(),
+        kind: EntityKind::Location,
+        location_id: "RXX01".into(),
+        service_id: String::new(),
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    for (stage, published, rationale) in [
+        (Stage::Draft, R::Inadequate, "draft finding"),
+        (
+            Stage::Final,
+            R::RequiresImprovement,
+            "factual accuracy accepted",
+        ),
+    ] {
+        let sequence = store::next_judgement_sequence(&mut conn, &entity, Some(Kq::Safe))
+            .await
+            .unwrap();
+        let row = JudgementRow {
+            entity: entity.clone(),
+            key_question: Some(Kq::Safe),
+            sequence,
+            computed: Some(R::Good),
+            published,
+            rationale: rationale.into(),
+            stage,
+            decided_on: day("2019-08-01"),
+            recorded_by: "test".into(),
+            recorded_at: "2019-08-01T00:00:00Z".into(),
+        };
+        store::insert_judgement(&mut conn, &row).await.unwrap();
+    }
+    let history = store::judgements(&pool, Some(&trust)).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|j| (j.sequence, j.stage, j.published))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, Stage::Draft, R::Inadequate),
+            (2, Stage::Final, R::RequiresImprovement)
+        ]
+    );
+    let mut again = history[0].clone();
+    again.published = R::Good;
+    assert!(
+        store::insert_judgement(&mut conn, &again).await.is_err(),
+        "a history row is never overwritten"
+    );
+    assert_eq!(store::judgements(&pool, None).await.unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-service tests
+
+struct Service {
+    env: TestEnv,
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Service {
+    async fn start() -> Service {
+        Service::start_with_tokens(None).await
+    }
+
+    async fn start_with_tokens(tokens: Option<&str>) -> Service {
+        let env = TestEnv::start().await.unwrap();
+        let mut infra = env.infra("cqc-quality").await.unwrap();
+        if let Some(text) = tokens {
+            let path = env.dir().join("tokens");
+            std::fs::write(&path, text).unwrap();
+            infra.auth_tokens_file = Some(path);
+        }
+        let app = cqc_quality::App::build(cqc_quality::Config {
+            infra,
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rule_set: None,
+        })
+        .await
+        .unwrap();
+        let addr = app.grpc_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Service {
+            env,
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn client(&self) -> QualityServiceClient<Channel> {
+        QualityServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    /// Every QualityRatingIssued on the quality stream, from the first.
+    async fn events(&self) -> Events {
+        let bus = self.env.nats_client().await.unwrap();
+        let subjects = bus.subjects().clone();
+        let stream = bus
+            .jetstream()
+            .get_stream(subjects.quality_stream().name)
+            .await
+            .unwrap();
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subjects.quality_rated(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        Events {
+            _bus: bus,
+            messages: consumer.messages().await.unwrap(),
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+struct Events {
+    _bus: Bus,
+    messages: Ordered,
+}
+
+impl Events {
+    async fn next(&mut self) -> pb::QualityRatingIssued {
+        let msg = tokio::time::timeout(DEADLINE, self.messages.next())
+            .await
+            .expect("a quality rating in time")
+            .expect("stream open")
+            .expect("message");
+        pb::QualityRatingIssued::decode(msg.payload.as_ref()).unwrap()
+    }
+}
+
+const KQS: [KeyQuestion; 5] = [
+    KeyQuestion::Safe,
+    KeyQuestion::Effective,
+    KeyQuestion::Caring,
+    KeyQuestion::Responsive,
+    KeyQuestion::WellLed,
+];
+
+/// A service's five key question ratings (safe, effective, caring, responsive, well-led).
+fn five(service: &str, ratings: [Rating; 5]) -> Vec<pb::InspectionRating> {
+    KQS.iter()
+        .zip(ratings)
+        .map(|(kq, r)| pb::InspectionRating {
+            service_id: service.into(),
+            key_question: *kq as i32,
+            rating: r as i32,
+        })
+        .collect()
+}
+
+fn inspection(
+    trust: &str,
+    location: &str,
+    date: &str,
+    ratings: Vec<pb::InspectionRating>,
+) -> pb::RecordInspectionRequest {
+    pb::RecordInspectionRequest {
+        trust_code: trust.into(),
+        location_id: location.into(),
+        location_name: String::new(),
+        report_date: date.into(),
+        ratings,
+        trust_type: TrustType::Unspecified as i32,
+        trust_name: String::new(),
+    }
+}
+
+const G: Rating = Rating::Good;
+const RI: Rating = Rating::RequiresImprovement;
+
+/// An acute trust RXX with one location RXX01: urgent S=RI, others Good; surgery all Good;
+/// trust well-led Good. DOMAIN §2.1 example: trust safe RI, the rest Good → overall Good.
+async fn seed(client: &mut QualityServiceClient<Channel>) {
+    let mut first = inspection(
+        "RXX",
+        "RXX01",
+        "2019-04-01",
+        [five("urgent", [RI, G, G, G, G]), five("surgery", [G; 5])].concat(),
+    );
+    first.trust_type = TrustType::Acute as i32;
+    first.trust_name = "Example Hospitals NHS Trust".into();
+    first.location_name = "Example General Hospital".into();
+    let r = client.record_inspection(first).await.unwrap().into_inner();
+    assert_eq!(r.published_version, 1);
+    let r = client
+        .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
+            trust_code: "RXX".into(),
+            rating: G as i32,
+            report_date: "2019-04-01".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.published_version, 2);
+}
+
+fn kq(kqs: &[common::KeyQuestionRating], k: KeyQuestion) -> &common::DatedRating {
+    kqs.iter()
+        .find(|x| x.key_question == k as i32)
+        .and_then(|x| x.rating.as_ref())
+        .unwrap_or_else(|| panic!("{k:?} present in {kqs:?}"))
+}
+
+fn rating(d: &common::DatedRating) -> Rating {
+    Rating::try_from(d.rating).unwrap()
+}
+
+fn explanation(d: &common::DatedRating) -> &common::Explanation {
+    d.explanation.as_ref().unwrap()
+}
+
+fn overall(e: &pb::QualityRatingIssued) -> &common::DatedRating {
+    e.overall.as_ref().unwrap()
+}
+
+fn expect_code<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, contains: &str) -> Status {
+    let status = r.expect_err("the call fails");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(contains),
+        "{:?} should contain {contains:?}",
+        status.message()
+    );
+    status
+}
+
+fn trust_entity(trust: &str) -> pb::EntityRef {
+    pb::EntityRef {
+        kind: pb::EntityKind::Trust as i32,
+        trust_code: trust.into(),
+        location_id: String::new(),
+        service_id: String::new(),
+    }
+}
+
+fn decision(
+    entity: pb::EntityRef,
+    key_question: KeyQuestion,
+    published: Rating,
+    rationale: &str,
+    stage: pb::Stage,
+    decided_on: &str,
+) -> pb::RecordPublishedDecisionRequest {
+    pb::RecordPublishedDecisionRequest {
+        entity: Some(entity),
+        key_question: key_question as i32,
+        published: published as i32,
+        rationale: rationale.into(),
+        stage: stage as i32,
+        decided_on: decided_on.into(),
+    }
+}
+
+fn get_ratings(trust: &str, location: &str, service: &str, as_of: &str) -> pb::GetRatingsRequest {
+    pb::GetRatingsRequest {
+        trust_code: trust.into(),
+        location_id: location.into(),
+        service_id: service.into(),
+        as_of: as_of.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_over_grpc_publishes_explained_trust_ratings() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    seed(&mut client).await;
+
+    // Version 1: key questions rated, but no trust-level well-led assessment yet.
+    let v1 = events.next().await;
+    assert_eq!((v1.version, v1.trust_code.as_str()), (1, "RXX"));
+    assert_eq!(v1.trust_name, "Example Hospitals NHS Trust");
+    assert_eq!(rating(kq(&v1.key_questions, KeyQuestion::Safe)), RI);
+    assert_eq!(rating(overall(&v1)), Rating::Unspecified);
+    assert!(
+        explanation(overall(&v1))
+            .rule
+            .contains("no trust-level well-led assessment"),
+        "{:?}",
+        overall(&v1)
+    );
+
+    // Version 2: re-rated on the well-led assessment.
+    let v2 = events.next().await;
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.rule_set, "cqc-2018");
+    for (k, want) in [
+        (KeyQuestion::Safe, RI),
+        (KeyQuestion::Effective, G),
+        (KeyQuestion::Caring, G),
+        (KeyQuestion::Responsive, G),
+        (KeyQuestion::WellLed, G),
+    ] {
+        assert_eq!(rating(kq(&v2.key_questions, k)), want, "{k:?}");
+    }
+    assert_eq!(rating(overall(&v2)), G);
+    assert_eq!(overall(&v2).report_date, "2019-04-01");
+    let e = explanation(overall(&v2));
+    assert_eq!(e.rule_set, "cqc-2018");
+    assert_eq!(e.inputs.len(), 5, "{e:?}");
+    assert!(e.rule.contains("Good"), "{e:?}");
+    let safe = explanation(kq(&v2.key_questions, KeyQuestion::Safe));
+    assert!(safe.inputs.iter().any(|i| i.contains("RXX01")), "{safe:?}");
+    assert_eq!(v2.locations.len(), 1);
+    assert_eq!(v2.locations[0].name, "Example General Hospital");
+
+    // Recording the same findings again changes nothing: no new version.
+    let again = client
+        .record_inspection(inspection(
+            "RXX",
+            "RXX01",
+            "2019-04-01",
+            five("surgery", [G; 5]),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.published_version, 0);
+    assert_eq!(again.rating.unwrap().version, 2);
+
+    // The rules' tree: trust → location → services, each explained.
+    let tree = client
+        .get_ratings(get_ratings("RXX", "", "", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tree.as_of, "2019-04-01");
+    assert!(tree.overall_basis.contains("re-rated"), "{tree:?}");
+    let trust = tree.ratings.unwrap();
+    assert_eq!(trust.name, "Example Hospitals NHS Trust");
+    assert_eq!(rating(trust.overall.as_ref().unwrap()), G);
+    assert_eq!(trust.locations.len(), 1);
+    assert_eq!(trust.locations[0].services.len(), 2);
+
+    let service = client
+        .get_ratings(get_ratings("RXX", "RXX01", "urgent", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(
+        service.entity.as_ref().unwrap().kind,
+        pb::EntityKind::Service as i32
+    );
+    let urgent_safe = kq(&service.key_questions, KeyQuestion::Safe);
+    assert_eq!(rating(urgent_safe), RI);
+    assert!(
+        explanation(urgent_safe)
+            .rule
+            .contains("inspection judgement")
+    );
+    // Urgent: one RI of five → Good.
+    assert_eq!(rating(service.overall.as_ref().unwrap()), G);
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    seed(&mut client).await;
+    events.next().await;
+    events.next().await;
+
+    let r = client
+        .record_enforcement_action(pb::RecordEnforcementActionRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "urgent".into(),
+            key_question: KeyQuestion::Safe as i32,
+            kind: pb::EnforcementKind::WarningNotice as i32,
+            reason: "Regulation 12 safe care and treatment".into(),
+            action_date: "2019-05-01".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.published_version, 3);
+    let v3 = events.next().await;
+    assert_eq!(v3.version, 3);
+    // Urgent safe → Inadequate; location safe (I, G) → Inadequate; trust safe Inadequate; one
+    // inadequate of five trust key questions → overall at best RI.
+    let safe = kq(&v3.key_questions, KeyQuestion::Safe);
+    assert_eq!(rating(safe), Rating::Inadequate);
+    let notes = explanation(safe).notes.join("\n");
+    assert!(
+        notes.contains("warning notice") && notes.contains("Regulation 12"),
+        "{notes}"
+    );
+    assert_eq!(rating(overall(&v3)), RI);
+
+    // A requirement notice limits to at best requires improvement.
+    client
+        .record_enforcement_action(pb::RecordEnforcementActionRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "surgery".into(),
+            key_question: KeyQuestion::Effective as i32,
+            kind: pb::EnforcementKind::RequirementNotice as i32,
+            reason: "Regulation 17 good governance".into(),
+            action_date: "2019-05-02".into(),
+        })
+        .await
+        .unwrap();
+    let v4 = events.next().await;
+    let effective = kq(&v4.key_questions, KeyQuestion::Effective);
+    assert_eq!(rating(effective), RI);
+    assert!(
+        explanation(effective)
+            .notes
+            .iter()
+            .any(|n| n.contains("requirement notice") && n.contains("Regulation 17")),
+        "{effective:?}"
+    );
+
+    // The service level explains the limiter in its rule; as of a date before the action the
+    // inspection judgement stands.
+    let now = client
+        .get_ratings(get_ratings("RXX", "RXX01", "urgent", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    let urgent_safe = kq(&now.key_questions, KeyQuestion::Safe);
+    assert_eq!(rating(urgent_safe), Rating::Inadequate);
+    assert!(
+        explanation(urgent_safe).rule.contains("limiter applied"),
+        "{urgent_safe:?}"
+    );
+    let before = client
+        .get_ratings(get_ratings("RXX", "RXX01", "urgent", "2019-04-15"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(rating(kq(&before.key_questions, KeyQuestion::Safe)), RI);
+
+    // Nothing rated, nothing to limit.
+    let missing = client
+        .record_enforcement_action(pb::RecordEnforcementActionRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "critical".into(),
+            key_question: KeyQuestion::Caring as i32,
+            kind: pb::EnforcementKind::ConditionOfRegistration as i32,
+            reason: "x".into(),
+            action_date: "2019-05-01".into(),
+        })
+        .await;
+    expect_code(missing, Code::FailedPrecondition, "nothing to limit");
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departure_needs_a_rationale_and_is_listed() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    seed(&mut client).await;
+    events.next().await;
+    events.next().await;
+
+    let overall_ri = |rationale: &str| {
+        decision(
+            trust_entity("RXX"),
+            KeyQuestion::Unspecified,
+            RI,
+            rationale,
+            pb::Stage::Final,
+            "2019-06-01",
+        )
+    };
+    let rejected = client.record_published_decision(overall_ri("  ")).await;
+    expect_code(rejected, Code::InvalidArgument, "rationale: ");
+
+    let r = client
+        .record_published_decision(overall_ri("serious concerns about maternity governance"))
+        .await
+        .unwrap()
+        .into_inner();
+    let d = r.decision.unwrap();
+    assert!(d.departs);
+    assert_eq!(d.computed, G as i32);
+    assert_eq!(d.published, RI as i32);
+    assert_eq!(r.published_version, 3);
+
+    // What is published is what CQC decided, with the computed rating and the rationale noted.
+    let v3 = events.next().await;
+    assert_eq!(rating(overall(&v3)), RI);
+    let notes = explanation(overall(&v3)).notes.join("\n");
+    assert!(
+        notes.contains("the rules computed Good") && notes.contains("maternity governance"),
+        "{notes}"
+    );
+
+    // A decision that follows the rules needs no rationale and is not a departure.
+    let follows = client
+        .record_published_decision(decision(
+            trust_entity("RXX"),
+            KeyQuestion::Safe,
+            RI,
+            "",
+            pb::Stage::Final,
+            "2019-06-01",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!follows.decision.unwrap().departs);
+    assert_eq!(follows.published_version, 0);
+
+    for trust in ["RXX", ""] {
+        let listed = client
+            .list_departures(pb::ListDeparturesRequest {
+                trust_code: trust.into(),
+                final_only: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .departures;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(
+            listed[0].rationale,
+            "serious concerns about maternity governance"
+        );
+        assert_eq!(listed[0].computed, G as i32);
+    }
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft_then_final_is_kept_as_history() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    seed(&mut client).await;
+    let location = pb::EntityRef {
+        kind: pb::EntityKind::Location as i32,
+        trust_code: "RXX".into(),
+        location_id: "RXX01".into(),
+        service_id: String::new(),
+    };
+    // The draft report departs (inadequate); factual accuracy brings it back to the rules' RI.
+    let draft = client
+        .record_published_decision(decision(
+            location.clone(),
+            KeyQuestion::Safe,
+            Rating::Inadequate,
+            "draft: staffing shortfalls in the emergency department",
+            pb::Stage::Draft,
+            "2019-05-01",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(draft.history.len(), 1);
+    assert_eq!(draft.published_version, 0, "a draft is not published");
+    let fin = client
+        .record_published_decision(decision(
+            location.clone(),
+            KeyQuestion::Safe,
+            RI,
+            "",
+            pb::Stage::Final,
+            "2019-05-20",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let history: Vec<(u64, i32, i32)> = fin
+        .history
+        .iter()
+        .map(|d| (d.sequence, d.stage, d.published))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (1, pb::Stage::Draft as i32, Rating::Inadequate as i32),
+            (2, pb::Stage::Final as i32, RI as i32)
+        ]
+    );
+
+    // Both are kept beside the location's computed ratings.
+    let tree = client
+        .get_ratings(get_ratings("RXX", "RXX01", "", "2019-12-31"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(tree.decisions.len(), 2);
+    assert_eq!(rating(kq(&tree.key_questions, KeyQuestion::Safe)), RI);
+
+    let departures = |final_only| {
+        let mut client = client.clone();
+        async move {
+            client
+                .list_departures(pb::ListDeparturesRequest {
+                    trust_code: "RXX".into(),
+                    final_only,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .departures
+        }
+    };
+    assert_eq!(departures(false).await.len(), 1, "the draft departed");
+    assert!(
+        departures(true).await.is_empty(),
+        "the final follows the rules"
+    );
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previous_overall_is_carried_forward_for_a_trust_without_locations() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    // A mental health trust: no location level, services straight into the trust.
+    let mut first = inspection("RYY", "", "2019-01-10", five("community", [G; 5]));
+    first.trust_type = TrustType::MentalHealth as i32;
+    client.record_inspection(first).await.unwrap();
+    let v1 = events.next().await;
+    assert_eq!(rating(kq(&v1.key_questions, KeyQuestion::Safe)), G);
+    assert_eq!(rating(overall(&v1)), Rating::Unspecified);
+
+    // CQC's published overall (no well-led assessment on record here).
+    client
+        .record_published_decision(decision(
+            trust_entity("RYY"),
+            KeyQuestion::Unspecified,
+            G,
+            "rated Good at the 2018 comprehensive inspection",
+            pb::Stage::Final,
+            "2019-02-01",
+        ))
+        .await
+        .unwrap();
+    let v2 = events.next().await;
+    assert_eq!(rating(overall(&v2)), G);
+
+    // A later inspection without a well-led assessment: the trust overall is not re-rated, the
+    // previous one stands.
+    client
+        .record_inspection(inspection(
+            "RYY",
+            "",
+            "2019-03-01",
+            vec![pb::InspectionRating {
+                service_id: "community".into(),
+                key_question: KeyQuestion::Safe as i32,
+                rating: RI as i32,
+            }],
+        ))
+        .await
+        .unwrap();
+    let v3 = events.next().await;
+    assert_eq!(v3.version, 3);
+    assert_eq!(rating(kq(&v3.key_questions, KeyQuestion::Safe)), RI);
+    assert_eq!(rating(overall(&v3)), G);
+    assert!(
+        explanation(overall(&v3))
+            .notes
+            .iter()
+            .any(|n| n.starts_with("carry-forward")),
+        "{:?}",
+        overall(&v3)
+    );
+
+    // A requirement notice on a trust-wide service (no location).
+    client
+        .record_enforcement_action(pb::RecordEnforcementActionRequest {
+            trust_code: "RYY".into(),
+            location_id: String::new(),
+            service_id: "community".into(),
+            key_question: KeyQuestion::Effective as i32,
+            kind: pb::EnforcementKind::RequirementNotice as i32,
+            reason: "Regulation 9 person-centred care".into(),
+            action_date: "2019-03-05".into(),
+        })
+        .await
+        .unwrap();
+    let v4 = events.next().await;
+    assert_eq!(rating(kq(&v4.key_questions, KeyQuestion::Effective)), RI);
+    assert_eq!(rating(overall(&v4)), G, "still carried forward");
+
+    let community = client
+        .get_ratings(get_ratings("RYY", "", "community", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(rating(kq(&community.key_questions, KeyQuestion::Safe)), RI);
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_the_cqc_role() {
+    const CQC: &str = "cqc-token-0123456789";
+    const READER: &str = "reader-token-0123456789";
+    let svc = Service::start_with_tokens(Some(&format!(
+        "cqc inspections {CQC}\nreader dashboard {READER}\n"
+    )))
+    .await;
+    let mut client = svc.client().await;
+    fn with<T>(token: Option<&str>, msg: T) -> Request<T> {
+        let mut req = Request::new(msg);
+        if let Some(t) = token {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        req
+    }
+    let mut request = inspection("RXX", "RXX01", "2019-04-01", five("urgent", [G; 5]));
+    request.trust_type = TrustType::Acute as i32;
+
+    let anonymous = client.record_inspection(with(None, request.clone())).await;
+    expect_code(anonymous, Code::Unauthenticated, "");
+    let reader = client
+        .record_inspection(with(Some(READER), request.clone()))
+        .await;
+    expect_code(reader, Code::PermissionDenied, "cqc");
+    client
+        .record_inspection(with(Some(CQC), request))
+        .await
+        .unwrap();
+
+    // Anyone authenticated may read.
+    let tree = client
+        .get_ratings(with(Some(READER), get_ratings("RXX", "", "", "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(tree.ratings.is_some());
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_input_names_the_field_and_record() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+
+    let unknown = client
+        .record_inspection(inspection(
+            "RZZ",
+            "RZZ01",
+            "2019-04-01",
+            five("urgent", [G; 5]),
+        ))
+        .await;
+    expect_code(unknown, Code::NotFound, "trust_code: unknown trust RZZ");
+
+    seed(&mut client).await;
+
+    let mut ratings = five("urgent", [G; 5]);
+    ratings[1].key_question = 99;
+    let bad_kq = client
+        .record_inspection(inspection("RXX", "RXX01", "2019-04-01", ratings))
+        .await;
+    expect_code(
+        bad_kq,
+        Code::InvalidArgument,
+        "ratings[1].key_question: unknown key question 99",
+    );
+
+    let mut ratings = five("urgent", [G; 5]);
+    ratings[0].rating = Rating::Unspecified as i32;
+    let no_rating = client
+        .record_inspection(inspection("RXX", "RXX01", "2019-04-01", ratings))
+        .await;
+    expect_code(
+        no_rating,
+        Code::InvalidArgument,
+        "ratings[0].rating: missing",
+    );
+
+    let mut ratings = five("urgent", [G; 5]);
+    ratings[3].service_id = "not a service!".into();
+    let bad_service = client
+        .record_inspection(inspection("RXX", "RXX01", "2019-04-01", ratings))
+        .await;
+    expect_code(bad_service, Code::InvalidArgument, "ratings[3].service_id");
+
+    let bad_date = client
+        .record_inspection(inspection(
+            "RXX",
+            "RXX01",
+            "2019-13-01",
+            five("urgent", [G; 5]),
+        ))
+        .await;
+    expect_code(bad_date, Code::InvalidArgument, "report_date: ");
+
+    let no_location = client
+        .record_inspection(inspection("RXX", "", "2019-04-01", five("urgent", [G; 5])))
+        .await;
+    expect_code(no_location, Code::InvalidArgument, "location_id: missing");
+
+    let bad_trust = client
+        .record_inspection(inspection(
+            "R!",
+            "RXX01",
+            "2019-04-01",
+            five("urgent", [G; 5]),
+        ))
+        .await;
+    expect_code(bad_trust, Code::InvalidArgument, "trust_code: ");
+
+    let mut no_kind = decision(
+        trust_entity("RXX"),
+        KeyQuestion::Safe,
+        G,
+        "",
+        pb::Stage::Final,
+        "",
+    );
+    no_kind.entity.as_mut().unwrap().kind = pb::EntityKind::Unspecified as i32;
+    let no_kind = client.record_published_decision(no_kind).await;
+    expect_code(no_kind, Code::InvalidArgument, "entity.kind: missing");
+
+    let no_stage = client
+        .record_published_decision(decision(
+            trust_entity("RXX"),
+            KeyQuestion::Safe,
+            RI,
+            "",
+            pb::Stage::Unspecified,
+            "",
+        ))
+        .await;
+    expect_code(no_stage, Code::InvalidArgument, "stage: missing");
+
+    let merged = client
+        .record_merged_service(pb::RecordMergedServiceRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "urgent".into(),
+            organisation: "Old Trust".into(),
+            merged_on: "2019-01-01".into(),
+            until: "2018-01-01".into(),
+            reason: "acquired".into(),
+        })
+        .await;
+    expect_code(
+        merged,
+        Code::InvalidArgument,
+        "until: must be after merged_on",
+    );
+
+    let no_reason = client
+        .record_enforcement_action(pb::RecordEnforcementActionRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "urgent".into(),
+            key_question: KeyQuestion::Safe as i32,
+            kind: pb::EnforcementKind::WarningNotice as i32,
+            reason: String::new(),
+            action_date: "2019-05-01".into(),
+        })
+        .await;
+    expect_code(no_reason, Code::InvalidArgument, "reason: missing");
+
+    let nowhere = client
+        .get_ratings(get_ratings("RXX", "RXX09", "", ""))
+        .await;
+    expect_code(nowhere, Code::NotFound, "location RXX09");
+    let no_trust = client.get_ratings(get_ratings("RZZ", "", "", "")).await;
+    expect_code(no_trust, Code::NotFound, "RZZ");
+    let bad_as_of = client
+        .get_ratings(get_ratings("RXX", "", "", "yesterday"))
+        .await;
+    expect_code(bad_as_of, Code::InvalidArgument, "as_of: ");
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_service_is_left_out_of_the_trust() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    seed(&mut client).await;
+    events.next().await;
+    events.next().await;
+    // Urgent (the only RI in safe) came from an acquired trust: without it, trust safe is Good.
+    let r = client
+        .record_merged_service(pb::RecordMergedServiceRequest {
+            trust_code: "RXX".into(),
+            location_id: "RXX01".into(),
+            service_id: "urgent".into(),
+            organisation: "Old Town Hospitals NHS Trust".into(),
+            merged_on: "2019-01-01".into(),
+            until: "2020-06-30".into(),
+            reason: "acquired in January 2019".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.published_version, 3);
+    let v3 = events.next().await;
+    let safe = kq(&v3.key_questions, KeyQuestion::Safe);
+    assert_eq!(rating(safe), G);
+    assert!(
+        explanation(safe)
+            .notes
+            .iter()
+            .any(|n| n.contains("Old Town Hospitals") && n.contains("acquired in January 2019")),
+        "{safe:?}"
+    );
+    // The location still counts it.
+    assert_eq!(
+        rating(kq(&v3.locations[0].key_questions, KeyQuestion::Safe)),
+        RI
+    );
+
+    svc.stop().await;
+}

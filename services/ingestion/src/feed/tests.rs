@@ -1,0 +1,490 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+
+use oversight_proto::common::v1 as common;
+use oversight_proto::evidence::v1 as ev;
+use proptest::prelude::*;
+
+use super::*;
+
+const HEADER: &str = "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date\n";
+
+fn fields(p: &ParsedFile) -> Vec<(u64, &str)> {
+    p.rejected
+        .iter()
+        .map(|r| (r.record_number, r.field.as_str()))
+        .collect()
+}
+
+fn metric(e: &Evidence) -> (&str, &ev::MetricObservation) {
+    match e {
+        Evidence::Resource(ev::ResourceEvidence {
+            trust_code,
+            body: Some(ev::resource_evidence::Body::Metric(m)),
+            ..
+        }) => (trust_code.as_str(), m),
+        other => panic!("not a metric observation: {other:?}"),
+    }
+}
+
+fn values(m: &ev::MetricObservation) -> Vec<(&str, &str)> {
+    m.values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[test]
+fn ratings_csv_good_and_bad_records() {
+    let csv = format!(
+        "{HEADER}service_rating,RXX,Example,acute,RXX01,General,urgent,safe,Requires improvement,2017-06-01\n\
+         service_rating,RX,Example,acute,RXX01,General,urgent,safe,Good,2017-06-01\n\
+         well_led,RXX,Example,acute,,,,,Good,2017-07-01\n\
+         service_rating,RXX,Example,acute,RXX01,General,urgent,kindness,Good,2017-06-01\n\
+         use_of_resources,RXX,Example,acute,,,,,Excellent,2017-07-01\n\
+         use_of_resources,RXX,Example,acute,,,,,Good,2017-13-01\n\
+         use_of_resources,RXX,Example,acute,,,,,Good,2017-11-01\n\
+         use_of_resources,RXX,Example\n"
+    );
+    let p = parse(Format::Csv, "feed.csv", csv.as_bytes());
+    assert_eq!(p.accepted.len(), 3);
+    assert_eq!(
+        fields(&p),
+        vec![
+            (2, "trust_code"),
+            (4, "key_question"),
+            (5, "rating"),
+            (6, "report_date"),
+            (8, "record"),
+        ]
+    );
+    assert_eq!(
+        p.rejected[0].to_string(),
+        "feed.csv line 3 (record 2): trust_code: invalid trust code \"RX\": an ODS trust code is 3 letters or digits starting with a letter, e.g. RXX"
+    );
+    assert_eq!(p.rejected[4].line, 9);
+}
+
+#[test]
+fn ratings_csv_missing_columns_fails_the_file() {
+    let p = parse(Format::Csv, "x.csv", b"record_type,trust_code\nwell_led,RXX\n");
+    assert_eq!(p.accepted.len(), 0);
+    assert_eq!(p.rejected.len(), 1);
+    assert_eq!((p.rejected[0].record_number, p.rejected[0].line), (0, 1));
+    assert!(p.rejected[0].reason.contains("rating, report_date"), "{:?}", p.rejected[0]);
+}
+
+#[test]
+fn location_required_for_acute_not_for_mental_health() {
+    let csv = format!(
+        "{HEADER}service_rating,RXX,,acute,,,urgent,safe,Good,2017-06-01\n\
+         service_rating,RYY,,mental_health,,,community,safe,Good,2017-06-01\n"
+    );
+    let p = parse(Format::Csv, "f.csv", csv.as_bytes());
+    assert_eq!(p.accepted.len(), 1);
+    assert_eq!(p.rejected[0].field, "location_id");
+}
+
+#[test]
+fn ndjson_mixes_ratings_and_nhsi_records_and_a_bad_line_does_not_stop_the_rest() {
+    let nd = concat!(
+        "{\"record_type\":\"well_led\",\"trust_code\":\"RXX\",\"rating\":\"Good\",\"report_date\":\"2018-01-01\"}\n",
+        "{not json\n",
+        "\n",
+        "{\"record_type\":\"use_of_resources\",\"trust_code\":\"RXX\",\"rating\":\"Inadequate\",\"report_date\":\"2018-01-01\"}\n",
+        "{\"trust_code\":\"RYY\",\"period_end\":\"2018-03-31\",\"standard\":\"ae_4h\",\"value_pct\":91.5}\n",
+        "{\"trust_code\":\"RYY\",\"period_end\":\"2018-03-31\",\"metric\":\"bed_days\",\"value\":\"1\"}\n",
+        "[1, 2]\n",
+    );
+    let p = parse(Format::Ndjson, "x.ndjson", nd.as_bytes());
+    assert_eq!(p.accepted.len(), 3);
+    assert_eq!(fields(&p), vec![(2, "record"), (5, "metric"), (6, "record")]);
+    assert_eq!(
+        p.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+        vec![2, 6, 7]
+    );
+    assert!(p.rejected[1].reason.contains("unknown metric \"bed_days\""));
+    let (trust, m) = metric(&p.accepted[2].evidence[0]);
+    assert_eq!((trust, m.feed.as_str()), ("RYY", "operational"));
+    assert_eq!(values(m), vec![("ae_4h", "91.5")]);
+}
+
+#[test]
+fn nhsi_csv_feeds_become_metric_observations() {
+    let finance = "trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct\n\
+RXX,2017-03-31,2.60,-3,0.5,-1.5,60\n";
+    let p = parse(Format::Csv, "fin.csv", finance.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    let (trust, m) = metric(&p.accepted[0].evidence[0]);
+    assert_eq!((trust, m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()), ("RXX", "finance", "2017-03-31", ""));
+    assert_eq!(
+        values(m),
+        vec![
+            ("agency_spend_vs_ceiling_pct", "60"),
+            ("capital_service_capacity", "2.60"),
+            ("distance_from_plan_pct", "-1.5"),
+            ("income_expenditure_margin_pct", "0.5"),
+            ("liquidity_days", "-3"),
+        ]
+    );
+
+    let ward = "trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours\n\
+RXX,W1,2018-04-01,20,150.5,0,7.5,60\n";
+    let p = parse(Format::Csv, "ward.csv", ward.as_bytes());
+    let (_, m) = metric(&p.accepted[0].evidence[0]);
+    assert_eq!((m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()), ("ward_staffing", "2018-04-01", "W1"));
+    assert_eq!(
+        values(m),
+        vec![
+            ("allied_health_professional_hours", "7.5"),
+            ("healthcare_support_worker_hours", "60"),
+            ("patients_at_midnight", "20"),
+            ("registered_midwife_hours", "0"),
+            ("registered_nurse_hours", "150.5"),
+        ]
+    );
+
+    let productivity = "period_end,trust_code,metric,value\n2017-03-31,RXX,sickness_absence_rate,4.2\n";
+    let p = parse(Format::Csv, "prod.csv", productivity.as_bytes());
+    let (_, m) = metric(&p.accepted[0].evidence[0]);
+    assert_eq!(m.feed, "productivity");
+    assert_eq!(values(m), vec![("sickness_absence_rate", "4.2")]);
+
+    let operational = "trust_code,period_end,standard,value_pct\nRXX,2017-03-31,rtt_18w,90.1\n";
+    let p = parse(Format::Csv, "op.csv", operational.as_bytes());
+    let (_, m) = metric(&p.accepted[0].evidence[0]);
+    assert_eq!(m.feed, "operational");
+    assert_eq!(values(m), vec![("rtt_18w", "90.1")]);
+}
+
+#[test]
+fn nhsi_csv_rejections_name_line_and_field() {
+    let text = "trust_code,period_end,metric,value\n\
+RXX,2017-03-31,sickness_absence_rate,4.2\n\
+RXX,2017-03-31,bed_days,4.2\n\
+RXX,2017-02-30,vacancy_rate,1\n\
+R,2017-03-31,vacancy_rate,1\n\
+RXX,2017-03-31,vacancy_rate,104\n\
+RXX,2017-03-31,vacancy_rate\n\
+RXX,2017-03-31,vacancy_rate,2\n";
+    let p = parse(Format::Csv, "prod.csv", text.as_bytes());
+    assert_eq!(p.accepted.len(), 2);
+    assert_eq!(
+        p.rejected
+            .iter()
+            .map(|r| (r.record_number, r.line, r.field.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (2, 3, "metric"),
+            (3, 4, "period_end"),
+            (4, 5, "trust_code"),
+            (5, 6, "value"),
+            (6, 7, "record"),
+        ]
+    );
+    assert_eq!(p.accepted[1].record_number, 7);
+}
+
+#[test]
+fn unknown_csv_header_is_one_rejection() {
+    let p = parse(Format::Csv, "odd.csv", b"a,b,c\n1,2,3\n");
+    assert_eq!(p.accepted.len(), 0);
+    assert_eq!(p.rejected.len(), 1);
+    assert_eq!((p.rejected[0].record_number, p.rejected[0].field.as_str()), (0, "header"));
+    assert!(p.rejected[0].reason.contains("ratings feed"), "{}", p.rejected[0]);
+    let p = parse(Format::Csv, "fin.csv", b"trust_code,period_end,capital_service_capacity,liquidity\n");
+    assert_eq!(p.rejected[0].field, "liquidity_days");
+    let p = parse(Format::Csv, "empty.csv", b"");
+    assert_eq!(p.rejected.len(), 1);
+}
+
+const LOCATION: &str = r#"{
+  "locationId": "1-1000000001",
+  "providerId": "1-999",
+  "name": "Royal Example Hospital",
+  "odsCode": "RXX01",
+  "currentRatings": {
+    "reportDate": "2019-06-05",
+    "serviceRatings": [
+      {
+        "name": "Urgent and emergency services",
+        "reportDate": "2019-06-05",
+        "keyQuestionRatings": [
+          {"name": "Safe", "rating": "Requires improvement"},
+          {"name": "Effective", "rating": "Good", "reportDate": "2018-01-02T00:00:00Z"},
+          {"name": "Caring"}
+        ]
+      },
+      {
+        "name": "Surgery",
+        "keyQuestionRatings": [{"name": "Well-led", "rating": "Outstanding"}]
+      }
+    ]
+  }
+}"#;
+
+const PROVIDER: &str = r#"{"providerId": "1-999", "odsCode": "RXX", "name": "Example Hospitals NHS Trust",
+ "currentRatings": {"overall": {"rating": "Good", "reportDate": "2019-06-05",
+   "keyQuestionRatings": [{"name": "Safe", "rating": "Requires improvement"}, {"name": "Well-led", "rating": "Good", "reportDate": "2019-06-01"}],
+   "useOfResources": {"reportDate": "2019-05-01", "useOfResourcesRating": "Requires improvement", "combinedQualityRating": "Good"}}}}"#;
+
+#[test]
+fn cqc_location_becomes_service_key_question_ratings() {
+    let p = parse(Format::CqcJson, "loc.json", LOCATION.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    assert_eq!(p.accepted.len(), 1);
+    let Evidence::Quality(q) = &p.accepted[0].evidence[0] else {
+        panic!("quality expected")
+    };
+    assert_eq!(q.trust_code, "RXX");
+    let got: Vec<(&str, &str, i32, i32, &str)> = q
+        .service_ratings
+        .iter()
+        .map(|s| {
+            (
+                s.location_id.as_str(),
+                s.service_id.as_str(),
+                s.key_question,
+                s.rating,
+                s.report_date.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("1-1000000001", "urgent", common::KeyQuestion::Safe as i32, common::Rating::RequiresImprovement as i32, "2019-06-05"),
+            ("1-1000000001", "urgent", common::KeyQuestion::Effective as i32, common::Rating::Good as i32, "2018-01-02"),
+            ("1-1000000001", "surgery", common::KeyQuestion::WellLed as i32, common::Rating::Outstanding as i32, "2019-06-05"),
+        ]
+    );
+}
+
+#[test]
+fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
+    let p = parse(Format::CqcJson, "prov.json", PROVIDER.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    let evidence = &p.accepted[0].evidence;
+    assert_eq!(evidence.len(), 2);
+    let Evidence::Quality(q) = &evidence[0] else {
+        panic!("quality first")
+    };
+    assert_eq!((q.trust_code.as_str(), q.trust_name.as_str()), ("RXX", "Example Hospitals NHS Trust"));
+    assert_eq!(
+        q.well_led,
+        vec![ev::WellLedAssessment {
+            rating: common::Rating::Good as i32,
+            report_date: "2019-06-01".into()
+        }]
+    );
+    let levels: Vec<(&str, &str)> = q
+        .published
+        .iter()
+        .map(|r| (r.level.as_str(), r.report_date.as_str()))
+        .collect();
+    assert_eq!(
+        levels,
+        vec![
+            ("trust-overall", "2019-06-05"),
+            ("trust-kq", "2019-06-05"),
+            ("trust-kq", "2019-06-01"),
+            ("use-of-resources", "2019-05-01"),
+            ("combined", "2019-05-01"),
+        ]
+    );
+    assert_eq!(
+        evidence[1],
+        Evidence::Resource(ev::ResourceEvidence {
+            provenance: None,
+            trust_code: "RXX".into(),
+            trust_type: common::TrustType::Unspecified as i32,
+            body: Some(ev::resource_evidence::Body::UseOfResources(ev::UseOfResourcesEvidence {
+                rating: common::Rating::RequiresImprovement as i32,
+                report_date: "2019-05-01".into()
+            })),
+        })
+    );
+}
+
+#[test]
+fn cqc_arrays_and_ndjson_with_bad_objects() {
+    let no_ods = LOCATION.replace("\"odsCode\": \"RXX01\",", "");
+    let bad_rating = LOCATION.replace("\"Outstanding\"", "\"Superb\"");
+    let array = format!("[{LOCATION}, {PROVIDER}, {no_ods}, {bad_rating}, 42, {{\"name\": \"x\"}}]");
+    let p = parse(Format::CqcJson, "all.json", array.as_bytes());
+    assert_eq!(p.accepted.len(), 2);
+    assert_eq!(
+        fields(&p),
+        vec![
+            (3, "odsCode"),
+            (4, "currentRatings.serviceRatings[1].keyQuestionRatings[0].rating"),
+            (5, "record"),
+            (6, "locationId"),
+        ]
+    );
+    let one_line = |s: &str| s.replace('\n', " ");
+    let nd = format!(
+        "{}\n{{broken\n\n{}\n",
+        one_line(LOCATION),
+        one_line(PROVIDER)
+    );
+    let p = parse(Format::CqcJson, "all.ndjson", nd.as_bytes());
+    assert_eq!(p.accepted.len(), 2);
+    assert_eq!(fields(&p), vec![(2, "record")]);
+    assert_eq!(p.rejected[0].line, 2);
+    assert_eq!(p.accepted[1].line, 4);
+}
+
+/// A reader that hands out one byte at a time, as a slow network would.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.is_empty()) {
+            (Some((b, rest)), false) => {
+                buf[0] = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+fn collect(format: Format, reader: impl Read + Send) -> Vec<Parsed> {
+    records(format, "f", reader).map(|r| r.expect("readable")).collect()
+}
+
+#[test]
+fn parsing_does_not_depend_on_how_the_bytes_arrive() {
+    let ratings = format!("{HEADER}well_led,RXX,,acute,,,,,Good,2017-07-01\nwell_led,R,,acute,,,,,Good,2017-07-01\n");
+    let nhsi = "trust_code,period_end,standard,value_pct\nRXX,2017-03-31,rtt_18w,90.1\nRXX,2017-03-31,x,1\n";
+    let array = format!("[{LOCATION},\n{PROVIDER}]");
+    for (format, text) in [
+        (Format::Csv, ratings.as_str()),
+        (Format::Csv, nhsi),
+        (Format::CqcJson, array.as_str()),
+        (Format::CqcJson, LOCATION),
+    ] {
+        let whole = collect(format, text.as_bytes());
+        assert!(!whole.is_empty());
+        assert_eq!(collect(format, Trickle(text.as_bytes())), whole, "{text}");
+    }
+}
+
+#[test]
+fn a_failing_reader_is_a_read_error_not_a_rejection() {
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("connection reset"))
+        }
+    }
+    for format in [Format::Csv, Format::Ndjson, Format::CqcJson] {
+        let items: Vec<_> = records(format, "f", Broken).collect();
+        assert_eq!(items.len(), 1, "{format:?}");
+        assert!(items[0].as_ref().is_err_and(|e| e.reason.contains("connection reset")));
+    }
+}
+
+fn check_no_panic(format: Format, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let p = parse(format, "fuzz", bytes);
+    // Every rejection names a field and a reason; records are numbered in order.
+    for r in &p.rejected {
+        prop_assert!(!r.field.is_empty() && !r.reason.is_empty(), "{r:?}");
+    }
+    let mut numbers: Vec<u64> = p
+        .accepted
+        .iter()
+        .map(|a| a.record_number)
+        .chain(p.rejected.iter().map(|r| r.record_number))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    prop_assert_eq!(numbers.len() as u64, p.records());
+    Ok(())
+}
+
+fn garbage() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            any::<u8>(),
+            prop::sample::select(b",\n\"{}[]:\\ RXX01-2017-03-31.5e".to_vec()),
+        ],
+        0..400,
+    )
+}
+
+fn lines_after(header: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            "[A-Z0-9]{0,6}",
+            "-?[0-9]{1,4}(\\.[0-9]{1,3})?",
+            "20[0-9]{2}-[0-9]{2}-[0-9]{2}",
+            prop::sample::select(vec![
+                "Good", "Not rated", "service_rating", "well_led", "use_of_resources", "urgent",
+                "safe", "vacancy_rate", "ae_4h", "\"", "", "W1", "acute", "1e999",
+            ])
+            .prop_map(str::to_string),
+        ],
+        0..40,
+    )
+    .prop_map(move |cells| {
+        let mut text = header.to_string();
+        for (i, c) in cells.iter().enumerate() {
+            text.push_str(c);
+            text.push(if i % 4 == 3 { '\n' } else { ',' });
+        }
+        text.into_bytes()
+    })
+}
+
+fn json_ish() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "{", "}", "[", "]", ",", ":", "\"locationId\"", "\"providerId\"", "\"odsCode\"",
+            "\"RXX01\"", "\"1-123\"", "\"currentRatings\"", "\"serviceRatings\"",
+            "\"keyQuestionRatings\"", "\"overall\"", "\"name\"", "\"Safe\"", "\"rating\"",
+            "\"Good\"", "\"reportDate\"", "\"2019-06-05\"", "\"useOfResources\"", "null", "1",
+            "\n", " ", "\"\\\"", "\"record_type\"", "\"trust_code\"",
+        ]),
+        0..80,
+    )
+    .prop_map(|tokens| tokens.concat().into_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic_any_parser(bytes in garbage()) {
+        for format in [Format::Csv, Format::Ndjson, Format::CqcJson] {
+            check_no_panic(format, &bytes)?;
+        }
+    }
+
+    #[test]
+    fn malformed_ratings_csv_never_panics(bytes in lines_after("record_type,trust_code,trust_type,location_id,service,key_question,rating,report_date\n")) {
+        check_no_panic(Format::Csv, &bytes)?;
+    }
+
+    #[test]
+    fn malformed_nhsi_csv_never_panics(bytes in prop_oneof![
+        lines_after("trust_code,period_end,metric,value\n"),
+        lines_after("trust_code,period_end,standard,value_pct\n"),
+        lines_after("trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours\n"),
+        lines_after("trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct\n"),
+    ]) {
+        check_no_panic(Format::Csv, &bytes)?;
+    }
+
+    #[test]
+    fn malformed_json_never_panics(bytes in json_ish()) {
+        check_no_panic(Format::Ndjson, &bytes)?;
+        check_no_panic(Format::CqcJson, &bytes)?;
+        let mut array = b"[".to_vec();
+        array.extend_from_slice(&bytes);
+        check_no_panic(Format::CqcJson, &array)?;
+    }
+}

@@ -1,0 +1,299 @@
+//! Store tests: nhsi-resources' tables through its own store functions, on SQLite by default and
+//! on Postgres when TEST_DATABASE_URL is set (`TEST_DATABASE_URL=postgres://… cargo test -p
+//! nhsi-resources`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use chrono::NaiveDate;
+use nhsi_resources::error::ServiceError;
+use nhsi_resources::{App, Config, SERVICE};
+use nhsi_rules::workflow::UorState;
+use oversight_proto::common::v1 as pb_common;
+use oversight_proto::quality::v1::QualityRatingIssued;
+use oversight_rating::{Rating, RatingValue, TrustCode};
+use oversight_runtime::auth::{Caller, Role};
+use oversight_testkit::TestEnv;
+
+use common::{finance, observation, ward_day};
+
+async fn app(env: &TestEnv) -> App {
+    App::build(Config {
+        infra: env.infra(SERVICE).await.unwrap(),
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    })
+    .await
+    .unwrap()
+}
+
+fn trust(s: &str) -> TrustCode {
+    s.parse().unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn caller(name: &str, role: Role) -> Caller {
+    Caller {
+        name: name.into(),
+        role,
+    }
+}
+
+fn quality(trust: &str, version: u64, overall: pb_common::Rating) -> QualityRatingIssued {
+    QualityRatingIssued {
+        event_id: format!("{trust}-quality-v{version}"),
+        trust_code: trust.into(),
+        trust_name: "Example".into(),
+        trust_type: pb_common::TrustType::Acute as i32,
+        version,
+        rule_set: "cqc-2018".into(),
+        key_questions: vec![],
+        overall: Some(pb_common::DatedRating {
+            rating: overall as i32,
+            report_date: "2018-06-15".into(),
+            explanation: None,
+        }),
+        issued_at: String::new(),
+        locations: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_observations_are_stored_idempotently_and_scored_by_period() {
+    let env = TestEnv::start().await.unwrap();
+    let app = app(&env).await;
+    let resources = app.resources();
+    let metrics = app.metrics();
+    let rxx = trust("RXX");
+
+    let older = finance("RXX", "2017-03-31", ["2.6", "-3", "-0.5", "0", "60"]);
+    let newer = finance("RXX", "2018-03-31", ["3", "5", "2", "0.5", "-1"]);
+    for e in [&older, &newer, &older] {
+        assert_eq!(
+            resources.record(e).await.unwrap(),
+            None,
+            "metrics publish nothing"
+        );
+    }
+    let latest = metrics.finance_score(&rxx, None).await.unwrap();
+    assert_eq!(latest.period, date("2018-03-31"));
+    assert_eq!(latest.score.overall, 1);
+    let earlier = metrics
+        .finance_score(&rxx, Some(date("2017-03-31")))
+        .await
+        .unwrap();
+    assert_eq!(earlier.score.scores.as_array(), [1, 2, 3, 1, 4]);
+    assert_eq!(
+        earlier.score.overall, 3,
+        "a metric scoring 4 caps the overall at 3"
+    );
+    assert!(matches!(
+        metrics.finance_score(&rxx, Some(date("2016-03-31"))).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    // An incomplete period names the missing field.
+    resources
+        .record(&observation(
+            "RXX",
+            "finance",
+            "2019-03-31",
+            "",
+            &[("liquidity_days", "1")],
+        ))
+        .await
+        .unwrap();
+    match metrics.finance_score(&rxx, None).await {
+        Err(ServiceError::FailedPrecondition { reason, .. }) => {
+            assert!(reason.contains("capital_service_capacity"), "{reason}")
+        }
+        other => panic!("expected a failed precondition, got {other:?}"),
+    }
+
+    // Ward staffing: the trust roll-up is total hours ÷ total patient days.
+    for e in [
+        ward_day("RXX", "W1", "2018-04-01", ["20", "100", "0", "10", "50"]),
+        ward_day("RXX", "W1", "2018-04-02", ["20", "100", "0", "10", "50"]),
+        ward_day("RXX", "W2", "2018-04-01", ["10", "40", "0", "0", "20"]),
+        ward_day("RXX", "W3", "2018-04-01", ["0", "10", "0", "0", "0"]),
+    ] {
+        resources.record(&e).await.unwrap();
+    }
+    let (report, problems) = metrics.chppd(&rxx, None).await.unwrap();
+    assert_eq!(report.wards.len(), 2);
+    assert_eq!(report.trusts.len(), 1);
+    assert_eq!(
+        report.trusts[0].figures.chppd.normalize().to_string(),
+        "7.6"
+    );
+    assert_eq!(problems.len(), 1, "W3 has no patient days: {problems:?}");
+    assert!(problems[0].contains("W3"), "{problems:?}");
+
+    // Invalid observations are refused with the field named.
+    let bad = observation(
+        "RXX",
+        "finance",
+        "2018-03-31",
+        "",
+        &[("liquidity_days", "lots")],
+    );
+    match resources.record(&bad).await {
+        Err(nhsi_resources::resources::RecordError::Invalid { field, .. }) => {
+            assert_eq!(field, "metric.values[liquidity_days]")
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let unknown_feed = observation("RXX", "weather", "2018-03-31", "", &[]);
+    assert!(resources.record(&unknown_feed).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cqc_overall_keeps_the_newest_version() {
+    let env = TestEnv::start().await.unwrap();
+    let app = app(&env).await;
+    let resources = app.resources();
+    let rxx = trust("RXX");
+    resources
+        .record_quality(&quality("RXX", 2, pb_common::Rating::RequiresImprovement))
+        .await
+        .unwrap();
+    resources
+        .record_quality(&quality("RXX", 1, pb_common::Rating::Good))
+        .await
+        .unwrap();
+    let (inputs, _) = app.metrics().segment_inputs(&rxx).await.unwrap();
+    assert_eq!(
+        inputs.cqc_overall,
+        Some(RatingValue::Rated(Rating::RequiresImprovement))
+    );
+    // The quality rating made the trust known, with its type.
+    assert_eq!(
+        app.metrics().trust_type(&rxx).await.unwrap(),
+        oversight_rating::TrustType::Acute
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_state_and_history_are_persisted() {
+    let env = TestEnv::start().await.unwrap();
+    let app = app(&env).await;
+    let resources = app.resources();
+    let assessments = app.assessments();
+    let rxx = trust("RXX");
+    let nhsi = caller("nhsi-uor-team", Role::Nhsi);
+    let cqc = caller("cqc-inspections", Role::Cqc);
+
+    assert!(matches!(
+        assessments
+            .propose(&rxx, &nhsi, Rating::Good, "fine", date("2018-07-01"))
+            .await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    resources
+        .record(&finance("RXX", "2018-03-31", ["3", "5", "2", "0.5", "-1"]))
+        .await
+        .unwrap();
+    let proposed = assessments
+        .propose(
+            &rxx,
+            &nhsi,
+            Rating::RequiresImprovement,
+            "agency spend well above peers",
+            date("2018-07-01"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(proposed.workflow.state(), UorState::Proposed);
+    assert_eq!(proposed.number, 1);
+    assert_eq!(
+        assessments.latest(&rxx).await.unwrap().unwrap().workflow,
+        proposed.workflow,
+        "the state machine round-trips through the store"
+    );
+    assert!(
+        resources.latest_approved(&rxx).await.unwrap().is_none(),
+        "a proposal is not an approved rating"
+    );
+
+    let approved = assessments
+        .approve(
+            &rxx,
+            &cqc,
+            Some(Rating::Good),
+            Some("estates data corrected"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.assessment.workflow.state(), UorState::Published);
+    let event = approved.event.unwrap();
+    assert_eq!(event.version, 1);
+    let (row, _) = resources.latest_approved(&rxx).await.unwrap().unwrap();
+    assert_eq!(row.rating, Rating::Good);
+    assert_eq!(row.report_date, "2018-07-01");
+    assert_eq!(row.approved_by, "CQC (cqc-inspections)");
+    assert!(
+        row.rationale.contains("estates data corrected"),
+        "{}",
+        row.rationale
+    );
+
+    let revised = assessments
+        .revise(
+            &rxx,
+            &cqc,
+            Rating::RequiresImprovement,
+            "factual accuracy: pay costs",
+        )
+        .await
+        .unwrap();
+    assert_eq!(revised.assessment.workflow.current().version, 2);
+    assert_eq!(revised.event.unwrap().version, 2);
+    assert_eq!(resources.published_history(&rxx).await.unwrap().len(), 2);
+
+    let steps: Vec<(String, String, String)> = assessments
+        .transitions(&rxx)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.action, t.caller, t.to_state))
+        .collect();
+    let expected = [
+        ("suggest", "nhsi-resources", "suggested"),
+        ("propose", "nhsi-uor-team", "proposed"),
+        ("approve", "cqc-inspections", "approved"),
+        ("publish", "nhsi-resources", "published"),
+        ("revise", "cqc-inspections", "approved"),
+        ("publish", "nhsi-resources", "published"),
+    ]
+    .map(|(a, c, s)| (a.to_string(), c.to_string(), s.to_string()));
+    assert_eq!(steps, expected);
+
+    // A published assessment takes no new proposal for the same report date…
+    assert!(matches!(
+        assessments
+            .propose(&rxx, &nhsi, Rating::Good, "again", date("2018-07-01"))
+            .await,
+        Err(ServiceError::FailedPrecondition { .. })
+    ));
+    // …but a later report date opens the next assessment.
+    let next = assessments
+        .propose(&rxx, &nhsi, Rating::Good, "next year", date("2019-07-01"))
+        .await
+        .unwrap();
+    assert_eq!(next.number, 2);
+
+    // Only non-specialist acute trusts are assessed.
+    let mut mh = finance("RMH", "2018-03-31", ["3", "5", "2", "0.5", "-1"]);
+    mh.trust_type = pb_common::TrustType::MentalHealth as i32;
+    resources.record(&mh).await.unwrap();
+    assert!(matches!(
+        assessments
+            .propose(&trust("RMH"), &nhsi, Rating::Good, "x", date("2018-07-01"))
+            .await,
+        Err(ServiceError::FailedPrecondition { .. })
+    ));
+}
