@@ -72,6 +72,8 @@ impl Stack {
             grpc_addr: ephemeral(),
             force_shadow: false,
             max_months_apart: 12,
+            report_addr: None,
+            consumer_suffix: None,
         })
         .await?;
         let addrs = (

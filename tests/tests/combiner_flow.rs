@@ -46,7 +46,12 @@ fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
 
 async fn submit(stack: &Stack, batch: &str, content: &str) {
     let receipt = stack
-        .submit(batch, ing::FeedFormat::Csv, &format!("{batch}.csv"), content.as_bytes())
+        .submit(
+            batch,
+            ing::FeedFormat::Csv,
+            &format!("{batch}.csv"),
+            content.as_bytes(),
+        )
         .await
         .unwrap();
     assert_eq!(receipt.rejected, 0, "{batch}: {receipt:?}");
@@ -133,7 +138,10 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
         r.use_of_resources_version > 0
     })
     .await;
-    assert_eq!((overall(&first), combined(&first)), (Rating::Good, Rating::Good));
+    assert_eq!(
+        (overall(&first), combined(&first)),
+        (Rating::Good, Rating::Good)
+    );
     assert!(first.flags.is_empty(), "{:?}", first.flags);
 
     // 2. A trust-level well-led assessment lowers a key question to inadequate, more than twelve
@@ -143,15 +151,27 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
         "{HEADER}\nwell_led,RXX,Example Hospitals NHS Trust,acute,,,,,Inadequate,2019-09-01\n"
     );
     submit(&stack, "well-led-inadequate", &well_led).await;
-    let second = wait_for(stack.combiner, "RXX", "RXX after well-led inadequate", |r| {
-        r.version > first.version && overall(r) == Rating::RequiresImprovement
-    })
+    let second = wait_for(
+        stack.combiner,
+        "RXX",
+        "RXX after well-led inadequate",
+        |r| r.version > first.version && overall(r) == Rating::RequiresImprovement,
+    )
     .await;
     assert_eq!(combined(&second), Rating::RequiresImprovement);
     assert_eq!(flag_codes(&second), ["parts_far_apart"]);
-    let explanation = second.combined.as_ref().unwrap().explanation.as_ref().unwrap();
+    let explanation = second
+        .combined
+        .as_ref()
+        .unwrap()
+        .explanation
+        .as_ref()
+        .unwrap();
     assert!(
-        explanation.inputs.iter().any(|i| i.starts_with("well-led: Inadequate (2019-09-01")),
+        explanation
+            .inputs
+            .iter()
+            .any(|i| i.starts_with("well-led: Inadequate (2019-09-01")),
         "{explanation:?}"
     );
     assert!(
@@ -199,7 +219,10 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
 
     // WatchRatings pushed every new version as it was published, in order.
     let mut watched = Vec::new();
-    while watched.last().is_none_or(|v: &pb::CombinedRatingPublished| v.version < third.version) {
+    while watched
+        .last()
+        .is_none_or(|v: &pb::CombinedRatingPublished| v.version < third.version)
+    {
         let next = tokio::time::timeout(DEADLINE, watch.next())
             .await
             .expect("a watched version in time")
@@ -210,7 +233,10 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
             watched.push(r);
         }
     }
-    assert_eq!(watched.iter().map(|v| v.version).collect::<Vec<_>>(), numbers);
+    assert_eq!(
+        watched.iter().map(|v| v.version).collect::<Vec<_>>(),
+        numbers
+    );
     assert_eq!(watched.last().map(content), Some(content(&third)));
     stack.stop().await.unwrap();
 }
@@ -226,12 +252,17 @@ async fn a_combiner_rebuilt_from_the_streams_serves_the_same_ratings() {
     );
     submit(&stack, "rxx-well-led", &well_led).await;
     for (trust, what) in [("RYY", "RYY rated"), ("RZZ", "RZZ rated")] {
-        wait_for(stack.combiner, trust, what, |r| r.use_of_resources_version > 0).await;
+        wait_for(stack.combiner, trust, what, |r| {
+            r.use_of_resources_version > 0
+        })
+        .await;
     }
     wait_for(stack.combiner, "RXX", "RXX after well-led", |r| {
         r.use_of_resources_version > 0
             && r.key_questions.iter().any(|k| {
-                k.rating.as_ref().is_some_and(|d| d.report_date == "2018-08-01")
+                k.rating
+                    .as_ref()
+                    .is_some_and(|d| d.report_date == "2018-08-01")
             })
     })
     .await;

@@ -28,7 +28,10 @@ fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
         } else {
             let l = line
                 .replace("RXX", code)
-                .replace("Example Hospitals", &format!("{code} <Example> & Hospitals"))
+                .replace(
+                    "Example Hospitals",
+                    &format!("{code} <Example> & Hospitals"),
+                )
                 .replace(",acute,", &format!(",{trust_type},"));
             if l.starts_with("use_of_resources,") {
                 l.replace(",Requires improvement,", &format!(",{uor},"))
@@ -112,8 +115,13 @@ async fn screenshot(profile: &std::path::Path, url: &str, name: &str) -> PathBuf
         ],
     )
     .await;
-    let png = std::fs::read(&path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} is not a real screenshot", path.display());
+    let png =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", path.display()));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} is not a real screenshot",
+        path.display()
+    );
     path
 }
 
@@ -159,7 +167,9 @@ async fn the_ratings_report_renders_in_headless_chromium() {
         assert_eq!(receipt.rejected, 0, "{receipt:?}");
     }
     for trust in ["RXX", "RYY", "RZZ"] {
-        wait_until(DEADLINE, trust, || rated(&stack, trust)).await.unwrap();
+        wait_until(DEADLINE, trust, || rated(&stack, trust))
+            .await
+            .unwrap();
     }
     let profile = stack.env.dir().join("chromium-profile");
     let profile = profile.as_path();
@@ -170,28 +180,62 @@ async fn the_ratings_report_renders_in_headless_chromium() {
     // RXX: the hand example, quality Good, UoR RI, combined Good, no flags.
     let rxx = row(&dom, "trust-RXX");
     assert!(!rxx.contains("flag-badge"), "{rxx}");
-    assert!(rxx.contains("<td class=\"combined\"><span class=\"rating rating-good\">Good</span>"), "{rxx}");
+    assert!(
+        rxx.contains("<td class=\"combined\"><span class=\"rating rating-good\">Good</span>"),
+        "{rxx}"
+    );
     assert!(rxx.contains("<td class=\"use-of-resources\"><span class=\"rating rating-requires-improvement\">Requires improvement</span>"), "{rxx}");
-    assert!(rxx.contains("data-kq=\"safe\"><span class=\"rating rating-requires-improvement\">"), "{rxx}");
+    assert!(
+        rxx.contains("data-kq=\"safe\"><span class=\"rating rating-requires-improvement\">"),
+        "{rxx}"
+    );
     // The explanation behind the click: rule set, rule and the six inputs with dates and sources.
-    assert!(rxx.contains("<details class=\"explanation\"><summary>Why?</summary>"), "{rxx}");
+    assert!(
+        rxx.contains("<details class=\"explanation\"><summary>Why?</summary>"),
+        "{rxx}"
+    );
     assert!(rxx.contains("<code>cqc-combined-2018</code>"), "{rxx}");
     assert!(rxx.contains("use of resources: Requires improvement (2018-07-01, version 1) — source: NHSI use of resources"), "{rxx}");
-    assert!(rxx.contains("safe: Requires improvement (2018-06-01) — source: CQC quality rating cqc-2018"), "{rxx}");
+    assert!(
+        rxx.contains(
+            "safe: Requires improvement (2018-06-01) — source: CQC quality rating cqc-2018"
+        ),
+        "{rxx}"
+    );
     // RYY: UoR inadequate lowers the combined rating: flagged where nobody can miss it.
     let ryy = row(&dom, "trust-RYY");
     assert!(ryy.contains("class=\"flagged\""), "{ryy}");
-    assert!(ryy.contains("<span class=\"flag-badge\" data-flag=\"uor_lowered_result\""), "{ryy}");
-    assert!(ryy.contains("⚠ the use of resources rating lowered the combined rating"), "{ryy}");
-    assert!(ryy.contains("<td class=\"combined\"><span class=\"rating rating-requires-improvement\">"), "{ryy}");
-    assert!(ryy.contains("<td class=\"overall-quality\"><span class=\"rating rating-good\">"), "{ryy}");
+    assert!(
+        ryy.contains("<span class=\"flag-badge\" data-flag=\"uor_lowered_result\""),
+        "{ryy}"
+    );
+    assert!(
+        ryy.contains("⚠ the use of resources rating lowered the combined rating"),
+        "{ryy}"
+    );
+    assert!(
+        ryy.contains("<td class=\"combined\"><span class=\"rating rating-requires-improvement\">"),
+        "{ryy}"
+    );
+    assert!(
+        ryy.contains("<td class=\"overall-quality\"><span class=\"rating rating-good\">"),
+        "{ryy}"
+    );
     // Text from the data is escaped, never markup.
-    assert!(ryy.contains("RYY &lt;Example&gt; &amp; Hospitals NHS Trust"), "{ryy}");
+    assert!(
+        ryy.contains("RYY &lt;Example&gt; &amp; Hospitals NHS Trust"),
+        "{ryy}"
+    );
     assert!(dom.contains("id=\"flag-summary\""), "flag banner missing");
     // RZZ: specialist acute, no combined rating, with the reason.
     let rzz = row(&dom, "trust-RZZ");
     assert!(rzz.contains("No combined rating"), "{rzz}");
-    assert!(rzz.contains("specialist acute trust: combined ratings apply only to non-specialist acute trusts"), "{rzz}");
+    assert!(
+        rzz.contains(
+            "specialist acute trust: combined ratings apply only to non-specialist acute trusts"
+        ),
+        "{rzz}"
+    );
 
     // The trust page: parts with explanations and the history.
     let page = dump_dom(profile, &format!("{base}/trusts/RYY")).await;
@@ -200,13 +244,19 @@ async fn the_ratings_report_renders_in_headless_chromium() {
         .ratings_client()
         .await
         .unwrap()
-        .get_trust_history(pb::GetTrustHistoryRequest { trust_code: "RYY".into() })
+        .get_trust_history(pb::GetTrustHistoryRequest {
+            trust_code: "RYY".into(),
+        })
         .await
         .unwrap()
         .into_inner()
         .versions;
     for v in &versions {
-        assert!(page.contains(&format!("data-version=\"{}\"", v.version)), "v{} missing", v.version);
+        assert!(
+            page.contains(&format!("data-version=\"{}\"", v.version)),
+            "v{} missing",
+            v.version
+        );
     }
     assert!(page.contains("id=\"flags\""), "{page}");
     assert!(page.contains("<th>Use of resources</th>"), "{page}");
@@ -215,7 +265,12 @@ async fn the_ratings_report_renders_in_headless_chromium() {
 
     let shots = [
         screenshot(profile, &format!("{base}/"), "combiner-report.png").await,
-        screenshot(profile, &format!("{base}/trusts/RYY"), "combiner-report-RYY.png").await,
+        screenshot(
+            profile,
+            &format!("{base}/trusts/RYY"),
+            "combiner-report-RYY.png",
+        )
+        .await,
     ];
     eprintln!("browser {}; screenshots: {shots:?}", browser.display());
     stack.stop().await.unwrap();

@@ -46,7 +46,10 @@ fn user_of(service: &str) -> &'static str {
 
 fn credentials(cfg: &mut InfraConfig, user: &str) {
     cfg.nats_user = Some(user.to_string());
-    cfg.nats_password = Some(Secret::new(format!("dev-{}-password", user.replace('_', "-"))));
+    cfg.nats_password = Some(Secret::new(format!(
+        "dev-{}-password",
+        user.replace('_', "-")
+    )));
 }
 
 async fn client_as(env: &TestEnv, user: &str) -> anyhow::Result<Bus> {
@@ -57,9 +60,14 @@ async fn client_as(env: &TestEnv, user: &str) -> anyhow::Result<Bus> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_work_within_their_nats_permissions() {
-    let env = TestEnv::start_with_nats_config(shipped_config).await.unwrap();
+    let env = TestEnv::start_with_nats_config(shipped_config)
+        .await
+        .unwrap();
     // Without credentials nobody gets in.
-    assert!(client_as(&env, "nobody").await.is_err(), "unknown user must be refused");
+    assert!(
+        client_as(&env, "nobody").await.is_err(),
+        "unknown user must be refused"
+    );
 
     let stack = Stack::start_customised(env, |service, cfg| credentials(cfg, user_of(service)))
         .await
@@ -74,29 +82,43 @@ async fn services_work_within_their_nats_permissions() {
         last: true,
         content: FEED.to_vec(),
     };
-    feeds.publish(feeds.subjects().feeds_submit(), "perm-1", &batch).await.unwrap();
+    feeds
+        .publish(feeds.subjects().feeds_submit(), "perm-1", &batch)
+        .await
+        .unwrap();
 
-    let rating = wait_until(Duration::from_secs(60), "combined rating of RXX", || async {
-        let mut client = stack.ratings_client().await.ok()?;
-        let r = client
-            .get_trust_rating(pb::GetTrustRatingRequest {
-                trust_code: "RXX".into(),
-                as_of: String::new(),
-            })
-            .await
-            .ok()?
-            .into_inner()
-            .rating?;
-        (r.use_of_resources_version > 0).then_some(r)
-    })
+    let rating = wait_until(
+        Duration::from_secs(60),
+        "combined rating of RXX",
+        || async {
+            let mut client = stack.ratings_client().await.ok()?;
+            let r = client
+                .get_trust_rating(pb::GetTrustRatingRequest {
+                    trust_code: "RXX".into(),
+                    as_of: String::new(),
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .rating?;
+            (r.use_of_resources_version > 0).then_some(r)
+        },
+    )
     .await
     .unwrap();
     assert_eq!(rating.combined.unwrap().rating, Rating::Good as i32);
 
     // A feed sender may not forge a quality rating.
     let forged = feeds
-        .publish_bytes(feeds.subjects().quality_rated(), "forged-1", b"forged".to_vec().into())
+        .publish_bytes(
+            feeds.subjects().quality_rated(),
+            "forged-1",
+            b"forged".to_vec().into(),
+        )
         .await;
-    assert!(forged.is_err(), "the feeds user must not publish on quality.rated");
+    assert!(
+        forged.is_err(),
+        "the feeds user must not publish on quality.rated"
+    );
     stack.stop().await.unwrap();
 }

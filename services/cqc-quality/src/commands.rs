@@ -107,7 +107,7 @@ fn key_question(field: &str, raw: i32) -> Result<KeyQuestion, InvalidEvidence> {
     convert::key_question(raw).ok_or_else(|| invalid(field, format!("unknown key question {raw}")))
 }
 
-fn rating_value(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
+pub fn rating_value(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
     if raw == 0 {
         return Err(invalid(field, "missing"));
     }

@@ -15,7 +15,9 @@ use prost::Message;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
-use crate::commands::{EnforcementAction, Inspection, MergedService, PublishedDecision};
+use crate::commands::{
+    EnforcementAction, Inspection, MergedService, PublishedDecision, date, rating_value,
+};
 use crate::error::invalid;
 pub use crate::error::{InvalidEvidence, RecordError};
 use crate::judging;
@@ -49,16 +51,6 @@ pub struct Rater {
     subjects: Subjects,
     rule_set: Option<String>,
     rerating: Mutex<()>,
-}
-
-fn date(field: &str, s: &str) -> Result<NaiveDate, InvalidEvidence> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| invalid(field, format!("{s:?} is not an ISO date")))
-}
-
-fn rating(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidence> {
-    convert::rating_value(raw)
-        .ok_or_else(|| invalid(field, format!("rating {raw} is not a rating")))
 }
 
 pub fn to_rules_trust_type(t: oversight_rating::TrustType) -> TrustType {
@@ -202,7 +194,7 @@ impl Rater {
                 key_question: convert::key_question(s.key_question).ok_or_else(|| {
                     invalid(&f("key_question"), "missing or unknown key question")
                 })?,
-                rating: rating(&f("rating"), s.rating)?,
+                rating: rating_value(&f("rating"), s.rating)?,
                 report_date: date(&f("report_date"), &s.report_date)?,
                 evidence_id: evidence_id.clone(),
             });
@@ -210,7 +202,7 @@ impl Rater {
         let mut well_led = Vec::new();
         for (i, w) in e.well_led.iter().enumerate() {
             well_led.push((
-                rating(&format!("well_led[{i}].rating"), w.rating)?,
+                rating_value(&format!("well_led[{i}].rating"), w.rating)?,
                 date(&format!("well_led[{i}].report_date"), &w.report_date)?,
             ));
         }

@@ -124,6 +124,10 @@ pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<(St
     .transpose()
 }
 
+fn stored_date(s: &str) -> sqlx::Result<NaiveDate> {
+    decode(NaiveDate::parse_from_str(s, "%Y-%m-%d"), "date")
+}
+
 fn decode<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> sqlx::Result<T> {
     r.map_err(|e| sqlx::Error::Decode(format!("stored {what} is invalid: {e}").into()))
 }
@@ -169,7 +173,7 @@ pub async fn evidence(
             .push(KqServiceRating {
                 key_question: decode(kq.parse(), "key question")?,
                 rating: decode(rating.parse(), "rating")?,
-                report_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                report_date: stored_date(&date)?,
                 limiter: None,
                 statement_scores: vec![],
             });
@@ -235,7 +239,7 @@ pub async fn evidence(
         let rating: String = r.try_get("rating")?;
         well_led.push(WellLedAssessment {
             rating: decode(rating.parse(), "rating")?,
-            report_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+            report_date: stored_date(&date)?,
             statement_scores: vec![],
         });
     }
@@ -437,7 +441,7 @@ pub async fn inspections(
             let date: String = r.try_get("report_date")?;
             Ok((
                 r.try_get("location_id")?,
-                decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                stored_date(&date)?,
                 r.try_get("rating_count")?,
             ))
         })
@@ -498,7 +502,7 @@ pub async fn enforcement_actions(
                     "enforcement kind",
                 )?,
                 reason: r.try_get("reason")?,
-                action_date: decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
+                action_date: stored_date(&date)?,
                 recorded_by: r.try_get("recorded_by")?,
             })
         })
@@ -517,9 +521,7 @@ pub async fn latest_action_date(
     .fetch_one(pool)
     .await?;
     let latest: Option<String> = row.try_get("latest")?;
-    latest
-        .map(|d| decode(NaiveDate::parse_from_str(&d, "%Y-%m-%d"), "date"))
-        .transpose()
+    latest.map(|d| stored_date(&d)).transpose()
 }
 
 /// The rating of a key question × service standing on `on`: `(rating, report date)` of the latest
@@ -533,6 +535,7 @@ pub async fn rating_on(
     on: NaiveDate,
 ) -> sqlx::Result<Option<(RatingValue, NaiveDate)>> {
     // An empty location names a trust-wide service, wherever it was registered.
+    // `$2 = $2` keeps the placeholders numbered the same in both forms.
     let location_filter = if location_id.is_empty() {
         "($2 = $2)"
     } else {
@@ -554,10 +557,7 @@ pub async fn rating_on(
     row.map(|r| {
         let rating: String = r.try_get("rating")?;
         let date: String = r.try_get("report_date")?;
-        Ok((
-            decode(rating.parse(), "rating")?,
-            decode(NaiveDate::parse_from_str(&date, "%Y-%m-%d"), "date")?,
-        ))
+        Ok((decode(rating.parse(), "rating")?, stored_date(&date)?))
     })
     .transpose()
 }
@@ -611,15 +611,12 @@ pub async fn merged_services(
                 service_id: decode(service.parse(), "service id")?,
                 exclusion: MergedExclusion {
                     organisation: r.try_get("organisation")?,
-                    until: decode(NaiveDate::parse_from_str(&until, "%Y-%m-%d"), "date")?,
+                    until: stored_date(&until)?,
                     reason: r.try_get("reason")?,
                     merged_on: if merged_on.is_empty() {
                         None
                     } else {
-                        Some(decode(
-                            NaiveDate::parse_from_str(&merged_on, "%Y-%m-%d"),
-                            "date",
-                        )?)
+                        Some(stored_date(&merged_on)?)
                     },
                 },
                 recorded_by: r.try_get("recorded_by")?,
@@ -736,7 +733,7 @@ fn judgement_row(r: &sqlx::any::AnyRow) -> sqlx::Result<JudgementRow> {
             parse_stage(&stage).ok_or(format!("unknown stage {stage:?}")),
             "stage",
         )?,
-        decided_on: decode(NaiveDate::parse_from_str(&decided_on, "%Y-%m-%d"), "date")?,
+        decided_on: stored_date(&decided_on)?,
         recorded_by: r.try_get("recorded_by")?,
         recorded_at: r.try_get("recorded_at")?,
     })

@@ -11,8 +11,8 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use chrono::NaiveDate;
 use cqc_quality::store::{
-    self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, JudgementRow, MergedServiceRow,
-    ServiceRatingRow,
+    self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
+    MergedServiceRow, ServiceRatingRow,
 };
 use cqc_rules::{Limiter, MergedExclusion, Stage, TrustType as RulesTrustType};
 use futures::StreamExt;
@@ -96,7 +96,22 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     store::upsert_merged_service(&mut tx, &trust, &merged)
         .await
         .unwrap();
+    let inspection = InspectionRow {
+        location_id: "RXX01".into(),
+        location_name: "General".into(),
+        report_date: day("2019-06-01"),
+        inspection_id: "inspection:RXX/RXX01/2019-06-01".into(),
+        rating_count: 1,
+        recorded_by: "test".into(),
+    };
+    store::upsert_inspection(&mut tx, &trust, &inspection)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(
+        store::inspections(&pool, &trust).await.unwrap(),
+        vec![("RXX01".to_string(), day("2019-06-01"), 1)]
+    );
 
     // Each action limits the rating standing on its date.
     let ev = store::evidence(&pool, &trust, RulesTrustType::Acute, None)
@@ -398,6 +413,24 @@ fn expect_code<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, contains: &
     status
 }
 
+fn enforcement(
+    (trust, location, service): (&str, &str, &str),
+    key_question: KeyQuestion,
+    kind: pb::EnforcementKind,
+    reason: &str,
+    action_date: &str,
+) -> pb::RecordEnforcementActionRequest {
+    pb::RecordEnforcementActionRequest {
+        trust_code: trust.into(),
+        location_id: location.into(),
+        service_id: service.into(),
+        key_question: key_question as i32,
+        kind: kind as i32,
+        reason: reason.into(),
+        action_date: action_date.into(),
+    }
+}
+
 fn trust_entity(trust: &str) -> pb::EntityRef {
     pb::EntityRef {
         kind: pb::EntityKind::Trust as i32,
@@ -541,15 +574,13 @@ async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
     events.next().await;
 
     let r = client
-        .record_enforcement_action(pb::RecordEnforcementActionRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "urgent".into(),
-            key_question: KeyQuestion::Safe as i32,
-            kind: pb::EnforcementKind::WarningNotice as i32,
-            reason: "Regulation 12 safe care and treatment".into(),
-            action_date: "2019-05-01".into(),
-        })
+        .record_enforcement_action(enforcement(
+            ("RXX", "RXX01", "urgent"),
+            KeyQuestion::Safe,
+            pb::EnforcementKind::WarningNotice,
+            "Regulation 12 safe care and treatment",
+            "2019-05-01",
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -569,15 +600,13 @@ async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
 
     // A requirement notice limits to at best requires improvement.
     client
-        .record_enforcement_action(pb::RecordEnforcementActionRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "surgery".into(),
-            key_question: KeyQuestion::Effective as i32,
-            kind: pb::EnforcementKind::RequirementNotice as i32,
-            reason: "Regulation 17 good governance".into(),
-            action_date: "2019-05-02".into(),
-        })
+        .record_enforcement_action(enforcement(
+            ("RXX", "RXX01", "surgery"),
+            KeyQuestion::Effective,
+            pb::EnforcementKind::RequirementNotice,
+            "Regulation 17 good governance",
+            "2019-05-02",
+        ))
         .await
         .unwrap();
     let v4 = events.next().await;
@@ -617,15 +646,13 @@ async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
 
     // Nothing rated, nothing to limit.
     let missing = client
-        .record_enforcement_action(pb::RecordEnforcementActionRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "critical".into(),
-            key_question: KeyQuestion::Caring as i32,
-            kind: pb::EnforcementKind::ConditionOfRegistration as i32,
-            reason: "x".into(),
-            action_date: "2019-05-01".into(),
-        })
+        .record_enforcement_action(enforcement(
+            ("RXX", "RXX01", "critical"),
+            KeyQuestion::Caring,
+            pb::EnforcementKind::ConditionOfRegistration,
+            "x",
+            "2019-05-01",
+        ))
         .await;
     expect_code(missing, Code::FailedPrecondition, "nothing to limit");
 
@@ -854,15 +881,13 @@ async fn previous_overall_is_carried_forward_for_a_trust_without_locations() {
 
     // A requirement notice on a trust-wide service (no location).
     client
-        .record_enforcement_action(pb::RecordEnforcementActionRequest {
-            trust_code: "RYY".into(),
-            location_id: String::new(),
-            service_id: "community".into(),
-            key_question: KeyQuestion::Effective as i32,
-            kind: pb::EnforcementKind::RequirementNotice as i32,
-            reason: "Regulation 9 person-centred care".into(),
-            action_date: "2019-03-05".into(),
-        })
+        .record_enforcement_action(enforcement(
+            ("RYY", "", "community"),
+            KeyQuestion::Effective,
+            pb::EnforcementKind::RequirementNotice,
+            "Regulation 9 person-centred care",
+            "2019-03-05",
+        ))
         .await
         .unwrap();
     let v4 = events.next().await;
@@ -1036,15 +1061,13 @@ async fn invalid_input_names_the_field_and_record() {
     );
 
     let no_reason = client
-        .record_enforcement_action(pb::RecordEnforcementActionRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "urgent".into(),
-            key_question: KeyQuestion::Safe as i32,
-            kind: pb::EnforcementKind::WarningNotice as i32,
-            reason: String::new(),
-            action_date: "2019-05-01".into(),
-        })
+        .record_enforcement_action(enforcement(
+            ("RXX", "RXX01", "urgent"),
+            KeyQuestion::Safe,
+            pb::EnforcementKind::WarningNotice,
+            "",
+            "2019-05-01",
+        ))
         .await;
     expect_code(no_reason, Code::InvalidArgument, "reason: missing");
 
