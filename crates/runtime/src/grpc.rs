@@ -47,3 +47,20 @@ pub async fn serve(
         .await
         .context("gRPC server failed")
 }
+
+/// `serve`, plus the Prometheus `/metrics` endpoint when `metrics_addr` is set.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    routes: Routes,
+    metrics_addr: Option<SocketAddr>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let metrics = crate::metrics::serve_if_configured(metrics_addr, shutdown.clone());
+    let grpc = serve(listener, routes, shutdown.clone());
+    let (m, g) = tokio::join!(metrics, grpc);
+    if m.is_err() {
+        // A metrics endpoint that cannot serve stops the service: operators rely on it.
+        shutdown.cancel();
+    }
+    m.and(g)
+}

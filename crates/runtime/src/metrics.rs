@@ -327,6 +327,29 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn metrics_are_served_over_http() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        events_published("svc-http", "x.combined.published", 1);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let server = tokio::spawn(serve_on(listener, shutdown.clone()));
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut body = String::new();
+        conn.read_to_string(&mut body).await.unwrap();
+        assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+        assert!(
+            body.contains("oversight_events_published_total{service=\"svc-http\""),
+            "{body}"
+        );
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+    }
+
     #[test]
     fn grpc_codes_are_named() {
         assert_eq!(code_name("0"), "OK");

@@ -266,6 +266,17 @@ impl Service {
         }
     }
 
+    /// A service with [`seed`] recorded and its two versions already read.
+    async fn seeded() -> (Service, QualityServiceClient<Channel>, Events) {
+        let svc = Service::start().await;
+        let mut client = svc.client().await;
+        let mut events = svc.events().await;
+        seed(&mut client).await;
+        events.next().await;
+        events.next().await;
+        (svc, client, events)
+    }
+
     async fn client(&self) -> QualityServiceClient<Channel> {
         QualityServiceClient::connect(format!("http://{}", self.addr))
             .await
@@ -566,12 +577,7 @@ async fn inspection_over_grpc_publishes_explained_trust_ratings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
-    let svc = Service::start().await;
-    let mut client = svc.client().await;
-    let mut events = svc.events().await;
-    seed(&mut client).await;
-    events.next().await;
-    events.next().await;
+    let (svc, mut client, mut events) = Service::seeded().await;
 
     let r = client
         .record_enforcement_action(enforcement(
@@ -661,12 +667,7 @@ async fn enforcement_action_limits_the_rating_and_the_explanation_names_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn departure_needs_a_rationale_and_is_listed() {
-    let svc = Service::start().await;
-    let mut client = svc.client().await;
-    let mut events = svc.events().await;
-    seed(&mut client).await;
-    events.next().await;
-    events.next().await;
+    let (svc, mut client, mut events) = Service::seeded().await;
 
     let overall_ri = |rationale: &str| {
         decision(
@@ -1087,12 +1088,7 @@ async fn invalid_input_names_the_field_and_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_service_is_left_out_of_the_trust() {
-    let svc = Service::start().await;
-    let mut client = svc.client().await;
-    let mut events = svc.events().await;
-    seed(&mut client).await;
-    events.next().await;
-    events.next().await;
+    let (svc, mut client, mut events) = Service::seeded().await;
     // Urgent (the only RI in safe) came from an acquired trust: without it, trust safe is Good.
     let r = client
         .record_merged_service(pb::RecordMergedServiceRequest {

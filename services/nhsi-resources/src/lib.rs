@@ -48,6 +48,7 @@ pub struct Config {
 
 pub struct App {
     listener: TcpListener,
+    metrics_addr: Option<SocketAddr>,
     routes: Routes,
     bus: Bus,
     resources: Arc<Resources>,
@@ -86,6 +87,7 @@ impl App {
             .await;
         Ok(App {
             listener,
+            metrics_addr: config.infra.metrics_addr,
             routes: routes.routes(),
             bus,
             resources,
@@ -144,7 +146,12 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        let server = grpc::serve_with_metrics(
+            self.listener,
+            self.routes,
+            self.metrics_addr,
+            shutdown.clone(),
+        );
         let (e, q, s) = tokio::join!(evidence, quality, server);
         shutdown.cancel();
         e.and(q).and(s)
