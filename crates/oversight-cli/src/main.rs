@@ -5,7 +5,10 @@
 //! - `oversight score FILE...` scores NHSI finance and ward staffing CSV/NDJSON offline: SOF finance
 //!   metric scores and CHPPD.
 //! - `oversight ratings [TRUST]` prints the combiner's combined ratings (gRPC) as a table.
+//! - `oversight ingest FILE...` sends feed files to ingestion (gRPC) with a progress bar and a
+//!   summary; `oversight ingest --status BATCH` shows a stored batch.
 
+mod ingest;
 mod offline;
 mod ratings;
 
@@ -55,6 +58,9 @@ enum Command {
     /// The combined ratings from the combiner over gRPC: every trust as a table (trust, S, E, C, R,
     /// W, overall quality, UoR, combined, flags), or one trust's parts, explanations and history.
     Ratings(ratings::RatingsArgs),
+    /// Send feed files (CSV, NDJSON, CQC API JSON) to the ingestion service over gRPC with a
+    /// progress bar and a summary, or show a stored batch's status and rejections.
+    Ingest(ingest::IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
         Command::Rate { files, format } => offline::rate(&files, format),
         Command::Score { files, format } => offline::score(&files, format),
         Command::Ratings(args) => ratings::run(args),
+        Command::Ingest(args) => ingest::run(args),
     };
     match result {
         Ok(code) => code,

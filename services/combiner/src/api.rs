@@ -9,6 +9,7 @@ use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsService;
 use oversight_proto::common::v1 as common;
 use oversight_rating::TrustCode;
+use oversight_runtime::Shutdown;
 use oversight_runtime::outbox::StoredEvent;
 use prost::Message;
 use tokio_stream::StreamExt;
@@ -23,6 +24,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 pub struct TrustRatingsApi {
     pub combiner: Arc<Combiner>,
+    /// Ends every `WatchRatings` stream, so that a graceful shutdown does not wait for watchers
+    /// forever (the gRPC server drains in-flight calls before it stops).
+    pub watch_stop: Shutdown,
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {
@@ -212,6 +216,7 @@ impl TrustRatingsService for TrustRatingsApi {
                 // A slow watcher misses some versions; it can read them with GetTrustHistory.
                 Err(_lagged) => None,
             });
+        let stream = futures::StreamExt::take_until(stream, self.watch_stop.clone().cancelled_owned());
         Ok(Response::new(Box::pin(stream)))
     }
 }

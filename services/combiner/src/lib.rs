@@ -107,6 +107,7 @@ pub struct App {
     routes: Routes,
     bus: Bus,
     combiner: Arc<Combiner>,
+    watch_stop: Shutdown,
     quality_consumer: ConsumerSpec,
     uor_consumer: ConsumerSpec,
 }
@@ -145,9 +146,11 @@ impl App {
         };
         let (mut routes, health) = grpc::base_routes().await?;
         let auth = config.infra.authenticator()?;
+        let watch_stop = Shutdown::new();
         routes.add_service(TrustRatingsServiceServer::with_interceptor(
             api::TrustRatingsApi {
                 combiner: combiner.clone(),
+                watch_stop: watch_stop.clone(),
             },
             auth.interceptor(),
         ));
@@ -160,6 +163,7 @@ impl App {
             routes: routes.routes(),
             bus,
             combiner,
+            watch_stop,
             quality_consumer,
             uor_consumer,
         })
@@ -207,6 +211,11 @@ impl App {
             shutdown.clone(),
         );
         let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
+        let watchers = async {
+            shutdown.cancelled().await;
+            self.watch_stop.cancel();
+        };
         let report = async {
             match self.report_listener {
                 Some(listener) => {
@@ -215,7 +224,7 @@ impl App {
                 None => Ok(()),
             }
         };
-        let (a, b, s, r) = tokio::join!(quality, uor, server, report);
+        let (a, b, s, r, ()) = tokio::join!(quality, uor, server, report, watchers);
         shutdown.cancel();
         a.and(b).and(s).and(r)
     }

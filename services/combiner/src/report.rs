@@ -142,22 +142,23 @@ pub fn escape(s: &str) -> String {
 pub const STYLE: &str = r#"
 body { font-family: system-ui, Arial, sans-serif; margin: 1.5rem; color: #1b1b1b; }
 h1 { margin: 0 0 .25rem 0; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; font-size: .9rem; }
 th, td { border: 1px solid #c8c8c8; padding: .35rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 small, .muted { color: #555; }
-.rating { display: inline-block; padding: .1rem .45rem; border-radius: .25rem; font-weight: 600; white-space: nowrap; }
+.rating { display: inline-block; padding: .1rem .4rem; border-radius: .25rem; font-weight: 600; }
 .rating-outstanding { background: #00796b; color: #fff; }
 .rating-good { background: #2e7d32; color: #fff; }
 .rating-requires-improvement { background: #f0a202; color: #000; }
 .rating-inadequate { background: #c62828; color: #fff; }
 .rating-none { background: #e0e0e0; color: #1b1b1b; font-weight: 400; }
 .flag-badge { display: inline-block; margin: .1rem 0; padding: .15rem .45rem; background: #ffdd00; color: #000;
-  border: 2px solid #000; border-radius: .25rem; font-weight: 700; }
+  border: 2px solid #000; border-radius: .25rem; font-weight: 700; max-width: 16rem; }
 tr.flagged td { background: #fffbe0; }
 tr.flagged td:first-child { border-left: 6px solid #ffdd00; }
 .flag-banner { background: #ffdd00; border: 3px solid #000; padding: .5rem .75rem; font-weight: 700; }
 details summary { cursor: pointer; color: #1d70b8; }
+details[open] { min-width: 22rem; }
 details ul { margin: .25rem 0; padding-left: 1.2rem; }
 .legend span { margin-right: .5rem; }
 .error { color: #c62828; font-weight: 700; }
@@ -262,11 +263,12 @@ fn explanation_block(label: &str, e: Option<&common::Explanation>) -> String {
     out
 }
 
-/// The combined rating's explanation behind a click.
-fn combined_explanation(r: &pb::CombinedRatingPublished) -> String {
+/// The combined rating's explanation behind a click (`open`: shown from the start).
+fn combined_explanation(r: &pb::CombinedRatingPublished, open: bool) -> String {
     format!(
-        "<details class=\"explanation\"><summary>Why?</summary>\
+        "<details class=\"explanation\"{}><summary>Why?</summary>\
          <p class=\"muted\">Mode: {}</p>{}</details>",
+        if open { " open" } else { "" },
         escape(&r.mode),
         explanation_block(
             "Combined rating",
@@ -370,7 +372,7 @@ pub fn render_index(latest: &[pb::CombinedRatingPublished]) -> String {
             name = escape(&r.trust_name),
             ty = trust_type_words(r.trust_type),
             cells = rating_cells(r),
-            why = combined_explanation(r),
+            why = combined_explanation(r, false),
             version = r.version,
         );
     }
@@ -422,7 +424,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
         body,
         "<tr class=\"combined-row\"><th>Combined</th><td>{}</td><td>{}</td></tr></tbody></table>",
         combined_cell(latest),
-        combined_explanation(latest)
+        combined_explanation(latest, true)
     );
     let _ = write!(
         body,
@@ -440,7 +442,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
             at = escape(&r.published_at),
             mode = escape(&r.mode),
             cells = rating_cells(r),
-            why = combined_explanation(r),
+            why = combined_explanation(r, false),
             q = r.quality_version,
             u = r.use_of_resources_version,
         );

@@ -331,7 +331,8 @@ impl Ingestor {
         counts.rejected += group.rejected.len() as u64;
         let mut all_records = BTreeSet::new();
         let mut new_records = BTreeSet::new();
-        let mut tx = self.pool.begin().await?;
+        let mut rows = Vec::new();
+        let mut records_of = Vec::new();
         for (records, mut evidence) in group_by_trust(group.accepted) {
             let id = evidence_id(&meta.batch_id, &evidence);
             *evidence.provenance_mut() = Some(ev::Provenance {
@@ -341,17 +342,23 @@ impl Ingestor {
                 file_name: meta.file_name.clone(),
                 record_number: records.first().copied().unwrap_or(0),
             });
-            let stored = store::insert_evidence(
-                &mut tx,
-                &id,
-                &meta.batch_id,
-                evidence.trust_code(),
-                evidence.kind(),
-                &evidence.encode(),
-                &today,
-            )
-            .await?;
-            if stored {
+            rows.push(store::NewEvidence {
+                evidence_id: id,
+                batch_id: meta.batch_id.clone(),
+                trust_code: evidence.trust_code().to_string(),
+                kind: evidence.kind().to_string(),
+                payload: evidence.encode(),
+                ingested_on: today.clone(),
+            });
+            records_of.push(records);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut stored = std::collections::HashSet::new();
+        for page in rows.chunks(store::INSERT_ROWS) {
+            stored.extend(store::insert_evidence(&mut tx, page).await?);
+        }
+        for (row, records) in rows.iter().zip(records_of) {
+            if stored.contains(&row.evidence_id) {
                 new_records.extend(records.iter().copied());
             }
             all_records.extend(records);

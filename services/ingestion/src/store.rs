@@ -85,29 +85,63 @@ pub async fn insert_rejection(
     Ok(())
 }
 
-/// Insert evidence; `false` when it was already stored (a duplicate).
+/// One evidence row to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvidence {
+    pub evidence_id: String,
+    pub batch_id: String,
+    pub trust_code: String,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub ingested_on: String,
+}
+
+/// Rows per multi-row insert (6 parameters each: well within SQLite's and Postgres' limits).
+pub const INSERT_ROWS: usize = 200;
+
+/// Insert evidence rows (at most [`INSERT_ROWS`]) in one statement; returns the ids that were
+/// new. Ids already stored are duplicates and are left alone.
 pub async fn insert_evidence(
     conn: &mut AnyConnection,
-    evidence_id: &str,
-    batch_id: &str,
-    trust_code: &str,
-    kind: &str,
-    payload: &[u8],
-    ingested_on: &str,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    rows: &[NewEvidence],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p = i * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, 0)",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, published)
-         VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (evidence_id) DO NOTHING",
-    )
-    .bind(evidence_id)
-    .bind(batch_id)
-    .bind(trust_code)
-    .bind(kind)
-    .bind(hex::encode(payload))
-    .bind(ingested_on)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         VALUES {} ON CONFLICT (evidence_id) DO NOTHING RETURNING evidence_id",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.evidence_id)
+            .bind(&r.batch_id)
+            .bind(&r.trust_code)
+            .bind(&r.kind)
+            .bind(hex::encode(&r.payload))
+            .bind(&r.ingested_on);
+    }
+    let inserted = q.fetch_all(conn).await?;
+    inserted
+        .iter()
+        .map(|r| r.try_get::<String, _>("evidence_id"))
+        .collect()
 }
 
 fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {

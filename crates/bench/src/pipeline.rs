@@ -1,0 +1,289 @@
+//! The pipeline through the four services: feeds submitted over gRPC to ingestion, timed until
+//! every trust's combined rating (with both parts) is published and every consumer is drained;
+//! and end-to-end latency, submit → combined rating, at a fraction of that peak.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::StreamExt;
+use oversight_e2e::Stack;
+use oversight_proto::combined::v1::CombinedRatingPublished;
+use oversight_proto::ingestion::v1::FeedFormat;
+use oversight_runtime::nats::Bus;
+use oversight_runtime::subjects::consumers;
+use oversight_testkit::wait_until;
+use prost::Message;
+
+use crate::national::{self, Trust};
+use crate::stats::Latencies;
+
+/// Batches submitted concurrently.
+const SUBMITS_IN_FLIGHT: usize = 4;
+
+/// What the watcher saw on `<ns>.combined.published`.
+#[derive(Default)]
+struct Seen {
+    /// First time each trust had a combined rating with both parts.
+    complete: HashMap<String, Instant>,
+    last_event: Option<Instant>,
+    events: usize,
+}
+
+/// Watches combined ratings as they are published (a core NATS subscription on the subject).
+#[derive(Clone)]
+pub struct Watcher {
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Watcher {
+    pub async fn start(bus: &Bus) -> anyhow::Result<Watcher> {
+        let mut sub = bus
+            .client()
+            .subscribe(bus.subjects().combined_published())
+            .await
+            .context("failed to watch combined ratings")?;
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let sink = seen.clone();
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let now = Instant::now();
+                let Ok(r) = CombinedRatingPublished::decode(msg.payload.as_ref()) else {
+                    continue;
+                };
+                if let Ok(mut s) = sink.lock() {
+                    s.events += 1;
+                    s.last_event = Some(now);
+                    if r.quality_version > 0 && r.use_of_resources_version > 0 {
+                        s.complete.entry(r.trust_code).or_insert(now);
+                    }
+                }
+            }
+        });
+        Ok(Watcher { seen })
+    }
+
+    fn completed_at(&self, trust: &str) -> Option<Instant> {
+        self.seen.lock().ok()?.complete.get(trust).copied()
+    }
+
+    fn all_complete<'a>(&self, mut trusts: impl Iterator<Item = &'a str>) -> bool {
+        self.seen
+            .lock()
+            .map(|s| trusts.all(|t| s.complete.contains_key(t)))
+            .unwrap_or(false)
+    }
+
+    fn last_event(&self) -> Option<Instant> {
+        self.seen.lock().ok()?.last_event
+    }
+}
+
+/// Whether every consumer of the pipeline has nothing pending.
+async fn drained(bus: &Bus) -> bool {
+    let s = bus.subjects();
+    for durable in [
+        consumers::INGESTION_FEEDS,
+        consumers::CQC_EVIDENCE,
+        consumers::NHSI_EVIDENCE,
+        consumers::COMBINER_QUALITY,
+        consumers::COMBINER_UOR,
+    ] {
+        let Some(spec) = s.consumer(durable) else {
+            return false;
+        };
+        let Ok(stream) = bus.jetstream().get_stream(&spec.stream).await else {
+            return false;
+        };
+        let Ok(mut c) = stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable)
+            .await
+        else {
+            return false;
+        };
+        match c.info().await {
+            Ok(i) if i.num_pending == 0 && i.num_ack_pending == 0 => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseResult {
+    pub records: usize,
+    pub elapsed: Duration,
+}
+
+impl PhaseResult {
+    pub fn records_per_s(&self) -> f64 {
+        crate::stats::rate(self.records, self.elapsed)
+    }
+}
+
+/// Submit `files` (batch id, file name, content) over gRPC, SUBMITS_IN_FLIGHT at a time.
+async fn submit_all(stack: &Stack, files: Vec<(String, String, Vec<u8>)>) -> anyhow::Result<()> {
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(files)
+        .map(|(batch, file, content)| async move {
+            let receipt = stack
+                .submit(&batch, FeedFormat::Csv, &file, &content)
+                .await
+                .map_err(|s| anyhow::anyhow!("submit {file}: {s}"))?;
+            anyhow::ensure!(
+                receipt.rejected == 0,
+                "{file}: {} records rejected, first: {:?}",
+                receipt.rejected,
+                receipt.rejections.first()
+            );
+            Ok(())
+        })
+        .buffer_unordered(SUBMITS_IN_FLIGHT)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// The ratings feed of every trust, from submit to the last combined rating.
+pub async fn ratings_phase(
+    stack: &Stack,
+    bus: &Bus,
+    watcher: &Watcher,
+    trusts: &[Trust],
+    per_batch: usize,
+    deadline: Duration,
+) -> anyhow::Result<PhaseResult> {
+    let batches = national::ratings_batches(trusts, per_batch);
+    let records = batches.iter().map(|b| b.1).sum();
+    let files = batches
+        .into_iter()
+        .enumerate()
+        .map(|(i, (csv, _))| {
+            (
+                format!("national-{i:03}"),
+                format!("national-{i:03}.csv"),
+                csv,
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    submit_all(stack, files).await?;
+    wait_until(deadline, "every trust's combined rating", || async {
+        (watcher.all_complete(trusts.iter().map(|t| t.code.as_str())) && drained(bus).await)
+            .then_some(())
+    })
+    .await?;
+    let end = watcher.last_event().unwrap_or_else(Instant::now);
+    Ok(PhaseResult {
+        records,
+        elapsed: end.saturating_duration_since(started),
+    })
+}
+
+/// NHSI's feeds (finance, productivity, ward staffing), from submit until nhsi-resources has
+/// stored every observation.
+pub async fn nhsi_phase(
+    stack: &Stack,
+    bus: &Bus,
+    files: Vec<(String, Vec<u8>, usize)>,
+    deadline: Duration,
+) -> anyhow::Result<PhaseResult> {
+    let records = files.iter().map(|f| f.2).sum();
+    let files = files
+        .into_iter()
+        .map(|(name, csv, _)| (format!("nhsi-{name}"), name, csv))
+        .collect();
+    let started = Instant::now();
+    submit_all(stack, files).await?;
+    wait_until(deadline, "NHSI observations stored", || async {
+        drained(bus).await.then_some(())
+    })
+    .await?;
+    Ok(PhaseResult {
+        records,
+        elapsed: started.elapsed(),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct LatencyResult {
+    pub latencies: Latencies,
+    pub offered_records_per_s: f64,
+    pub records_per_sample: usize,
+}
+
+/// One new trust (one location, all core services) per submission, submitted open-loop at
+/// `records_per_s`; each sample is the time from the start of its submit to the publication of
+/// its combined rating with both parts.
+pub async fn latency_phase(
+    stack: &Stack,
+    watcher: &Watcher,
+    records_per_s: f64,
+    samples: usize,
+    deadline: Duration,
+) -> anyhow::Result<LatencyResult> {
+    let trusts: Vec<Trust> = (0..samples)
+        .map(|i| {
+            let prefix = char::from(b'A' + (i / 1296) as u8);
+            Trust::generate(prefix, i % 1296, 1)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(samples <= 16 * 1296, "too many latency samples");
+    let per_sample = trusts.first().map_or(1, Trust::records);
+    let interval = Duration::from_secs_f64(per_sample as f64 / records_per_s.max(1.0));
+    let started_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let stack = Arc::new(stack);
+    let t0 = tokio::time::Instant::now();
+    let mut submits = futures::stream::FuturesUnordered::new();
+    for (i, t) in trusts.iter().enumerate() {
+        tokio::time::sleep_until(t0 + interval.mul_f64(i as f64)).await;
+        let csv = national::single_trust_csv(t);
+        let code = t.code.clone();
+        if let Ok(mut m) = started_at.lock() {
+            m.insert(code.clone(), Instant::now());
+        }
+        let stack = stack.clone();
+        submits.push(async move {
+            stack
+                .submit(
+                    &format!("latency-{code}"),
+                    FeedFormat::Csv,
+                    "latency.csv",
+                    &csv,
+                )
+                .await
+                .map_err(|s| anyhow::anyhow!("latency submit {code}: {s}"))
+        });
+        // Settle finished submits as we go so none is left unpolled.
+        while let Some(Some(r)) = futures::FutureExt::now_or_never(submits.next()) {
+            r?;
+        }
+    }
+    while let Some(r) = submits.next().await {
+        r?;
+    }
+    wait_until(
+        deadline,
+        "every latency sample's combined rating",
+        || async {
+            watcher
+                .all_complete(trusts.iter().map(|t| t.code.as_str()))
+                .then_some(())
+        },
+    )
+    .await?;
+    let mut latencies = Latencies::default();
+    let starts = started_at
+        .lock()
+        .map_err(|_| anyhow::anyhow!("latency map poisoned"))?;
+    for t in &trusts {
+        if let (Some(s), Some(e)) = (starts.get(&t.code), watcher.completed_at(&t.code)) {
+            latencies.push(e.saturating_duration_since(*s));
+        }
+    }
+    Ok(LatencyResult {
+        latencies,
+        offered_records_per_s: records_per_s,
+        records_per_sample: per_sample,
+    })
+}

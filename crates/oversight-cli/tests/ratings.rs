@@ -1,0 +1,204 @@
+//! `oversight ratings`, the built binary, against a whole stack: the terminal table says what the
+//! combiner's API says.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Output;
+use std::time::Duration;
+
+use oversight_e2e::Stack;
+use oversight_proto::combined::v1 as pb;
+use oversight_proto::common::v1 as common;
+use oversight_proto::ingestion::v1 as ing;
+use oversight_testkit::wait_until;
+
+const FEED: &str = include_str!("../../../tests/fixtures/first_flow.csv");
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The first-flow feed for another trust, with its trust type and UoR rating.
+fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in FEED.lines().enumerate() {
+        let line = if i == 0 {
+            line.to_string()
+        } else {
+            let l = line
+                .replace("RXX", code)
+                .replace(",acute,", &format!(",{trust_type},"));
+            if l.starts_with("use_of_resources,") {
+                l.replace(",Requires improvement,", &format!(",{uor},"))
+            } else {
+                l
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+async fn oversight(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_oversight"))
+        .args(args)
+        .env_remove("OVERSIGHT_COMBINER_URL")
+        .env_remove("OVERSIGHT_TOKEN")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// The test's own reading of a wire rating (independent of the CLI's code).
+fn short(d: Option<&common::DatedRating>) -> &'static str {
+    match d.map(|d| common::Rating::try_from(d.rating).unwrap()) {
+        Some(common::Rating::Outstanding) => "O",
+        Some(common::Rating::Good) => "G",
+        Some(common::Rating::RequiresImprovement) => "RI",
+        Some(common::Rating::Inadequate) => "I",
+        _ => "-",
+    }
+}
+
+fn expected_row(r: &pb::CombinedRatingPublished) -> Vec<String> {
+    let kq = |k: common::KeyQuestion| {
+        short(
+            r.key_questions
+                .iter()
+                .find(|x| x.key_question == k as i32)
+                .and_then(|x| x.rating.as_ref()),
+        )
+    };
+    let mut row = vec![
+        r.trust_code.clone(),
+        kq(common::KeyQuestion::Safe).into(),
+        kq(common::KeyQuestion::Effective).into(),
+        kq(common::KeyQuestion::Caring).into(),
+        kq(common::KeyQuestion::Responsive).into(),
+        kq(common::KeyQuestion::WellLed).into(),
+        short(r.overall_quality.as_ref()).into(),
+        short(r.use_of_resources.as_ref()).into(),
+        if r.no_combined_reason.is_empty() {
+            short(r.combined.as_ref()).into()
+        } else {
+            "none".into()
+        },
+    ];
+    if !r.flags.is_empty() {
+        let codes: Vec<&str> = r.flags.iter().map(|f| f.code.as_str()).collect();
+        row.push("⚠".into());
+        row.push(codes.join(","));
+    }
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ratings_table_matches_the_api() {
+    let stack = Stack::start().await.unwrap();
+    for (batch, feed) in [
+        ("rxx", FEED.to_string()),
+        ("ryy", feed_for("RYY", "acute", "Inadequate")),
+        ("rzz", feed_for("RZZ", "mental_health", "Good")),
+    ] {
+        let receipt = stack
+            .submit(batch, ing::FeedFormat::Csv, "feed.csv", feed.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(receipt.rejected, 0, "{receipt:?}");
+    }
+    let api = wait_until(DEADLINE, "three trusts with both parts", || async {
+        let ratings = stack
+            .ratings_client()
+            .await
+            .ok()?
+            .list_trust_ratings(pb::ListTrustRatingsRequest::default())
+            .await
+            .ok()?
+            .into_inner()
+            .ratings;
+        (ratings.len() == 3 && ratings.iter().all(|r| r.use_of_resources_version > 0))
+            .then_some(ratings)
+    })
+    .await
+    .unwrap();
+    let server = format!("http://{}", stack.combiner);
+
+    // The table: a header, one row per trust in the API's order, a summary.
+    let out = oversight(&["ratings", "--server", &server]).await;
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TRUST", "S", "E", "C", "R", "W", "QUALITY", "UOR", "COMBINED", "FLAGS"],
+        "{table}"
+    );
+    let rows: Vec<Vec<String>> = lines[1..=api.len()]
+        .iter()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    let expected: Vec<Vec<String>> = api.iter().map(expected_row).collect();
+    assert_eq!(rows, expected, "{table}");
+    assert_eq!(lines[api.len() + 1], "3 trusts, 2 with a combined rating, 1 flagged");
+    // Spot-check against the domain, not only the API: the hand example and the flagged trust.
+    assert_eq!(rows[0].join(" "), "RXX RI G G G G G RI G");
+    assert_eq!(rows[1].join(" "), "RYY RI G G G G G I RI ⚠ uor_lowered_result");
+    assert_eq!(rows[2].join(" "), "RZZ RI G G G G G G none");
+
+    // NDJSON: the same trusts, with words and dates.
+    let out = oversight(&["ratings", "--server", &server, "--format", "json"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let objects: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 3);
+    assert_eq!(objects[1]["trust_code"], "RYY");
+    assert_eq!(objects[1]["combined"]["rating"], "Requires improvement");
+    assert_eq!(objects[1]["useOfResources"], serde_json::Value::Null);
+    assert_eq!(objects[1]["use_of_resources"]["rating"], "Inadequate");
+    assert_eq!(objects[1]["flags"][0]["code"], "uor_lowered_result");
+    assert_eq!(objects[2]["no_combined_reason"], api[2].no_combined_reason);
+
+    // One trust: its parts with explanations, its flags and its history.
+    let history = stack
+        .ratings_client()
+        .await
+        .unwrap()
+        .get_trust_history(pb::GetTrustHistoryRequest {
+            trust_code: "RYY".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    let out = oversight(&["ratings", "RYY", "--server", &server]).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Use of resources: Inadequate 2018-07-01"), "{text}");
+    assert!(text.contains("Combined: Requires improvement"), "{text}");
+    assert!(text.contains("rule (cqc-combined-2018):"), "{text}");
+    assert!(
+        text.contains("input: use of resources: Inadequate (2018-07-01, version 1) — source: NHSI use of resources"),
+        "{text}"
+    );
+    assert!(text.contains("⚠ FLAG uor_lowered_result:"), "{text}");
+    let history_part = text.split("History:").nth(1).expect("a history section");
+    for v in &history {
+        assert!(
+            history_part.lines().any(|l| l.starts_with(&format!("v{} ", v.version))),
+            "v{} missing from {history_part}",
+            v.version
+        );
+    }
+
+    // No such trust: NOT_FOUND, exit status 1.
+    let out = oversight(&["ratings", "RQQ", "--server", &server]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"), "{out:?}");
+    stack.stop().await.unwrap();
+
+    // No server: exit status 2 with the reason.
+    let out = oversight(&["ratings", "--server", &server]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to connect to the combiner"), "{out:?}");
+}
