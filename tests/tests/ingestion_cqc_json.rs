@@ -86,11 +86,19 @@ async fn cqc_api_json_on_the_queue_becomes_a_combined_rating() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        (status.state.as_str(), status.records, status.accepted, status.rejected),
+        (
+            status.state.as_str(),
+            status.records,
+            status.accepted,
+            status.rejected
+        ),
         ("complete", 3, 2, 1)
     );
     assert_eq!(
-        (status.rejections[0].record_number, status.rejections[0].field.as_str()),
+        (
+            status.rejections[0].record_number,
+            status.rejections[0].field.as_str()
+        ),
         (3, "odsCode")
     );
     stack.stop().await.unwrap();

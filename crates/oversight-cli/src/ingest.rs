@@ -228,7 +228,8 @@ fn progress_bar(len: u64, name: &str) -> ProgressBar {
 
 async fn send_file(client: &mut Client, args: &IngestArgs, path: &Path) -> Result<(), FileError> {
     let name = display_name(path);
-    let unreadable = |e: std::io::Error| FileError::Failed(format!("cannot read {}: {e}", path.display()));
+    let unreadable =
+        |e: std::io::Error| FileError::Failed(format!("cannot read {}: {e}", path.display()));
     let format = args
         .format
         .or_else(|| FeedFormatArg::from_extension(path))
@@ -405,7 +406,11 @@ async fn status(client: &mut Client, batch: &str) -> anyhow::Result<ExitCode> {
             eprintln!("error: no batch {batch:?}");
             return Ok(ExitCode::from(1));
         }
-        Err(status) => anyhow::bail!("GetBatchStatus failed: {:?}: {}", status.code(), status.message()),
+        Err(status) => anyhow::bail!(
+            "GetBatchStatus failed: {:?}: {}",
+            status.code(),
+            status.message()
+        ),
     };
     println!(
         "batch {}: {} ({} from {}, format {})",

@@ -138,11 +138,19 @@ impl Client {
     }
 
     /// A trust's history, oldest first (its last version is the latest).
-    async fn trust(&mut self, trust: &str) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
+    async fn trust(
+        &mut self,
+        trust: &str,
+    ) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
         let req = self.request(pb::GetTrustHistoryRequest {
             trust_code: trust.to_string(),
         })?;
-        Ok(self.inner.get_trust_history(req).await?.into_inner().versions)
+        Ok(self
+            .inner
+            .get_trust_history(req)
+            .await?
+            .into_inner()
+            .versions)
     }
 }
 
@@ -285,7 +293,10 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
     }
     explanation_lines(
         &mut out,
-        latest.combined.as_ref().and_then(|c| c.explanation.as_ref()),
+        latest
+            .combined
+            .as_ref()
+            .and_then(|c| c.explanation.as_ref()),
     );
     for f in &latest.flags {
         let _ = writeln!(out, "⚠ FLAG {}: {}", f.code, f.description);
@@ -299,7 +310,11 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
             .collect::<Vec<_>>(),
     ];
     for r in history {
-        let mut cells = vec![format!("v{}", r.version), r.published_at.clone(), r.mode.clone()];
+        let mut cells = vec![
+            format!("v{}", r.version),
+            r.published_at.clone(),
+            r.mode.clone(),
+        ];
         cells.extend(row(r).into_iter().skip(1));
         rows.push(cells);
     }
@@ -315,9 +330,10 @@ fn dated_json(d: Option<&common::DatedRating>) -> Value {
 }
 
 fn explanation_json(e: Option<&common::Explanation>) -> Value {
-    e.map_or(Value::Null, |e| {
-        json!({"rule_set": e.rule_set, "rule": e.rule, "inputs": e.inputs, "notes": e.notes})
-    })
+    e.map_or(
+        Value::Null,
+        |e| json!({"rule_set": e.rule_set, "rule": e.rule, "inputs": e.inputs, "notes": e.notes}),
+    )
 }
 
 /// One trust's row as JSON (the same content as the table, with dates and words).

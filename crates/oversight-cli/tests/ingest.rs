@@ -71,7 +71,8 @@ async fn ingest_sends_files_summarises_and_names_bad_files() {
     let run = oversight(&server, &[&mixed, &cqc]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("5 records, 3 accepted, 0 duplicates, 2 rejected"),
+        run.stdout
+            .contains("5 records, 3 accepted, 0 duplicates, 2 rejected"),
         "{}",
         run.stdout
     );
@@ -82,7 +83,8 @@ async fn ingest_sends_files_summarises_and_names_bad_files() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("rejected: mixed.csv line 5 (record 4): report_date:"),
+        run.stdout
+            .contains("rejected: mixed.csv line 5 (record 4): report_date:"),
         "{}",
         run.stdout
     );
@@ -97,19 +99,29 @@ async fn ingest_sends_files_summarises_and_names_bad_files() {
     let again = oversight(&server, &[&mixed]).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(
-        again.stdout.contains("5 records, 0 accepted, 3 duplicates, 2 rejected"),
+        again
+            .stdout
+            .contains("5 records, 0 accepted, 3 duplicates, 2 rejected"),
         "{}",
         again.stdout
     );
 
     // A named batch and its stored status.
-    let named = oversight(&server, &["--batch-id", "b-1", "--source", "nhsi-upload", &mixed]).await;
+    let named = oversight(
+        &server,
+        &["--batch-id", "b-1", "--source", "nhsi-upload", &mixed],
+    )
+    .await;
     assert_eq!(named.code, 0, "{}", named.stderr);
     let status = oversight(&server, &["--status", "b-1"]).await;
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(
-        status.stdout.contains("batch b-1: complete (mixed.csv from nhsi-upload, format csv)")
-            && status.stdout.contains("rejected: mixed.csv line 3 (record 2): key_question"),
+        status
+            .stdout
+            .contains("batch b-1: complete (mixed.csv from nhsi-upload, format csv)")
+            && status
+                .stdout
+                .contains("rejected: mixed.csv line 3 (record 2): key_question"),
         "{}",
         status.stdout
     );
@@ -123,12 +135,14 @@ async fn ingest_sends_files_summarises_and_names_bad_files() {
     let run = oversight(&server, &[&bad, &missing, &odd, &cqc]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("bad.csv was not ingested: every record of bad.csv was rejected"),
+        run.stderr
+            .contains("bad.csv was not ingested: every record of bad.csv was rejected"),
         "{}",
         run.stderr
     );
     assert!(
-        run.stdout.contains("rejected: bad.csv line 2 (record 1): metric: unknown metric"),
+        run.stdout
+            .contains("rejected: bad.csv line 2 (record 1): metric: unknown metric"),
         "{}",
         run.stdout
     );
@@ -142,7 +156,11 @@ async fn ingest_sends_files_summarises_and_names_bad_files() {
         "{}",
         run.stderr
     );
-    assert!(run.stdout.contains("locations.json: batch"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("locations.json: batch"),
+        "{}",
+        run.stdout
+    );
 
     shutdown.cancel();
     task.await.unwrap().unwrap();

@@ -128,7 +128,9 @@ async fn the_ratings_table_matches_the_api() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["TRUST", "S", "E", "C", "R", "W", "QUALITY", "UOR", "COMBINED", "FLAGS"],
+        [
+            "TRUST", "S", "E", "C", "R", "W", "QUALITY", "UOR", "COMBINED", "FLAGS"
+        ],
         "{table}"
     );
     let rows: Vec<Vec<String>> = lines[1..=api.len()]
@@ -137,10 +139,16 @@ async fn the_ratings_table_matches_the_api() {
         .collect();
     let expected: Vec<Vec<String>> = api.iter().map(expected_row).collect();
     assert_eq!(rows, expected, "{table}");
-    assert_eq!(lines[api.len() + 1], "3 trusts, 2 with a combined rating, 1 flagged");
+    assert_eq!(
+        lines[api.len() + 1],
+        "3 trusts, 2 with a combined rating, 1 flagged"
+    );
     // Spot-check against the domain, not only the API: the hand example and the flagged trust.
     assert_eq!(rows[0].join(" "), "RXX RI G G G G G RI G");
-    assert_eq!(rows[1].join(" "), "RYY RI G G G G G I RI ⚠ uor_lowered_result");
+    assert_eq!(
+        rows[1].join(" "),
+        "RYY RI G G G G G I RI ⚠ uor_lowered_result"
+    );
     assert_eq!(rows[2].join(" "), "RZZ RI G G G G G G none");
 
     // NDJSON: the same trusts, with words and dates.
@@ -174,7 +182,10 @@ async fn the_ratings_table_matches_the_api() {
     let out = oversight(&["ratings", "RYY", "--server", &server]).await;
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("Use of resources: Inadequate 2018-07-01"), "{text}");
+    assert!(
+        text.contains("Use of resources: Inadequate 2018-07-01"),
+        "{text}"
+    );
     assert!(text.contains("Combined: Requires improvement"), "{text}");
     assert!(text.contains("rule (cqc-combined-2018):"), "{text}");
     assert!(
@@ -185,7 +196,9 @@ async fn the_ratings_table_matches_the_api() {
     let history_part = text.split("History:").nth(1).expect("a history section");
     for v in &history {
         assert!(
-            history_part.lines().any(|l| l.starts_with(&format!("v{} ", v.version))),
+            history_part
+                .lines()
+                .any(|l| l.starts_with(&format!("v{} ", v.version))),
             "v{} missing from {history_part}",
             v.version
         );
@@ -194,11 +207,17 @@ async fn the_ratings_table_matches_the_api() {
     // No such trust: NOT_FOUND, exit status 1.
     let out = oversight(&["ratings", "RQQ", "--server", &server]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NotFound"),
+        "{out:?}"
+    );
     stack.stop().await.unwrap();
 
     // No server: exit status 2 with the reason.
     let out = oversight(&["ratings", "--server", &server]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to connect to the combiner"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed to connect to the combiner"),
+        "{out:?}"
+    );
 }

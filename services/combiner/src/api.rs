@@ -81,14 +81,11 @@ impl TrustRatingsService for TrustRatingsApi {
                 .history(trust.as_str())
                 .await
                 .map_err(internal)?;
+            // The version published on or before that day (RFC 3339 timestamps start YYYY-MM-DD).
+            let as_of = as_of.to_string();
             history
                 .into_iter()
-                .filter(|e| {
-                    e.created_at
-                        .get(..10)
-                        .is_some_and(|d| d <= as_of.to_string().as_str())
-                })
-                .next_back()
+                .rfind(|e| e.created_at.get(..10).is_some_and(|d| d <= as_of.as_str()))
         };
         match event {
             Some(e) => Ok(Response::new(pb::GetTrustRatingResponse {
@@ -216,7 +213,8 @@ impl TrustRatingsService for TrustRatingsApi {
                 // A slow watcher misses some versions; it can read them with GetTrustHistory.
                 Err(_lagged) => None,
             });
-        let stream = futures::StreamExt::take_until(stream, self.watch_stop.clone().cancelled_owned());
+        let stream =
+            futures::StreamExt::take_until(stream, self.watch_stop.clone().cancelled_owned());
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use combined_rules::{
-    ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, InputSources, Mode,
-};
+use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, InputSources, Mode};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;

@@ -354,7 +354,7 @@ pub fn render_index(latest: &[pb::CombinedRatingPublished]) -> String {
     let _ = write!(
         body,
         "<table id=\"ratings\"><thead><tr><th>Trust</th><th>Type</th>{COLUMNS}\
-         <th>Explanation</th><th>Version</th></tr></thead><tbody>"
+         <th>Explanation</th></tr></thead><tbody>"
     );
     for r in latest {
         let code = escape(&r.trust_code);
@@ -362,8 +362,9 @@ pub fn render_index(latest: &[pb::CombinedRatingPublished]) -> String {
             body,
             "<tr id=\"trust-{code}\" data-trust=\"{code}\"{class}>\
              <td class=\"trust\"><a href=\"/trusts/{code}\">{code}</a><br>\
-             <span class=\"trust-name\">{name}</span></td><td>{ty}</td>{cells}<td>{why}</td>\
-             <td><a href=\"/trusts/{code}#history\">v{version}</a></td></tr>",
+             <span class=\"trust-name\">{name}</span><br>\
+             <small><a href=\"/trusts/{code}#history\">history (v{version})</a></small></td>\
+             <td>{ty}</td>{cells}<td>{why}</td></tr>",
             class = if r.flags.is_empty() {
                 ""
             } else {

@@ -32,7 +32,12 @@ fn dated(r: common::Rating, date: &str) -> Option<common::DatedRating> {
 }
 
 /// A quality event: safe as given, the other four key questions good.
-fn quality(trust: &str, version: u64, safe: common::Rating, overall: common::Rating) -> QualityRatingIssued {
+fn quality(
+    trust: &str,
+    version: u64,
+    safe: common::Rating,
+    overall: common::Rating,
+) -> QualityRatingIssued {
     let kq = |k: common::KeyQuestion, r: common::Rating| common::KeyQuestionRating {
         key_question: k as i32,
         rating: dated(r, "2018-06-01"),
@@ -144,7 +149,10 @@ fn as_reader<T>(msg: T) -> tonic::Request<T> {
     req
 }
 
-async fn history(client: &mut TrustRatingsServiceClient<Channel>, trust: &str) -> Option<Vec<pb::CombinedRatingPublished>> {
+async fn history(
+    client: &mut TrustRatingsServiceClient<Channel>,
+    trust: &str,
+) -> Option<Vec<pb::CombinedRatingPublished>> {
     client
         .get_trust_history(as_reader(pb::GetTrustHistoryRequest {
             trust_code: trust.into(),
@@ -157,9 +165,11 @@ async fn history(client: &mut TrustRatingsServiceClient<Channel>, trust: &str) -
 /// A raw HTTP/1.1 GET: status code and body.
 async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     let status = out
@@ -177,20 +187,38 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
     let mut client = run.client().await;
 
     run.bus
-        .publish(subjects.quality_rated(), "q-RAA-1", &quality("RAA", 1, common::Rating::RequiresImprovement, common::Rating::Good))
+        .publish(
+            subjects.quality_rated(),
+            "q-RAA-1",
+            &quality(
+                "RAA",
+                1,
+                common::Rating::RequiresImprovement,
+                common::Rating::Good,
+            ),
+        )
         .await
         .unwrap();
     run.bus
-        .publish(subjects.uor_approved(), "u-RAA-1", &uor("RAA", 1, common::Rating::RequiresImprovement))
+        .publish(
+            subjects.uor_approved(),
+            "u-RAA-1",
+            &uor("RAA", 1, common::Rating::RequiresImprovement),
+        )
         .await
         .unwrap();
     let v = wait_until(DEADLINE, "combined rating with both parts", || async {
         let h = history(&mut run.client().await, "RAA").await?;
-        h.last().filter(|l| l.use_of_resources_version == 1).cloned()
+        h.last()
+            .filter(|l| l.use_of_resources_version == 1)
+            .cloned()
     })
     .await
     .unwrap();
-    assert_eq!(v.combined.as_ref().unwrap().rating, common::Rating::Good as i32);
+    assert_eq!(
+        v.combined.as_ref().unwrap().rating,
+        common::Rating::Good as i32
+    );
     let explanation = v.combined.as_ref().unwrap().explanation.as_ref().unwrap();
     assert!(
         explanation.inputs[0].ends_with("source: CQC quality rating cqc-2018, version 1"),
@@ -203,12 +231,18 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
 
     // UoR v2 inadequate: a new combined version, lowered and flagged.
     run.bus
-        .publish(subjects.uor_approved(), "u-RAA-2", &uor("RAA", 2, common::Rating::Inadequate))
+        .publish(
+            subjects.uor_approved(),
+            "u-RAA-2",
+            &uor("RAA", 2, common::Rating::Inadequate),
+        )
         .await
         .unwrap();
     let lowered = wait_until(DEADLINE, "combined version from UoR v2", || async {
         let h = history(&mut run.client().await, "RAA").await?;
-        h.last().filter(|l| l.use_of_resources_version == 2).cloned()
+        h.last()
+            .filter(|l| l.use_of_resources_version == 2)
+            .cloned()
     })
     .await
     .unwrap();
@@ -217,41 +251,77 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
         common::Rating::RequiresImprovement as i32
     );
     assert_eq!(
-        lowered.flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+        lowered
+            .flags
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect::<Vec<_>>(),
         ["uor_lowered_result"]
     );
 
     // A late, older UoR version is kept but changes nothing; the same version again is a no-op.
     run.bus
-        .publish(subjects.uor_approved(), "u-RAA-1-late", &uor("RAA", 1, common::Rating::Outstanding))
+        .publish(
+            subjects.uor_approved(),
+            "u-RAA-1-late",
+            &uor("RAA", 1, common::Rating::Outstanding),
+        )
         .await
         .unwrap();
     run.bus
-        .publish(subjects.uor_approved(), "u-RAA-2-again", &uor("RAA", 2, common::Rating::Inadequate))
+        .publish(
+            subjects.uor_approved(),
+            "u-RAA-2-again",
+            &uor("RAA", 2, common::Rating::Inadequate),
+        )
         .await
         .unwrap();
     // A sentinel trust: once it is combined, the messages published before it were handled.
     run.bus
-        .publish(subjects.uor_approved(), "u-RZZ-1", &uor("RZZ", 1, common::Rating::Good))
+        .publish(
+            subjects.uor_approved(),
+            "u-RZZ-1",
+            &uor("RZZ", 1, common::Rating::Good),
+        )
         .await
         .unwrap();
     run.bus
-        .publish(subjects.quality_rated(), "q-RZZ-1", &quality("RZZ", 1, common::Rating::Good, common::Rating::Good))
+        .publish(
+            subjects.quality_rated(),
+            "q-RZZ-1",
+            &quality("RZZ", 1, common::Rating::Good, common::Rating::Good),
+        )
         .await
         .unwrap();
     wait_until(DEADLINE, "sentinel", || async {
-        history(&mut run.client().await, "RZZ").await?.last()
-            .filter(|l| l.use_of_resources_version == 1).cloned()
+        history(&mut run.client().await, "RZZ")
+            .await?
+            .last()
+            .filter(|l| l.use_of_resources_version == 1)
+            .cloned()
     })
     .await
     .unwrap();
     let all = history(&mut client, "RAA").await.unwrap();
-    assert_eq!(all.last().unwrap().version, lowered.version, "no version from old or repeated parts");
+    assert_eq!(
+        all.last().unwrap().version,
+        lowered.version,
+        "no version from old or repeated parts"
+    );
     let versions: Vec<u64> = all.iter().map(|v| v.version).collect();
     assert_eq!(versions, (1..=lowered.version).collect::<Vec<_>>());
     let trust: TrustCode = "RAA".parse().unwrap();
-    assert_eq!(run.combiner.part_versions(Part::Uor, &trust).await.unwrap(), [1, 2]);
-    assert_eq!(run.combiner.part_versions(Part::Quality, &trust).await.unwrap(), [1]);
+    assert_eq!(
+        run.combiner.part_versions(Part::Uor, &trust).await.unwrap(),
+        [1, 2]
+    );
+    assert_eq!(
+        run.combiner
+            .part_versions(Part::Quality, &trust)
+            .await
+            .unwrap(),
+        [1]
+    );
 
     // The report serves the same.
     let (status, page) = http_get(run.report, "/").await;
@@ -272,7 +342,11 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
     let subjects = run.bus.subjects().clone();
     for t in ["RAA", "RBB", "RCC"] {
         run.bus
-            .publish(subjects.quality_rated(), &format!("q-{t}"), &quality(t, 1, common::Rating::Good, common::Rating::Good))
+            .publish(
+                subjects.quality_rated(),
+                &format!("q-{t}"),
+                &quality(t, 1, common::Rating::Good, common::Rating::Good),
+            )
             .await
             .unwrap();
     }
@@ -307,7 +381,10 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         .into_inner()
         .rating
         .unwrap();
-    assert_eq!(got.no_combined_reason, "no approved use of resources rating");
+    assert_eq!(
+        got.no_combined_reason,
+        "no approved use of resources rating"
+    );
     assert!(history(&mut client, "RAA").await.is_some());
     let mut watching = client
         .watch_ratings(as_reader(pb::WatchRatingsRequest {}))
@@ -350,22 +427,42 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
 
     // Unknown trust → NOT_FOUND (also as of a date before any rating).
     for req in [
-        pb::GetTrustRatingRequest { trust_code: "RQQ".into(), as_of: String::new() },
-        pb::GetTrustRatingRequest { trust_code: "RAA".into(), as_of: "2001-01-01".into() },
+        pb::GetTrustRatingRequest {
+            trust_code: "RQQ".into(),
+            as_of: String::new(),
+        },
+        pb::GetTrustRatingRequest {
+            trust_code: "RAA".into(),
+            as_of: "2001-01-01".into(),
+        },
     ] {
         let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
         assert_eq!(e.code(), Code::NotFound, "{e:?}");
     }
     let e = client
-        .get_trust_history(as_reader(pb::GetTrustHistoryRequest { trust_code: "RQQ".into() }))
+        .get_trust_history(as_reader(pb::GetTrustHistoryRequest {
+            trust_code: "RQQ".into(),
+        }))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
 
     // Bad arguments → INVALID_ARGUMENT, naming the field.
     let bad_gets = [
-        ("trust_code", pb::GetTrustRatingRequest { trust_code: "not a code".into(), as_of: String::new() }),
-        ("as_of", pb::GetTrustRatingRequest { trust_code: "RAA".into(), as_of: "yesterday".into() }),
+        (
+            "trust_code",
+            pb::GetTrustRatingRequest {
+                trust_code: "not a code".into(),
+                as_of: String::new(),
+            },
+        ),
+        (
+            "as_of",
+            pb::GetTrustRatingRequest {
+                trust_code: "RAA".into(),
+                as_of: "yesterday".into(),
+            },
+        ),
     ];
     for (field, req) in bad_gets {
         let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
@@ -373,11 +470,41 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         assert!(e.message().starts_with(field), "{e:?}");
     }
     let bad_lists = [
-        ("page_size", pb::ListTrustRatingsRequest { page_size: 501, ..Default::default() }),
-        ("combined_rating", pb::ListTrustRatingsRequest { combined_rating: 99, ..Default::default() }),
-        ("trust_type", pb::ListTrustRatingsRequest { trust_type: 99, ..Default::default() }),
-        ("flag", pb::ListTrustRatingsRequest { flag: "nope".into(), ..Default::default() }),
-        ("page_token", pb::ListTrustRatingsRequest { page_token: "???".into(), ..Default::default() }),
+        (
+            "page_size",
+            pb::ListTrustRatingsRequest {
+                page_size: 501,
+                ..Default::default()
+            },
+        ),
+        (
+            "combined_rating",
+            pb::ListTrustRatingsRequest {
+                combined_rating: 99,
+                ..Default::default()
+            },
+        ),
+        (
+            "trust_type",
+            pb::ListTrustRatingsRequest {
+                trust_type: 99,
+                ..Default::default()
+            },
+        ),
+        (
+            "flag",
+            pb::ListTrustRatingsRequest {
+                flag: "nope".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "page_token",
+            pb::ListTrustRatingsRequest {
+                page_token: "???".into(),
+                ..Default::default()
+            },
+        ),
     ];
     for (field, req) in bad_lists {
         let e = client.list_trust_ratings(as_reader(req)).await.unwrap_err();
@@ -385,7 +512,9 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         assert!(e.message().starts_with(field), "{e:?}");
     }
     let e = client
-        .get_trust_history(as_reader(pb::GetTrustHistoryRequest { trust_code: "??".into() }))
+        .get_trust_history(as_reader(pb::GetTrustHistoryRequest {
+            trust_code: "??".into(),
+        }))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);

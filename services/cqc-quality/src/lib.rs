@@ -1,6 +1,13 @@
 //! cqc-quality: CQC's service. Consumes quality evidence (`<ns>.evidence.quality`), stores it,
 //! rates the trusts it touches with the CQC rules (`cqc-rules`), and publishes each trust's quality
 //! ratings (5 KQs + overall, with explanations) on `<ns>.quality.rated` for the combiner.
+//!
+//! - [`api`]: gRPC for CQC systems (record inspections, well-led assessments, enforcement
+//!   actions, merged services and published decisions; get ratings as of a date; list departures).
+//! - [`commands`]: requests parsed and validated at the edge, naming the field on error.
+//! - [`rating`]: the core: record, re-rate the trust, publish a new version only when it changed.
+//! - [`judging`]: published decisions beside the computed ratings (no IO).
+//! - [`store`]: the tables of `migrations/`.
 
 pub mod api;
 pub mod commands;

@@ -73,10 +73,7 @@ impl Synthetic {
             .and_then(|d| d.checked_add_days(chrono::Days::new(i % 7300)))
             .unwrap_or_default();
         self.line = if self.productivity {
-            format!(
-                "{trust},{day},vacancy_rate,{}.{i}\n",
-                i % 100,
-            )
+            format!("{trust},{day},vacancy_rate,{}.{i}\n", i % 100,)
         } else {
             format!(
                 "service_rating,{trust},Trust {trust},acute,{trust}01,Site {i},{},{},{},{day}\n",
@@ -120,7 +117,11 @@ fn peak_rss_kib() -> String {
 fn parse_only(bytes: u64, productivity: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let (mut accepted, mut rejected) = (0u64, 0u64);
-    for item in feed::records(Format::Csv, "synthetic.csv", Synthetic::new(productivity, bytes)) {
+    for item in feed::records(
+        Format::Csv,
+        "synthetic.csv",
+        Synthetic::new(productivity, bytes),
+    ) {
         match item? {
             Parsed::Accepted(_) => accepted += 1,
             Parsed::Rejected(_) => rejected += 1,
@@ -186,12 +187,22 @@ async fn pipeline(bytes: u64, productivity: bool) -> anyhow::Result<()> {
         .await
         .context("Submit failed")?
         .into_inner();
-    report("pipeline", bytes, receipt.records, receipt.rejected, started);
+    report(
+        "pipeline",
+        bytes,
+        receipt.records,
+        receipt.rejected,
+        started,
+    );
     println!(
         "  accepted {}, duplicates {}, database: {}",
         receipt.accepted,
         receipt.duplicates,
-        if env.uses_postgres() { "postgres" } else { "sqlite" }
+        if env.uses_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     );
     shutdown.cancel();
     task.await??;

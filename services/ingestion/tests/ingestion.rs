@@ -118,11 +118,14 @@ fn header(batch_id: &str, format: pb::FeedFormat, file_name: &str) -> pb::Submit
     }
 }
 
-fn counts(r: &pb::SubmitResponse) -> (u64, u64, u64, u64) {
+/// (records, accepted, duplicates, rejected)
+type Counts = (u64, u64, u64, u64);
+
+fn counts(r: &pb::SubmitResponse) -> Counts {
     (r.records, r.accepted, r.duplicates, r.rejected)
 }
 
-fn status_counts(r: &pb::GetBatchStatusResponse) -> (u64, u64, u64, u64) {
+fn status_counts(r: &pb::GetBatchStatusResponse) -> Counts {
     (r.records, r.accepted, r.duplicates, r.rejected)
 }
 
@@ -230,13 +233,43 @@ async fn every_format_through_grpc_with_mixed_records_counts_exactly() {
     let svc = Service::start(&infra).await;
     let bus = env.nats_client().await.unwrap();
 
-    let cases: [(&str, pb::FeedFormat, &str, (u64, u64, u64, u64)); 7] = [
-        (RATINGS_CSV, pb::FeedFormat::Csv, "ratings.csv", (5, 3, 0, 2)),
-        (RATINGS_NDJSON, pb::FeedFormat::Ndjson, "ratings.ndjson", (3, 2, 0, 1)),
-        (FINANCE_CSV, pb::FeedFormat::Csv, "finance.csv", (3, 2, 0, 1)),
-        (WARD_NDJSON, pb::FeedFormat::Ndjson, "ward.ndjson", (2, 1, 0, 1)),
-        (PRODUCTIVITY_CSV, pb::FeedFormat::Csv, "productivity.csv", (2, 1, 0, 1)),
-        (OPERATIONAL_CSV, pb::FeedFormat::Csv, "operational.csv", (2, 1, 0, 1)),
+    let cases: [(&str, pb::FeedFormat, &str, Counts); 7] = [
+        (
+            RATINGS_CSV,
+            pb::FeedFormat::Csv,
+            "ratings.csv",
+            (5, 3, 0, 2),
+        ),
+        (
+            RATINGS_NDJSON,
+            pb::FeedFormat::Ndjson,
+            "ratings.ndjson",
+            (3, 2, 0, 1),
+        ),
+        (
+            FINANCE_CSV,
+            pb::FeedFormat::Csv,
+            "finance.csv",
+            (3, 2, 0, 1),
+        ),
+        (
+            WARD_NDJSON,
+            pb::FeedFormat::Ndjson,
+            "ward.ndjson",
+            (2, 1, 0, 1),
+        ),
+        (
+            PRODUCTIVITY_CSV,
+            pb::FeedFormat::Csv,
+            "productivity.csv",
+            (2, 1, 0, 1),
+        ),
+        (
+            OPERATIONAL_CSV,
+            pb::FeedFormat::Csv,
+            "operational.csv",
+            (2, 1, 0, 1),
+        ),
         (CQC_JSON, pb::FeedFormat::CqcJson, "cqc.json", (3, 2, 0, 1)),
     ];
     for (i, (content, format, file, want)) in cases.iter().enumerate() {
@@ -256,7 +289,11 @@ async fn every_format_through_grpc_with_mixed_records_counts_exactly() {
             _ => "cqc_json",
         };
         assert_eq!(
-            (status.state.as_str(), status.format.as_str(), status.file_name.as_str()),
+            (
+                status.state.as_str(),
+                status.format.as_str(),
+                status.file_name.as_str()
+            ),
             ("complete", wire_name, *file)
         );
     }
@@ -291,13 +328,21 @@ async fn every_format_through_grpc_with_mixed_records_counts_exactly() {
         .collect();
     assert_eq!(
         feeds,
-        ["operational", "finance", "finance", "ward_staffing", "productivity", "operational"]
+        [
+            "operational",
+            "finance",
+            "finance",
+            "ward_staffing",
+            "productivity",
+            "operational"
+        ]
     );
     // Every message carries its provenance and its id was the Nats-Msg-Id.
-    assert!(r.iter().all(|e| e
-        .provenance
-        .as_ref()
-        .is_some_and(|p| !p.evidence_id.is_empty() && p.source == "test")));
+    assert!(r.iter().all(|e| {
+        e.provenance
+            .as_ref()
+            .is_some_and(|p| !p.evidence_id.is_empty() && p.source == "test")
+    }));
     svc.stop().await;
 }
 
@@ -330,7 +375,13 @@ async fn the_same_batch_twice_through_any_door_creates_no_duplicate_evidence() {
     // Larger than one commit group (1,000 records): stored and published group by group.
     let feed = productivity(2_500, 100);
     let first = svc
-        .submit("big", pb::FeedFormat::Csv, "prod.csv", feed.as_bytes(), 64 * 1024)
+        .submit(
+            "big",
+            pb::FeedFormat::Csv,
+            "prod.csv",
+            feed.as_bytes(),
+            64 * 1024,
+        )
         .await
         .unwrap();
     assert_eq!(counts(&first), (2_500, 2_475, 0, 25));
@@ -339,7 +390,13 @@ async fn the_same_batch_twice_through_any_door_creates_no_duplicate_evidence() {
 
     // Again over gRPC with different chunking: all duplicates, nothing new published.
     let again = svc
-        .submit("big", pb::FeedFormat::Csv, "prod.csv", feed.as_bytes(), 1_000)
+        .submit(
+            "big",
+            pb::FeedFormat::Csv,
+            "prod.csv",
+            feed.as_bytes(),
+            1_000,
+        )
         .await
         .unwrap();
     assert_eq!(counts(&again), (2_500, 0, 2_475, 25));
@@ -379,13 +436,17 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(
-        err.message().contains("every record of bad.csv was rejected (2 records)")
+        err.message()
+            .contains("every record of bad.csv was rejected (2 records)")
             && err.message().contains("line 2 (record 1): metric"),
         "{}",
         err.message()
     );
     let st = svc.status("bad").await.unwrap();
-    assert_eq!((st.state.as_str(), st.rejected, st.rejections.len()), ("failed", 2, 2));
+    assert_eq!(
+        (st.state.as_str(), st.rejected, st.rejections.len()),
+        ("failed", 2, 2)
+    );
 
     // A file of the wrong shape is one header rejection.
     let err = svc
@@ -395,10 +456,20 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
     assert!(err.message().contains("odd.csv"), "{}", err.message());
     // An empty file fails too.
     let err = svc
-        .submit("empty", pb::FeedFormat::Ndjson, "empty.ndjson", b"\n\n", 1024)
+        .submit(
+            "empty",
+            pb::FeedFormat::Ndjson,
+            "empty.ndjson",
+            b"\n\n",
+            1024,
+        )
         .await
         .unwrap_err();
-    assert!(err.message().contains("empty.ndjson has no records"), "{}", err.message());
+    assert!(
+        err.message().contains("empty.ndjson has no records"),
+        "{}",
+        err.message()
+    );
     // A batch without an id or a format is refused before reading.
     let err = svc
         .submit("", pb::FeedFormat::Csv, "x.csv", bad.as_bytes(), 1024)
@@ -406,7 +477,13 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     let err = svc
-        .submit("f", pb::FeedFormat::Unspecified, "x.csv", bad.as_bytes(), 1024)
+        .submit(
+            "f",
+            pb::FeedFormat::Unspecified,
+            "x.csv",
+            bad.as_bytes(),
+            1024,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
@@ -453,9 +530,13 @@ async fn a_chunked_queue_batch_interrupted_by_a_restart_and_resent_is_ingested_o
 
     let svc = Service::start(&infra).await;
     for i in 0..2u32 {
-        bus.publish(subject.clone(), &format!("c1/{i}"), &chunk("c1", i, false, parts[i as usize]))
-            .await
-            .unwrap();
+        bus.publish(
+            subject.clone(),
+            &format!("c1/{i}"),
+            &chunk("c1", i, false, parts[i as usize]),
+        )
+        .await
+        .unwrap();
     }
     let ingestor = svc.ingestor.clone();
     wait_until(DEADLINE, "two chunks stored", || async {
@@ -466,7 +547,10 @@ async fn a_chunked_queue_batch_interrupted_by_a_restart_and_resent_is_ingested_o
     })
     .await
     .unwrap();
-    assert!(svc.status("c1").await.is_none(), "nothing ingested before the end marker");
+    assert!(
+        svc.status("c1").await.is_none(),
+        "nothing ingested before the end marker"
+    );
     svc.stop().await;
 
     // Restarted on the same database; the sender starts over with new message ids.
@@ -482,7 +566,10 @@ async fn a_chunked_queue_batch_interrupted_by_a_restart_and_resent_is_ingested_o
         .unwrap();
     }
     let st = svc.settled("c1").await;
-    assert_eq!((st.state.as_str(), status_counts(&st)), ("complete", (5, 3, 0, 2)));
+    assert_eq!(
+        (st.state.as_str(), status_counts(&st)),
+        ("complete", (5, 3, 0, 2))
+    );
     let q = quality(&bus).await;
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].service_ratings.len(), 1);
@@ -522,13 +609,19 @@ async fn poison_feed_messages_are_dead_lettered_and_the_consumer_goes_on() {
         .unwrap();
     let mut no_format = chunk("p2", 0, true, RATINGS_CSV.as_bytes());
     no_format.format = 0;
-    bus.publish(subject.clone(), "p2", &no_format).await.unwrap();
+    bus.publish(subject.clone(), "p2", &no_format)
+        .await
+        .unwrap();
     bus.publish(subject.clone(), "p3", &chunk(" ", 0, true, b"x"))
         .await
         .unwrap();
-    bus.publish(subject.clone(), "good", &chunk("good", 0, true, RATINGS_CSV.as_bytes()))
-        .await
-        .unwrap();
+    bus.publish(
+        subject.clone(),
+        "good",
+        &chunk("good", 0, true, RATINGS_CSV.as_bytes()),
+    )
+    .await
+    .unwrap();
     let st = svc.settled("good").await;
     assert_eq!(status_counts(&st), (5, 3, 0, 2));
 
@@ -544,7 +637,10 @@ async fn poison_feed_messages_are_dead_lettered_and_the_consumer_goes_on() {
         .map(|p| common::DeadLetter::decode(p.as_slice()).unwrap().reason)
         .collect();
     assert!(reasons[0].contains("undecodable"), "{reasons:?}");
-    assert!(reasons[1].contains("unknown or unspecified feed format"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("unknown or unspecified feed format"),
+        "{reasons:?}"
+    );
     assert!(reasons[2].contains("without batch_id"), "{reasons:?}");
     svc.stop().await;
 }
@@ -555,12 +651,24 @@ async fn replay_republishes_a_trust_within_a_date_range() {
     let infra = env.infra("ingestion").await.unwrap();
     let svc = Service::start(&infra).await;
     let bus = env.nats_client().await.unwrap();
-    svc.submit("r1", pb::FeedFormat::Csv, "finance.csv", FINANCE_CSV.as_bytes(), 1024)
-        .await
-        .unwrap();
-    svc.submit("r2", pb::FeedFormat::Csv, "ratings.csv", RATINGS_CSV.as_bytes(), 1024)
-        .await
-        .unwrap();
+    svc.submit(
+        "r1",
+        pb::FeedFormat::Csv,
+        "finance.csv",
+        FINANCE_CSV.as_bytes(),
+        1024,
+    )
+    .await
+    .unwrap();
+    svc.submit(
+        "r2",
+        pb::FeedFormat::Csv,
+        "ratings.csv",
+        RATINGS_CSV.as_bytes(),
+        1024,
+    )
+    .await
+    .unwrap();
     // RXX: 1 finance + 1 quality + 1 UoR; RYY: 1 finance.
     assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 4);
     let today = oversight_runtime::time::today();
@@ -602,7 +710,11 @@ async fn replay_republishes_a_trust_within_a_date_range() {
         ("", "2019-01-02", "2019-01-01"),
     ] {
         let err = replay(trust, from.into(), to.into()).await.unwrap_err();
-        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{trust} {from} {to}");
+        assert_eq!(
+            err.code(),
+            tonic::Code::InvalidArgument,
+            "{trust} {from} {to}"
+        );
     }
     svc.stop().await;
 }
@@ -625,11 +737,14 @@ async fn roles_decide_who_may_submit_and_replay() {
         .await
         .unwrap();
     let as_token = |token: &'static str| {
-        IngestionServiceClient::with_interceptor(channel.clone(), move |mut req: tonic::Request<()>| {
-            req.metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-            Ok(req)
-        })
+        IngestionServiceClient::with_interceptor(
+            channel.clone(),
+            move |mut req: tonic::Request<()>| {
+                req.metadata_mut()
+                    .insert("authorization", format!("Bearer {token}").parse().unwrap());
+                Ok(req)
+            },
+        )
     };
     let submit = |token: &'static str| {
         let mut client = as_token(token);
@@ -672,7 +787,11 @@ async fn roles_decide_who_may_submit_and_replay() {
         tonic::Code::PermissionDenied
     );
     assert_eq!(
-        replay("oooooooooooooooooooo").await.unwrap().into_inner().republished,
+        replay("oooooooooooooooooooo")
+            .await
+            .unwrap()
+            .into_inner()
+            .republished,
         1
     );
     svc.stop().await;

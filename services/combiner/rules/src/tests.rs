@@ -187,7 +187,10 @@ fn every_threshold_row() {
 #[test]
 fn thresholds_are_parameters_of_the_rule_set() {
     // 2 RI + 4 good: Good under the published RI threshold of 3 of 6 …
-    let input = acute([RequiresImprovement, Good, Good, Good, Good], RequiresImprovement);
+    let input = acute(
+        [RequiresImprovement, Good, Good, Good, Good],
+        RequiresImprovement,
+    );
     assert_eq!(run(&input).combined, Some(Good));
     // … RI under the single-rating threshold of 2 (DOMAIN.md §3: "changed from 2").
     let mut rules = CombinedRuleSet::default();

@@ -86,10 +86,7 @@ pub(crate) fn object_evidence(at: At<'_>, bytes: &[u8]) -> Result<Vec<Evidence>,
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| at.reject("record", format!("malformed JSON: {e}")))?;
     let Some(object) = value.as_object() else {
-        return Err(at.reject(
-            "record",
-            "expected a CQC location or provider object",
-        ));
+        return Err(at.reject("record", "expected a CQC location or provider object"));
     };
     let ods = object.get("odsCode").cloned();
     if object.contains_key("locationId") {
@@ -122,10 +119,7 @@ fn trust_of(at: At<'_>, ods: Option<&Value>) -> Result<TrustCode, Rejection> {
         Some(Value::String(s)) if s.trim().is_empty() => return Err(missing()),
         Some(Value::String(s)) => s.trim(),
         Some(other) => {
-            return Err(at.reject(
-                "odsCode",
-                format!("expected a string, found {other}"),
-            ));
+            return Err(at.reject("odsCode", format!("expected a string, found {other}")));
         }
     };
     if raw.len() == 5 {

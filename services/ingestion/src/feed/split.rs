@@ -353,10 +353,7 @@ mod tests {
         JsonValues::new(text.as_bytes(), 1024)
             .map(|v| {
                 let v = v.expect("io");
-                (
-                    v.line,
-                    v.bytes.map(|b| String::from_utf8(b).expect("utf8")),
-                )
+                (v.line, v.bytes.map(|b| String::from_utf8(b).expect("utf8")))
             })
             .collect()
     }
@@ -412,7 +409,10 @@ mod tests {
             Line::Complete
         );
         assert_eq!(buf, b"abc");
-        assert_eq!(read_line_capped(&mut r, &mut buf, 4).unwrap(), Line::TooLong);
+        assert_eq!(
+            read_line_capped(&mut r, &mut buf, 4).unwrap(),
+            Line::TooLong
+        );
         assert_eq!(buf, b"defg");
         assert_eq!(
             read_line_capped(&mut r, &mut buf, 4).unwrap(),

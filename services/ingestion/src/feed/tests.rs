@@ -68,11 +68,19 @@ fn ratings_csv_good_and_bad_records() {
 
 #[test]
 fn ratings_csv_missing_columns_fails_the_file() {
-    let p = parse(Format::Csv, "x.csv", b"record_type,trust_code\nwell_led,RXX\n");
+    let p = parse(
+        Format::Csv,
+        "x.csv",
+        b"record_type,trust_code\nwell_led,RXX\n",
+    );
     assert_eq!(p.accepted.len(), 0);
     assert_eq!(p.rejected.len(), 1);
     assert_eq!((p.rejected[0].record_number, p.rejected[0].line), (0, 1));
-    assert!(p.rejected[0].reason.contains("rating, report_date"), "{:?}", p.rejected[0]);
+    assert!(
+        p.rejected[0].reason.contains("rating, report_date"),
+        "{:?}",
+        p.rejected[0]
+    );
 }
 
 #[test]
@@ -99,7 +107,10 @@ fn ndjson_mixes_ratings_and_nhsi_records_and_a_bad_line_does_not_stop_the_rest()
     );
     let p = parse(Format::Ndjson, "x.ndjson", nd.as_bytes());
     assert_eq!(p.accepted.len(), 3);
-    assert_eq!(fields(&p), vec![(2, "record"), (5, "metric"), (6, "record")]);
+    assert_eq!(
+        fields(&p),
+        vec![(2, "record"), (5, "metric"), (6, "record")]
+    );
     assert_eq!(
         p.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
         vec![2, 6, 7]
@@ -117,7 +128,15 @@ RXX,2017-03-31,2.60,-3,0.5,-1.5,60\n";
     let p = parse(Format::Csv, "fin.csv", finance.as_bytes());
     assert!(p.rejected.is_empty(), "{:?}", p.rejected);
     let (trust, m) = metric(&p.accepted[0].evidence[0]);
-    assert_eq!((trust, m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()), ("RXX", "finance", "2017-03-31", ""));
+    assert_eq!(
+        (
+            trust,
+            m.feed.as_str(),
+            m.period.as_str(),
+            m.ward_code.as_str()
+        ),
+        ("RXX", "finance", "2017-03-31", "")
+    );
     assert_eq!(
         values(m),
         vec![
@@ -133,7 +152,10 @@ RXX,2017-03-31,2.60,-3,0.5,-1.5,60\n";
 RXX,W1,2018-04-01,20,150.5,0,7.5,60\n";
     let p = parse(Format::Csv, "ward.csv", ward.as_bytes());
     let (_, m) = metric(&p.accepted[0].evidence[0]);
-    assert_eq!((m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()), ("ward_staffing", "2018-04-01", "W1"));
+    assert_eq!(
+        (m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()),
+        ("ward_staffing", "2018-04-01", "W1")
+    );
     assert_eq!(
         values(m),
         vec![
@@ -145,7 +167,8 @@ RXX,W1,2018-04-01,20,150.5,0,7.5,60\n";
         ]
     );
 
-    let productivity = "period_end,trust_code,metric,value\n2017-03-31,RXX,sickness_absence_rate,4.2\n";
+    let productivity =
+        "period_end,trust_code,metric,value\n2017-03-31,RXX,sickness_absence_rate,4.2\n";
     let p = parse(Format::Csv, "prod.csv", productivity.as_bytes());
     let (_, m) = metric(&p.accepted[0].evidence[0]);
     assert_eq!(m.feed, "productivity");
@@ -191,9 +214,20 @@ fn unknown_csv_header_is_one_rejection() {
     let p = parse(Format::Csv, "odd.csv", b"a,b,c\n1,2,3\n");
     assert_eq!(p.accepted.len(), 0);
     assert_eq!(p.rejected.len(), 1);
-    assert_eq!((p.rejected[0].record_number, p.rejected[0].field.as_str()), (0, "header"));
-    assert!(p.rejected[0].reason.contains("ratings feed"), "{}", p.rejected[0]);
-    let p = parse(Format::Csv, "fin.csv", b"trust_code,period_end,capital_service_capacity,liquidity\n");
+    assert_eq!(
+        (p.rejected[0].record_number, p.rejected[0].field.as_str()),
+        (0, "header")
+    );
+    assert!(
+        p.rejected[0].reason.contains("ratings feed"),
+        "{}",
+        p.rejected[0]
+    );
+    let p = parse(
+        Format::Csv,
+        "fin.csv",
+        b"trust_code,period_end,capital_service_capacity,liquidity\n",
+    );
     assert_eq!(p.rejected[0].field, "liquidity_days");
     let p = parse(Format::Csv, "empty.csv", b"");
     assert_eq!(p.rejected.len(), 1);
@@ -254,9 +288,27 @@ fn cqc_location_becomes_service_key_question_ratings() {
     assert_eq!(
         got,
         vec![
-            ("1-1000000001", "urgent", common::KeyQuestion::Safe as i32, common::Rating::RequiresImprovement as i32, "2019-06-05"),
-            ("1-1000000001", "urgent", common::KeyQuestion::Effective as i32, common::Rating::Good as i32, "2018-01-02"),
-            ("1-1000000001", "surgery", common::KeyQuestion::WellLed as i32, common::Rating::Outstanding as i32, "2019-06-05"),
+            (
+                "1-1000000001",
+                "urgent",
+                common::KeyQuestion::Safe as i32,
+                common::Rating::RequiresImprovement as i32,
+                "2019-06-05"
+            ),
+            (
+                "1-1000000001",
+                "urgent",
+                common::KeyQuestion::Effective as i32,
+                common::Rating::Good as i32,
+                "2018-01-02"
+            ),
+            (
+                "1-1000000001",
+                "surgery",
+                common::KeyQuestion::WellLed as i32,
+                common::Rating::Outstanding as i32,
+                "2019-06-05"
+            ),
         ]
     );
 }
@@ -270,7 +322,10 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
     let Evidence::Quality(q) = &evidence[0] else {
         panic!("quality first")
     };
-    assert_eq!((q.trust_code.as_str(), q.trust_name.as_str()), ("RXX", "Example Hospitals NHS Trust"));
+    assert_eq!(
+        (q.trust_code.as_str(), q.trust_name.as_str()),
+        ("RXX", "Example Hospitals NHS Trust")
+    );
     assert_eq!(
         q.well_led,
         vec![ev::WellLedAssessment {
@@ -299,10 +354,12 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
             provenance: None,
             trust_code: "RXX".into(),
             trust_type: common::TrustType::Unspecified as i32,
-            body: Some(ev::resource_evidence::Body::UseOfResources(ev::UseOfResourcesEvidence {
-                rating: common::Rating::RequiresImprovement as i32,
-                report_date: "2019-05-01".into()
-            })),
+            body: Some(ev::resource_evidence::Body::UseOfResources(
+                ev::UseOfResourcesEvidence {
+                    rating: common::Rating::RequiresImprovement as i32,
+                    report_date: "2019-05-01".into()
+                }
+            )),
         })
     );
 }
@@ -311,14 +368,18 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
 fn cqc_arrays_and_ndjson_with_bad_objects() {
     let no_ods = LOCATION.replace("\"odsCode\": \"RXX01\",", "");
     let bad_rating = LOCATION.replace("\"Outstanding\"", "\"Superb\"");
-    let array = format!("[{LOCATION}, {PROVIDER}, {no_ods}, {bad_rating}, 42, {{\"name\": \"x\"}}]");
+    let array =
+        format!("[{LOCATION}, {PROVIDER}, {no_ods}, {bad_rating}, 42, {{\"name\": \"x\"}}]");
     let p = parse(Format::CqcJson, "all.json", array.as_bytes());
     assert_eq!(p.accepted.len(), 2);
     assert_eq!(
         fields(&p),
         vec![
             (3, "odsCode"),
-            (4, "currentRatings.serviceRatings[1].keyQuestionRatings[0].rating"),
+            (
+                4,
+                "currentRatings.serviceRatings[1].keyQuestionRatings[0].rating"
+            ),
             (5, "record"),
             (6, "locationId"),
         ]
@@ -353,12 +414,16 @@ impl Read for Trickle<'_> {
 }
 
 fn collect(format: Format, reader: impl Read + Send) -> Vec<Parsed> {
-    records(format, "f", reader).map(|r| r.expect("readable")).collect()
+    records(format, "f", reader)
+        .map(|r| r.expect("readable"))
+        .collect()
 }
 
 #[test]
 fn parsing_does_not_depend_on_how_the_bytes_arrive() {
-    let ratings = format!("{HEADER}well_led,RXX,,acute,,,,,Good,2017-07-01\nwell_led,R,,acute,,,,,Good,2017-07-01\n");
+    let ratings = format!(
+        "{HEADER}well_led,RXX,,acute,,,,,Good,2017-07-01\nwell_led,R,,acute,,,,,Good,2017-07-01\n"
+    );
     let nhsi = "trust_code,period_end,standard,value_pct\nRXX,2017-03-31,rtt_18w,90.1\nRXX,2017-03-31,x,1\n";
     let array = format!("[{LOCATION},\n{PROVIDER}]");
     for (format, text) in [
@@ -384,7 +449,11 @@ fn a_failing_reader_is_a_read_error_not_a_rejection() {
     for format in [Format::Csv, Format::Ndjson, Format::CqcJson] {
         let items: Vec<_> = records(format, "f", Broken).collect();
         assert_eq!(items.len(), 1, "{format:?}");
-        assert!(items[0].as_ref().is_err_and(|e| e.reason.contains("connection reset")));
+        assert!(
+            items[0]
+                .as_ref()
+                .is_err_and(|e| e.reason.contains("connection reset"))
+        );
     }
 }
 
@@ -423,8 +492,20 @@ fn lines_after(header: &'static str) -> impl Strategy<Value = Vec<u8>> {
             "-?[0-9]{1,4}(\\.[0-9]{1,3})?",
             "20[0-9]{2}-[0-9]{2}-[0-9]{2}",
             prop::sample::select(vec![
-                "Good", "Not rated", "service_rating", "well_led", "use_of_resources", "urgent",
-                "safe", "vacancy_rate", "ae_4h", "\"", "", "W1", "acute", "1e999",
+                "Good",
+                "Not rated",
+                "service_rating",
+                "well_led",
+                "use_of_resources",
+                "urgent",
+                "safe",
+                "vacancy_rate",
+                "ae_4h",
+                "\"",
+                "",
+                "W1",
+                "acute",
+                "1e999",
             ])
             .prop_map(str::to_string),
         ],
@@ -443,11 +524,35 @@ fn lines_after(header: &'static str) -> impl Strategy<Value = Vec<u8>> {
 fn json_ish() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop::sample::select(vec![
-            "{", "}", "[", "]", ",", ":", "\"locationId\"", "\"providerId\"", "\"odsCode\"",
-            "\"RXX01\"", "\"1-123\"", "\"currentRatings\"", "\"serviceRatings\"",
-            "\"keyQuestionRatings\"", "\"overall\"", "\"name\"", "\"Safe\"", "\"rating\"",
-            "\"Good\"", "\"reportDate\"", "\"2019-06-05\"", "\"useOfResources\"", "null", "1",
-            "\n", " ", "\"\\\"", "\"record_type\"", "\"trust_code\"",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"locationId\"",
+            "\"providerId\"",
+            "\"odsCode\"",
+            "\"RXX01\"",
+            "\"1-123\"",
+            "\"currentRatings\"",
+            "\"serviceRatings\"",
+            "\"keyQuestionRatings\"",
+            "\"overall\"",
+            "\"name\"",
+            "\"Safe\"",
+            "\"rating\"",
+            "\"Good\"",
+            "\"reportDate\"",
+            "\"2019-06-05\"",
+            "\"useOfResources\"",
+            "null",
+            "1",
+            "\n",
+            " ",
+            "\"\\\"",
+            "\"record_type\"",
+            "\"trust_code\"",
         ]),
         0..80,
     )
