@@ -55,6 +55,7 @@ pub struct Config {
 
 pub struct App {
     listener: TcpListener,
+    metrics_addr: Option<SocketAddr>,
     routes: Routes,
     bus: Bus,
     rater: Arc<Rater>,
@@ -88,6 +89,7 @@ impl App {
             .await;
         Ok(App {
             listener,
+            metrics_addr: config.infra.metrics_addr,
             routes: routes.routes(),
             bus,
             rater,
@@ -121,7 +123,12 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        let server = grpc::serve_with_metrics(
+            self.listener,
+            self.routes,
+            self.metrics_addr,
+            shutdown.clone(),
+        );
         let (c, s) = tokio::join!(consumer, server);
         shutdown.cancel();
         c.and(s)
