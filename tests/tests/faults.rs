@@ -642,52 +642,34 @@ async fn read_events(bus: &Bus) -> Events {
             entry.1.insert(id(r.provenance.as_ref()));
         }
     }
-    for (trust, versions) in &ev.quality {
-        let v: Vec<u64> = versions.iter().map(|q| q.version).collect();
-        assert_eq!(
-            v,
-            (1..=v.len() as u64).collect::<Vec<_>>(),
-            "quality versions of {trust}"
-        );
-        for w in versions.windows(2) {
-            assert_ne!(
-                normal_quality(&w[0]),
-                normal_quality(&w[1]),
-                "{trust}: repeated quality content"
-            );
-        }
-    }
-    for (trust, versions) in &ev.uor {
-        let v: Vec<u64> = versions.iter().map(|u| u.version).collect();
-        assert_eq!(
-            v,
-            (1..=v.len() as u64).collect::<Vec<_>>(),
-            "UoR versions of {trust}"
-        );
-        for w in versions.windows(2) {
-            assert_ne!(
-                normal_uor(&w[0]),
-                normal_uor(&w[1]),
-                "{trust}: repeated UoR content"
-            );
-        }
-    }
-    for (trust, versions) in &ev.combined {
-        let v: Vec<u64> = versions.iter().map(|c| c.version).collect();
-        assert_eq!(
-            v,
-            (1..=v.len() as u64).collect::<Vec<_>>(),
-            "combined versions of {trust}"
-        );
-        for w in versions.windows(2) {
-            assert_ne!(
-                normal_combined(&w[0]),
-                normal_combined(&w[1]),
-                "{trust}: repeated combined content"
-            );
-        }
-    }
+    assert_versions("quality", &ev.quality, |q| q.version, normal_quality);
+    assert_versions("UoR", &ev.uor, |u| u.version, normal_uor);
+    assert_versions("combined", &ev.combined, |c| c.version, normal_combined);
     ev
+}
+
+/// Each trust's versions run 1, 2, … and no version repeats the content of the one before.
+fn assert_versions<E: PartialEq + std::fmt::Debug>(
+    what: &str,
+    events: &BTreeMap<String, Vec<E>>,
+    version: impl Fn(&E) -> u64,
+    normal: impl Fn(&E) -> E,
+) {
+    for (trust, versions) in events {
+        let v: Vec<u64> = versions.iter().map(&version).collect();
+        assert_eq!(
+            v,
+            (1..=v.len() as u64).collect::<Vec<_>>(),
+            "{what} versions of {trust}"
+        );
+        for w in versions.windows(2) {
+            assert_ne!(
+                normal(&w[0]),
+                normal(&w[1]),
+                "{trust}: repeated {what} content"
+            );
+        }
+    }
 }
 
 impl Events {

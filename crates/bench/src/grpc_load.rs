@@ -54,6 +54,22 @@ async fn one(
     Ok(started.elapsed())
 }
 
+/// One call for worker `w`'s `i`-th request, its latency or error counted.
+async fn record(
+    client: &mut TrustRatingsServiceClient<Channel>,
+    trusts: &[String],
+    w: usize,
+    i: usize,
+    latencies: &mut Latencies,
+    errors: &mut usize,
+) {
+    let trust = &trusts[(w * 7919 + i) % trusts.len()];
+    match one(client, trust).await {
+        Ok(d) => latencies.push(d),
+        Err(_) => *errors += 1,
+    }
+}
+
 /// `workers` tasks, each sending at `rate / workers` per second, `total` requests in all (or
 /// until `budget`). A request that runs late does not delay the schedule (ticks burst to catch
 /// up), so the offered rate holds as long as the server keeps up.
@@ -86,11 +102,7 @@ pub async fn open_loop(
                 if started.elapsed() >= budget {
                     break;
                 }
-                let trust = &trusts[(w * 7919 + i) % trusts.len()];
-                match one(&mut client, trust).await {
-                    Ok(d) => lat.push(d),
-                    Err(_) => errors += 1,
-                }
+                record(&mut client, &trusts, w, i, &mut lat, &mut errors).await;
             }
             (lat, errors)
         }));
@@ -121,11 +133,7 @@ pub async fn closed_loop(
                 if started.elapsed() >= budget {
                     break;
                 }
-                let trust = &trusts[(w * 7919 + i) % trusts.len()];
-                match one(&mut client, trust).await {
-                    Ok(d) => lat.push(d),
-                    Err(_) => errors += 1,
-                }
+                record(&mut client, &trusts, w, i, &mut lat, &mut errors).await;
             }
             (lat, errors)
         }));

@@ -233,7 +233,7 @@ impl Bus {
             headers,
             failed_at: crate::time::now_rfc3339(),
         };
-        let id = format!("dl-{stream}-{}", incoming.stream_sequence);
+        let id = format!("dl-{}-{stream}-{}", self.service, incoming.stream_sequence);
         self.publish(self.subjects.deadletter(self.service), &id, &record)
             .await?;
         Ok(())
