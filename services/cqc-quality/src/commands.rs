@@ -9,7 +9,6 @@ use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 
 use crate::error::{InvalidEvidence, invalid};
-use crate::rating::to_rules_trust_type;
 use crate::store::{ActionKind, EntityKey, EntityKind};
 
 /// An inspection's findings: key question × service ratings of one location on one report date.
@@ -129,7 +128,7 @@ pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, Invalid
         raw => {
             let t = convert::trust_type(raw)
                 .ok_or_else(|| invalid("trust_type", format!("unknown trust type {raw}")))?;
-            Some((r.trust_name.trim().to_string(), to_rules_trust_type(t)))
+            Some((r.trust_name.trim().to_string(), t))
         }
     };
     let location_id = location("location_id", &r.location_id)?;

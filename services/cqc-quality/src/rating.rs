@@ -53,26 +53,6 @@ pub struct Rater {
     rerating: Mutex<()>,
 }
 
-pub fn to_rules_trust_type(t: oversight_rating::TrustType) -> TrustType {
-    match t {
-        oversight_rating::TrustType::Acute => TrustType::Acute,
-        oversight_rating::TrustType::SpecialistAcute => TrustType::SpecialistAcute,
-        oversight_rating::TrustType::MentalHealth => TrustType::MentalHealth,
-        oversight_rating::TrustType::Community => TrustType::Community,
-        oversight_rating::TrustType::Ambulance => TrustType::Ambulance,
-    }
-}
-
-fn to_wire_trust_type(t: TrustType) -> common::TrustType {
-    match t {
-        TrustType::Acute => common::TrustType::Acute,
-        TrustType::SpecialistAcute => common::TrustType::SpecialistAcute,
-        TrustType::MentalHealth => common::TrustType::MentalHealth,
-        TrustType::Community => common::TrustType::Community,
-        TrustType::Ambulance => common::TrustType::Ambulance,
-    }
-}
-
 pub fn dated(r: &RatedResult) -> common::DatedRating {
     convert::dated(r.rating, r.date.map(|d| d.to_string()), &r.explanation)
 }
@@ -97,7 +77,7 @@ pub fn to_event(q: &TrustQuality, trust_name: &str) -> pb::QualityRatingIssued {
         event_id: String::new(),
         trust_code: q.trust.to_string(),
         trust_name: trust_name.to_string(),
-        trust_type: to_wire_trust_type(q.trust_type) as i32,
+        trust_type: common::TrustType::from(q.trust_type) as i32,
         version: 0,
         rule_set: q.rule_set.clone(),
         key_questions: kq_ratings(&q.key_questions),
@@ -165,7 +145,6 @@ impl Rater {
             .parse()
             .map_err(|err| invalid("trust_code", format!("{err}")))?;
         let trust_type = convert::trust_type(e.trust_type)
-            .map(to_rules_trust_type)
             .unwrap_or(TrustType::Acute);
         let evidence_id = e
             .provenance

@@ -37,7 +37,7 @@ pub async fn upsert_trust(
     )
     .bind(trust.as_str())
     .bind(name)
-    .bind(trust_type_str(trust_type))
+    .bind(trust_type.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -87,27 +87,6 @@ pub async fn upsert_well_led(
     Ok(())
 }
 
-pub fn trust_type_str(t: TrustType) -> &'static str {
-    match t {
-        TrustType::Acute => "acute",
-        TrustType::SpecialistAcute => "specialist_acute",
-        TrustType::MentalHealth => "mental_health",
-        TrustType::Community => "community",
-        TrustType::Ambulance => "ambulance",
-    }
-}
-
-pub fn parse_trust_type(s: &str) -> Option<TrustType> {
-    Some(match s {
-        "acute" => TrustType::Acute,
-        "specialist_acute" => TrustType::SpecialistAcute,
-        "mental_health" => TrustType::MentalHealth,
-        "community" => TrustType::Community,
-        "ambulance" => TrustType::Ambulance,
-        _ => return None,
-    })
-}
-
 /// A trust's name and type, if known.
 pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<(String, TrustType)>> {
     let row = sqlx::query("SELECT trust_name, trust_type FROM cqc_trusts WHERE trust_code = $1")
@@ -117,8 +96,9 @@ pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<(St
     row.map(|r| {
         let name: String = r.try_get("trust_name")?;
         let t: String = r.try_get("trust_type")?;
-        let tt = parse_trust_type(&t)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown trust type {t:?}").into()))?;
+        let tt: TrustType = t
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(format!("stored trust type: {e}").into()))?;
         Ok((name, tt))
     })
     .transpose()

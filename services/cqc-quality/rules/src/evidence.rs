@@ -9,27 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::rule_set::QualityStatementScore;
 use crate::serde_cqc;
 
-/// The kind of NHS trust, which decides whether there is a location level (DOMAIN.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TrustType {
-    /// Non-specialist acute trust: services → locations → trust.
-    Acute,
-    /// Specialist acute trust: services → locations → trust.
-    SpecialistAcute,
-    /// Mental health trust: no location level.
-    MentalHealth,
-    /// Community trust: no location level.
-    Community,
-    /// Ambulance trust: no location level.
-    Ambulance,
-}
-
-impl TrustType {
-    /// Whether services are aggregated per location (hospital) before the trust.
-    pub fn has_location_level(self) -> bool {
-        matches!(self, TrustType::Acute | TrustType::SpecialistAcute)
-    }
-}
+/// The kind of NHS trust, which decides whether there is a location level (DOMAIN.md §2): the
+/// shared vocabulary type.
+pub use oversight_rating::TrustType;
 
 /// Everything the rules need to rate one trust.
 ///
