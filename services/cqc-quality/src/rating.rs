@@ -144,8 +144,7 @@ impl Rater {
             .trust_code
             .parse()
             .map_err(|err| invalid("trust_code", format!("{err}")))?;
-        let trust_type = convert::trust_type(e.trust_type)
-            .unwrap_or(TrustType::Acute);
+        let trust_type = convert::trust_type(e.trust_type);
         let evidence_id = e
             .provenance
             .as_ref()
@@ -227,7 +226,7 @@ impl Rater {
         );
         let mut tx = self.pool.begin().await?;
         let name = cmd.register.as_ref().map_or("", |(n, _)| n.as_str());
-        store::upsert_trust(&mut tx, &cmd.trust, name, trust_type).await?;
+        store::upsert_trust(&mut tx, &cmd.trust, name, Some(trust_type)).await?;
         store::upsert_inspection(
             &mut tx,
             &cmd.trust,

@@ -22,22 +22,24 @@ pub struct ServiceRatingRow {
     pub evidence_id: String,
 }
 
+/// Record a trust. A blank name never overwrites a known one, and an unknown type (`None`, e.g.
+/// from a CQC API location, which does not say) never overwrites a known one; a new trust without
+/// a type is taken as acute.
 pub async fn upsert_trust(
     conn: &mut AnyConnection,
     trust: &TrustCode,
     name: &str,
-    trust_type: TrustType,
+    trust_type: Option<TrustType>,
 ) -> sqlx::Result<()> {
-    // A blank name never overwrites a known one.
     sqlx::query(
-        "INSERT INTO cqc_trusts (trust_code, trust_name, trust_type) VALUES ($1, $2, $3)
+        "INSERT INTO cqc_trusts (trust_code, trust_name, trust_type) VALUES ($1, $2, COALESCE(NULLIF($3, ''), 'acute'))
          ON CONFLICT (trust_code) DO UPDATE SET
             trust_name = CASE WHEN excluded.trust_name = '' THEN cqc_trusts.trust_name ELSE excluded.trust_name END,
-            trust_type = excluded.trust_type",
+            trust_type = CASE WHEN $3 = '' THEN cqc_trusts.trust_type ELSE excluded.trust_type END",
     )
     .bind(trust.as_str())
     .bind(name)
-    .bind(trust_type.as_str())
+    .bind(trust_type.map_or("", TrustType::as_str))
     .execute(conn)
     .await?;
     Ok(())

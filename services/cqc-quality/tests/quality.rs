@@ -48,7 +48,7 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     .unwrap();
     let trust: TrustCode = "RXX".parse().unwrap();
     let mut tx = pool.begin().await.unwrap();
-    store::upsert_trust(&mut tx, &trust, "Example", RulesTrustType::Acute)
+    store::upsert_trust(&mut tx, &trust, "Example", Some(RulesTrustType::Acute))
         .await
         .unwrap();
     for (date, rating) in [("2019-01-01", R::Good), ("2019-06-01", R::Outstanding)] {

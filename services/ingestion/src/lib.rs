@@ -37,6 +37,7 @@ pub struct Config {
 /// A built, not yet running, ingestion service.
 pub struct App {
     listener: TcpListener,
+    metrics_addr: Option<SocketAddr>,
     routes: Routes,
     bus: Bus,
     ingestor: Ingestor,
@@ -71,6 +72,7 @@ impl App {
             .await;
         Ok(App {
             listener,
+            metrics_addr: config.infra.metrics_addr,
             routes: routes.routes(),
             bus,
             ingestor,
@@ -106,7 +108,12 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        let server = grpc::serve_with_metrics(
+            self.listener,
+            self.routes,
+            self.metrics_addr,
+            shutdown.clone(),
+        );
         let (c, s) = tokio::join!(consumer, server);
         shutdown.cancel();
         c.and(s)

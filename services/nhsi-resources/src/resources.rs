@@ -95,7 +95,8 @@ impl Resources {
             .trust_code
             .parse()
             .map_err(|err| invalid("trust_code", format!("{err}")))?;
-        let trust_type = convert::trust_type(e.trust_type).unwrap_or(TrustType::Acute);
+        // An unspecified type (feeds that do not say) never overwrites a known one.
+        let trust_type = convert::trust_type(e.trust_type);
         let evidence_id = e
             .provenance
             .as_ref()
@@ -103,11 +104,12 @@ impl Resources {
             .unwrap_or_default();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, $2)
-             ON CONFLICT (trust_code) DO UPDATE SET trust_type = excluded.trust_type",
+            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, COALESCE(NULLIF($2, ''), 'acute'))
+             ON CONFLICT (trust_code) DO UPDATE SET
+                trust_type = CASE WHEN $2 = '' THEN nhsi_trusts.trust_type ELSE excluded.trust_type END",
         )
         .bind(trust.as_str())
-        .bind(trust_type.as_str())
+        .bind(trust_type.map_or("", TrustType::as_str))
         .execute(&mut *tx)
         .await?;
         let changed = match &e.body {
