@@ -106,6 +106,20 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
         .unwrap();
     assert!(!uor.rule.is_empty());
 
+    // Operators see the flow in the metrics.
+    let metrics = oversight_runtime::metrics::render();
+    for needle in [
+        "oversight_messages_handled_total{service=\"cqc-quality\",consumer=\"cqc-quality-evidence\",outcome=\"ack\"}",
+        "oversight_messages_handled_total{service=\"combiner\",consumer=\"combiner-quality\",outcome=\"ack\"}",
+        "oversight_events_published_total{service=\"combiner\"",
+        "oversight_grpc_requests_total{method=\"/oversight.ingestion.v1.IngestionService/Submit\",code=\"OK\"}",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
+
     stack.stop().await.unwrap();
 }
 
@@ -242,6 +256,11 @@ async fn malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
     assert_eq!(record.payload, b"\xff\xff not protobuf");
     assert_eq!(record.subject, bus.subjects().evidence_quality());
     dead.ack().await.unwrap();
+    assert!(
+        oversight_runtime::metrics::render()
+            .contains("oversight_dead_letters_total{service=\"cqc-quality\"} 1"),
+        "dead letter counted"
+    );
 
     // The consumer keeps going: a good feed still becomes a rating.
     stack

@@ -307,25 +307,35 @@ where
         };
         let span = tracing::info_span!("handle", consumer = spec.durable, subject = %incoming.subject, seq, deliveries);
         telemetry::adopt_nats_parent(&span, incoming.headers.as_ref());
+        let started = std::time::Instant::now();
         let outcome = handler(incoming.clone()).instrument(span.clone()).await;
-        let _enter = span.enter();
-        let settled = match outcome {
-            Ok(()) => msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}")),
-            Err(HandleError::Poison(reason)) => {
-                give_up(&bus, &spec, &msg, &incoming, &reason).await
-            }
-            Err(HandleError::Transient(e)) if deliveries >= MAX_DELIVER => {
-                let reason = format!("gave up after {deliveries} deliveries: {e:#}");
-                give_up(&bus, &spec, &msg, &incoming, &reason).await
-            }
-            Err(HandleError::Transient(e)) => {
-                let delay = backoff(deliveries);
-                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "transient failure; will retry");
-                msg.ack_with(AckKind::Nak(Some(delay)))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-            }
+        let decision = match &outcome {
+            Ok(()) => "ack",
+            Err(HandleError::Transient(_)) if deliveries < MAX_DELIVER => "nak",
+            Err(_) => "dead_letter",
         };
+        crate::metrics::message_handled(bus.service, spec.durable, decision, started.elapsed());
+        let settled = async {
+            match outcome {
+                Ok(()) => msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}")),
+                Err(HandleError::Poison(reason)) => {
+                    give_up(&bus, &spec, &msg, &incoming, &reason).await
+                }
+                Err(HandleError::Transient(e)) if deliveries >= MAX_DELIVER => {
+                    let reason = format!("gave up after {deliveries} deliveries: {e:#}");
+                    give_up(&bus, &spec, &msg, &incoming, &reason).await
+                }
+                Err(HandleError::Transient(e)) => {
+                    let delay = backoff(deliveries);
+                    tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "transient failure; will retry");
+                    msg.ack_with(AckKind::Nak(Some(delay)))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
         if let Err(e) = settled {
             // The server will redeliver after ack_wait; handlers are idempotent.
             tracing::warn!(error = %e, "failed to settle message; it will be redelivered");
