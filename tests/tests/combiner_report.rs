@@ -1,18 +1,22 @@
 //! The combiner's HTML ratings report, checked in a real headless browser (Debian `chromium`):
-//! feeds go through the whole stack, then Chromium loads the report, and the test asserts on the DOM
-//! it rendered and saves screenshots in `test-artifacts/` at the workspace root.
+//! feeds go through the whole stack, then Chromium loads the report of a combiner App with the
+//! report server on (the stack's own runs without one), and the test asserts on the DOM it
+//! rendered and saves screenshots in `test-artifacts/` at the workspace root.
 //!
 //! Chromium is required: without it the test fails and says how to install it (`CHROMIUM_BIN`
 //! names another binary).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use oversight_e2e::Stack;
 use oversight_proto::combined::v1 as pb;
+use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::ingestion::v1 as ing;
+use oversight_runtime::Shutdown;
 use oversight_testkit::wait_until;
 
 const FEED: &str = include_str!("../fixtures/first_flow.csv");
@@ -125,8 +129,8 @@ async fn screenshot(profile: &std::path::Path, url: &str, name: &str) -> PathBuf
     path
 }
 
-async fn rated(stack: &Stack, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    let mut client = stack.ratings_client().await.ok()?;
+async fn rated(addr: SocketAddr, trust: &str) -> Option<pb::CombinedRatingPublished> {
+    let mut client = TrustRatingsServiceClient::new(Stack::channel(addr).await.ok()?);
     let r = client
         .get_trust_rating(pb::GetTrustRatingRequest {
             trust_code: trust.into(),
@@ -152,9 +156,24 @@ fn row<'a>(dom: &'a str, id: &str) -> &'a str {
 async fn the_ratings_report_renders_in_headless_chromium() {
     let browser = chromium();
     let stack = Stack::start().await.unwrap();
-    let report = stack
-        .combiner_report
-        .expect("the stack serves the combiner's report");
+    // The stack's combiner runs without a report; this one serves it. It is the same App with
+    // consumers of its own, so it builds its state from the quality and UoR streams.
+    let reporting = combiner::App::build(combiner::Config {
+        infra: stack.env.infra("combiner-report").await.unwrap(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        report_addr: Some("127.0.0.1:0".parse().unwrap()),
+        force_shadow: false,
+        max_months_apart: 12,
+        consumer_suffix: Some("report".into()),
+    })
+    .await
+    .unwrap();
+    let (report, reporting_grpc) = (
+        reporting.report_addr().expect("report server bound"),
+        reporting.grpc_addr().unwrap(),
+    );
+    let reporting_stop = Shutdown::new();
+    let reporting_task = tokio::spawn(reporting.run_until_stopped(reporting_stop.clone()));
     for (batch, feed) in [
         ("rxx", FEED.to_string()),
         ("ryy", feed_for("RYY", "acute", "Inadequate")),
@@ -167,7 +186,7 @@ async fn the_ratings_report_renders_in_headless_chromium() {
         assert_eq!(receipt.rejected, 0, "{receipt:?}");
     }
     for trust in ["RXX", "RYY", "RZZ"] {
-        wait_until(DEADLINE, trust, || rated(&stack, trust))
+        wait_until(DEADLINE, trust, || rated(reporting_grpc, trust))
             .await
             .unwrap();
     }
@@ -240,10 +259,7 @@ async fn the_ratings_report_renders_in_headless_chromium() {
     // The trust page: parts with explanations and the history.
     let page = dump_dom(profile, &format!("{base}/trusts/RYY")).await;
     assert!(page.contains("id=\"history-table\""), "{page}");
-    let versions = stack
-        .ratings_client()
-        .await
-        .unwrap()
+    let versions = TrustRatingsServiceClient::new(Stack::channel(reporting_grpc).await.unwrap())
         .get_trust_history(pb::GetTrustHistoryRequest {
             trust_code: "RYY".into(),
         })
@@ -273,5 +289,7 @@ async fn the_ratings_report_renders_in_headless_chromium() {
         .await,
     ];
     eprintln!("browser {}; screenshots: {shots:?}", browser.display());
+    reporting_stop.cancel();
+    reporting_task.await.unwrap().unwrap();
     stack.stop().await.unwrap();
 }
