@@ -132,7 +132,8 @@ impl NatsServer {
     /// Start it again on the same port with the same store (file-backed JetStream survives).
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill().await?;
-        let fresh = NatsServer::start_with(&self.store_dir, self.port, self.config.as_deref()).await?;
+        let fresh =
+            NatsServer::start_with(&self.store_dir, self.port, self.config.as_deref()).await?;
         *self = fresh;
         Ok(())
     }

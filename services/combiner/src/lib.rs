@@ -103,6 +103,7 @@ fn consumer_spec(
 
 pub struct App {
     listener: TcpListener,
+    metrics_addr: Option<SocketAddr>,
     report_listener: Option<TcpListener>,
     routes: Routes,
     bus: Bus,
@@ -159,6 +160,7 @@ impl App {
             .await;
         Ok(App {
             listener,
+            metrics_addr: config.infra.metrics_addr,
             report_listener,
             routes: routes.routes(),
             bus,
@@ -210,7 +212,12 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve(self.listener, self.routes, shutdown.clone());
+        let server = grpc::serve_with_metrics(
+            self.listener,
+            self.routes,
+            self.metrics_addr,
+            shutdown.clone(),
+        );
         // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
         let watchers = async {
             shutdown.cancelled().await;
