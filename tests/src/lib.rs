@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
@@ -156,4 +157,67 @@ impl Stack {
         }
         Ok(self.env)
     }
+}
+
+/// The first-flow fixture: one acute trust (RXX), one location, three services, a well-led
+/// assessment and a use-of-resources rating (DOMAIN.md §3 hand example).
+pub const FIRST_FLOW_FEED: &str = include_str!("../fixtures/first_flow.csv");
+
+/// The first-flow feed for another trust `code` called `name`, of `trust_type`, with `uor` as its
+/// use-of-resources rating.
+pub fn feed_for(code: &str, name: &str, trust_type: &str, uor: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in FIRST_FLOW_FEED.lines().enumerate() {
+        let line = if i == 0 {
+            line.to_string()
+        } else {
+            let l = line
+                .replace("RXX", code)
+                .replace("Example Hospitals NHS Trust", name)
+                .replace(",acute,", &format!(",{trust_type},"));
+            if l.starts_with("use_of_resources,") {
+                l.replace(",Requires improvement,", &format!(",{uor},"))
+            } else {
+                l
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The latest combined rating of `trust` from the combiner at `addr`, if it has one.
+pub async fn latest_rating(addr: SocketAddr, trust: &str) -> Option<pb::CombinedRatingPublished> {
+    let mut client = TrustRatingsServiceClient::new(Stack::channel(addr).await.ok()?);
+    client
+        .get_trust_rating(pb::GetTrustRatingRequest {
+            trust_code: trust.into(),
+            as_of: String::new(),
+        })
+        .await
+        .ok()?
+        .into_inner()
+        .rating
+}
+
+/// Every combined version of `trust`, oldest first (empty when it has none).
+pub async fn rating_history(addr: SocketAddr, trust: &str) -> Vec<pb::CombinedRatingPublished> {
+    let Ok(channel) = Stack::channel(addr).await else {
+        return Vec::new();
+    };
+    TrustRatingsServiceClient::new(channel)
+        .get_trust_history(pb::GetTrustHistoryRequest {
+            trust_code: trust.into(),
+        })
+        .await
+        .map(|r| r.into_inner().versions)
+        .unwrap_or_default()
+}
+
+/// The latest combined rating of `trust` once it includes a use-of-resources part.
+pub async fn rating_with_uor(addr: SocketAddr, trust: &str) -> Option<pb::CombinedRatingPublished> {
+    latest_rating(addr, trust)
+        .await
+        .filter(|r| r.use_of_resources_version > 0)
 }

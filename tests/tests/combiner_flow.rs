@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use oversight_e2e::Stack;
+use oversight_e2e::{FIRST_FLOW_FEED, Stack, feed_for, latest_rating, rating_history};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1::Rating;
@@ -17,32 +17,8 @@ use oversight_runtime::Shutdown;
 use oversight_testkit::wait_until;
 use tokio_stream::StreamExt;
 
-const FEED: &str = include_str!("../fixtures/first_flow.csv");
 const HEADER: &str = "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date";
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// The first-flow feed for another trust, with its trust type and UoR rating.
-fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in FEED.lines().enumerate() {
-        let line = if i == 0 {
-            line.to_string()
-        } else {
-            let l = line
-                .replace("RXX", code)
-                .replace("Example Hospitals", &format!("{code} Hospitals"))
-                .replace(",acute,", &format!(",{trust_type},"));
-            if l.starts_with("use_of_resources,") {
-                l.replace(",Requires improvement,", &format!(",{uor},"))
-            } else {
-                l
-            }
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
 
 async fn submit(stack: &Stack, batch: &str, content: &str) {
     let receipt = stack
@@ -61,31 +37,6 @@ async fn client(addr: SocketAddr) -> TrustRatingsServiceClient<tonic::transport:
     TrustRatingsServiceClient::new(Stack::channel(addr).await.unwrap())
 }
 
-async fn latest(addr: SocketAddr, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    client(addr)
-        .await
-        .get_trust_rating(pb::GetTrustRatingRequest {
-            trust_code: trust.into(),
-            as_of: String::new(),
-        })
-        .await
-        .ok()?
-        .into_inner()
-        .rating
-}
-
-async fn history(addr: SocketAddr, trust: &str) -> Vec<pb::CombinedRatingPublished> {
-    client(addr)
-        .await
-        .get_trust_history(pb::GetTrustHistoryRequest {
-            trust_code: trust.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .versions
-}
-
 /// Wait for the trust's latest version to satisfy `want`.
 async fn wait_for(
     addr: SocketAddr,
@@ -94,7 +45,7 @@ async fn wait_for(
     want: impl Fn(&pb::CombinedRatingPublished) -> bool,
 ) -> pb::CombinedRatingPublished {
     wait_until(DEADLINE, what, || async {
-        latest(addr, trust).await.filter(|r| want(r))
+        latest_rating(addr, trust).await.filter(|r| want(r))
     })
     .await
     .unwrap()
@@ -133,7 +84,7 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
         .into_inner();
 
     // 1. The first feed: S=RI, the rest good, UoR RI → quality Good, combined Good, no flags.
-    submit(&stack, "first", FEED).await;
+    submit(&stack, "first", FIRST_FLOW_FEED).await;
     let first = wait_for(stack.combiner, "RXX", "RXX with both parts", |r| {
         r.use_of_resources_version > 0
     })
@@ -194,7 +145,7 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
     assert_eq!(flag_codes(&third), ["uor_lowered_result"]);
 
     // The history keeps every version, numbered 1..n, ending with these three.
-    let all = history(stack.combiner, "RXX").await;
+    let all = rating_history(stack.combiner, "RXX").await;
     let numbers: Vec<u64> = all.iter().map(|v| v.version).collect();
     assert_eq!(numbers, (1..=third.version).collect::<Vec<_>>());
     let tail: Vec<_> = all[all.len() - 3..].iter().map(content).collect();
@@ -244,9 +195,29 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_combiner_rebuilt_from_the_streams_serves_the_same_ratings() {
     let stack = Stack::start().await.unwrap();
-    submit(&stack, "rxx", FEED).await;
-    submit(&stack, "ryy", &feed_for("RYY", "acute", "Inadequate")).await;
-    submit(&stack, "rzz", &feed_for("RZZ", "specialist_acute", "Good")).await;
+    submit(&stack, "rxx", FIRST_FLOW_FEED).await;
+    submit(
+        &stack,
+        "ryy",
+        &feed_for(
+            "RYY",
+            &format!("{} Hospitals", "RYY"),
+            "acute",
+            "Inadequate",
+        ),
+    )
+    .await;
+    submit(
+        &stack,
+        "rzz",
+        &feed_for(
+            "RZZ",
+            &format!("{} Hospitals", "RZZ"),
+            "specialist_acute",
+            "Good",
+        ),
+    )
+    .await;
     let well_led = format!(
         "{HEADER}\nwell_led,RXX,Example Hospitals NHS Trust,acute,,,,,Outstanding,2018-08-01\n"
     );

@@ -8,46 +8,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oversight_e2e::Stack;
+use oversight_e2e::{FIRST_FLOW_FEED, Stack, feed_for, rating_with_uor};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_runtime::Shutdown;
 use oversight_testkit::wait_until;
 
-const FEED: &str = include_str!("../fixtures/first_flow.csv");
 const DEADLINE: Duration = Duration::from_secs(60);
 const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
-
-/// The first-flow feed for another trust, with its trust type and UoR rating.
-fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in FEED.lines().enumerate() {
-        let line = if i == 0 {
-            line.to_string()
-        } else {
-            let l = line
-                .replace("RXX", code)
-                .replace(
-                    "Example Hospitals",
-                    &format!("{code} <Example> & Hospitals"),
-                )
-                .replace(",acute,", &format!(",{trust_type},"));
-            if l.starts_with("use_of_resources,") {
-                l.replace(",Requires improvement,", &format!(",{uor},"))
-            } else {
-                l
-            }
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
 
 fn chromium() -> PathBuf {
     if let Some(p) = std::env::var_os("CHROMIUM_BIN") {
@@ -129,20 +101,6 @@ async fn screenshot(profile: &std::path::Path, url: &str, name: &str) -> PathBuf
     path
 }
 
-async fn rated(addr: SocketAddr, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    let mut client = TrustRatingsServiceClient::new(Stack::channel(addr).await.ok()?);
-    let r = client
-        .get_trust_rating(pb::GetTrustRatingRequest {
-            trust_code: trust.into(),
-            as_of: String::new(),
-        })
-        .await
-        .ok()?
-        .into_inner()
-        .rating?;
-    (r.use_of_resources_version > 0).then_some(r)
-}
-
 /// The text of the element with `id`, roughly: from its start tag to the next row.
 fn row<'a>(dom: &'a str, id: &str) -> &'a str {
     let start = dom
@@ -175,9 +133,25 @@ async fn the_ratings_report_renders_in_headless_chromium() {
     let reporting_stop = Shutdown::new();
     let reporting_task = tokio::spawn(reporting.run_until_stopped(reporting_stop.clone()));
     for (batch, feed) in [
-        ("rxx", FEED.to_string()),
-        ("ryy", feed_for("RYY", "acute", "Inadequate")),
-        ("rzz", feed_for("RZZ", "specialist_acute", "Good")),
+        ("rxx", FIRST_FLOW_FEED.to_string()),
+        (
+            "ryy",
+            feed_for(
+                "RYY",
+                &format!("{} <Example> & Hospitals NHS Trust", "RYY"),
+                "acute",
+                "Inadequate",
+            ),
+        ),
+        (
+            "rzz",
+            feed_for(
+                "RZZ",
+                &format!("{} <Example> & Hospitals NHS Trust", "RZZ"),
+                "specialist_acute",
+                "Good",
+            ),
+        ),
     ] {
         let receipt = stack
             .submit(batch, ing::FeedFormat::Csv, "feed.csv", feed.as_bytes())
@@ -186,7 +160,7 @@ async fn the_ratings_report_renders_in_headless_chromium() {
         assert_eq!(receipt.rejected, 0, "{receipt:?}");
     }
     for trust in ["RXX", "RYY", "RZZ"] {
-        wait_until(DEADLINE, trust, || rated(reporting_grpc, trust))
+        wait_until(DEADLINE, trust, || rating_with_uor(reporting_grpc, trust))
             .await
             .unwrap();
     }

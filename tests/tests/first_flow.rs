@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use oversight_e2e::Stack;
+use oversight_e2e::{Stack, rating_with_uor};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1::{KeyQuestion, Rating};
 use oversight_proto::ingestion::v1 as ing;
@@ -15,21 +15,6 @@ use prost::Message;
 
 const FEED: &[u8] = include_bytes!("../fixtures/first_flow.csv");
 const DEADLINE: Duration = Duration::from_secs(60);
-
-async fn combined_of(stack: &Stack, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    let mut client = stack.ratings_client().await.ok()?;
-    let r = client
-        .get_trust_rating(pb::GetTrustRatingRequest {
-            trust_code: trust.into(),
-            as_of: String::new(),
-        })
-        .await
-        .ok()?
-        .into_inner()
-        .rating?;
-    // Wait for the version that has both parts.
-    (r.use_of_resources_version > 0).then_some(r)
-}
 
 fn kq(r: &pb::CombinedRatingPublished, k: KeyQuestion) -> Rating {
     let found = r
@@ -57,7 +42,7 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
     );
 
     let r = wait_until(DEADLINE, "combined rating of RXX", || {
-        combined_of(&stack, "RXX")
+        rating_with_uor(stack.combiner, "RXX")
     })
     .await
     .unwrap();
@@ -140,7 +125,7 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
         .await
         .unwrap();
     let first = wait_until(DEADLINE, "combined rating of RXX", || {
-        combined_of(&stack, "RXX")
+        rating_with_uor(stack.combiner, "RXX")
     })
     .await
     .unwrap();
@@ -184,7 +169,7 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
         .await
         .unwrap();
     wait_until(DEADLINE, "combined rating of RYY", || {
-        combined_of(&stack, "RYY")
+        rating_with_uor(stack.combiner, "RYY")
     })
     .await
     .unwrap();
@@ -268,7 +253,7 @@ async fn malformed_message_is_dead_lettered_and_the_consumer_goes_on() {
         .await
         .unwrap();
     let r = wait_until(DEADLINE, "combined rating of RXX", || {
-        combined_of(&stack, "RXX")
+        rating_with_uor(stack.combiner, "RXX")
     })
     .await
     .unwrap();

@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use oversight_e2e::Stack;
-use oversight_proto::combined::v1 as pb;
+use oversight_e2e::{Stack, rating_with_uor};
 use oversight_proto::common::v1::Rating;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_testkit::wait_until;
@@ -30,20 +29,6 @@ const FEED: &str = r#"[
      "useOfResources": {"useOfResourcesRating": "Requires improvement", "combinedQualityRating": "Good"}}}},
   {"providerId": "1-000000002", "name": "No ODS code", "currentRatings": {"overall": {"rating": "Good", "reportDate": "2018-07-01"}}}
 ]"#;
-
-async fn combined_of(stack: &Stack, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    let mut client = stack.ratings_client().await.ok()?;
-    let r = client
-        .get_trust_rating(pb::GetTrustRatingRequest {
-            trust_code: trust.into(),
-            as_of: String::new(),
-        })
-        .await
-        .ok()?
-        .into_inner()
-        .rating?;
-    (r.use_of_resources_version > 0).then_some(r)
-}
 
 fn rating(d: &Option<oversight_proto::common::v1::DatedRating>) -> Rating {
     Rating::try_from(d.as_ref().expect("present").rating).expect("valid")
@@ -69,7 +54,7 @@ async fn cqc_api_json_on_the_queue_becomes_a_combined_rating() {
             .unwrap();
     }
     let r = wait_until(DEADLINE, "combined rating of RXX", || {
-        combined_of(&stack, "RXX")
+        rating_with_uor(stack.combiner, "RXX")
     })
     .await
     .unwrap();

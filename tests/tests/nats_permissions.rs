@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use oversight_e2e::Stack;
-use oversight_proto::combined::v1 as pb;
+use oversight_e2e::{Stack, rating_with_uor};
 use oversight_proto::common::v1::Rating;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_runtime::InfraConfig;
@@ -87,23 +86,9 @@ async fn services_work_within_their_nats_permissions() {
         .await
         .unwrap();
 
-    let rating = wait_until(
-        Duration::from_secs(60),
-        "combined rating of RXX",
-        || async {
-            let mut client = stack.ratings_client().await.ok()?;
-            let r = client
-                .get_trust_rating(pb::GetTrustRatingRequest {
-                    trust_code: "RXX".into(),
-                    as_of: String::new(),
-                })
-                .await
-                .ok()?
-                .into_inner()
-                .rating?;
-            (r.use_of_resources_version > 0).then_some(r)
-        },
-    )
+    let rating = wait_until(Duration::from_secs(60), "combined rating of RXX", || {
+        rating_with_uor(stack.combiner, "RXX")
+    })
     .await
     .unwrap();
     assert_eq!(rating.combined.unwrap().rating, Rating::Good as i32);

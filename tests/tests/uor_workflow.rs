@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use oversight_e2e::Stack;
-use oversight_proto::combined::v1 as pb;
+use oversight_e2e::{FIRST_FLOW_FEED, Stack, latest_rating, rating_history};
 use oversight_proto::common::v1::Rating;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_proto::resources::v1 as res;
@@ -16,40 +15,15 @@ use oversight_proto::resources::v1::resources_service_client::ResourcesServiceCl
 use oversight_testkit::wait_until;
 use tonic::transport::Channel;
 
-const FEED: &str = include_str!("../fixtures/first_flow.csv");
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The first-flow feed without its use-of-resources line, for `trust`.
 fn quality_feed(trust: &str) -> String {
-    FEED.lines()
+    FIRST_FLOW_FEED
+        .lines()
         .filter(|l| !l.starts_with("use_of_resources,"))
         .map(|l| format!("{}\n", l.replace("RXX", trust)))
         .collect()
-}
-
-async fn combined(stack: &Stack, trust: &str) -> Option<pb::CombinedRatingPublished> {
-    let mut client = stack.ratings_client().await.ok()?;
-    client
-        .get_trust_rating(pb::GetTrustRatingRequest {
-            trust_code: trust.into(),
-            as_of: String::new(),
-        })
-        .await
-        .ok()?
-        .into_inner()
-        .rating
-}
-
-async fn history(stack: &Stack, trust: &str) -> Vec<pb::CombinedRatingPublished> {
-    let mut client = stack.ratings_client().await.unwrap();
-    client
-        .get_trust_history(pb::GetTrustHistoryRequest {
-            trust_code: trust.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .versions
 }
 
 async fn nhsi(stack: &Stack) -> ResourcesServiceClient<Channel> {
@@ -74,7 +48,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
         .unwrap();
     assert_eq!((receipt.accepted, receipt.rejected), (16, 0));
     let first = wait_until(DEADLINE, "combined rating of RXX", || {
-        combined(&stack, "RXX")
+        latest_rating(stack.combiner, "RXX")
     })
     .await
     .unwrap();
@@ -108,19 +82,19 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
     // A sentinel trust with a (published, feed-borne) UoR rating: once its combined rating has
     // the UoR part, the combiner has handled everything on the UoR stream before it, so the
     // proposal would have arrived had it been published.
-    let sentinel = FEED.replace("RXX", "RYY");
+    let sentinel = FIRST_FLOW_FEED.replace("RXX", "RYY");
     stack
         .submit("ryy", ing::FeedFormat::Csv, "ryy.csv", sentinel.as_bytes())
         .await
         .unwrap();
     wait_until(DEADLINE, "combined rating of RYY with its UoR", || async {
-        combined(&stack, "RYY")
+        latest_rating(stack.combiner, "RYY")
             .await
             .filter(|r| r.use_of_resources_version > 0)
     })
     .await
     .unwrap();
-    let before_approval = history(&stack, "RXX").await;
+    let before_approval = rating_history(stack.combiner, "RXX").await;
     assert!(
         before_approval
             .iter()
@@ -128,7 +102,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
                 && rating_of(&v.use_of_resources) == Rating::Unspecified as i32),
         "an unapproved UoR rating reached the combiner: {before_approval:?}"
     );
-    let latest = combined(&stack, "RXX").await.unwrap();
+    let latest = latest_rating(stack.combiner, "RXX").await.unwrap();
     assert_eq!(latest.use_of_resources_version, 0);
     assert!(!latest.no_combined_reason.is_empty());
 
@@ -144,7 +118,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
         .into_inner();
     assert_eq!(approved.published.as_ref().unwrap().version, 1);
     let with_uor = wait_until(DEADLINE, "combined rating of RXX with its UoR", || async {
-        combined(&stack, "RXX")
+        latest_rating(stack.combiner, "RXX")
             .await
             .filter(|r| r.use_of_resources_version == 1)
     })
@@ -174,7 +148,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
         DEADLINE,
         "combined rating of RXX after revision",
         || async {
-            combined(&stack, "RXX")
+            latest_rating(stack.combiner, "RXX")
                 .await
                 .filter(|r| r.use_of_resources_version == 2)
         },
@@ -187,7 +161,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
         Rating::Good as i32
     );
     assert_eq!(rating_of(&after_revision.combined), Rating::Good as i32);
-    let uor_versions: Vec<u64> = history(&stack, "RXX")
+    let uor_versions: Vec<u64> = rating_history(stack.combiner, "RXX")
         .await
         .iter()
         .map(|v| v.use_of_resources_version)

@@ -25,10 +25,6 @@ use oversight_proto::ingestion::v1 as pb;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 /// Bytes per `Submit` chunk.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -95,20 +91,7 @@ pub struct IngestArgs {
     pub format: Option<FeedFormatArg>,
 }
 
-/// Adds the bearer token to every call.
-#[derive(Clone)]
-struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
-}
-
-type Client = IngestionServiceClient<InterceptedService<Channel, Bearer>>;
+type Client = IngestionServiceClient<crate::client::Authed>;
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -119,25 +102,10 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let bearer = match &args.token {
-        None => None,
-        Some(t) => Some(
-            format!("Bearer {}", t.trim())
-                .parse::<MetadataValue<Ascii>>()
-                .context("--token is not a valid header value")?,
-        ),
-    };
-    let channel = Channel::from_shared(args.server.clone())
-        .with_context(|| format!("--server {:?} is not a URL", args.server))?
-        .connect()
-        .await
-        .with_context(|| {
-            format!(
-                "failed to connect to the ingestion service at {}",
-                args.server
-            )
-        })?;
-    let mut client = IngestionServiceClient::with_interceptor(channel, Bearer(bearer));
+    let mut client = IngestionServiceClient::new(
+        crate::client::connect(&args.server, args.token.as_deref(), "the ingestion service")
+            .await?,
+    );
     if let Some(batch) = &args.status {
         return status(&mut client, batch).await;
     }

@@ -8,6 +8,7 @@
 //! - `oversight ingest FILE...` sends feed files to ingestion (gRPC) with a progress bar and a
 //!   summary; `oversight ingest --status BATCH` shows a stored batch.
 
+mod client;
 mod ingest;
 mod offline;
 mod ratings;

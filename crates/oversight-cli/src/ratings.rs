@@ -23,7 +23,6 @@ use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_rating::{KeyQuestion, RatingValue};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::Format;
 
@@ -58,14 +57,10 @@ pub fn run(args: RatingsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RatingsArgs) -> anyhow::Result<ExitCode> {
-    let channel = Channel::from_shared(args.server.clone())
-        .with_context(|| format!("--server {:?} is not a URL", args.server))?
-        .connect()
-        .await
-        .with_context(|| format!("failed to connect to the combiner at {}", args.server))?;
     let mut client = Client {
-        inner: TrustRatingsServiceClient::new(channel),
-        token: args.token.clone(),
+        inner: TrustRatingsServiceClient::new(
+            crate::client::connect(&args.server, args.token.as_deref(), "the combiner").await?,
+        ),
     };
     let result = match &args.trust {
         None => client.all().await.map(|ratings| match args.format {
@@ -102,32 +97,20 @@ async fn run_async(args: RatingsArgs) -> anyhow::Result<ExitCode> {
 }
 
 struct Client {
-    inner: TrustRatingsServiceClient<Channel>,
-    token: Option<String>,
+    inner: TrustRatingsServiceClient<crate::client::Authed>,
 }
 
 impl Client {
-    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
-        let mut req = tonic::Request::new(msg);
-        if let Some(token) = &self.token {
-            let value = format!("Bearer {token}").parse().map_err(|_| {
-                tonic::Status::invalid_argument("--token: not a valid header value")
-            })?;
-            req.metadata_mut().insert("authorization", value);
-        }
-        Ok(req)
-    }
-
     /// Every trust's latest rating, following page tokens.
     async fn all(&mut self) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
         let mut out = Vec::new();
         let mut page_token = String::new();
         loop {
-            let req = self.request(pb::ListTrustRatingsRequest {
+            let req = pb::ListTrustRatingsRequest {
                 page_size: PAGE_SIZE,
                 page_token: page_token.clone(),
                 ..Default::default()
-            })?;
+            };
             let page = self.inner.list_trust_ratings(req).await?.into_inner();
             out.extend(page.ratings);
             if page.next_page_token.is_empty() {
@@ -142,9 +125,9 @@ impl Client {
         &mut self,
         trust: &str,
     ) -> Result<Vec<pb::CombinedRatingPublished>, tonic::Status> {
-        let req = self.request(pb::GetTrustHistoryRequest {
+        let req = pb::GetTrustHistoryRequest {
             trust_code: trust.to_string(),
-        })?;
+        };
         Ok(self
             .inner
             .get_trust_history(req)

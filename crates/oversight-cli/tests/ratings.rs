@@ -6,36 +6,13 @@
 use std::process::Output;
 use std::time::Duration;
 
-use oversight_e2e::Stack;
+use oversight_e2e::{FIRST_FLOW_FEED, Stack, feed_for};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1 as common;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_testkit::wait_until;
 
-const FEED: &str = include_str!("../../../tests/fixtures/first_flow.csv");
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// The first-flow feed for another trust, with its trust type and UoR rating.
-fn feed_for(code: &str, trust_type: &str, uor: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in FEED.lines().enumerate() {
-        let line = if i == 0 {
-            line.to_string()
-        } else {
-            let l = line
-                .replace("RXX", code)
-                .replace(",acute,", &format!(",{trust_type},"));
-            if l.starts_with("use_of_resources,") {
-                l.replace(",Requires improvement,", &format!(",{uor},"))
-            } else {
-                l
-            }
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
 
 async fn oversight(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_oversight"))
@@ -94,9 +71,20 @@ fn expected_row(r: &pb::CombinedRatingPublished) -> Vec<String> {
 async fn the_ratings_table_matches_the_api() {
     let stack = Stack::start().await.unwrap();
     for (batch, feed) in [
-        ("rxx", FEED.to_string()),
-        ("ryy", feed_for("RYY", "acute", "Inadequate")),
-        ("rzz", feed_for("RZZ", "mental_health", "Good")),
+        ("rxx", FIRST_FLOW_FEED.to_string()),
+        (
+            "ryy",
+            feed_for("RYY", "Example Hospitals NHS Trust", "acute", "Inadequate"),
+        ),
+        (
+            "rzz",
+            feed_for(
+                "RZZ",
+                "Example Hospitals NHS Trust",
+                "mental_health",
+                "Good",
+            ),
+        ),
     ] {
         let receipt = stack
             .submit(batch, ing::FeedFormat::Csv, "feed.csv", feed.as_bytes())

@@ -356,6 +356,17 @@ impl TrustType {
         }
     }
 
+    /// Words for explanations ("mental health").
+    pub fn describe(self) -> &'static str {
+        match self {
+            TrustType::Acute => "acute",
+            TrustType::SpecialistAcute => "specialist acute",
+            TrustType::MentalHealth => "mental health",
+            TrustType::Community => "community",
+            TrustType::Ambulance => "ambulance",
+        }
+    }
+
     /// Whether quality is rated through a location (hospital) level.
     pub fn has_location_level(self) -> bool {
         matches!(self, TrustType::Acute | TrustType::SpecialistAcute)
@@ -373,7 +384,7 @@ impl FromStr for TrustType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match normalise(s).as_str() {
             "acute" | "trusttypeacute" => Ok(TrustType::Acute),
-            "specialistacute" | "specialist" | "trusttypespecialistacute" => {
+            "specialistacute" | "acutespecialist" | "specialist" | "trusttypespecialistacute" => {
                 Ok(TrustType::SpecialistAcute)
             }
             "mentalhealth" | "trusttypementalhealth" => Ok(TrustType::MentalHealth),

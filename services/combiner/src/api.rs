@@ -44,13 +44,12 @@ fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
 }
 
 /// Flag codes a filter may name.
-pub const FLAG_CODES: [&str; 5] = [
-    "uor_raised_result",
-    "uor_lowered_result",
-    "good_while_kq_inadequate",
-    "good_while_uor_inadequate",
-    "parts_far_apart",
-];
+fn flag_codes() -> Vec<&'static str> {
+    combined_rules::Flag::KINDS
+        .iter()
+        .map(|f| f.code())
+        .collect()
+}
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, Status>> + Send>>;
 
@@ -119,11 +118,11 @@ impl TrustRatingsService for TrustRatingsApi {
         let type_filter = common::TrustType::try_from(r.trust_type).map_err(|_| {
             Status::invalid_argument(format!("trust_type: unknown value {}", r.trust_type))
         })?;
-        if !r.flag.is_empty() && !FLAG_CODES.contains(&r.flag.as_str()) {
+        if !r.flag.is_empty() && !flag_codes().contains(&r.flag.as_str()) {
             return Err(Status::invalid_argument(format!(
                 "flag: unknown flag {:?} (expected one of {})",
                 r.flag,
-                FLAG_CODES.join(", ")
+                flag_codes().join(", ")
             )));
         }
         if !r.region.is_empty() {

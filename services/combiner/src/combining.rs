@@ -38,17 +38,6 @@ fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
     }
 }
 
-fn rules_trust_type(raw: i32) -> combined_rules::TrustType {
-    use oversight_rating::TrustType as T;
-    match convert::trust_type(raw) {
-        Some(T::Acute) | None => combined_rules::TrustType::Acute,
-        Some(T::SpecialistAcute) => combined_rules::TrustType::SpecialistAcute,
-        Some(T::MentalHealth) => combined_rules::TrustType::MentalHealth,
-        Some(T::Community) => combined_rules::TrustType::Community,
-        Some(T::Ambulance) => combined_rules::TrustType::Ambulance,
-    }
-}
-
 /// The two parts of a combined rating; every version of each is kept (append-only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -265,7 +254,8 @@ impl Combiner {
             })
         });
         let input = CombineInput {
-            trust_type: rules_trust_type(quality.trust_type),
+            trust_type: convert::trust_type(quality.trust_type)
+                .unwrap_or(combined_rules::TrustType::Acute),
             key_questions,
             overall_quality,
             uor: approved,

@@ -18,7 +18,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use tonic::{Request, Response, Status};
 
 use crate::error::ServiceError;
-use crate::metrics::{Metrics, Peers, RecordedDecision, shared_trust_type};
+use crate::metrics::{Metrics, Peers, RecordedDecision};
 use crate::resources::Resources;
 use crate::workflow::{Assessment, Assessments, Published, Transition};
 
@@ -497,7 +497,7 @@ impl ResourcesService for ResourcesApi {
                 .map(|(row, a)| pb::LeagueTableRow {
                     rank: u32::try_from(row.rank).unwrap_or(u32::MAX),
                     trust_code: row.trust.to_string(),
-                    trust_type: common::TrustType::from(shared_trust_type(row.org_type)) as i32,
+                    trust_type: common::TrustType::from(row.org_type) as i32,
                     segment: u32::from(row.segment),
                     delivery_score: row.delivery_score.to_string(),
                     explanation: Some((&a.explanation).into()),

@@ -78,28 +78,6 @@ pub fn parse_decimal(s: &str) -> Option<Decimal> {
         .or_else(|| Decimal::from_scientific(t).ok())
 }
 
-/// The NHSI rules' trust type for the shared one.
-pub fn rules_trust_type(t: TrustType) -> nhsi_rules::TrustType {
-    match t {
-        TrustType::Acute => nhsi_rules::TrustType::Acute,
-        TrustType::SpecialistAcute => nhsi_rules::TrustType::AcuteSpecialist,
-        TrustType::MentalHealth => nhsi_rules::TrustType::MentalHealth,
-        TrustType::Community => nhsi_rules::TrustType::Community,
-        TrustType::Ambulance => nhsi_rules::TrustType::Ambulance,
-    }
-}
-
-/// The shared trust type for the NHSI rules' one.
-pub fn shared_trust_type(t: nhsi_rules::TrustType) -> TrustType {
-    match t {
-        nhsi_rules::TrustType::Acute => TrustType::Acute,
-        nhsi_rules::TrustType::AcuteSpecialist => TrustType::SpecialistAcute,
-        nhsi_rules::TrustType::MentalHealth => TrustType::MentalHealth,
-        nhsi_rules::TrustType::Community => TrustType::Community,
-        nhsi_rules::TrustType::Ambulance => TrustType::Ambulance,
-    }
-}
-
 /// One stored observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
@@ -326,7 +304,7 @@ impl Metrics {
         let (group, members): (PeerGroup, Vec<TrustCode>) = match peers {
             Peers::National => (
                 PeerGroup::National {
-                    trust_type: rules_trust_type(trust_type),
+                    trust_type,
                 },
                 self.trusts()
                     .await?
@@ -645,7 +623,7 @@ impl Metrics {
                     .is_some_and(|(_, margin)| *margin < Decimal::ZERO);
                 NofProvider {
                     trust,
-                    org_type: rules_trust_type(t),
+                    org_type: t,
                     metrics,
                     deficit,
                     // Deficit support is not in any feed yet.
@@ -664,7 +642,7 @@ impl Metrics {
         let assessments: Vec<NofAssessment> = assess_providers(&providers, &self.rules.nof)
             .map_err(|e| ServiceError::Internal(e.into()))?
             .into_iter()
-            .filter(|a| trust_type.is_none_or(|t| a.org_type == rules_trust_type(t)))
+            .filter(|a| trust_type.is_none_or(|t| a.org_type == t))
             .collect();
         let rows = league_table(&assessments);
         Ok(rows

@@ -25,6 +25,15 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// One flag of each kind, for listing the codes (`PartsFarApart`'s months are irrelevant here).
+    pub const KINDS: [Flag; 5] = [
+        Flag::UorRaisedResult,
+        Flag::UorLoweredResult,
+        Flag::GoodWhileKqInadequate,
+        Flag::GoodWhileUorInadequate,
+        Flag::PartsFarApart { months: 0 },
+    ];
+
     /// Stable snake_case code for storage, APIs, filters and CSS classes.
     pub fn code(self) -> &'static str {
         match self {

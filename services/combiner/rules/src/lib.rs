@@ -15,8 +15,6 @@
 mod flags;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{Datelike, Months, NaiveDate};
 use oversight_rating::{CountThreshold, Explanation, KeyQuestion, Rating, RatingValue, Thresholds};
@@ -77,76 +75,8 @@ impl Default for CombinedRuleSet {
     }
 }
 
-/// The kind of NHS trust, as far as combined-rating eligibility cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrustType {
-    /// Non-specialist acute trust: the only kind that gets a combined rating.
-    Acute,
-    SpecialistAcute,
-    MentalHealth,
-    Community,
-    Ambulance,
-}
-
-impl TrustType {
-    pub const ALL: [TrustType; 5] = [
-        TrustType::Acute,
-        TrustType::SpecialistAcute,
-        TrustType::MentalHealth,
-        TrustType::Community,
-        TrustType::Ambulance,
-    ];
-
-    /// Stable snake_case name, the same as the serde form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrustType::Acute => "acute",
-            TrustType::SpecialistAcute => "specialist_acute",
-            TrustType::MentalHealth => "mental_health",
-            TrustType::Community => "community",
-            TrustType::Ambulance => "ambulance",
-        }
-    }
-
-    /// Words for explanations ("mental health").
-    pub fn describe(self) -> &'static str {
-        match self {
-            TrustType::Acute => "acute",
-            TrustType::SpecialistAcute => "specialist acute",
-            TrustType::MentalHealth => "mental health",
-            TrustType::Community => "community",
-            TrustType::Ambulance => "ambulance",
-        }
-    }
-}
-
-impl fmt::Display for TrustType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TrustTypeError {
-    #[error(
-        "unknown trust type {0:?} (expected acute, specialist_acute, mental_health, community or ambulance)"
-    )]
-    Unknown(String),
-}
-
-impl FromStr for TrustType {
-    type Err = TrustTypeError;
-
-    /// Accepts the snake_case names in any case, with spaces or hyphens for underscores.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        TrustType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == norm)
-            .ok_or_else(|| TrustTypeError::Unknown(s.to_string()))
-    }
-}
+/// The kind of NHS trust: only non-specialist acute trusts get a combined rating.
+pub use oversight_rating::TrustType;
 
 /// A rating with the date of the report that set it; `rating: None` is "no real rating" (absent or
 /// a CQC non-rating).

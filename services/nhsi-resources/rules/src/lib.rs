@@ -25,7 +25,6 @@ pub mod suggest;
 pub mod workflow;
 
 use std::cmp::Ordering;
-use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -65,66 +64,7 @@ impl Direction {
 }
 
 /// The kind of NHS provider, for national peer groups and NOF organisation types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrustType {
-    /// Non-specialist acute trusts (the trusts UoR assessments covered from 2017).
-    Acute,
-    /// Specialist acute trusts.
-    AcuteSpecialist,
-    /// Mental health trusts.
-    MentalHealth,
-    /// Community trusts.
-    Community,
-    /// Ambulance trusts.
-    Ambulance,
-}
-
-impl TrustType {
-    /// All trust types, in declaration order.
-    pub const ALL: [TrustType; 5] = [
-        TrustType::Acute,
-        TrustType::AcuteSpecialist,
-        TrustType::MentalHealth,
-        TrustType::Community,
-        TrustType::Ambulance,
-    ];
-
-    /// The snake_case name used in files and messages (`acute_specialist`).
-    pub fn name(self) -> &'static str {
-        match self {
-            TrustType::Acute => "acute",
-            TrustType::AcuteSpecialist => "acute_specialist",
-            TrustType::MentalHealth => "mental_health",
-            TrustType::Community => "community",
-            TrustType::Ambulance => "ambulance",
-        }
-    }
-}
-
-impl fmt::Display for TrustType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An unknown trust type name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown trust type {0:?} (expected acute, acute_specialist, mental_health, community or ambulance)"
-)]
-pub struct UnknownTrustType(pub String);
-
-impl FromStr for TrustType {
-    type Err = UnknownTrustType;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-        TrustType::ALL
-            .into_iter()
-            .find(|k| k.name() == t)
-            .ok_or_else(|| UnknownTrustType(s.to_string()))
-    }
-}
+pub use oversight_rating::TrustType;
 
 /// Parses a decimal written plainly (`-7.25`) or in scientific notation (`1.5e2`).
 pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
@@ -166,7 +106,7 @@ mod tests {
     #[test]
     fn trust_types_round_trip() {
         for t in TrustType::ALL {
-            assert_eq!(t.name().parse::<TrustType>(), Ok(t));
+            assert_eq!(t.as_str().parse::<TrustType>(), Ok(t));
         }
         assert_eq!(
             "Mental health".parse::<TrustType>(),
