@@ -303,9 +303,7 @@ impl Metrics {
         let trust_type = self.trust_type(trust).await?;
         let (group, members): (PeerGroup, Vec<TrustCode>) = match peers {
             Peers::National => (
-                PeerGroup::National {
-                    trust_type,
-                },
+                PeerGroup::National { trust_type },
                 self.trusts()
                     .await?
                     .into_iter()
