@@ -55,6 +55,16 @@ pub struct InfraConfig {
     /// Address for the Prometheus `/metrics` endpoint (unset: no metrics server).
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// PEM certificate chain for serving gRPC over TLS (with `GRPC_TLS_KEY`). Unset: plaintext.
+    #[arg(long, env = "GRPC_TLS_CERT")]
+    pub grpc_tls_cert: Option<PathBuf>,
+    /// PEM private key for `GRPC_TLS_CERT`.
+    #[arg(long, env = "GRPC_TLS_KEY")]
+    pub grpc_tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): when set, every gRPC client must present a certificate signed by one
+    /// of them (mutual TLS). Bearer tokens still name the caller and its role.
+    #[arg(long, env = "GRPC_TLS_CLIENT_CA")]
+    pub grpc_tls_client_ca: Option<PathBuf>,
     /// File of gRPC bearer tokens (`role caller token` per line). Unset: authentication off.
     #[arg(long, env = "AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
@@ -76,6 +86,9 @@ impl InfraConfig {
             data_dir: PathBuf::from("."),
             auth_tokens_file: None,
             metrics_addr: None,
+            grpc_tls_cert: None,
+            grpc_tls_key: None,
+            grpc_tls_client_ca: None,
         }
     }
 

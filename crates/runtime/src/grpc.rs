@@ -7,7 +7,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::service::{Routes, RoutesBuilder};
 
-use crate::Shutdown;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use crate::{InfraConfig, Shutdown};
 
 /// Largest gRPC message a service accepts or sends (bounded inputs).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -33,13 +35,82 @@ pub async fn base_routes() -> anyhow::Result<(RoutesBuilder, tonic_health::serve
     Ok((routes, reporter))
 }
 
-/// Serve `routes` on `listener` until `shutdown` is cancelled; in-flight calls finish first.
-pub async fn serve(
+/// How a service serves gRPC: TLS (optionally mutual) and the Prometheus endpoint beside it.
+#[derive(Clone, Default)]
+pub struct ServeConfig {
+    pub metrics_addr: Option<SocketAddr>,
+    tls: Option<ServerTlsConfig>,
+}
+
+fn read_pem(path: &std::path::Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("failed to read {what} {}", path.display()))
+}
+
+impl ServeConfig {
+    /// From the shared configuration; TLS files are read now, so a bad path fails at start.
+    pub fn from_infra(cfg: &InfraConfig) -> anyhow::Result<ServeConfig> {
+        let tls = match (&cfg.grpc_tls_cert, &cfg.grpc_tls_key) {
+            (Some(cert), Some(key)) => {
+                let identity = Identity::from_pem(
+                    read_pem(cert, "GRPC_TLS_CERT")?,
+                    read_pem(key, "GRPC_TLS_KEY")?,
+                );
+                let mut tls = ServerTlsConfig::new().identity(identity);
+                if let Some(ca) = &cfg.grpc_tls_client_ca {
+                    tls = tls.client_ca_root(Certificate::from_pem(read_pem(ca, "GRPC_TLS_CLIENT_CA")?));
+                }
+                Some(tls)
+            }
+            (None, None) if cfg.grpc_tls_client_ca.is_some() => {
+                anyhow::bail!("GRPC_TLS_CLIENT_CA needs GRPC_TLS_CERT and GRPC_TLS_KEY")
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("GRPC_TLS_CERT and GRPC_TLS_KEY must be set together"),
+        };
+        Ok(ServeConfig {
+            metrics_addr: cfg.metrics_addr,
+            tls,
+        })
+    }
+
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// Serve `routes` as `config` says (TLS, metrics) until `shutdown`; in-flight calls finish first.
+pub async fn serve_configured(
     listener: TcpListener,
     routes: Routes,
+    config: ServeConfig,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    tonic::transport::Server::builder()
+    let metrics = crate::metrics::serve_if_configured(config.metrics_addr, shutdown.clone());
+    let grpc = serve_inner(listener, routes, config.tls, shutdown.clone());
+    let (m, g) = tokio::join!(metrics, grpc);
+    if m.is_err() {
+        // A metrics endpoint that cannot serve stops the service: operators rely on it.
+        shutdown.cancel();
+    }
+    m.and(g)
+}
+
+/// Serve `routes` on `listener` (plaintext) until `shutdown` is cancelled; in-flight calls finish first.
+pub async fn serve(listener: TcpListener, routes: Routes, shutdown: Shutdown) -> anyhow::Result<()> {
+    serve_inner(listener, routes, None, shutdown).await
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    routes: Routes,
+    tls: Option<ServerTlsConfig>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).context("invalid gRPC TLS configuration")?;
+    }
+    builder
         .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(
@@ -49,21 +120,4 @@ pub async fn serve(
         )
         .await
         .context("gRPC server failed")
-}
-
-/// `serve`, plus the Prometheus `/metrics` endpoint when `metrics_addr` is set.
-pub async fn serve_with_metrics(
-    listener: TcpListener,
-    routes: Routes,
-    metrics_addr: Option<SocketAddr>,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let metrics = crate::metrics::serve_if_configured(metrics_addr, shutdown.clone());
-    let grpc = serve(listener, routes, shutdown.clone());
-    let (m, g) = tokio::join!(metrics, grpc);
-    if m.is_err() {
-        // A metrics endpoint that cannot serve stops the service: operators rely on it.
-        shutdown.cancel();
-    }
-    m.and(g)
 }

@@ -103,7 +103,7 @@ fn consumer_spec(
 
 pub struct App {
     listener: TcpListener,
-    metrics_addr: Option<SocketAddr>,
+    serve: grpc::ServeConfig,
     report_listener: Option<TcpListener>,
     routes: Routes,
     bus: Bus,
@@ -160,7 +160,7 @@ impl App {
             .await;
         Ok(App {
             listener,
-            metrics_addr: config.infra.metrics_addr,
+            serve: grpc::ServeConfig::from_infra(&config.infra)?,
             report_listener,
             routes: routes.routes(),
             bus,
@@ -212,12 +212,7 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_with_metrics(
-            self.listener,
-            self.routes,
-            self.metrics_addr,
-            shutdown.clone(),
-        );
+        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
         let watchers = async {
             shutdown.cancelled().await;

@@ -55,7 +55,7 @@ pub struct Config {
 
 pub struct App {
     listener: TcpListener,
-    metrics_addr: Option<SocketAddr>,
+    serve: grpc::ServeConfig,
     routes: Routes,
     bus: Bus,
     rater: Arc<Rater>,
@@ -89,7 +89,7 @@ impl App {
             .await;
         Ok(App {
             listener,
-            metrics_addr: config.infra.metrics_addr,
+            serve: grpc::ServeConfig::from_infra(&config.infra)?,
             routes: routes.routes(),
             bus,
             rater,
@@ -123,12 +123,7 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_with_metrics(
-            self.listener,
-            self.routes,
-            self.metrics_addr,
-            shutdown.clone(),
-        );
+        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         let (c, s) = tokio::join!(consumer, server);
         shutdown.cancel();
         c.and(s)

@@ -71,8 +71,11 @@ pub fn kq_ratings(
         .collect()
 }
 
+/// The longest NHS England region name accepted in evidence (in characters).
+pub const MAX_REGION_CHARS: usize = 64;
+
 /// The wire form of a trust's quality rating (without version and timestamps).
-pub fn to_event(q: &TrustQuality, trust_name: &str) -> pb::QualityRatingIssued {
+pub fn to_event(q: &TrustQuality, trust_name: &str, region: &str) -> pb::QualityRatingIssued {
     pb::QualityRatingIssued {
         event_id: String::new(),
         trust_code: q.trust.to_string(),
@@ -93,6 +96,7 @@ pub fn to_event(q: &TrustQuality, trust_name: &str) -> pb::QualityRatingIssued {
                 overall: Some(dated(&l.overall)),
             })
             .collect(),
+        region: region.to_string(),
     }
 }
 
@@ -145,6 +149,14 @@ impl Rater {
             .parse()
             .map_err(|err| invalid("trust_code", format!("{err}")))?;
         let trust_type = convert::trust_type(e.trust_type);
+        let region = e.region.trim();
+        if region.chars().count() > MAX_REGION_CHARS {
+            return Err(invalid(
+                "region",
+                format!("a region is at most {MAX_REGION_CHARS} characters"),
+            )
+            .into());
+        }
         let evidence_id = e
             .provenance
             .as_ref()
@@ -185,7 +197,7 @@ impl Rater {
             ));
         }
         let mut tx = self.pool.begin().await?;
-        store::upsert_trust(&mut tx, &trust, &e.trust_name, trust_type).await?;
+        store::upsert_trust(&mut tx, &trust, &e.trust_name, trust_type, region).await?;
         for r in &rows {
             store::upsert_service_rating(&mut tx, &trust, r).await?;
         }
@@ -200,6 +212,7 @@ impl Rater {
     async fn known_trust(&self, trust: &TrustCode) -> Result<(String, TrustType), RecordError> {
         store::trust(&self.pool, trust)
             .await?
+            .map(|t| (t.name, t.trust_type))
             .ok_or_else(|| RecordError::NotFound(format!("trust_code: unknown trust {trust}")))
     }
 
@@ -210,7 +223,7 @@ impl Rater {
         recorded_by: &str,
     ) -> Result<Recorded, RecordError> {
         let trust_type = match (store::trust(&self.pool, &cmd.trust).await?, &cmd.register) {
-            (Some((_, t)), _) => t,
+            (Some(known), _) => known.trust_type,
             (None, Some((_, t))) => *t,
             (None, None) => {
                 return Err(RecordError::NotFound(format!(
@@ -226,7 +239,7 @@ impl Rater {
         );
         let mut tx = self.pool.begin().await?;
         let name = cmd.register.as_ref().map_or("", |(n, _)| n.as_str());
-        store::upsert_trust(&mut tx, &cmd.trust, name, Some(trust_type)).await?;
+        store::upsert_trust(&mut tx, &cmd.trust, name, Some(trust_type), "").await?;
         store::upsert_inspection(
             &mut tx,
             &cmd.trust,
@@ -517,7 +530,12 @@ impl Rater {
 
     /// `rerate` with the re-rating lock held by the caller.
     async fn rerate_locked(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
-        let Some((name, trust_type)) = store::trust(&self.pool, trust).await? else {
+        let Some(store::TrustRow {
+            name,
+            trust_type,
+            region,
+        }) = store::trust(&self.pool, trust).await?
+        else {
             anyhow::bail!("unknown trust {trust}");
         };
         let mut quality = self
@@ -526,7 +544,7 @@ impl Rater {
             .map_err(|e| anyhow::anyhow!("failed to rate {trust}: {e}"))?;
         let decisions = store::judgements(&self.pool, Some(trust)).await?;
         judging::apply_final_decisions(&mut quality, &decisions, None);
-        let mut event = to_event(&quality, &name);
+        let mut event = to_event(&quality, &name, &region);
         if let OverallBasis::PreviousStands { reason } = &quality.overall_basis
             && quality.overall.rating.is_none()
             && let Some(previous) = self.previous_overall(trust).await?

@@ -22,24 +22,35 @@ pub struct ServiceRatingRow {
     pub evidence_id: String,
 }
 
-/// Record a trust. A blank name never overwrites a known one, and an unknown type (`None`, e.g.
-/// from a CQC API location, which does not say) never overwrites a known one; a new trust without
-/// a type is taken as acute.
+/// A known trust: its name, type and NHS England region (`""` when no evidence has said).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRow {
+    pub name: String,
+    pub trust_type: TrustType,
+    pub region: String,
+}
+
+/// Record a trust. A blank name or region never overwrites a known one, and an unknown type
+/// (`None`, e.g. from a CQC API location, which does not say) never overwrites a known one; a new
+/// trust without a type is taken as acute.
 pub async fn upsert_trust(
     conn: &mut AnyConnection,
     trust: &TrustCode,
     name: &str,
     trust_type: Option<TrustType>,
+    region: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO cqc_trusts (trust_code, trust_name, trust_type) VALUES ($1, $2, COALESCE(NULLIF($3, ''), 'acute'))
+        "INSERT INTO cqc_trusts (trust_code, trust_name, trust_type, region) VALUES ($1, $2, COALESCE(NULLIF($3, ''), 'acute'), $4)
          ON CONFLICT (trust_code) DO UPDATE SET
             trust_name = CASE WHEN excluded.trust_name = '' THEN cqc_trusts.trust_name ELSE excluded.trust_name END,
-            trust_type = CASE WHEN $3 = '' THEN cqc_trusts.trust_type ELSE excluded.trust_type END",
+            trust_type = CASE WHEN $3 = '' THEN cqc_trusts.trust_type ELSE excluded.trust_type END,
+            region = CASE WHEN excluded.region = '' THEN cqc_trusts.region ELSE excluded.region END",
     )
     .bind(trust.as_str())
     .bind(name)
     .bind(trust_type.map_or("", TrustType::as_str))
+    .bind(region)
     .execute(conn)
     .await?;
     Ok(())
@@ -89,19 +100,23 @@ pub async fn upsert_well_led(
     Ok(())
 }
 
-/// A trust's name and type, if known.
-pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<(String, TrustType)>> {
-    let row = sqlx::query("SELECT trust_name, trust_type FROM cqc_trusts WHERE trust_code = $1")
-        .bind(trust.as_str())
-        .fetch_optional(pool)
-        .await?;
+/// A trust's name, type and region, if known.
+pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<TrustRow>> {
+    let row = sqlx::query(
+        "SELECT trust_name, trust_type, region FROM cqc_trusts WHERE trust_code = $1",
+    )
+    .bind(trust.as_str())
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| {
-        let name: String = r.try_get("trust_name")?;
         let t: String = r.try_get("trust_type")?;
-        let tt: TrustType = t
-            .parse()
-            .map_err(|e| sqlx::Error::Decode(format!("stored trust type: {e}").into()))?;
-        Ok((name, tt))
+        Ok(TrustRow {
+            name: r.try_get("trust_name")?,
+            trust_type: t
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(format!("stored trust type: {e}").into()))?,
+            region: r.try_get("region")?,
+        })
     })
     .transpose()
 }

@@ -12,7 +12,7 @@ use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use chrono::NaiveDate;
 use cqc_quality::store::{
     self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
-    MergedServiceRow, ServiceRatingRow,
+    MergedServiceRow, ServiceRatingRow, TrustRow,
 };
 use cqc_rules::{Limiter, MergedExclusion, Stage, TrustType as RulesTrustType};
 use futures::StreamExt;
@@ -48,9 +48,18 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     .unwrap();
     let trust: TrustCode = "RXX".parse().unwrap();
     let mut tx = pool.begin().await.unwrap();
-    store::upsert_trust(&mut tx, &trust, "Example", Some(RulesTrustType::Acute))
-        .await
-        .unwrap();
+    store::upsert_trust(
+        &mut tx,
+        &trust,
+        "Example",
+        Some(RulesTrustType::Acute),
+        "London",
+    )
+    .await
+    .unwrap();
+    // A blank name, type or region never overwrites a known one; a new region replaces the old
+    // (below).
+    store::upsert_trust(&mut tx, &trust, "", None, "").await.unwrap();
     for (date, rating) in [("2019-01-01", R::Good), ("2019-06-01", R::Outstanding)] {
         let row = ServiceRatingRow {
             location_id: "RXX01".into(),
@@ -108,6 +117,23 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    let known = |region: &str| {
+        Some(TrustRow {
+            name: "Example".into(),
+            trust_type: RulesTrustType::Acute,
+            region: region.into(),
+        })
+    };
+    assert_eq!(store::trust(&pool, &trust).await.unwrap(), known("London"));
+    let mut conn = pool.acquire().await.unwrap();
+    store::upsert_trust(&mut conn, &trust, "", None, "South East")
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(
+        store::trust(&pool, &trust).await.unwrap(),
+        known("South East")
+    );
     assert_eq!(
         store::inspections(&pool, &trust).await.unwrap(),
         vec![("RXX01".to_string(), day("2019-06-01"), 1)]

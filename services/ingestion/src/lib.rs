@@ -37,7 +37,7 @@ pub struct Config {
 /// A built, not yet running, ingestion service.
 pub struct App {
     listener: TcpListener,
-    metrics_addr: Option<SocketAddr>,
+    serve: grpc::ServeConfig,
     routes: Routes,
     bus: Bus,
     ingestor: Ingestor,
@@ -72,7 +72,7 @@ impl App {
             .await;
         Ok(App {
             listener,
-            metrics_addr: config.infra.metrics_addr,
+            serve: grpc::ServeConfig::from_infra(&config.infra)?,
             routes: routes.routes(),
             bus,
             ingestor,
@@ -108,12 +108,7 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_with_metrics(
-            self.listener,
-            self.routes,
-            self.metrics_addr,
-            shutdown.clone(),
-        );
+        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         let (c, s) = tokio::join!(consumer, server);
         shutdown.cancel();
         c.and(s)

@@ -99,8 +99,9 @@ pub struct Ingestor {
 }
 
 /// Quality records of one trust in one commit group travel as one `QualityEvidence` message, so a
-/// trust is re-rated once per group rather than once per record; resource records travel one by
-/// one. Returns the record numbers behind each message.
+/// trust is re-rated once per group rather than once per record (keeping the first non-empty trust
+/// name and region); resource records travel one by one. Returns the record numbers behind each
+/// message.
 pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evidence)> {
     let mut out: Vec<(Vec<u64>, feed::Evidence)> = Vec::new();
     let mut quality_at: std::collections::BTreeMap<String, usize> =
@@ -117,6 +118,9 @@ pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evi
                         if let feed::Evidence::Quality(group) = evidence {
                             if group.trust_name.is_empty() {
                                 group.trust_name = q.trust_name;
+                            }
+                            if group.region.is_empty() {
+                                group.region = q.region;
                             }
                             group.service_ratings.extend(q.service_ratings);
                             group.well_led.extend(q.well_led);

@@ -48,7 +48,7 @@ pub struct Config {
 
 pub struct App {
     listener: TcpListener,
-    metrics_addr: Option<SocketAddr>,
+    serve: grpc::ServeConfig,
     routes: Routes,
     bus: Bus,
     resources: Arc<Resources>,
@@ -87,7 +87,7 @@ impl App {
             .await;
         Ok(App {
             listener,
-            metrics_addr: config.infra.metrics_addr,
+            serve: grpc::ServeConfig::from_infra(&config.infra)?,
             routes: routes.routes(),
             bus,
             resources,
@@ -146,12 +146,7 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_with_metrics(
-            self.listener,
-            self.routes,
-            self.metrics_addr,
-            shutdown.clone(),
-        );
+        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         let (e, q, s) = tokio::join!(evidence, quality, server);
         shutdown.cancel();
         e.and(q).and(s)

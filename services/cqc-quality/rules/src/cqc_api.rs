@@ -28,6 +28,9 @@ pub struct Location {
     /// The ODS site code, when CQC has one.
     #[serde(default)]
     pub ods_code: Option<String>,
+    /// The NHS region CQC files the location under, e.g. "London".
+    #[serde(default)]
+    pub region: Option<String>,
     /// The current ratings.
     #[serde(default)]
     pub current_ratings: Option<CurrentRatings>,
@@ -45,6 +48,9 @@ pub struct Provider {
     /// e.g. "NHS Healthcare Organisation".
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// The NHS region CQC files the provider under, e.g. "London".
+    #[serde(default)]
+    pub region: Option<String>,
     /// The current ratings.
     #[serde(default)]
     pub current_ratings: Option<CurrentRatings>,

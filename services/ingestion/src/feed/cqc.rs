@@ -17,6 +17,8 @@
 //! The trust: CQC's `providerId` and `locationId` are not ODS codes, so the trust comes from the
 //! object's `odsCode` (a site code's first three characters, or a trust code). An object without
 //! one is rejected naming `odsCode`. The trust type is not in CQC's API and travels unspecified.
+//! The object's `region` (NHS region, e.g. "London"), when given, travels as the trust's region
+//! (trimmed, at most 64 characters, else the record is rejected naming `region`).
 
 use std::io::{BufReader, Read};
 
@@ -29,7 +31,7 @@ use oversight_proto::evidence::v1 as ev;
 use oversight_rating::{KeyQuestion, SiteCode, TrustCode};
 use serde_json::Value;
 
-use super::ratings::At;
+use super::ratings::{At, region};
 use super::split::JsonValues;
 use super::{Evidence, MAX_RECORD_BYTES, Parsed, ReadError, Rejection};
 
@@ -158,6 +160,7 @@ fn location_evidence(
     location: &Location,
 ) -> Result<Vec<Evidence>, Rejection> {
     let le = location_to_evidence(location).map_err(|e| rules_rejection(at, &e))?;
+    let region = region(at, "region", location.region.as_deref())?;
     let location_id = le.id.to_string();
     let location_name = le.name.clone().unwrap_or_default();
     let service_ratings: Vec<ev::ServiceKeyQuestionRating> = le
@@ -188,6 +191,7 @@ fn location_evidence(
         service_ratings,
         well_led: vec![],
         published: vec![],
+        region,
     })])
 }
 
@@ -211,6 +215,7 @@ fn provider_evidence(
     trust: TrustCode,
     provider: &Provider,
 ) -> Result<Vec<Evidence>, Rejection> {
+    let region = region(at, "region", provider.region.as_deref())?;
     let current = provider.current_ratings.as_ref();
     let overall = current.and_then(|c| c.overall.as_ref());
     let fallback = overall
@@ -325,6 +330,7 @@ fn provider_evidence(
         service_ratings: vec![],
         well_led,
         published,
+        region,
     })];
     out.extend(resources);
     Ok(out)

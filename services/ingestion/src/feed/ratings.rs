@@ -7,6 +7,7 @@
 //! | `trust_code` | ODS trust code, e.g. `RXX` |
 //! | `trust_name` | optional display name |
 //! | `trust_type` | `acute`, `specialist_acute`, `mental_health`, `community`, `ambulance` (default `acute`) |
+//! | `region` | optional NHS England region, free text, e.g. `London`, `North East and Yorkshire` (at most 64 characters) |
 //! | `location_id` | CQC location id or ODS site code (service ratings of trusts with a location level) |
 //! | `location_name` | optional |
 //! | `service` | inspection area id, e.g. `urgent`, `surgery` (service ratings) |
@@ -30,6 +31,7 @@ struct FeedRow {
     trust_code: Option<String>,
     trust_name: Option<String>,
     trust_type: Option<String>,
+    region: Option<String>,
     location_id: Option<String>,
     location_name: Option<String>,
     service: Option<String>,
@@ -37,6 +39,9 @@ struct FeedRow {
     rating: Option<String>,
     report_date: Option<String>,
 }
+
+/// The longest region name accepted (in characters).
+pub const MAX_REGION_CHARS: usize = 64;
 
 const REQUIRED_COLUMNS: [&str; 4] = ["record_type", "trust_code", "rating", "report_date"];
 
@@ -295,6 +300,19 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// An optional NHS England region: trimmed, empty when absent, at most [`MAX_REGION_CHARS`].
+pub(crate) fn region(at: At<'_>, field: &str, v: Option<&str>) -> Result<String, Rejection> {
+    let region = v.map(str::trim).unwrap_or_default();
+    let chars = region.chars().count();
+    if chars > MAX_REGION_CHARS {
+        return Err(at.reject(
+            field,
+            format!("{chars} characters; a region is at most {MAX_REGION_CHARS}"),
+        ));
+    }
+    Ok(region.to_string())
+}
+
 fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
     let record_type = required(at, "record_type", &row.record_type)?;
     let trust: TrustCode = required(at, "trust_code", &row.trust_code)?
@@ -320,6 +338,7 @@ fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
     let rating_wire = common::Rating::from(rating) as i32;
     let trust_name = non_empty(&row.trust_name).unwrap_or_default().to_string();
     let trust_type_wire = common::TrustType::from(trust_type) as i32;
+    let region = region(at, "region", row.region.as_deref())?;
     match record_type {
         "service_rating" => {
             let service: ServiceId = required(at, "service", &row.service)?
@@ -358,6 +377,7 @@ fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
                 }],
                 well_led: vec![],
                 published: vec![],
+                region,
             }))
         }
         "well_led" => Ok(Evidence::Quality(ev::QualityEvidence {
@@ -371,6 +391,7 @@ fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
                 report_date,
             }],
             published: vec![],
+            region,
         })),
         "use_of_resources" => {
             if rating.rating().is_none() {

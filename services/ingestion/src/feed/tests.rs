@@ -94,6 +94,74 @@ fn location_required_for_acute_not_for_mental_health() {
     assert_eq!(p.rejected[0].field, "location_id");
 }
 
+fn quality(e: &Evidence) -> &ev::QualityEvidence {
+    match e {
+        Evidence::Quality(q) => q,
+        other => panic!("not quality evidence: {other:?}"),
+    }
+}
+
+#[test]
+fn region_column_is_optional_trimmed_and_bounded() {
+    let long = "x".repeat(65);
+    let at_limit = "é".repeat(64);
+    let csv = format!(
+        "record_type,trust_code,region,trust_type,location_id,service,key_question,rating,report_date\n\
+         well_led,RXX,  North East and Yorkshire ,acute,,,,Good,2017-07-01\n\
+         well_led,RYY,,acute,,,,Good,2017-07-01\n\
+         well_led,RZZ,{long},acute,,,,Good,2017-07-01\n\
+         service_rating,RAA,{at_limit},acute,RAA01,urgent,safe,Good,2017-06-01\n"
+    );
+    let p = parse(Format::Csv, "regions.csv", csv.as_bytes());
+    assert_eq!(fields(&p), vec![(3, "region")]);
+    assert!(p.rejected[0].reason.contains("at most 64"), "{}", p.rejected[0]);
+    let regions: Vec<(&str, &str)> = p
+        .accepted
+        .iter()
+        .map(|a| quality(&a.evidence[0]))
+        .map(|q| (q.trust_code.as_str(), q.region.as_str()))
+        .collect();
+    assert_eq!(
+        regions,
+        vec![
+            ("RXX", "North East and Yorkshire"),
+            ("RYY", ""),
+            ("RAA", at_limit.as_str()),
+        ]
+    );
+    // The column may be absent (the header above without it), and NDJSON has the same key.
+    let p = parse(
+        Format::Csv,
+        "old.csv",
+        format!("{HEADER}well_led,RXX,,acute,,,,,Good,2017-07-01\n").as_bytes(),
+    );
+    assert_eq!(quality(&p.accepted[0].evidence[0]).region, "");
+    let nd = format!(
+        "{{\"record_type\":\"well_led\",\"trust_code\":\"RXX\",\"region\":\"London\",\"rating\":\"Good\",\"report_date\":\"2018-01-01\"}}\n\
+         {{\"record_type\":\"well_led\",\"trust_code\":\"RXX\",\"region\":\"{long}\",\"rating\":\"Good\",\"report_date\":\"2018-01-01\"}}\n"
+    );
+    let p = parse(Format::Ndjson, "regions.ndjson", nd.as_bytes());
+    assert_eq!(quality(&p.accepted[0].evidence[0]).region, "London");
+    assert_eq!(fields(&p), vec![(2, "region")]);
+}
+
+#[test]
+fn records_grouped_per_trust_keep_the_first_region_given() {
+    let csv = format!(
+        "record_type,trust_code,region,rating,report_date,location_id,service,key_question\n\
+         well_led,RXX,,Good,2017-07-01,,,\n\
+         service_rating,RXX,London,Good,2017-06-01,RXX01,urgent,safe\n\
+         service_rating,RXX,South East,Good,2017-06-01,RXX01,urgent,caring\n"
+    );
+    let p = parse(Format::Csv, "grouped.csv", csv.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    let groups = crate::pipeline::group_by_trust(p.accepted);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0, vec![1, 2, 3]);
+    let q = quality(&groups[0].1);
+    assert_eq!((q.region.as_str(), q.service_ratings.len()), ("London", 2));
+}
+
 #[test]
 fn ndjson_mixes_ratings_and_nhsi_records_and_a_bad_line_does_not_stop_the_rest() {
     let nd = concat!(
@@ -258,7 +326,7 @@ const LOCATION: &str = r#"{
   }
 }"#;
 
-const PROVIDER: &str = r#"{"providerId": "1-999", "odsCode": "RXX", "name": "Example Hospitals NHS Trust",
+const PROVIDER: &str = r#"{"providerId": "1-999", "odsCode": "RXX", "name": "Example Hospitals NHS Trust", "region": " London ",
  "currentRatings": {"overall": {"rating": "Good", "reportDate": "2019-06-05",
    "keyQuestionRatings": [{"name": "Safe", "rating": "Requires improvement"}, {"name": "Well-led", "rating": "Good", "reportDate": "2019-06-01"}],
    "useOfResources": {"reportDate": "2019-05-01", "useOfResourcesRating": "Requires improvement", "combinedQualityRating": "Good"}}}}"#;
@@ -326,6 +394,7 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
         (q.trust_code.as_str(), q.trust_name.as_str()),
         ("RXX", "Example Hospitals NHS Trust")
     );
+    assert_eq!(q.region, "London");
     assert_eq!(
         q.well_led,
         vec![ev::WellLedAssessment {
