@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generate the bundled demo feed (demo/sample-feed.csv): synthetic NHS trusts in the oversight
-ratings feed format (see services/ingestion/src/feed.rs). Deterministic: the same file every run.
+ratings feed format (see services/ingestion/src/feed/ratings.rs). Deterministic: the same file every
+run. Each trust is placed in one of the seven NHS England regions in turn.
 
 Usage: python3 scripts/gen_sample_feed.py > demo/sample-feed.csv
 """
@@ -24,6 +25,9 @@ PROFILES = {
     "strained": [("Outstanding", 0), ("Good", 6), ("Requires improvement", 6), ("Inadequate", 1)],
     "failing": [("Outstanding", 0), ("Good", 3), ("Requires improvement", 6), ("Inadequate", 4)],
 }
+# NHS England's seven regions.
+REGIONS = ["London", "South East", "South West", "Midlands", "East of England", "North West",
+           "North East and Yorkshire"]
 UOR = {"strong": "Good", "steady": "Good", "strained": "Requires improvement", "failing": "Inadequate"}
 
 
@@ -45,7 +49,7 @@ def code(i):
 
 def main():
     out = sys.stdout
-    out.write("record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date\n")
+    out.write("record_type,trust_code,trust_name,trust_type,region,location_id,location_name,service,key_question,rating,report_date\n")
     kinds = (["acute"] * 14) + (["specialist_acute"] * 2) + (["mental_health"] * 4) + (["community"] * 2) + (["ambulance"] * 2)
     profiles = list(PROFILES)
     for i, kind in enumerate(kinds):
@@ -59,6 +63,7 @@ def main():
             "ambulance": "Ambulance Service NHS Trust",
         }[kind]
         name = f"{place} {suffix}"
+        region = REGIONS[i % len(REGIONS)]
         profile = profiles[i % len(profiles)] if i % 5 else "steady"
         year = rng.choice([2017, 2018, 2018, 2019])
         month = rng.randint(1, 12)
@@ -71,16 +76,16 @@ def main():
                 services = ACUTE_SERVICES[: rng.randint(5, 8)] if kind == "acute" else ["surgery", "care", "critical", "outpatients"]
                 for svc in services:
                     for kq in KQS:
-                        out.write(f"service_rating,{tc},{name},{kind},{site},{site_name},{svc},{kq},{pick(profile)},{date}\n")
+                        out.write(f"service_rating,{tc},{name},{kind},{region},{site},{site_name},{svc},{kq},{pick(profile)},{date}\n")
         else:
             services = {"mental_health": MH_SERVICES, "community": COMMUNITY_SERVICES, "ambulance": AMBULANCE_SERVICES}[kind]
             for svc in services:
                 for kq in KQS:
-                    out.write(f"service_rating,{tc},{name},{kind},,,{svc},{kq},{pick(profile)},{date}\n")
-        out.write(f"well_led,{tc},{name},{kind},,,,,{pick(profile)},{date}\n")
+                    out.write(f"service_rating,{tc},{name},{kind},{region},,,{svc},{kq},{pick(profile)},{date}\n")
+        out.write(f"well_led,{tc},{name},{kind},{region},,,,,{pick(profile)},{date}\n")
         if kind == "acute" and i % 7 != 3:
             uor_date = f"{year}-{min(month + 1, 12):02d}-15"
-            out.write(f"use_of_resources,{tc},{name},{kind},,,,,{UOR[profile]},{uor_date}\n")
+            out.write(f"use_of_resources,{tc},{name},{kind},{region},,,,,{UOR[profile]},{uor_date}\n")
 
 
 if __name__ == "__main__":

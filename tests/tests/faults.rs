@@ -873,7 +873,11 @@ async fn wait_progress(bus: &Bus, what: &str, reached: impl Fn((u64, u64, u64, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
-    assert!(feed.records() >= 100_000, "the issue's 100,000-record feed: {}", feed.records());
+    assert!(
+        feed.records() >= 100_000,
+        "the issue's 100,000-record feed: {}",
+        feed.records()
+    );
     let mut p = Processes::start().await;
     let bus = p.bus().await;
     let t = feed.trusts.len() as u64;

@@ -91,18 +91,21 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
         .unwrap();
     assert!(!uor.rule.is_empty());
 
-    // Operators see the flow in the metrics.
-    let metrics = oversight_runtime::metrics::render();
+    // Operators see the flow in the metrics (a handler's decision is counted just after the
+    // rating it produced becomes visible, so wait for it).
     for needle in [
         "oversight_messages_handled_total{service=\"cqc-quality\",consumer=\"cqc-quality-evidence\",outcome=\"ack\"}",
         "oversight_messages_handled_total{service=\"combiner\",consumer=\"combiner-quality\",outcome=\"ack\"}",
         "oversight_events_published_total{service=\"combiner\"",
         "oversight_grpc_requests_total{method=\"/oversight.ingestion.v1.IngestionService/Submit\",code=\"OK\"}",
     ] {
-        assert!(
-            metrics.contains(needle),
-            "metrics lack {needle}:\n{metrics}"
-        );
+        wait_until(DEADLINE, needle, || async {
+            oversight_runtime::metrics::render()
+                .contains(needle)
+                .then_some(())
+        })
+        .await
+        .unwrap();
     }
 
     stack.stop().await.unwrap();

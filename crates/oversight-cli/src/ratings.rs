@@ -6,8 +6,8 @@
 //! `-` is no rating. With TRUST: that trust's parts, each with its explanation, its flags, and its
 //! history (every published version, oldest first).
 //!
-//! `--format json` prints NDJSON instead: one object per trust (or, with TRUST, one object with
-//! `parts` and `history`).
+//! `--format json` prints NDJSON instead: one object per trust with its name and `region` (null
+//! when unknown), or, with TRUST, one object with `parts` and `history`.
 //!
 //! Exit status: 0 on success; 1 when the trust has no rating (NOT_FOUND) or the server refuses the
 //! request; 2 when the server cannot be reached or the arguments are wrong.
@@ -324,6 +324,7 @@ pub fn row_json(r: &pb::CombinedRatingPublished) -> Value {
     let mut v = json!({
         "trust_code": r.trust_code,
         "trust_name": r.trust_name,
+        "region": (!r.region.is_empty()).then_some(&r.region),
         "version": r.version,
         "mode": r.mode,
         "overall_quality": dated_json(r.overall_quality.as_ref()),

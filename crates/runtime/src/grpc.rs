@@ -57,7 +57,8 @@ impl ServeConfig {
                 );
                 let mut tls = ServerTlsConfig::new().identity(identity);
                 if let Some(ca) = &cfg.grpc_tls_client_ca {
-                    tls = tls.client_ca_root(Certificate::from_pem(read_pem(ca, "GRPC_TLS_CLIENT_CA")?));
+                    tls = tls
+                        .client_ca_root(Certificate::from_pem(read_pem(ca, "GRPC_TLS_CLIENT_CA")?));
                 }
                 Some(tls)
             }
@@ -96,7 +97,11 @@ pub async fn serve_configured(
 }
 
 /// Serve `routes` on `listener` (plaintext) until `shutdown` is cancelled; in-flight calls finish first.
-pub async fn serve(listener: TcpListener, routes: Routes, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     serve_inner(listener, routes, None, shutdown).await
 }
 
@@ -108,7 +113,9 @@ async fn serve_inner(
 ) -> anyhow::Result<()> {
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {
-        builder = builder.tls_config(tls).context("invalid gRPC TLS configuration")?;
+        builder = builder
+            .tls_config(tls)
+            .context("invalid gRPC TLS configuration")?;
     }
     builder
         .layer(crate::metrics::GrpcMetricsLayer)

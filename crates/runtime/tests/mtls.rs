@@ -57,21 +57,34 @@ async fn serve(cfg: &InfraConfig) -> (SocketAddr, Shutdown) {
     let listener = grpc::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (routes, health) = grpc::base_routes().await.unwrap();
-    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let shutdown = Shutdown::new();
-    tokio::spawn(grpc::serve_configured(listener, routes.routes(), serve, shutdown.clone()));
+    tokio::spawn(grpc::serve_configured(
+        listener,
+        routes.routes(),
+        serve,
+        shutdown.clone(),
+    ));
     (addr, shutdown)
 }
 
 async fn check(addr: SocketAddr, tls: Option<ClientTlsConfig>) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Channel::from_shared(format!("{scheme}://localhost:{}", addr.port())).unwrap();
+    let mut endpoint =
+        Channel::from_shared(format!("{scheme}://localhost:{}", addr.port())).unwrap();
     if let Some(t) = tls {
         endpoint = endpoint.tls_config(t).map_err(|e| e.to_string())?;
     }
-    let channel = endpoint.connect().await.map_err(|e| format!("connect: {e:?}"))?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e:?}"))?;
     HealthClient::new(channel)
-        .check(HealthCheckRequest { service: String::new() })
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .map(|_| ())
         .map_err(|e| format!("call: {e:?}"))
@@ -93,11 +106,19 @@ async fn only_clients_with_a_certificate_from_the_ca_get_through() {
             .domain_name("localhost")
     };
     let with_client_cert = trust_ca().identity(Identity::from_pem(&pki.client.0, &pki.client.1));
-    check(addr, Some(with_client_cert)).await.expect("a client with a CA-signed certificate is served");
+    check(addr, Some(with_client_cert))
+        .await
+        .expect("a client with a CA-signed certificate is served");
 
-    assert!(check(addr, Some(trust_ca())).await.is_err(), "a client without a certificate is refused");
+    assert!(
+        check(addr, Some(trust_ca())).await.is_err(),
+        "a client without a certificate is refused"
+    );
     let stranger = trust_ca().identity(Identity::from_pem(&pki.stranger.0, &pki.stranger.1));
-    assert!(check(addr, Some(stranger)).await.is_err(), "a certificate from another CA is refused");
+    assert!(
+        check(addr, Some(stranger)).await.is_err(),
+        "a certificate from another CA is refused"
+    );
     assert!(check(addr, None).await.is_err(), "plaintext is refused");
     shutdown.cancel();
 }
@@ -107,18 +128,29 @@ fn incomplete_tls_settings_fail_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = InfraConfig::new("nats://unused", "t", "sqlite://unused");
     cfg.grpc_tls_cert = Some(dir.path().join("server.pem"));
-    let err = grpc::ServeConfig::from_infra(&cfg).err().expect("cert without key");
+    let err = grpc::ServeConfig::from_infra(&cfg)
+        .err()
+        .expect("cert without key");
     assert!(err.to_string().contains("set together"), "{err}");
 
     let mut cfg = InfraConfig::new("nats://unused", "t", "sqlite://unused");
     cfg.grpc_tls_client_ca = Some(dir.path().join("ca.pem"));
-    assert!(grpc::ServeConfig::from_infra(&cfg).is_err(), "client CA without a server identity");
+    assert!(
+        grpc::ServeConfig::from_infra(&cfg).is_err(),
+        "client CA without a server identity"
+    );
 
     let mut cfg = InfraConfig::new("nats://unused", "t", "sqlite://unused");
     cfg.grpc_tls_cert = Some(dir.path().join("missing.pem"));
     cfg.grpc_tls_key = Some(dir.path().join("missing.key"));
-    let err = grpc::ServeConfig::from_infra(&cfg).err().expect("missing files");
+    let err = grpc::ServeConfig::from_infra(&cfg)
+        .err()
+        .expect("missing files");
     assert!(format!("{err:#}").contains("GRPC_TLS_CERT"), "{err:#}");
 
-    assert!(!grpc::ServeConfig::from_infra(&InfraConfig::new("n", "t", "d")).unwrap().tls());
+    assert!(
+        !grpc::ServeConfig::from_infra(&InfraConfig::new("n", "t", "d"))
+            .unwrap()
+            .tls()
+    );
 }

@@ -21,6 +21,8 @@ use crate::combining::Combiner;
 /// Largest page a caller may ask for (bounded inputs).
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Longest region a filter may name (regions are at most 64 characters where they come in).
+pub const MAX_REGION_CHARS: usize = 64;
 
 pub struct TrustRatingsApi {
     pub combiner: Arc<Combiner>,
@@ -125,11 +127,11 @@ impl TrustRatingsService for TrustRatingsApi {
                 flag_codes().join(", ")
             )));
         }
-        if !r.region.is_empty() {
-            return Err(Status::unimplemented(format!(
-                "region: filtering by region ({:?}) is not available yet: no quality or use of \
-                 resources input carries a trust's region",
-                r.region
+        // Case-insensitive exact match; empty matches every trust.
+        let region_filter = r.region.trim().to_lowercase();
+        if region_filter.chars().count() > MAX_REGION_CHARS {
+            return Err(Status::invalid_argument(format!(
+                "region: at most {MAX_REGION_CHARS} characters"
             )));
         }
         let after =
@@ -163,6 +165,9 @@ impl TrustRatingsService for TrustRatingsApi {
                 continue;
             }
             if !r.flag.is_empty() && !rating.flags.iter().any(|f| f.code == r.flag) {
+                continue;
+            }
+            if !region_filter.is_empty() && rating.region.trim().to_lowercase() != region_filter {
                 continue;
             }
             if out.len() == page_size {

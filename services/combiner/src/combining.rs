@@ -316,6 +316,7 @@ impl Combiner {
             published_at: String::new(),
             quality_version: quality.version,
             use_of_resources_version: uor.map_or(0, |u| u.version),
+            region: quality.region.clone(),
         }
     }
 }

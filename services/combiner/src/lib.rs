@@ -212,7 +212,8 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
+        let server =
+            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
         let watchers = async {
             shutdown.cancelled().await;

@@ -290,6 +290,15 @@ fn trust_type_words(raw: i32) -> &'static str {
 const COLUMNS: &str = "<th>S</th><th>E</th><th>C</th><th>R</th><th>W</th>\
     <th>Overall quality</th><th>Use of resources</th><th>Combined</th><th>Flags</th>";
 
+/// The trust's NHS England region under its type, when known.
+fn region_line(region: &str) -> String {
+    if region.is_empty() {
+        String::new()
+    } else {
+        format!("<br><small class=\"region\">{}</small>", escape(region))
+    }
+}
+
 /// The cells from S to Flags for one version.
 fn rating_cells(r: &pb::CombinedRatingPublished) -> String {
     let mut out = String::new();
@@ -364,7 +373,7 @@ pub fn render_index(latest: &[pb::CombinedRatingPublished]) -> String {
              <td class=\"trust\"><a href=\"/trusts/{code}\">{code}</a><br>\
              <span class=\"trust-name\">{name}</span><br>\
              <small><a href=\"/trusts/{code}#history\">history (v{version})</a></small></td>\
-             <td>{ty}</td>{cells}<td>{why}</td></tr>",
+             <td>{ty}{region}</td>{cells}<td>{why}</td></tr>",
             class = if r.flags.is_empty() {
                 ""
             } else {
@@ -372,6 +381,7 @@ pub fn render_index(latest: &[pb::CombinedRatingPublished]) -> String {
             },
             name = escape(&r.trust_name),
             ty = trust_type_words(r.trust_type),
+            region = region_line(&r.region),
             cells = rating_cells(r),
             why = combined_explanation(r, false),
             version = r.version,
@@ -391,8 +401,16 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
     let name = escape(&latest.trust_name);
     let mut body = format!(
         "<p><a href=\"/\">All trusts</a></p><h1>{code} {name}</h1>\
-         <p class=\"muted\">{} trust · version {} · published {} · mode {}</p>",
+         <p class=\"muted\">{} trust{} · version {} · published {} · mode {}</p>",
         trust_type_words(latest.trust_type),
+        if latest.region.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " · <span class=\"region\">{}</span>",
+                escape(&latest.region)
+            )
+        },
         latest.version,
         escape(&latest.published_at),
         escape(&latest.mode)
@@ -475,6 +493,7 @@ mod tests {
             trust_code: "RXX".into(),
             trust_name: "<script>alert('x')</script> & Co".into(),
             trust_type: common::TrustType::Acute as i32,
+            region: "North East & Yorkshire".into(),
             version: 2,
             mode: "combined".into(),
             key_questions: KeyQuestion::ALL
@@ -515,6 +534,12 @@ mod tests {
         assert!(html.contains("rating rating-requires-improvement\">Requires improvement"));
         assert!(html.contains("<details class=\"explanation\"><summary>Why?</summary>"));
         assert!(html.contains("href=\"/trusts/RXX\""));
+        assert!(html.contains(
+            "<td>acute<br><small class=\"region\">North East &amp; Yorkshire</small></td>"
+        ));
+        let mut unknown = sample();
+        unknown.region.clear();
+        assert!(!render_index(&[unknown]).contains("class=\"region\""));
     }
 
     #[test]
@@ -543,5 +568,8 @@ mod tests {
         assert!(a < b);
         assert!(html.contains("id=\"flags\""));
         assert!(html.contains("<th>Use of resources</th>"));
+        assert!(html.contains(
+            "acute trust · <span class=\"region\">North East &amp; Yorkshire</span> · version 2"
+        ));
     }
 }

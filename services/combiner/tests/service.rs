@@ -340,13 +340,18 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
 async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
     let run = start(true).await;
     let subjects = run.bus.subjects().clone();
-    for t in ["RAA", "RBB", "RCC"] {
+    // Two trusts in different regions and one whose region is unknown.
+    for (t, region) in [
+        ("RAA", "London"),
+        ("RBB", "North East and Yorkshire"),
+        ("RCC", ""),
+    ] {
+        let q = QualityRatingIssued {
+            region: region.into(),
+            ..quality(t, 1, common::Rating::Good, common::Rating::Good)
+        };
         run.bus
-            .publish(
-                subjects.quality_rated(),
-                &format!("q-{t}"),
-                &quality(t, 1, common::Rating::Good, common::Rating::Good),
-            )
+            .publish(subjects.quality_rated(), &format!("q-{t}"), &q)
             .await
             .unwrap();
     }
@@ -505,6 +510,13 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
                 ..Default::default()
             },
         ),
+        (
+            "region",
+            pb::ListTrustRatingsRequest {
+                region: "x".repeat(65),
+                ..Default::default()
+            },
+        ),
     ];
     for (field, req) in bad_lists {
         let e = client.list_trust_ratings(as_reader(req)).await.unwrap_err();
@@ -518,16 +530,38 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    // Region is not available yet: said so, not faked.
-    let e = client
-        .list_trust_ratings(as_reader(pb::ListTrustRatingsRequest {
-            region: "London".into(),
+    // Region: copied from the quality rating; the filter is a case-insensitive exact match.
+    let by_region = |region: &str| {
+        let mut client = client.clone();
+        let req = as_reader(pb::ListTrustRatingsRequest {
+            region: region.into(),
             ..Default::default()
-        }))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::Unimplemented);
-    assert!(e.message().starts_with("region"), "{e:?}");
+        });
+        async move {
+            client
+                .list_trust_ratings(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .ratings
+                .into_iter()
+                .map(|r| (r.trust_code, r.region))
+                .collect::<Vec<_>>()
+        }
+    };
+    let london = vec![("RAA".to_string(), "London".to_string())];
+    assert_eq!(by_region("London").await, london);
+    assert_eq!(by_region("lONDON").await, london);
+    assert_eq!(
+        by_region("NORTH EAST AND YORKSHIRE").await,
+        vec![("RBB".to_string(), "North East and Yorkshire".to_string())]
+    );
+    assert!(
+        by_region("North East").await.is_empty(),
+        "exact, not prefix"
+    );
+    assert!(by_region("Midlands").await.is_empty());
+    assert_eq!(by_region("").await.len(), 3, "empty: no filter");
 
     // An open WatchRatings stream does not hold up a graceful shutdown: it ends.
     tokio::time::timeout(DEADLINE, run.stop())

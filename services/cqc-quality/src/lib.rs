@@ -123,7 +123,8 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
+        let server =
+            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         let (c, s) = tokio::join!(consumer, server);
         shutdown.cancel();
         c.and(s)

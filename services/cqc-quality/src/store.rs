@@ -102,12 +102,11 @@ pub async fn upsert_well_led(
 
 /// A trust's name, type and region, if known.
 pub async fn trust(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Option<TrustRow>> {
-    let row = sqlx::query(
-        "SELECT trust_name, trust_type, region FROM cqc_trusts WHERE trust_code = $1",
-    )
-    .bind(trust.as_str())
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT trust_name, trust_type, region FROM cqc_trusts WHERE trust_code = $1")
+            .bind(trust.as_str())
+            .fetch_optional(pool)
+            .await?;
     row.map(|r| {
         let t: String = r.try_get("trust_type")?;
         Ok(TrustRow {

@@ -17,6 +17,7 @@ use cqc_quality::store::{
 use cqc_rules::{Limiter, MergedExclusion, Stage, TrustType as RulesTrustType};
 use futures::StreamExt;
 use oversight_proto::common::v1::{self as common, KeyQuestion, Rating, TrustType};
+use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
 use oversight_proto::quality::v1::quality_service_client::QualityServiceClient;
 use oversight_rating::{KeyQuestion as Kq, Rating as R, RatingValue, TrustCode};
@@ -59,7 +60,9 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     .unwrap();
     // A blank name, type or region never overwrites a known one; a new region replaces the old
     // (below).
-    store::upsert_trust(&mut tx, &trust, "", None, "").await.unwrap();
+    store::upsert_trust(&mut tx, &trust, "", None, "")
+        .await
+        .unwrap();
     for (date, rating) in [("2019-01-01", R::Good), ("2019-06-01", R::Outstanding)] {
         let row = ServiceRatingRow {
             location_id: "RXX01".into(),
@@ -1145,6 +1148,87 @@ async fn merged_service_is_left_out_of_the_trust() {
         rating(kq(&v3.locations[0].key_questions, KeyQuestion::Safe)),
         RI
     );
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_region_is_published_and_a_blank_one_keeps_it() {
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    // Ingestion owns the evidence stream; here the test stands in for it.
+    let bus = svc.env.nats_client().await.unwrap();
+    let subjects = bus.subjects().clone();
+    bus.ensure_stream(&subjects.evidence_stream())
+        .await
+        .unwrap();
+    let evidence = |id: &str, date: &str, rating: Rating, region: &str| ev::QualityEvidence {
+        provenance: Some(ev::Provenance {
+            evidence_id: id.into(),
+            source: "test".into(),
+            ..Default::default()
+        }),
+        trust_code: "RYY".into(),
+        trust_name: "Example Mental Health NHS Trust".into(),
+        trust_type: TrustType::MentalHealth as i32,
+        well_led: vec![ev::WellLedAssessment {
+            rating: rating as i32,
+            report_date: date.into(),
+        }],
+        region: region.into(),
+        ..Default::default()
+    };
+    bus.publish(
+        subjects.evidence_quality(),
+        "e1",
+        &evidence("e1", "2019-01-10", G, "North East and Yorkshire"),
+    )
+    .await
+    .unwrap();
+    let v1 = events.next().await;
+    assert_eq!(
+        (v1.trust_code.as_str(), v1.region.as_str()),
+        ("RYY", "North East and Yorkshire")
+    );
+
+    // Evidence without a region, and an inspection over gRPC (which never carries one), keep it.
+    bus.publish(
+        subjects.evidence_quality(),
+        "e2",
+        &evidence("e2", "2019-06-10", Rating::Outstanding, ""),
+    )
+    .await
+    .unwrap();
+    let v2 = events.next().await;
+    assert_eq!(
+        (v2.version, v2.region.as_str()),
+        (2, "North East and Yorkshire")
+    );
+    client
+        .record_inspection(inspection(
+            "RYY",
+            "",
+            "2019-07-01",
+            five("community", [G; 5]),
+        ))
+        .await
+        .unwrap();
+    let v3 = events.next().await;
+    assert_eq!(
+        (v3.version, v3.region.as_str()),
+        (3, "North East and Yorkshire")
+    );
+    let latest = client
+        .get_trust_quality(pb::GetTrustQualityRequest {
+            trust_code: "RYY".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rating
+        .unwrap();
+    assert_eq!(latest.region, "North East and Yorkshire");
 
     svc.stop().await;
 }

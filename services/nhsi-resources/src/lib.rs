@@ -146,7 +146,8 @@ impl App {
             },
             shutdown.clone(),
         );
-        let server = grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
+        let server =
+            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         let (e, q, s) = tokio::join!(evidence, quality, server);
         shutdown.cancel();
         e.and(q).and(s)

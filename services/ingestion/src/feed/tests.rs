@@ -114,7 +114,11 @@ fn region_column_is_optional_trimmed_and_bounded() {
     );
     let p = parse(Format::Csv, "regions.csv", csv.as_bytes());
     assert_eq!(fields(&p), vec![(3, "region")]);
-    assert!(p.rejected[0].reason.contains("at most 64"), "{}", p.rejected[0]);
+    assert!(
+        p.rejected[0].reason.contains("at most 64"),
+        "{}",
+        p.rejected[0]
+    );
     let regions: Vec<(&str, &str)> = p
         .accepted
         .iter()
@@ -147,11 +151,11 @@ fn region_column_is_optional_trimmed_and_bounded() {
 
 #[test]
 fn records_grouped_per_trust_keep_the_first_region_given() {
-    let csv = format!(
-        "record_type,trust_code,region,rating,report_date,location_id,service,key_question\n\
-         well_led,RXX,,Good,2017-07-01,,,\n\
-         service_rating,RXX,London,Good,2017-06-01,RXX01,urgent,safe\n\
-         service_rating,RXX,South East,Good,2017-06-01,RXX01,urgent,caring\n"
+    let csv = concat!(
+        "record_type,trust_code,region,rating,report_date,location_id,service,key_question\n",
+        "well_led,RXX,,Good,2017-07-01,,,\n",
+        "service_rating,RXX,London,Good,2017-06-01,RXX01,urgent,safe\n",
+        "service_rating,RXX,South East,Good,2017-06-01,RXX01,urgent,caring\n"
     );
     let p = parse(Format::Csv, "grouped.csv", csv.as_bytes());
     assert!(p.rejected.is_empty(), "{:?}", p.rejected);
@@ -661,4 +665,22 @@ proptest! {
         array.extend_from_slice(&bytes);
         check_no_panic(Format::CqcJson, &array)?;
     }
+}
+
+#[test]
+fn the_demo_feed_is_valid_and_names_the_seven_regions() {
+    let csv = include_str!("../../../../demo/sample-feed.csv");
+    let p = parse(Format::Csv, "sample-feed.csv", csv.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    let regions: std::collections::BTreeSet<&str> = p
+        .accepted
+        .iter()
+        .flat_map(|a| &a.evidence)
+        .filter_map(|e| match e {
+            Evidence::Quality(q) => Some(q.region.as_str()),
+            Evidence::Resource(_) => None,
+        })
+        .collect();
+    assert_eq!(regions.len(), 7, "{regions:?}");
+    assert!(regions.contains("North East and Yorkshire"));
 }
