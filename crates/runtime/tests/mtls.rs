@@ -1,6 +1,8 @@
 //! gRPC over mutual TLS: with `GRPC_TLS_CERT`/`GRPC_TLS_KEY` a service serves TLS only, and with
 //! `GRPC_TLS_CLIENT_CA` only clients holding a certificate from that CA get through.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::Path;
 
