@@ -128,3 +128,60 @@ async fn serve_inner(
         .await
         .context("gRPC server failed")
 }
+
+/// Most field violations attached to one status (bounded output).
+pub const MAX_VIOLATIONS: usize = 100;
+
+/// `INVALID_ARGUMENT` with `google.rpc.BadRequest` details: one field violation per offending field
+/// (e.g. `records[12].rating`), so callers can point at the record and field programmatically as
+/// well as in the message.
+pub fn bad_request<F, D>(
+    message: impl Into<String>,
+    violations: impl IntoIterator<Item = (F, D)>,
+) -> tonic::Status
+where
+    F: Into<String>,
+    D: Into<String>,
+{
+    use tonic_types::{ErrorDetails, StatusExt};
+    let mut details = ErrorDetails::new();
+    for (field, description) in violations.into_iter().take(MAX_VIOLATIONS) {
+        details.add_bad_request_violation(field, description);
+    }
+    tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+}
+
+/// `INVALID_ARGUMENT` naming one field, in the message and as a `BadRequest` field violation.
+pub fn invalid_field(field: &str, reason: impl std::fmt::Display) -> tonic::Status {
+    let reason = reason.to_string();
+    bad_request(format!("{field}: {reason}"), [(field, reason)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::StatusExt;
+
+    #[test]
+    fn bad_requests_carry_field_violations() {
+        let s = invalid_field(
+            "ratings[2].key_question",
+            "unknown key question \"kindness\"",
+        );
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            s.message(),
+            "ratings[2].key_question: unknown key question \"kindness\""
+        );
+        let br = s.get_details_bad_request().expect("BadRequest details");
+        assert_eq!(br.field_violations.len(), 1);
+        assert_eq!(br.field_violations[0].field, "ratings[2].key_question");
+
+        let many = bad_request(
+            "all bad",
+            (0..500).map(|i| (format!("records[{i}].rating"), "bad")),
+        );
+        let br = many.get_details_bad_request().expect("details");
+        assert_eq!(br.field_violations.len(), MAX_VIOLATIONS);
+    }
+}

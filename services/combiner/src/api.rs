@@ -38,7 +38,7 @@ fn internal(e: impl std::fmt::Display) -> Status {
 
 fn trust_code(s: &str) -> Result<TrustCode, Status> {
     s.parse()
-        .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))
+        .map_err(|e| oversight_runtime::grpc::invalid_field("trust_code", format!("{e}")))
 }
 
 fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
@@ -71,10 +71,10 @@ impl TrustRatingsService for TrustRatingsApi {
                 .map_err(internal)?
         } else {
             let as_of = oversight_runtime::time::parse_date(&r.as_of).ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "as_of: {:?} is not an ISO date (YYYY-MM-DD)",
-                    r.as_of
-                ))
+                oversight_runtime::grpc::invalid_field(
+                    "as_of",
+                    format!("{:?} is not an ISO date (YYYY-MM-DD)", r.as_of),
+                )
             })?;
             let history = self
                 .combiner
@@ -102,9 +102,10 @@ impl TrustRatingsService for TrustRatingsApi {
     ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
         let r = request.into_inner();
         if r.page_size > MAX_PAGE_SIZE {
-            return Err(Status::invalid_argument(format!(
-                "page_size: at most {MAX_PAGE_SIZE}"
-            )));
+            return Err(oversight_runtime::grpc::invalid_field(
+                "page_size",
+                format!("at most {MAX_PAGE_SIZE}"),
+            ));
         }
         let page_size = if r.page_size == 0 {
             DEFAULT_PAGE_SIZE
@@ -112,36 +113,42 @@ impl TrustRatingsService for TrustRatingsApi {
             r.page_size
         } as usize;
         let rating_filter = common::Rating::try_from(r.combined_rating).map_err(|_| {
-            Status::invalid_argument(format!(
-                "combined_rating: unknown value {}",
-                r.combined_rating
-            ))
+            oversight_runtime::grpc::invalid_field(
+                "combined_rating",
+                format!("unknown value {}", r.combined_rating),
+            )
         })?;
         let type_filter = common::TrustType::try_from(r.trust_type).map_err(|_| {
-            Status::invalid_argument(format!("trust_type: unknown value {}", r.trust_type))
+            oversight_runtime::grpc::invalid_field(
+                "trust_type",
+                format!("unknown value {}", r.trust_type),
+            )
         })?;
         if !r.flag.is_empty() && !flag_codes().contains(&r.flag.as_str()) {
-            return Err(Status::invalid_argument(format!(
-                "flag: unknown flag {:?} (expected one of {})",
-                r.flag,
-                flag_codes().join(", ")
-            )));
+            return Err(oversight_runtime::grpc::invalid_field(
+                "flag",
+                format!(
+                    "unknown flag {:?} (expected one of {})",
+                    r.flag,
+                    flag_codes().join(", ")
+                ),
+            ));
         }
         // Case-insensitive exact match; empty matches every trust.
         let region_filter = r.region.trim().to_lowercase();
         if region_filter.chars().count() > MAX_REGION_CHARS {
-            return Err(Status::invalid_argument(format!(
-                "region: at most {MAX_REGION_CHARS} characters"
-            )));
+            return Err(oversight_runtime::grpc::invalid_field(
+                "region",
+                format!("at most {MAX_REGION_CHARS} characters"),
+            ));
         }
-        let after =
-            if r.page_token.is_empty() {
-                None
-            } else {
-                Some(trust_code(&r.page_token).map_err(|_| {
-                    Status::invalid_argument("page_token: not a token from this API")
-                })?)
-            };
+        let after = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(trust_code(&r.page_token).map_err(|_| {
+                oversight_runtime::grpc::invalid_field("page_token", "not a token from this API")
+            })?)
+        };
         let mut out = Vec::new();
         let mut next = String::new();
         for e in self

@@ -522,6 +522,9 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         let e = client.list_trust_ratings(as_reader(req)).await.unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{field}: {e:?}");
         assert!(e.message().starts_with(field), "{e:?}");
+        let details =
+            tonic_types::StatusExt::get_details_bad_request(&e).expect("BadRequest details");
+        assert_eq!(details.field_violations[0].field, field, "{e:?}");
     }
     let e = client
         .get_trust_history(as_reader(pb::GetTrustHistoryRequest {

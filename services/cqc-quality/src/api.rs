@@ -28,7 +28,7 @@ pub struct QualityApi {
 /// The one mapping from the service's errors to gRPC statuses.
 fn status(e: RecordError) -> Status {
     match e {
-        RecordError::Invalid(e) => Status::invalid_argument(e.to_string()),
+        RecordError::Invalid(e) => oversight_runtime::grpc::invalid_field(&e.field, &e.reason),
         RecordError::NotFound(m) => Status::not_found(m),
         RecordError::FailedPrecondition(m) => Status::failed_precondition(m),
         e @ (RecordError::Store(_) | RecordError::Other(_)) => {

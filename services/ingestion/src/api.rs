@@ -47,9 +47,21 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// One mapping from ingestion errors to gRPC codes.
 fn status_of(e: IngestError) -> Status {
     match e {
-        IngestError::AllRejected { .. } | IngestError::InvalidBatch(_) => {
-            Status::invalid_argument(e.to_string())
+        IngestError::AllRejected { ref receipt, .. } => {
+            // Name every rejected record and field (bounded) for programs as well as people.
+            let violations: Vec<(String, String)> = receipt
+                .rejections
+                .iter()
+                .map(|r| {
+                    (
+                        format!("{} record {}: {}", r.file_name, r.record_number, r.field),
+                        r.reason.clone(),
+                    )
+                })
+                .collect();
+            oversight_runtime::grpc::bad_request(e.to_string(), violations)
         }
+        IngestError::InvalidBatch(_) => Status::invalid_argument(e.to_string()),
         IngestError::Source { .. } => Status::aborted(e.to_string()),
         IngestError::Store(_) => Status::unavailable(e.to_string()),
         IngestError::Internal(_) => internal(e),
@@ -141,10 +153,9 @@ impl IngestionService for IngestionApi {
         let r = request.into_inner();
         let trust = match r.trust_code.trim() {
             "" => None,
-            code => Some(
-                code.parse::<oversight_rating::TrustCode>()
-                    .map_err(|e| Status::invalid_argument(format!("trust_code: {e}")))?,
-            ),
+            code => Some(code.parse::<oversight_rating::TrustCode>().map_err(|e| {
+                oversight_runtime::grpc::invalid_field("trust_code", format!("{e}"))
+            })?),
         };
         let mut bounds = Vec::new();
         for (field, v, open) in [
@@ -156,15 +167,16 @@ impl IngestionService for IngestionApi {
                 continue;
             }
             let date = oversight_runtime::time::parse_date(v).ok_or_else(|| {
-                Status::invalid_argument(format!("{field}: {v:?} is not an ISO date"))
+                oversight_runtime::grpc::invalid_field(field, format!("{v:?} is not an ISO date"))
             })?;
             bounds.push(date.to_string());
         }
         let (from, to) = (&bounds[0], &bounds[1]);
         if from > to {
-            return Err(Status::invalid_argument(format!(
-                "from_date {from} is after to_date {to}"
-            )));
+            return Err(oversight_runtime::grpc::invalid_field(
+                "from_date",
+                format!("{from} is after to_date {to}"),
+            ));
         }
         tracing::info!(caller = %caller.name, trust = ?trust, from = %from, to = %to, "replay requested");
         let n = self

@@ -442,6 +442,19 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
         "{}",
         err.message()
     );
+    // Programs get every rejected record and field as google.rpc.BadRequest violations.
+    let details =
+        tonic_types::StatusExt::get_details_bad_request(&err).expect("BadRequest details");
+    let fields: Vec<&str> = details
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["bad.csv record 1: metric", "bad.csv record 2: trust_code"],
+        "{details:?}"
+    );
     let st = svc.status("bad").await.unwrap();
     assert_eq!(
         (st.state.as_str(), st.rejected, st.rejections.len()),

@@ -82,7 +82,14 @@ impl ServiceError {
 impl From<ServiceError> for tonic::Status {
     fn from(e: ServiceError) -> Self {
         match &e {
-            ServiceError::InvalidArgument { .. } => tonic::Status::invalid_argument(e.to_string()),
+            ServiceError::InvalidArgument {
+                record,
+                field,
+                reason,
+            } => oversight_runtime::grpc::bad_request(
+                e.to_string(),
+                [(field.clone(), format!("{record}: {reason}"))],
+            ),
             ServiceError::NotFound { .. } => tonic::Status::not_found(e.to_string()),
             ServiceError::FailedPrecondition { .. } => {
                 tonic::Status::failed_precondition(e.to_string())
