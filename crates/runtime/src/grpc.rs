@@ -22,12 +22,20 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Routes with health and reflection already added, plus the health reporter to flip serving
-/// status. Add the service's own gRPC services to the returned builder.
-pub async fn base_routes() -> anyhow::Result<(RoutesBuilder, tonic_health::server::HealthReporter)>
-{
+/// status. Reflection advertises exactly `services` (the fully-qualified names of the service's own
+/// gRPC services) and the health service. Add the service's own gRPC services to the builder.
+pub async fn base_routes(
+    services: &[&str],
+) -> anyhow::Result<(RoutesBuilder, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
+    let mut reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(oversight_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    for name in services {
+        reflection = reflection.with_service_name(*name);
+    }
+    let reflection = reflection
         .build_v1()
         .context("failed to build gRPC reflection service")?;
     let mut routes = RoutesBuilder::default();

@@ -58,7 +58,7 @@ async fn serve(cfg: &InfraConfig) -> (SocketAddr, Shutdown) {
     assert!(serve.tls());
     let listener = grpc::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (routes, health) = grpc::base_routes().await.unwrap();
+    let (routes, health) = grpc::base_routes(&[]).await.unwrap();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;

@@ -145,7 +145,10 @@ impl App {
             ),
             None => None,
         };
-        let (mut routes, health) = grpc::base_routes().await?;
+        let (mut routes, health) = grpc::base_routes(&[
+            oversight_proto::combined::v1::trust_ratings_service_server::SERVICE_NAME,
+        ])
+        .await?;
         let auth = config.infra.authenticator()?;
         let watch_stop = Shutdown::new();
         routes.add_service(TrustRatingsServiceServer::with_interceptor(

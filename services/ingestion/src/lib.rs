@@ -58,7 +58,10 @@ impl App {
         }
         let ingestor = Ingestor::new(pool, bus.clone());
         let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes().await?;
+        let (mut routes, health) = grpc::base_routes(&[
+            oversight_proto::ingestion::v1::ingestion_service_server::SERVICE_NAME,
+        ])
+        .await?;
         let auth = config.infra.authenticator()?;
         routes.add_service(tonic::service::interceptor::InterceptedService::new(
             IngestionServiceServer::new(api::IngestionApi {

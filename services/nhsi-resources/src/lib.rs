@@ -72,7 +72,10 @@ impl App {
         ));
         let assessments = Arc::new(Assessments::new(pool, resources.clone(), metrics.clone()));
         let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes().await?;
+        let (mut routes, health) = grpc::base_routes(&[
+            oversight_proto::resources::v1::resources_service_server::SERVICE_NAME,
+        ])
+        .await?;
         let auth = config.infra.authenticator()?;
         routes.add_service(ResourcesServiceServer::with_interceptor(
             api::ResourcesApi {
