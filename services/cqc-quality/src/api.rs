@@ -215,14 +215,10 @@ impl QualityService for QualityApi {
         request: Request<pb::RecordWellLedAssessmentRequest>,
     ) -> Result<Response<pb::RecordWellLedAssessmentResponse>, Status> {
         let caller = auth::require(&request, WRITERS)?;
-        let r = request.get_ref();
-        let trust = commands::trust_code("trust_code", &r.trust_code).map_err(bad)?;
-        let rating = convert::rating_value(r.rating)
-            .ok_or_else(|| bad(crate::error::invalid("rating", "missing or unknown rating")))?;
-        let date = commands::date("report_date", &r.report_date).map_err(bad)?;
+        let cmd = commands::well_led(request.get_ref()).map_err(bad)?;
         let recorded = self
             .rater
-            .record_well_led(&trust, rating, date, &caller.name)
+            .record_well_led(&cmd, &caller.name)
             .await
             .map_err(status)?;
         let (rating, published_version) = recorded_parts(recorded);

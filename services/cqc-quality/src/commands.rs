@@ -3,7 +3,7 @@
 //! (`ratings[2].key_question: …`). Inside, the commands are trusted.
 
 use chrono::NaiveDate;
-use cqc_rules::{MergedExclusion, Stage, TrustType};
+use cqc_rules::{MergedExclusion, QualityStatementScore, Stage, TrustType};
 use oversight_proto::convert;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
@@ -21,7 +21,26 @@ pub struct Inspection {
     pub location_id: String,
     pub location_name: String,
     pub report_date: NaiveDate,
-    pub ratings: Vec<(ServiceId, KeyQuestion, RatingValue)>,
+    pub ratings: Vec<Finding>,
+}
+
+/// One key question × service judgement of an inspection, with its SAF quality-statement scores
+/// (empty when not assessed under the SAF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub service: ServiceId,
+    pub key_question: KeyQuestion,
+    pub rating: RatingValue,
+    pub statement_scores: Vec<QualityStatementScore>,
+}
+
+/// A trust-level well-led assessment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WellLed {
+    pub trust: TrustCode,
+    pub rating: RatingValue,
+    pub report_date: NaiveDate,
+    pub statement_scores: Vec<QualityStatementScore>,
 }
 
 /// A limiter on one key question × service.
@@ -113,6 +132,20 @@ pub fn rating_value(field: &str, raw: i32) -> Result<RatingValue, InvalidEvidenc
     convert::rating_value(raw).ok_or_else(|| invalid(field, format!("unknown rating {raw}")))
 }
 
+/// SAF quality-statement scores, each 1–4; a wrong one is named `<field>[i]`.
+pub fn statement_scores(
+    field: &str,
+    raw: &[u32],
+) -> Result<Vec<QualityStatementScore>, InvalidEvidence> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            QualityStatementScore::new(i64::from(*s), &format!("{field}[{i}]"))
+                .map_err(InvalidEvidence::from)
+        })
+        .collect()
+}
+
 fn text(field: &str, s: &str) -> Result<String, InvalidEvidence> {
     let t = s.trim();
     if t.is_empty() {
@@ -145,16 +178,22 @@ pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, Invalid
         let service_id = service(&f("service_id"), &x.service_id)?;
         let kq = key_question(&f("key_question"), x.key_question)?;
         let rating = rating_value(&f("rating"), x.rating)?;
+        let statement_scores = statement_scores(&f("statement_scores"), &x.statement_scores)?;
         if let Some(j) = ratings
             .iter()
-            .position(|(s, k, _)| *s == service_id && *k == kq)
+            .position(|r: &Finding| r.service == service_id && r.key_question == kq)
         {
             return Err(invalid(
                 &format!("ratings[{i}]"),
                 format!("{service_id} {kq} is already rated by ratings[{j}]"),
             ));
         }
-        ratings.push((service_id, kq, rating));
+        ratings.push(Finding {
+            service: service_id,
+            key_question: kq,
+            rating,
+            statement_scores,
+        });
     }
     Ok(Inspection {
         trust,
@@ -163,6 +202,15 @@ pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, Invalid
         location_name: r.location_name.trim().to_string(),
         report_date,
         ratings,
+    })
+}
+
+pub fn well_led(r: &pb::RecordWellLedAssessmentRequest) -> Result<WellLed, InvalidEvidence> {
+    Ok(WellLed {
+        trust: trust_code("trust_code", &r.trust_code)?,
+        rating: rating_value("rating", r.rating)?,
+        report_date: date("report_date", &r.report_date)?,
+        statement_scores: statement_scores("statement_scores", &r.statement_scores)?,
     })
 }
 

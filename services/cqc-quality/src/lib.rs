@@ -76,7 +76,10 @@ impl App {
         let outbox = Outbox::new(pool.clone(), bus.clone(), "cqc_quality_events");
         let rater = Arc::new(Rater::new(pool, outbox, subjects, config.rule_set.clone()));
         let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes().await?;
+        let (mut routes, health) = grpc::base_routes(&[
+            oversight_proto::quality::v1::quality_service_server::SERVICE_NAME,
+        ])
+        .await?;
         let auth = config.infra.authenticator()?;
         routes.add_service(QualityServiceServer::with_interceptor(
             api::QualityApi {

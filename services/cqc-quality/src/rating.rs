@@ -7,7 +7,7 @@ use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
-use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode};
+use oversight_rating::{KeyQuestion, LocationId, ServiceId, TrustCode};
 use oversight_runtime::Subjects;
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
@@ -16,7 +16,7 @@ use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 use crate::commands::{
-    EnforcementAction, Inspection, MergedService, PublishedDecision, date, rating_value,
+    EnforcementAction, Inspection, MergedService, PublishedDecision, WellLed, date, rating_value,
 };
 use crate::error::invalid;
 pub use crate::error::{InvalidEvidence, RecordError};
@@ -187,6 +187,8 @@ impl Rater {
                 rating: rating_value(&f("rating"), s.rating)?,
                 report_date: date(&f("report_date"), &s.report_date)?,
                 evidence_id: evidence_id.clone(),
+                // Feeds carry judgements only.
+                statement_scores: vec![],
             });
         }
         let mut well_led = Vec::new();
@@ -202,7 +204,7 @@ impl Rater {
             store::upsert_service_rating(&mut tx, &trust, r).await?;
         }
         for (r, d) in well_led {
-            store::upsert_well_led(&mut tx, &trust, r, d, &evidence_id).await?;
+            store::upsert_well_led(&mut tx, &trust, r, d, &[], &evidence_id).await?;
         }
         tx.commit().await?;
         Ok(trust)
@@ -253,15 +255,16 @@ impl Rater {
             },
         )
         .await?;
-        for (service, kq, rating) in &cmd.ratings {
+        for finding in &cmd.ratings {
             let row = ServiceRatingRow {
                 location_id: cmd.location_id.clone(),
                 location_name: cmd.location_name.clone(),
-                service_id: service.to_string(),
-                key_question: *kq,
-                rating: *rating,
+                service_id: finding.service.to_string(),
+                key_question: finding.key_question,
+                rating: finding.rating,
                 report_date: cmd.report_date,
                 evidence_id: inspection_id.clone(),
+                statement_scores: finding.statement_scores.clone(),
             };
             store::upsert_service_rating(&mut tx, &cmd.trust, &row).await?;
         }
@@ -272,17 +275,22 @@ impl Rater {
     /// Record a trust-level well-led assessment (from the gRPC API) and re-rate.
     pub async fn record_well_led(
         &self,
-        trust: &TrustCode,
-        rating: RatingValue,
-        date: NaiveDate,
+        cmd: &WellLed,
         recorded_by: &str,
     ) -> Result<Recorded, RecordError> {
-        self.known_trust(trust).await?;
+        self.known_trust(&cmd.trust).await?;
         let mut tx = self.pool.begin().await?;
-        store::upsert_well_led(&mut tx, trust, rating, date, &format!("grpc:{recorded_by}"))
-            .await?;
+        store::upsert_well_led(
+            &mut tx,
+            &cmd.trust,
+            cmd.rating,
+            cmd.report_date,
+            &cmd.statement_scores,
+            &format!("grpc:{recorded_by}"),
+        )
+        .await?;
         tx.commit().await?;
-        self.rerate_and_report(trust).await
+        self.rerate_and_report(&cmd.trust).await
     }
 
     /// Record an enforcement action or requirement notice and re-rate. It limits the rating of

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use cqc_rules::{
-    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
-    Stage, TrustEvidence, TrustType, WellLedAssessment,
+    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion,
+    QualityStatementScore, ServiceEvidence, Stage, TrustEvidence, TrustType, WellLedAssessment,
 };
 use oversight_rating::{KeyQuestion, Rating, RatingValue, ServiceId, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -20,6 +20,8 @@ pub struct ServiceRatingRow {
     pub rating: RatingValue,
     pub report_date: NaiveDate,
     pub evidence_id: String,
+    /// SAF quality-statement scores (empty: none, e.g. evidence from feeds).
+    pub statement_scores: Vec<QualityStatementScore>,
 }
 
 /// A known trust: its name, type and NHS England region (`""` when no evidence has said).
@@ -62,10 +64,11 @@ pub async fn upsert_service_rating(
     r: &ServiceRatingRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO cqc_service_ratings (trust_code, location_id, location_name, service_id, key_question, rating, report_date, evidence_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO cqc_service_ratings (trust_code, location_id, location_name, service_id, key_question, rating, report_date, evidence_id, statement_scores)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (trust_code, location_id, service_id, key_question, report_date)
-         DO UPDATE SET rating = excluded.rating, location_name = excluded.location_name, evidence_id = excluded.evidence_id",
+         DO UPDATE SET rating = excluded.rating, location_name = excluded.location_name, evidence_id = excluded.evidence_id,
+            statement_scores = excluded.statement_scores",
     )
     .bind(trust.as_str())
     .bind(&r.location_id)
@@ -75,6 +78,7 @@ pub async fn upsert_service_rating(
     .bind(r.rating.cqc_str())
     .bind(r.report_date.to_string())
     .bind(&r.evidence_id)
+    .bind(scores_text(&r.statement_scores))
     .execute(conn)
     .await?;
     Ok(())
@@ -85,16 +89,19 @@ pub async fn upsert_well_led(
     trust: &TrustCode,
     rating: RatingValue,
     date: NaiveDate,
+    statement_scores: &[QualityStatementScore],
     evidence_id: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO cqc_well_led_assessments (trust_code, report_date, rating, evidence_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating, evidence_id = excluded.evidence_id",
+        "INSERT INTO cqc_well_led_assessments (trust_code, report_date, rating, evidence_id, statement_scores) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating, evidence_id = excluded.evidence_id,
+            statement_scores = excluded.statement_scores",
     )
     .bind(trust.as_str())
     .bind(date.to_string())
     .bind(rating.cqc_str())
     .bind(evidence_id)
+    .bind(scores_text(statement_scores))
     .execute(conn)
     .await?;
     Ok(())
@@ -124,6 +131,30 @@ fn stored_date(s: &str) -> sqlx::Result<NaiveDate> {
     decode(NaiveDate::parse_from_str(s, "%Y-%m-%d"), "date")
 }
 
+/// Quality-statement scores as stored: comma-separated (`"4,3,2"`), `""` for none.
+fn scores_text(scores: &[QualityStatementScore]) -> String {
+    scores
+        .iter()
+        .map(|s| s.get().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn stored_scores(s: &str) -> sqlx::Result<Vec<QualityStatementScore>> {
+    if s.is_empty() {
+        return Ok(vec![]);
+    }
+    s.split(',')
+        .map(|v| {
+            let n = decode(v.trim().parse::<i64>(), "quality statement score")?;
+            decode(
+                QualityStatementScore::new(n, "statement_scores"),
+                "quality statement score",
+            )
+        })
+        .collect()
+}
+
 fn decode<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> sqlx::Result<T> {
     r.map_err(|e| sqlx::Error::Decode(format!("stored {what} is invalid: {e}").into()))
 }
@@ -140,7 +171,7 @@ pub async fn evidence(
     let actions = enforcement_actions(pool, trust).await?;
     let merged = merged_services(pool, trust).await?;
     let rows = sqlx::query(
-        "SELECT location_id, location_name, service_id, key_question, rating, report_date
+        "SELECT location_id, location_name, service_id, key_question, rating, report_date, statement_scores
          FROM cqc_service_ratings WHERE trust_code = $1 ORDER BY location_id, service_id, key_question, report_date",
     )
     .bind(trust.as_str())
@@ -156,6 +187,7 @@ pub async fn evidence(
         let kq: String = r.try_get("key_question")?;
         let rating: String = r.try_get("rating")?;
         let date: String = r.try_get("report_date")?;
+        let scores: String = r.try_get("statement_scores")?;
         let entry = locations
             .entry(location_id)
             .or_insert_with(|| (String::new(), BTreeMap::new()));
@@ -171,7 +203,7 @@ pub async fn evidence(
                 rating: decode(rating.parse(), "rating")?,
                 report_date: stored_date(&date)?,
                 limiter: None,
-                statement_scores: vec![],
+                statement_scores: stored_scores(&scores)?,
             });
     }
     let mut location_evidence = Vec::new();
@@ -225,7 +257,7 @@ pub async fn evidence(
             services: svc,
         });
     }
-    let wl_rows = sqlx::query("SELECT report_date, rating FROM cqc_well_led_assessments WHERE trust_code = $1 ORDER BY report_date")
+    let wl_rows = sqlx::query("SELECT report_date, rating, statement_scores FROM cqc_well_led_assessments WHERE trust_code = $1 ORDER BY report_date")
         .bind(trust.as_str())
         .fetch_all(pool)
         .await?;
@@ -233,10 +265,11 @@ pub async fn evidence(
     for r in wl_rows {
         let date: String = r.try_get("report_date")?;
         let rating: String = r.try_get("rating")?;
+        let scores: String = r.try_get("statement_scores")?;
         well_led.push(WellLedAssessment {
             rating: decode(rating.parse(), "rating")?,
             report_date: stored_date(&date)?,
-            statement_scores: vec![],
+            statement_scores: stored_scores(&scores)?,
         });
     }
     Ok(TrustEvidence {

@@ -14,7 +14,9 @@ use cqc_quality::store::{
     self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
     MergedServiceRow, ServiceRatingRow, TrustRow,
 };
-use cqc_rules::{Limiter, MergedExclusion, Stage, TrustType as RulesTrustType};
+use cqc_rules::{
+    Limiter, MergedExclusion, QualityStatementScore, Stage, TrustType as RulesTrustType,
+};
 use futures::StreamExt;
 use oversight_proto::common::v1::{self as common, KeyQuestion, Rating, TrustType};
 use oversight_proto::evidence::v1 as ev;
@@ -32,6 +34,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn scores(values: &[i64]) -> Vec<QualityStatementScore> {
+    values
+        .iter()
+        .map(|v| QualityStatementScore::new(*v, "test").unwrap())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,6 +81,7 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
             rating: RatingValue::Rated(rating),
             report_date: day(date),
             evidence_id: "test".into(),
+            statement_scores: scores(&[4, 3, 2]),
         };
         store::upsert_service_rating(&mut tx, &trust, &row)
             .await
@@ -148,6 +158,13 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         .unwrap();
     let urgent = &ev.locations[0].services[0];
     assert_eq!(urgent.merged_from.as_ref(), Some(&merged.exclusion));
+    assert!(
+        urgent
+            .ratings
+            .iter()
+            .all(|r| r.statement_scores == scores(&[4, 3, 2])),
+        "statement scores are stored and read back: {urgent:?}"
+    );
     let limiter_of = |d: &str| {
         urgent
             .ratings
@@ -270,6 +287,10 @@ impl Service {
     }
 
     async fn start_with_tokens(tokens: Option<&str>) -> Service {
+        Service::start_configured(tokens, None).await
+    }
+
+    async fn start_configured(tokens: Option<&str>, rule_set: Option<&str>) -> Service {
         let env = TestEnv::start().await.unwrap();
         let mut infra = env.infra("cqc-quality").await.unwrap();
         if let Some(text) = tokens {
@@ -280,7 +301,7 @@ impl Service {
         let app = cqc_quality::App::build(cqc_quality::Config {
             infra,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            rule_set: None,
+            rule_set: rule_set.map(String::from),
         })
         .await
         .unwrap();
@@ -373,6 +394,7 @@ fn five(service: &str, ratings: [Rating; 5]) -> Vec<pb::InspectionRating> {
             service_id: service.into(),
             key_question: *kq as i32,
             rating: r as i32,
+            statement_scores: vec![],
         })
         .collect()
 }
@@ -416,6 +438,7 @@ async fn seed(client: &mut QualityServiceClient<Channel>) {
             trust_code: "RXX".into(),
             rating: G as i32,
             report_date: "2019-04-01".into(),
+            statement_scores: vec![],
         })
         .await
         .unwrap()
@@ -892,6 +915,7 @@ async fn previous_overall_is_carried_forward_for_a_trust_without_locations() {
                 service_id: "community".into(),
                 key_question: KeyQuestion::Safe as i32,
                 rating: RI as i32,
+                statement_scores: vec![],
             }],
         ))
         .await
@@ -1229,6 +1253,136 @@ async fn evidence_region_is_published_and_a_blank_one_keeps_it() {
         .rating
         .unwrap();
     assert_eq!(latest.region, "North East and Yorkshire");
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() {
+    let svc = Service::start_configured(None, Some("saf-2023")).await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+
+    // Every judgement is recorded as Good; under saf-2023 the scores replace it.
+    let banded = [
+        (KeyQuestion::Safe, vec![4; 8], Rating::Outstanding, "100%"),
+        (
+            KeyQuestion::Effective,
+            vec![1; 4],
+            Rating::Inadequate,
+            "25%",
+        ),
+        (KeyQuestion::Caring, vec![3; 4], G, "75%"),
+        (KeyQuestion::Responsive, vec![2; 4], RI, "50%"),
+        // 14 of 16 = 87.5 %, rounded half up to 88 %: outstanding.
+        (
+            KeyQuestion::WellLed,
+            vec![4, 4, 3, 3],
+            Rating::Outstanding,
+            "88%",
+        ),
+    ];
+    let ratings = banded
+        .iter()
+        .map(|(kq, scores, _, _)| pb::InspectionRating {
+            service_id: "urgent".into(),
+            key_question: *kq as i32,
+            rating: G as i32,
+            statement_scores: scores.clone(),
+        })
+        .collect();
+    let mut first = inspection("RSF", "RSF01", "2024-01-15", ratings);
+    first.trust_type = TrustType::Acute as i32;
+    first.trust_name = "SAF Hospitals NHS Trust".into();
+    let r = client.record_inspection(first).await.unwrap().into_inner();
+    assert_eq!(r.published_version, 1);
+    // The trust-level well-led assessment: recorded RI, scored 12 of 16 = 75 % → Good.
+    let r = client
+        .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
+            trust_code: "RSF".into(),
+            rating: RI as i32,
+            report_date: "2024-01-15".into(),
+            statement_scores: vec![3; 4],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.published_version, 2);
+
+    assert_eq!(events.next().await.version, 1);
+    let v2 = events.next().await;
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.rule_set, "saf-2023");
+    // Each key question × service is banded from its scores (read back from the store).
+    let service = client
+        .get_ratings(get_ratings("RSF", "RSF01", "urgent", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(service.rule_set, "saf-2023");
+    let service = service.ratings.unwrap();
+    for (k, _, want, percent) in &banded {
+        let r = kq(&service.key_questions, *k);
+        assert_eq!(rating(r), *want, "{k:?}: {r:?}");
+        assert_eq!(explanation(r).rule_set, "saf-2023");
+        assert!(
+            explanation(r).rule.contains(&format!("= {percent} → ")),
+            "{k:?} banded from {percent}: {r:?}"
+        );
+        // One location, one service: the trust's key questions follow (well-led below).
+        if *k != KeyQuestion::WellLed {
+            assert_eq!(rating(kq(&v2.key_questions, *k)), *want, "trust {k:?}");
+        }
+    }
+    let safe = kq(&service.key_questions, KeyQuestion::Safe);
+    assert!(
+        explanation(safe)
+            .rule
+            .contains("8 quality statements scored 32 of 32 = 100%"),
+        "{safe:?}"
+    );
+    // Well-led at trust (and, single-location, at location) level is the assessment's band.
+    let well_led = kq(&v2.key_questions, KeyQuestion::WellLed);
+    assert_eq!(rating(well_led), G, "{well_led:?}");
+    assert!(
+        explanation(well_led).rule.contains("= 75% → "),
+        "{well_led:?}"
+    );
+    assert_ne!(rating(overall(&v2)), Rating::Unspecified);
+
+    // A score outside 1–4 names its field and record.
+    let mut ratings = five("urgent", [G; 5]);
+    ratings[2].statement_scores = vec![3, 0];
+    let zero = client
+        .record_inspection(inspection("RSF", "RSF01", "2024-02-01", ratings))
+        .await;
+    expect_code(
+        zero,
+        Code::InvalidArgument,
+        "ratings[2].statement_scores[1]: quality statement score 0 is outside 1–4",
+    );
+    let five_ = client
+        .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
+            trust_code: "RSF".into(),
+            rating: G as i32,
+            report_date: "2024-02-01".into(),
+            statement_scores: vec![4, 5],
+        })
+        .await;
+    expect_code(
+        five_,
+        Code::InvalidArgument,
+        "statement_scores[1]: quality statement score 5 is outside 1–4",
+    );
+    // Nothing was recorded: no new version.
+    let latest = client
+        .get_trust_quality(pb::GetTrustQualityRequest {
+            trust_code: "RSF".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(latest.rating.unwrap().version, 2);
 
     svc.stop().await;
 }
