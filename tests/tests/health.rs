@@ -2,6 +2,8 @@
 //! gRPC probes call) for itself and overall, and lists its API through server reflection (what
 //! `grpcurl list` uses).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 
 use futures::StreamExt;
