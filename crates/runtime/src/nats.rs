@@ -245,6 +245,27 @@ fn backoff(deliveries: i64) -> Duration {
     Duration::from_millis(500 * 2u64.pow(exp - 1)).min(Duration::from_secs(30))
 }
 
+impl Bus {
+    /// Consume the durable consumer `durable` of the subject map with `handler` until `shutdown`
+    /// (see [`run_consumer`]).
+    pub async fn consume<H, Fut>(
+        &self,
+        durable: &'static str,
+        handler: H,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<()>
+    where
+        H: Fn(Incoming) -> Fut,
+        Fut: Future<Output = Result<(), HandleError>>,
+    {
+        let spec = self
+            .subjects
+            .consumer(durable)
+            .with_context(|| format!("no consumer {durable} in the subject map"))?;
+        run_consumer(self.clone(), spec, handler, shutdown).await
+    }
+}
+
 /// Consume `spec` until `shutdown`, handing each message to `handler` and settling it. The message
 /// in hand is finished before the loop stops.
 pub async fn run_consumer<H, Fut>(

@@ -88,13 +88,8 @@ impl Combiner {
                 q.event_id
             )));
         }
-        self.store_part(Part::Quality, &trust, q.version, &q.encode_to_vec())
+        self.store_and_recombine(Part::Quality, &trust, q.version, &q.encode_to_vec())
             .await
-            .map_err(|e| HandleError::Transient(e.into()))?;
-        self.recombine(&trust)
-            .await
-            .map_err(HandleError::Transient)?;
-        Ok(())
     }
 
     /// Handler for `<ns>.uor.approved`.
@@ -119,10 +114,22 @@ impl Combiner {
                 u.event_id
             )));
         }
-        self.store_part(Part::Uor, &trust, u.version, &u.encode_to_vec())
+        self.store_and_recombine(Part::Uor, &trust, u.version, &u.encode_to_vec())
+            .await
+    }
+
+    /// Keep a received part version and recombine its trust; failures here are transient.
+    async fn store_and_recombine(
+        &self,
+        part: Part,
+        trust: &TrustCode,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<(), HandleError> {
+        self.store_part(part, trust, version, payload)
             .await
             .map_err(|e| HandleError::Transient(e.into()))?;
-        self.recombine(&trust)
+        self.recombine(trust)
             .await
             .map_err(HandleError::Transient)?;
         Ok(())

@@ -195,24 +195,17 @@ impl App {
         }
         let quality_spec = self.quality_consumer;
         let uor_spec = self.uor_consumer;
-        let c1 = self.combiner.clone();
+        let combiner = &self.combiner;
         let quality = run_consumer(
             self.bus.clone(),
             quality_spec,
-            move |msg| {
-                let c = c1.clone();
-                async move { c.handle_quality(msg).await }
-            },
+            |msg| combiner.handle_quality(msg),
             shutdown.clone(),
         );
-        let c2 = self.combiner.clone();
         let uor = run_consumer(
             self.bus.clone(),
             uor_spec,
-            move |msg| {
-                let c = c2.clone();
-                async move { c.handle_uor(msg).await }
-            },
+            |msg| combiner.handle_uor(msg),
             shutdown.clone(),
         );
         let server =

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use oversight_proto::quality::v1::quality_service_server::QualityServiceServer;
-use oversight_runtime::nats::{Bus, run_consumer};
+use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::Outbox;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
@@ -111,19 +111,10 @@ impl App {
         if let Err(e) = self.rater.outbox().publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let spec = self
-            .bus
-            .subjects()
-            .consumer(consumers::CQC_EVIDENCE)
-            .context("consumer spec")?;
-        let rater = self.rater.clone();
-        let consumer = run_consumer(
-            self.bus.clone(),
-            spec,
-            move |msg| {
-                let rater = rater.clone();
-                async move { rater.handle_evidence(msg).await }
-            },
+        let rater = &self.rater;
+        let consumer = self.bus.consume(
+            consumers::CQC_EVIDENCE,
+            |msg| rater.handle_evidence(msg),
             shutdown.clone(),
         );
         let server =

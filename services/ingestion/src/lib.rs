@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
-use oversight_runtime::nats::{Bus, run_consumer};
+use oversight_runtime::nats::Bus;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
 use tokio::net::TcpListener;
@@ -96,19 +96,10 @@ impl App {
         if let Err(e) = self.ingestor.publish_pending().await {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
-        let spec = self
-            .bus
-            .subjects()
-            .consumer(consumers::INGESTION_FEEDS)
-            .context("consumer spec")?;
-        let ingestor = self.ingestor.clone();
-        let consumer = run_consumer(
-            self.bus.clone(),
-            spec,
-            move |msg| {
-                let ingestor = ingestor.clone();
-                async move { ingestor.handle_feed_message(msg).await }
-            },
+        let ingestor = &self.ingestor;
+        let consumer = self.bus.consume(
+            consumers::INGESTION_FEEDS,
+            |msg| ingestor.handle_feed_message(msg),
             shutdown.clone(),
         );
         let server =

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use oversight_proto::resources::v1::resources_service_server::ResourcesServiceServer;
-use oversight_runtime::nats::{Bus, run_consumer};
+use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::Outbox;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
@@ -122,31 +122,15 @@ impl App {
         if let Err(e) = self.assessments.publish_approved().await {
             tracing::warn!(error = %e, "approved use-of-resources ratings not published at start");
         }
-        let subjects = self.bus.subjects();
-        let evidence_spec = subjects
-            .consumer(consumers::NHSI_EVIDENCE)
-            .context("consumer spec")?;
-        let quality_spec = subjects
-            .consumer(consumers::NHSI_QUALITY)
-            .context("consumer spec")?;
-        let resources = self.resources.clone();
-        let evidence = run_consumer(
-            self.bus.clone(),
-            evidence_spec,
-            move |msg| {
-                let resources = resources.clone();
-                async move { resources.handle_evidence(msg).await }
-            },
+        let resources = &self.resources;
+        let evidence = self.bus.consume(
+            consumers::NHSI_EVIDENCE,
+            |msg| resources.handle_evidence(msg),
             shutdown.clone(),
         );
-        let resources = self.resources.clone();
-        let quality = run_consumer(
-            self.bus.clone(),
-            quality_spec,
-            move |msg| {
-                let resources = resources.clone();
-                async move { resources.handle_quality(msg).await }
-            },
+        let quality = self.bus.consume(
+            consumers::NHSI_QUALITY,
+            |msg| resources.handle_quality(msg),
             shutdown.clone(),
         );
         let server =
