@@ -84,8 +84,8 @@ impl Plan {
                 locations: 1500,
                 trusts_per_batch: 10,
                 nhsi_months: 36,
-                wards: 1,
-                staffing_days: 366,
+                wards: 30,
+                staffing_days: 1095,
                 latency_samples: 2000,
                 grpc_requests: 50_000,
                 grpc_workers: 64,
@@ -135,13 +135,13 @@ async fn main() -> anyhow::Result<()> {
         plan.nhsi_months,
         plan.wards,
         plan.staffing_days,
-        plan.trusts_per_batch,
+        1,
     )?;
-    eprintln!(
-        "pipeline: NHSI feeds, {} records…",
-        nhsi_files.iter().map(|f| f.2).sum::<usize>()
-    );
-    let nhsi = pipeline::nhsi_phase(&stack, &bus, nhsi_files, plan.deadline).await?;
+    let nhsi_records =
+        national::nhsi_records(trusts.len(), plan.nhsi_months, plan.wards, plan.staffing_days);
+    eprintln!("pipeline: NHSI national backfill, {nhsi_records} records…");
+    let nhsi =
+        pipeline::nhsi_phase(&stack, &bus, nhsi_files, nhsi_records, plan.deadline).await?;
     let all_evidence = report::stream_stats(&bus, &bus.subjects().evidence_stream().name).await?;
 
     let size = all_evidence.mean_size().max(1);
