@@ -41,7 +41,7 @@ struct Args {
     #[arg(long)]
     write_doc: Option<std::path::PathBuf>,
     /// Offered GetTrustRating load, requests per second.
-    #[arg(long, default_value_t = 5000.0)]
+    #[arg(long, default_value_t = 20000.0)]
     grpc_rate: f64,
 }
 
@@ -87,7 +87,7 @@ impl Plan {
                 wards: 30,
                 staffing_days: 1095,
                 latency_samples: 2000,
-                grpc_requests: 50_000,
+                grpc_requests: 200_000,
                 grpc_workers: 64,
                 grpc_budget: Duration::from_secs(12),
                 kernel_budget: Duration::from_secs(2),
@@ -190,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
     // One client, one request at a time: the unloaded round trip.
     let grpc_single =
         grpc_load::closed_loop(stack.combiner, &codes, 500, plan.grpc_budget, 1).await?;
+    let grpc_list = grpc_load::list_pages(stack.combiner, 100, 2_000, plan.grpc_budget).await?;
 
     let memory = report::Memory::read(stack.env.dir());
     let results = report::Results {
@@ -198,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
         quick: args.quick,
         trusts: trusts.len(),
         locations: plan.locations,
+        staffing_rows: trusts.len() * plan.wards * plan.staffing_days,
         ratings,
         evidence_stats,
         nhsi,
@@ -207,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
         grpc_open,
         grpc_closed,
         grpc_single,
+        grpc_list,
         grpc_rate: args.grpc_rate,
         kernels,
         memory,

@@ -28,7 +28,6 @@
 //!   until it succeeds, so nothing behind it overtakes it. The handlers are idempotent, so the
 //!   retried messages that had already been applied change nothing.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -180,7 +179,6 @@ where
             spec: &spec,
             settings,
             index: i,
-            last_applied: HashMap::new(),
         }
         .run(rx, &handler, shutdown.clone())
     }));
@@ -248,14 +246,11 @@ struct Lane<'a> {
     spec: &'a ConsumerSpec,
     settings: ConsumerSettings,
     index: usize,
-    /// The highest stream sequence applied per key: a late redelivery of a message this lane
-    /// already applied (its ack was lost) is acked without being applied again over newer data.
-    last_applied: HashMap<String, u64>,
 }
 
 impl Lane<'_> {
     async fn run<H, Fut>(
-        mut self,
+        self,
         mut rx: mpsc::Receiver<jetstream::Message>,
         handler: &H,
         shutdown: Shutdown,
@@ -290,12 +285,8 @@ impl Lane<'_> {
         Ok(())
     }
 
-    fn key_of(m: &Incoming) -> String {
-        m.header(crate::nats::KEY_HEADER).unwrap_or_default()
-    }
-
     async fn handle<H, Fut>(
-        &mut self,
+        &self,
         batch: Vec<jetstream::Message>,
         handler: &H,
         shutdown: &Shutdown,
@@ -306,23 +297,16 @@ impl Lane<'_> {
         let service = self.bus.service();
         let durable = self.spec.durable.as_str();
         let started = Instant::now();
-        let mut pending: Vec<(jetstream::Message, Incoming)> = Vec::with_capacity(batch.len());
-        let mut stale = Vec::new();
-        for m in batch {
-            let inc = incoming(&m);
-            let key = Self::key_of(&inc);
-            if inc.deliveries > 1
-                && self
-                    .last_applied
-                    .get(&key)
-                    .is_some_and(|seq| inc.stream_sequence <= *seq)
-            {
-                stale.push(m);
-            } else {
-                pending.push((m, inc));
-            }
-        }
-        ack_all(&stale, service, durable, started).await;
+        // A redelivered message is applied again even when newer messages of its key were applied
+        // meanwhile: it may never have been applied (its replica died holding it), and the
+        // handlers are idempotent.
+        let mut pending: Vec<(jetstream::Message, Incoming)> = batch
+            .into_iter()
+            .map(|m| {
+                let inc = incoming(&m);
+                (m, inc)
+            })
+            .collect();
         let span = tracing::info_span!("batch", consumer = %durable, lane = self.index, size = pending.len());
         if let Some((_, first)) = pending.first() {
             telemetry::adopt_nats_parent(&span, first.headers.as_ref());
@@ -360,15 +344,8 @@ impl Lane<'_> {
             }
             match transient {
                 None => {
-                    let msgs: Vec<jetstream::Message> = keep
-                        .into_iter()
-                        .map(|(m, inc, _)| {
-                            let key = Self::key_of(&inc);
-                            let seq = self.last_applied.entry(key).or_insert(0);
-                            *seq = (*seq).max(inc.stream_sequence);
-                            m
-                        })
-                        .collect();
+                    let msgs: Vec<jetstream::Message> =
+                        keep.into_iter().map(|(m, ..)| m).collect();
                     crate::metrics::batch_handled(service, durable, msgs.len());
                     ack_all(&msgs, service, durable, started).await;
                     pending = Vec::new();

@@ -67,7 +67,11 @@ pub async fn connect_with(
             .with_context(|| format!("failed to create data directory {}", dir.display()))?;
     }
     let options = AnyPoolOptions::new()
-        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        // SQLite has one writer at a time: several connections would only wait on each other in
+        // SQLite's sleeping busy handler (milliseconds each). One connection queues statements
+        // in the pool instead, fairly and without sleeping; readers of the combiner use its
+        // in-memory view, and batches keep the transactions few.
+        .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
