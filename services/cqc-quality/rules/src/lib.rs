@@ -16,9 +16,9 @@
 //!   trust-level well-led assessment; without one, [`OverallBasis::PreviousStands`];
 //! - same-date conflicts: the lower rating stands; superseded areas merge per key question, the
 //!   later report wins, the newer area on the same date ([`RuleSet::superseded_areas`]);
-//! - merged-organisation services: left out of the trust level (not of their location) while the
-//!   rating date is before `until`, capped at 24 months after `merged_on`
-//!   ([`RuleSet::merged_exclusion_max_months`]);
+//! - merged-organisation services: left out of the trust level (not of their location) until 24
+//!   months after `merged_on` ([`RuleSet::merged_exclusion_max_months`]), or an earlier `until`;
+//!   the merger date is required ([`RulesError::MergerDateMissing`]);
 //! - limiters lower real ratings only; a non-rating stays excluded;
 //! - `saf-2023`: exact percentages ([`SafPercent`], never rounded before banding), every level the
 //!   exact mean of the percentages beneath, banded (a band starts at its published minimum, so

@@ -12,8 +12,7 @@ use oversight_rating::{
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{
-    KqServiceRating, LocationEvidence, MergedExclusion, ServiceEvidence, TrustEvidence, TrustType,
-    WellLedAssessment,
+    KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
 };
 use crate::rule_set::{RuleSet, SafBands, newest_area, saf_percent};
 use crate::saf::SafPercent;
@@ -558,7 +557,7 @@ fn rate_service_group(
     let excluded_from_trust = members
         .iter()
         .filter_map(|m| m.merged_from.as_ref())
-        .filter_map(|m| merged_exclusion(m, as_of, rules))
+        .filter_map(|m| rules.merged_exclusion(m, as_of))
         .next();
     ServiceQuality {
         service,
@@ -688,25 +687,6 @@ fn rate_kq_service(r: &KqServiceRating, label: &str, rules: &RuleSet) -> RatedRe
             notes,
         },
     }
-}
-
-fn merged_exclusion(m: &MergedExclusion, as_of: NaiveDate, rules: &RuleSet) -> Option<String> {
-    let end = rules.exclusion_end(m.until, m.merged_on);
-    if as_of >= end {
-        return None;
-    }
-    let cap = match m.merged_on {
-        Some(on) if end < m.until => format!(
-            " (requested until {}, capped at {} months after the merger of {on})",
-            m.until, rules.merged_exclusion_max_months
-        ),
-        Some(_) => String::new(),
-        None => " (merger date unknown: the two-year cap cannot be checked)".to_string(),
-    };
-    Some(format!(
-        "from merged organisation {}, left out of trust aggregation until {end}{cap}: {}",
-        m.organisation, m.reason
-    ))
 }
 
 /// The latest trust-level well-led assessment on or before `as_of`; on the same date the lower

@@ -8,6 +8,7 @@ use oversight_rating::{Rating, ServiceId, Thresholds};
 use serde::{Deserialize, Serialize};
 
 use crate::RulesError;
+use crate::evidence::MergedExclusion;
 use crate::saf::SafPercent;
 
 /// Name of the CQC 2018 rule set (DOMAIN.md §2).
@@ -235,14 +236,36 @@ impl RuleSet {
         newest_area(&self.superseded_areas, service).0
     }
 
-    /// The last day a merged organisation's service may be left out: `until`, capped at
-    /// `merged_exclusion_max_months` after the merger date when that is known.
-    pub fn exclusion_end(&self, until: NaiveDate, merged_on: Option<NaiveDate>) -> NaiveDate {
-        merged_on
-            .and_then(|m| {
-                m.checked_add_months(chrono::Months::new(self.merged_exclusion_max_months))
-            })
-            .map_or(until, |cap| until.min(cap))
+    /// The end (exclusive) of a merged organisation's service's exclusion from trust
+    /// aggregation: `merged_on` + `merged_exclusion_max_months`, or `until` when that is earlier.
+    pub fn exclusion_end(&self, m: &MergedExclusion) -> NaiveDate {
+        let cap = m
+            .merged_on
+            .checked_add_months(chrono::Months::new(self.merged_exclusion_max_months))
+            .unwrap_or(NaiveDate::MAX);
+        m.until.map_or(cap, |until| until.min(cap))
+    }
+
+    /// Why a merged organisation's service is left out of trust aggregation as of `as_of`, or
+    /// `None` once its exclusion has ended (§2.3: "for up to two years, with the reason stated").
+    pub fn merged_exclusion(&self, m: &MergedExclusion, as_of: NaiveDate) -> Option<String> {
+        let end = self.exclusion_end(m);
+        if as_of >= end {
+            return None;
+        }
+        let months = self.merged_exclusion_max_months;
+        let limit = match m.until {
+            Some(until) if end < until => format!(
+                " (requested until {until}, capped at {months} months after the merger of {})",
+                m.merged_on
+            ),
+            Some(_) => format!(" (merged {})", m.merged_on),
+            None => format!(" ({months} months after the merger of {})", m.merged_on),
+        };
+        Some(format!(
+            "from merged organisation {}, left out of trust aggregation until {end}{limit}: {}",
+            m.organisation, m.reason
+        ))
     }
 }
 

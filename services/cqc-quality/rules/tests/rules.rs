@@ -323,26 +323,38 @@ fn two_hospitals(merged: Option<MergedExclusion>) -> TrustEvidence {
     )
 }
 
+/// DOMAIN.md §2.3: services of a previously separate organisation "may be left out of trust-level
+/// aggregation for up to two years, with the reason stated" — two years from the merger.
 #[test]
-fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
-    let merged = |until: &str, on: Option<&str>| MergedExclusion {
-        organisation: "Old Neighbour NHS Trust".into(),
-        until: d(until),
-        reason: "acquired 2021; services being integrated".into(),
-        merged_on: on.map(d),
+fn merged_services_left_out_of_trust_for_at_most_two_years_from_the_merger() {
+    let merged = |on: &str, until: Option<&str>| {
+        MergedExclusion::new(
+            "Old Neighbour NHS Trust",
+            Some(d(on)),
+            until.map(d),
+            "acquired 2022; services being integrated",
+        )
+        .expect("valid exclusion")
     };
-    // (until, merged on, as of, left out?)
+    // (merged on, until, as of, left out?)
     let cases: &[(&str, Option<&str>, &str, bool)] = &[
-        ("2023-06-01", Some("2022-01-01"), "2023-05-31", true),
-        ("2023-06-01", Some("2022-01-01"), "2023-06-01", false),
+        // No end asked for: two years from 1 January 2022, so up to 31 December 2023.
+        ("2022-01-01", None, "2022-01-01", true),
+        ("2022-01-01", None, "2023-12-31", true),
+        ("2022-01-01", None, "2024-01-01", false),
+        ("2022-01-01", None, "2030-01-01", false),
+        // An earlier end is kept.
+        ("2022-01-01", Some("2023-06-01"), "2023-05-31", true),
+        ("2022-01-01", Some("2023-06-01"), "2023-06-01", false),
         // Asked for three years: capped at two after the merger.
-        ("2025-01-01", Some("2022-01-01"), "2023-12-31", true),
-        ("2025-01-01", Some("2022-01-01"), "2024-01-01", false),
-        // No merger date: `until` as given, noted.
-        ("2025-01-01", None, "2024-06-01", true),
+        ("2022-01-01", Some("2025-01-01"), "2023-12-31", true),
+        ("2022-01-01", Some("2025-01-01"), "2024-01-01", false),
+        ("2022-07-15", Some("2099-01-01"), "2024-07-14", true),
+        ("2022-07-15", Some("2099-01-01"), "2024-07-15", false),
     ];
-    for (until, on, as_of, excluded) in cases {
-        let q = rate_trust(&two_hospitals(Some(merged(until, *on))), d(as_of), &cqc());
+    for (on, until, as_of, excluded) in cases {
+        let m = merged(on, *until);
+        let q = rate_trust(&two_hospitals(Some(m.clone())), d(as_of), &cqc());
         let safe = &q.key_questions[&KeyQuestion::Safe];
         // Location RYY01 itself still counts the service: 1 I of 2 (X = 1) → I.
         assert_eq!(
@@ -350,7 +362,7 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
             Some(I)
         );
         let want = if *excluded { Some(G) } else { Some(I) };
-        assert_eq!(safe.rating, want, "{until} {on:?} {as_of}");
+        assert_eq!(safe.rating, want, "{on} {until:?} {as_of}");
         let text = safe.explanation.lines().join("\n");
         assert_eq!(
             text.contains("Old Neighbour NHS Trust"),
@@ -358,8 +370,9 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
             "{text}"
         );
         if *excluded {
+            // The reason is stated.
             assert!(
-                text.contains("acquired 2021; services being integrated"),
+                text.contains("acquired 2022; services being integrated"),
                 "{text}"
             );
             assert!(
@@ -367,17 +380,60 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
                 "{text}"
             );
         }
-        if *excluded && until.starts_with("2025") && on.is_some() {
+        if *excluded && *on == "2022-01-01" && *until == Some("2025-01-01") {
             assert!(
                 text.contains("until 2024-01-01") && text.contains("capped at 24 months"),
                 "{text}"
             );
         }
-        if on.is_none() {
-            assert!(text.contains("merger date unknown"), "{text}");
+        if *excluded && until.is_none() {
+            assert!(
+                text.contains("until 2024-01-01 (24 months after the merger of 2022-01-01)"),
+                "{text}"
+            );
         }
     }
     assert_eq!(cqc().merged_exclusion_max_months, 24);
+    assert_eq!(
+        cqc().exclusion_end(&merged("2022-01-01", None)),
+        d("2024-01-01")
+    );
+}
+
+#[test]
+fn a_merged_service_without_its_merger_date_is_refused() {
+    assert_eq!(
+        MergedExclusion::new(
+            "Old Neighbour NHS Trust",
+            None,
+            Some(d("2024-01-01")),
+            "merger"
+        ),
+        Err(RulesError::MergerDateMissing {
+            field: "merged_on".into()
+        })
+    );
+    let err = RulesError::MergerDateMissing {
+        field: "merged_on".into(),
+    }
+    .to_string();
+    assert!(err.starts_with("merged_on: missing"), "{err}");
+    assert!(err.contains("two years"), "{err}");
+    // An end on or before the merger is refused naming `until`.
+    assert!(matches!(
+        MergedExclusion::new("Old", Some(d("2022-01-01")), Some(d("2022-01-01")), "merger"),
+        Err(RulesError::InvalidValue { field, .. }) if field == "until"
+    ));
+    // Evidence JSON without the date is refused with the same error, not silently uncapped.
+    let json = r#"{"service":"urgent","ratings":[],"merged_from":{"organisation":"Old","until":"2024-01-01","reason":"merger"}}"#;
+    let err = serde_json::from_str::<ServiceEvidence>(json).expect_err("no merger date");
+    assert!(err.to_string().contains("merged_on: missing"), "{err}");
+    let ok = r#"{"service":"urgent","ratings":[],"merged_from":{"organisation":"Old","merged_on":"2022-01-01","reason":"merger"}}"#;
+    let svc: ServiceEvidence = serde_json::from_str(ok).expect("valid");
+    assert_eq!(
+        svc.merged_from.map(|m| (m.merged_on, m.until)),
+        Some((d("2022-01-01"), None))
+    );
 }
 
 #[test]
@@ -982,9 +1038,9 @@ fn rule_set_selected_by_date_or_configuration() {
 fn evidence_round_trips_through_json_with_cqc_strings() {
     let mut ev = two_hospitals(Some(MergedExclusion {
         organisation: "Old".into(),
-        until: d("2024-01-01"),
+        merged_on: d("2022-03-01"),
+        until: Some(d("2024-01-01")),
         reason: "merger".into(),
-        merged_on: None,
     }));
     ev.locations[0].services[0].ratings[0].limiter = Some(Limiter::EnforcementAction {
         action: EnforcementKind::Condition,
