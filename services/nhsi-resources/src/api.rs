@@ -188,19 +188,24 @@ fn decision_view(d: &RecordedDecision) -> pb::SegmentDecision {
     }
 }
 
+/// A ward's (or the trust's) figures; without patient days `chppd` is empty and `by_staff_group`
+/// unset (no figure), while `care_hours` still shows the hours counted at trust level.
 fn chppd_view(ward: Option<&str>, month: YearMonth, f: &ChppdFigures) -> pb::ChppdFigure {
-    let by = &f.by_staff_group;
     pb::ChppdFigure {
         ward_code: ward.unwrap_or_default().to_string(),
         month: month.to_string(),
         patient_days: f.patient_days,
-        chppd: dec_2dp(f.chppd),
-        by_staff_group: Some(pb::StaffGroupChppd {
-            registered_nurse: dec_2dp(by.registered_nurse),
-            registered_midwife: dec_2dp(by.registered_midwife),
-            allied_health_professional: dec_2dp(by.allied_health_professional),
-            healthcare_support_worker: dec_2dp(by.healthcare_support_worker),
+        chppd: f.chppd().map(dec_2dp).unwrap_or_default(),
+        by_staff_group: f.per_patient_day.map(|p| {
+            let by = &p.by_staff_group;
+            pb::StaffGroupChppd {
+                registered_nurse: dec_2dp(by.registered_nurse),
+                registered_midwife: dec_2dp(by.registered_midwife),
+                allied_health_professional: dec_2dp(by.allied_health_professional),
+                healthcare_support_worker: dec_2dp(by.healthcare_support_worker),
+            }
         }),
+        care_hours: dec_2dp(f.hours.total()),
     }
 }
 

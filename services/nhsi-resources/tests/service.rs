@@ -48,6 +48,8 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         ward_day("RXX", "W1", "2018-04-01", ["20", "100", "0", "10", "50"]),
         ward_day("RXX", "W1", "2018-04-02", ["20", "100", "0", "10", "50"]),
         ward_day("RXX", "W2", "2018-04-01", ["10", "40", "0", "0", "20"]),
+        // Staffed, but nobody in its beds at midnight.
+        ward_day("RXX", "W3", "2018-04-01", ["0", "10", "0", "0", "0"]),
     ] {
         s.publish(&e).await;
     }
@@ -109,7 +111,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
                 .await
                 .ok()?
                 .into_inner();
-            (r.wards.len() == 2).then_some(r)
+            (r.wards.len() == 3).then_some(r)
         }
     })
     .await
@@ -120,12 +122,22 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         ("W1", "2018-04", "8.00")
     );
     assert_eq!(chppd.wards[1].chppd, "6.00");
+    // W3: no figure (not a problem), its hours shown and counted at trust level (DOMAIN §4.3).
+    let w3 = &chppd.wards[2];
+    assert_eq!(
+        (w3.ward_code.as_str(), w3.patient_days, w3.chppd.as_str()),
+        ("W3", 0, "")
+    );
+    assert_eq!(w3.by_staff_group, None);
+    assert_eq!(w3.care_hours, "10.00");
+    assert!(chppd.problems.is_empty(), "{:?}", chppd.problems);
     let roll_up = &chppd.trust[0];
     assert_eq!(roll_up.ward_code, "");
     assert_eq!(roll_up.patient_days, 50);
+    assert_eq!(roll_up.care_hours, "390.00");
     assert_eq!(
-        roll_up.chppd, "7.60",
-        "total hours ÷ total patient days, not a mean of ratios"
+        roll_up.chppd, "7.80",
+        "(320 + 60 + 10) hours ÷ (40 + 10 + 0) patient days, not a mean of ratios"
     );
     let by = roll_up.by_staff_group.as_ref().unwrap();
     assert_eq!(
@@ -134,7 +146,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
             by.allied_health_professional.as_str(),
             by.healthcare_support_worker.as_str()
         ),
-        ("4.80", "0.40", "2.40")
+        ("5.00", "0.40", "2.40")
     );
 
     let positions = wait_until(DEADLINE, "positions of RXX among 4 peers", || {
