@@ -634,6 +634,22 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
         ["2.6", "-3", "-0.5", "0", "60"],
     ))
     .await;
+    // A mental health and a community trust: one non-acute peer group (NOF 2025/26), ranked in
+    // their own table, never against the acute trusts.
+    for (trust, trust_type, sickness) in [
+        ("RM1", pb_common::TrustType::MentalHealth, "3"),
+        ("RC1", pb_common::TrustType::Community, "4"),
+    ] {
+        let mut e = observation(
+            trust,
+            "productivity",
+            "2025-03-31",
+            "",
+            &[("sickness_absence_rate", sickness)],
+        );
+        e.trust_type = trust_type as i32;
+        s.publish(&e).await;
+    }
     let client = s.client().await;
     let table = wait_until(DEADLINE, "league table of 8 trusts", || {
         let mut client = client.clone();
@@ -641,6 +657,7 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
             let r = client
                 .get_league_table(pb::GetLeagueTableRequest {
                     trust_type: pb_common::TrustType::Acute as i32,
+                    peer_group: pb::NofPeerGroup::Unspecified as i32,
                 })
                 .await
                 .ok()?
@@ -678,5 +695,81 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
             .any(|n| n.contains("deficit")),
         "{ra2:?}"
     );
+    assert!(
+        table
+            .rows
+            .iter()
+            .all(|r| r.peer_group == pb::NofPeerGroup::Acute as i32)
+    );
+
+    // The mental health trust's table is the non-acute one: community trusts are in it, ranked
+    // from 1 on their own (sickness 3 → 1.00, 4 → 4.00).
+    let non_acute = wait_until(DEADLINE, "non-acute league table", || {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .get_league_table(pb::GetLeagueTableRequest {
+                    trust_type: pb_common::TrustType::MentalHealth as i32,
+                    peer_group: pb::NofPeerGroup::Unspecified as i32,
+                })
+                .await
+                .ok()?
+                .into_inner();
+            (r.rows.len() == 2).then_some(r)
+        }
+    })
+    .await
+    .unwrap();
+    let rows: Vec<(u32, &str, i32, &str)> = non_acute
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.rank,
+                r.trust_code.as_str(),
+                r.peer_group,
+                r.delivery_score.as_str(),
+            )
+        })
+        .collect();
+    let group = pb::NofPeerGroup::NonAcute as i32;
+    assert_eq!(
+        rows,
+        vec![(1, "RM1", group, "1.00"), (2, "RC1", group, "4.00")]
+    );
+    let by_group = client
+        .clone()
+        .get_league_table(pb::GetLeagueTableRequest {
+            trust_type: pb_common::TrustType::Unspecified as i32,
+            peer_group: pb::NofPeerGroup::NonAcute as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_group.rows, non_acute.rows);
+    // Every table at once: each ranked on its own, acute first.
+    let all = client
+        .clone()
+        .get_league_table(pb::GetLeagueTableRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.rows.len(), 10);
+    assert_eq!(
+        all.rows.iter().filter(|r| r.rank == 1).count(),
+        2,
+        "one first place per peer group"
+    );
+    // A trust type outside the asked peer group is a bad request naming peer_group.
+    let err = client
+        .clone()
+        .get_league_table(pb::GetLeagueTableRequest {
+            trust_type: pb_common::TrustType::Acute as i32,
+            peer_group: pb::NofPeerGroup::NonAcute as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("peer_group"), "{err:?}");
     s.stop().await;
 }
