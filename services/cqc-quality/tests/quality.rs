@@ -1108,16 +1108,17 @@ async fn invalid_input_names_the_field_and_record() {
         .await;
     expect_code(no_stage, Code::InvalidArgument, "stage: missing");
 
+    let merged_service = |merged_on: &str, until: &str| pb::RecordMergedServiceRequest {
+        trust_code: "RXX".into(),
+        location_id: "RXX01".into(),
+        service_id: "urgent".into(),
+        organisation: "Old Trust".into(),
+        merged_on: merged_on.into(),
+        until: until.into(),
+        reason: "acquired".into(),
+    };
     let merged = client
-        .record_merged_service(pb::RecordMergedServiceRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "urgent".into(),
-            organisation: "Old Trust".into(),
-            merged_on: "2019-01-01".into(),
-            until: "2018-01-01".into(),
-            reason: "acquired".into(),
-        })
+        .record_merged_service(merged_service("2019-01-01", "2018-01-01"))
         .await;
     let status = expect_code(merged, Code::InvalidArgument, "until: ");
     assert!(
@@ -1128,15 +1129,7 @@ async fn invalid_input_names_the_field_and_record() {
     // DOMAIN.md §2.3: the exclusion lasts at most two years from the merger, so the merger date
     // is required; its absence names the field, in the message and as a BadRequest violation.
     let undated = client
-        .record_merged_service(pb::RecordMergedServiceRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "urgent".into(),
-            organisation: "Old Trust".into(),
-            merged_on: String::new(),
-            until: "2020-01-01".into(),
-            reason: "acquired".into(),
-        })
+        .record_merged_service(merged_service("", "2020-01-01"))
         .await;
     let status = expect_code(undated, Code::InvalidArgument, "merged_on: missing");
     let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("BadRequest");

@@ -603,6 +603,22 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
     s.stop().await;
 }
 
+/// The league table of a trust type's peer group and/or a peer group.
+async fn league(
+    client: &pb::resources_service_client::ResourcesServiceClient<tonic::transport::Channel>,
+    trust_type: pb_common::TrustType,
+    peer_group: pb::NofPeerGroup,
+) -> Result<pb::GetLeagueTableResponse, tonic::Status> {
+    client
+        .clone()
+        .get_league_table(pb::GetLeagueTableRequest {
+            trust_type: trust_type as i32,
+            peer_group: peer_group as i32,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn league_table_ranks_by_segment_then_delivery_score() {
     let s = Service::start(false).await;
@@ -652,16 +668,15 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
     }
     let client = s.client().await;
     let table = wait_until(DEADLINE, "league table of 8 trusts", || {
-        let mut client = client.clone();
+        let client = client.clone();
         async move {
-            let r = client
-                .get_league_table(pb::GetLeagueTableRequest {
-                    trust_type: pb_common::TrustType::Acute as i32,
-                    peer_group: pb::NofPeerGroup::Unspecified as i32,
-                })
-                .await
-                .ok()?
-                .into_inner();
+            let r = league(
+                &client,
+                pb_common::TrustType::Acute,
+                pb::NofPeerGroup::Unspecified,
+            )
+            .await
+            .ok()?;
             let complete = r.rows.len() == 8
                 && r.rows
                     .iter()
@@ -705,16 +720,15 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
     // The mental health trust's table is the non-acute one: community trusts are in it, ranked
     // from 1 on their own (sickness 3 → 1.00, 4 → 4.00).
     let non_acute = wait_until(DEADLINE, "non-acute league table", || {
-        let mut client = client.clone();
+        let client = client.clone();
         async move {
-            let r = client
-                .get_league_table(pb::GetLeagueTableRequest {
-                    trust_type: pb_common::TrustType::MentalHealth as i32,
-                    peer_group: pb::NofPeerGroup::Unspecified as i32,
-                })
-                .await
-                .ok()?
-                .into_inner();
+            let r = league(
+                &client,
+                pb_common::TrustType::MentalHealth,
+                pb::NofPeerGroup::Unspecified,
+            )
+            .await
+            .ok()?;
             (r.rows.len() == 2).then_some(r)
         }
     })
@@ -737,23 +751,22 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
         rows,
         vec![(1, "RM1", group, "1.00"), (2, "RC1", group, "4.00")]
     );
-    let by_group = client
-        .clone()
-        .get_league_table(pb::GetLeagueTableRequest {
-            trust_type: pb_common::TrustType::Unspecified as i32,
-            peer_group: pb::NofPeerGroup::NonAcute as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let by_group = league(
+        &client,
+        pb_common::TrustType::Unspecified,
+        pb::NofPeerGroup::NonAcute,
+    )
+    .await
+    .unwrap();
     assert_eq!(by_group.rows, non_acute.rows);
     // Every table at once: each ranked on its own, acute first.
-    let all = client
-        .clone()
-        .get_league_table(pb::GetLeagueTableRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let all = league(
+        &client,
+        pb_common::TrustType::Unspecified,
+        pb::NofPeerGroup::Unspecified,
+    )
+    .await
+    .unwrap();
     assert_eq!(all.rows.len(), 10);
     assert_eq!(
         all.rows.iter().filter(|r| r.rank == 1).count(),
@@ -761,14 +774,13 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
         "one first place per peer group"
     );
     // A trust type outside the asked peer group is a bad request naming peer_group.
-    let err = client
-        .clone()
-        .get_league_table(pb::GetLeagueTableRequest {
-            trust_type: pb_common::TrustType::Acute as i32,
-            peer_group: pb::NofPeerGroup::NonAcute as i32,
-        })
-        .await
-        .unwrap_err();
+    let err = league(
+        &client,
+        pb_common::TrustType::Acute,
+        pb::NofPeerGroup::NonAcute,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("peer_group"), "{err:?}");
     s.stop().await;
