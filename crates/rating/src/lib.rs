@@ -9,5 +9,7 @@ mod ids;
 mod scale;
 
 pub use aggregate::{Aggregate, AggregateCounts, CountThreshold, Thresholds, aggregate};
-pub use ids::{IdError, LocationId, RuleSetVersion, ServiceId, SiteCode, TrustCode};
+pub use ids::{
+    IdError, LocationId, MAX_SERVICE_ID_CHARS, RuleSetVersion, ServiceId, SiteCode, TrustCode,
+};
 pub use scale::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};

@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdReport, WardDay, YearMonth, compute_chppd};
-use nhsi_rules::nof::{LeagueRow, NofAssessment, NofProvider, assess_providers, league_table};
+use nhsi_rules::nof::{
+    LeagueRow, NofAssessment, NofPeerGroup, NofProvider, assess_providers, league_table,
+};
 use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
@@ -695,16 +697,16 @@ impl Metrics {
             .collect())
     }
 
-    /// The NOF league table, optionally of one trust type, with each provider's assessment.
+    /// The NOF league tables, optionally of one peer group, with each provider's assessment.
     pub async fn league_table(
         &self,
-        trust_type: Option<TrustType>,
+        peer_group: Option<NofPeerGroup>,
     ) -> Result<Vec<(LeagueRow, NofAssessment)>, ServiceError> {
         let providers = self.nof_providers().await?;
         let assessments: Vec<NofAssessment> = assess_providers(&providers, &self.rules.nof)
             .map_err(|e| ServiceError::Internal(e.into()))?
             .into_iter()
-            .filter(|a| trust_type.is_none_or(|t| a.org_type == t))
+            .filter(|a| peer_group.is_none_or(|g| a.peer_group == g))
             .collect();
         let rows = league_table(&assessments);
         Ok(rows

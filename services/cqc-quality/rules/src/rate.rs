@@ -12,10 +12,10 @@ use oversight_rating::{
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{
-    KqServiceRating, LocationEvidence, MergedExclusion, ServiceEvidence, TrustEvidence, TrustType,
-    WellLedAssessment,
+    KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
 };
-use crate::rule_set::{RuleSet, SafBands, newest_area, round_div, saf_percent};
+use crate::rule_set::{RuleSet, SafBands, newest_area, saf_percent};
+use crate::saf::SafPercent;
 
 /// One computed rating with its date and the reasons for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +25,8 @@ pub struct RatedResult {
     /// The latest report date beneath it (carry-forward: older ratings stand, the aggregate is
     /// dated by the latest inspection).
     pub date: Option<NaiveDate>,
-    /// Under `saf-2023`: the whole percentage the rating was banded from.
-    pub percent: Option<u32>,
+    /// Under `saf-2023`: the exact percentage the rating was banded from.
+    pub percent: Option<SafPercent>,
     /// Rule set, inputs counted, the rule that fired, and notes.
     pub explanation: Explanation,
 }
@@ -240,23 +240,25 @@ fn saf_combine(
     parts: &[(String, &RatedResult)],
     agg: oversight_rating::Aggregate,
     notes: &mut Vec<String>,
-) -> (Option<Rating>, Option<u32>, String) {
-    let rated: Vec<(Rating, Option<u32>)> = parts
+) -> (Option<Rating>, Option<SafPercent>, String) {
+    let rated: Vec<(Rating, Option<SafPercent>)> = parts
         .iter()
         .filter_map(|(_, r)| r.rating.map(|x| (x, r.percent)))
         .collect();
     if rated.is_empty() {
         return (None, None, agg.rule);
     }
-    let Some(percents) = rated.iter().map(|(_, p)| *p).collect::<Option<Vec<u32>>>() else {
+    let Some(percents) = rated.iter().map(|(_, p)| *p).collect::<Option<Vec<_>>>() else {
         notes.push(
             "some ratings beneath have no SAF score (carried forward from an earlier rule set): the §2.1 counting rule decides"
                 .into(),
         );
         return (agg.rating, None, agg.rule);
     };
-    let n = u32::try_from(percents.len()).unwrap_or(u32::MAX);
-    let mean = round_div(percents.iter().sum(), n);
+    let n = percents.len();
+    let Some(mean) = SafPercent::mean(&percents) else {
+        return (agg.rating, None, agg.rule);
+    };
     let band = bands.band(mean);
     let banded = format!(
         "mean score {mean}% of {n} → {band} (band {}%)",
@@ -275,7 +277,7 @@ fn saf_combine(
 fn input_line(
     label: &str,
     rating: Option<Rating>,
-    percent: Option<u32>,
+    percent: Option<SafPercent>,
     date: Option<NaiveDate>,
 ) -> String {
     let r = rating.map_or("no rating", Rating::cqc_str);
@@ -555,7 +557,7 @@ fn rate_service_group(
     let excluded_from_trust = members
         .iter()
         .filter_map(|m| m.merged_from.as_ref())
-        .filter_map(|m| merged_exclusion(m, as_of, rules))
+        .filter_map(|m| rules.merged_exclusion(m, as_of))
         .next();
     ServiceQuality {
         service,
@@ -577,7 +579,7 @@ fn tie_rank(r: &KqServiceRating, rules: &RuleSet) -> u8 {
 }
 
 /// The rating (after scores and limiter) and percentage of one key question × service judgement.
-fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<u32>) {
+fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<SafPercent>) {
     let (base, percent) = base_rating(r.rating, &r.statement_scores, rules);
     match (&r.limiter, base) {
         (Some(l), Some(b)) if l.cap() < b => (
@@ -597,7 +599,7 @@ fn base_rating(
     rating: RatingValue,
     scores: &[crate::rule_set::QualityStatementScore],
     rules: &RuleSet,
-) -> (Option<Rating>, Option<u32>) {
+) -> (Option<Rating>, Option<SafPercent>) {
     match (rules.saf_bands(), saf_percent(scores)) {
         (Some(bands), Some(p)) => (Some(bands.band(p)), Some(p)),
         _ => (rating.rating(), None),
@@ -685,25 +687,6 @@ fn rate_kq_service(r: &KqServiceRating, label: &str, rules: &RuleSet) -> RatedRe
             notes,
         },
     }
-}
-
-fn merged_exclusion(m: &MergedExclusion, as_of: NaiveDate, rules: &RuleSet) -> Option<String> {
-    let end = rules.exclusion_end(m.until, m.merged_on);
-    if as_of >= end {
-        return None;
-    }
-    let cap = match m.merged_on {
-        Some(on) if end < m.until => format!(
-            " (requested until {}, capped at {} months after the merger of {on})",
-            m.until, rules.merged_exclusion_max_months
-        ),
-        Some(_) => String::new(),
-        None => " (merger date unknown: the two-year cap cannot be checked)".to_string(),
-    };
-    Some(format!(
-        "from merged organisation {}, left out of trust aggregation until {end}{cap}: {}",
-        m.organisation, m.reason
-    ))
 }
 
 /// The latest trust-level well-led assessment on or before `as_of`; on the same date the lower
