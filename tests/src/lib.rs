@@ -270,3 +270,56 @@ pub async fn rating_with_uor(addr: SocketAddr, trust: &str) -> Option<pb::Combin
         .await
         .filter(|r| r.use_of_resources_version > 0)
 }
+
+/// A combined rating with its bookkeeping cleared: ids, timestamps, its own and its parts'
+/// version numbers (also where the explanation names its sources). How many versions a trust goes
+/// through depends on how the consumers happened to batch its evidence (a trust split over two
+/// commit groups is re-rated once or twice); what it is rated, and why, does not.
+pub fn normal_combined(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
+    let mut r = r.clone();
+    r.event_id.clear();
+    r.version = 0;
+    r.published_at.clear();
+    r.quality_version = 0;
+    r.use_of_resources_version = 0;
+    if let Some(e) = r.combined.as_mut().and_then(|c| c.explanation.as_mut()) {
+        for line in e.inputs.iter_mut().chain(e.notes.iter_mut()) {
+            *line = without_version_numbers(line);
+        }
+    }
+    r
+}
+
+/// `text` with every ", version <n>" removed.
+fn without_version_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(", version ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + ", version ".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            out.push_str(", version ");
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_numbers_are_removed_and_nothing_else() {
+        assert_eq!(
+            super::without_version_numbers(
+                "safe: Good (2018-12-01) — source: CQC quality rating cqc-2018, version 12"
+            ),
+            "safe: Good (2018-12-01) — source: CQC quality rating cqc-2018"
+        );
+        assert_eq!(
+            super::without_version_numbers("a, version b, version 3; c"),
+            "a, version b; c"
+        );
+    }
+}

@@ -34,7 +34,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use oversight_e2e::Stack;
+use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1::DeadLetter;
@@ -532,14 +532,6 @@ async fn drained(bus: &Bus) -> bool {
 }
 
 /// A rating with what differs between runs cleared: ids, versions and timestamps.
-fn normal_combined(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
-    let mut r = r.clone();
-    r.event_id.clear();
-    r.version = 0;
-    r.published_at.clear();
-    r
-}
-
 fn normal_quality(q: &QualityRatingIssued) -> QualityRatingIssued {
     let mut q = q.clone();
     q.event_id.clear();

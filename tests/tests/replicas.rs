@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use oversight_e2e::Stack;
+use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::ingestion::v1::FeedFormat;
@@ -192,17 +192,6 @@ fn expected_chppd(t: usize) -> (u64, f64) {
     (patients, hours as f64 / patients as f64)
 }
 
-/// A combined rating with what differs between runs cleared: ids, timestamps and version
-/// numbers (how many versions a trust went through depends on how its parts' arrivals happened to
-/// batch, in any run; what it ends up rated does not).
-fn normal(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
-    let mut r = r.clone();
-    r.event_id.clear();
-    r.published_at.clear();
-    r.version = 0;
-    r
-}
-
 struct Outcome {
     /// The latest combined rating of every trust, from each combiner replica.
     latest: Vec<BTreeMap<String, pb::CombinedRatingPublished>>,
@@ -363,7 +352,7 @@ async fn two_replicas_of_every_service_rate_a_national_feed_as_one_does() {
 
     // The same ratings, on both replicas of the two-replica run.
     let normal_all = |m: &BTreeMap<String, pb::CombinedRatingPublished>| -> BTreeMap<String, pb::CombinedRatingPublished> {
-        m.iter().map(|(k, v)| (k.clone(), normal(v))).collect()
+        m.iter().map(|(k, v)| (k.clone(), normal_combined(v))).collect()
     };
     assert_eq!(one.latest[0].len(), TRUSTS);
     let expected = normal_all(&one.latest[0]);

@@ -337,10 +337,10 @@ impl Lane<'_> {
                 }
             }
             for (m, inc, reason) in poisoned {
+                crate::metrics::message_handled(service, durable, "dead_letter", started.elapsed());
                 give_up(self.bus, self.spec, &m, &inc, &reason)
                     .instrument(span.clone())
                     .await;
-                crate::metrics::message_handled(service, durable, "dead_letter", started.elapsed());
             }
             match transient {
                 None => {

@@ -262,6 +262,8 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         };
         store::insert_judgement(&mut conn, &row).await.unwrap();
     }
+    // SQLite pools hold one connection: give it back before reading through the pool.
+    drop(conn);
     let history = store::judgements(&pool, Some(&trust)).await.unwrap();
     assert_eq!(
         history
@@ -275,10 +277,12 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     );
     let mut again = history[0].clone();
     again.published = R::Good;
+    let mut conn = pool.acquire().await.unwrap();
     assert!(
         store::insert_judgement(&mut conn, &again).await.is_err(),
         "a history row is never overwritten"
     );
+    drop(conn);
     assert_eq!(store::judgements(&pool, None).await.unwrap().len(), 2);
 }
 
