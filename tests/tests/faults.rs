@@ -989,11 +989,15 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
     // cqc-quality gets the evidence, cannot store it, and retries the batch in place (never
     // dead-lettering it, never letting later evidence overtake it) until the database returns.
     let log_file = p.service("cqc-quality").log.clone();
-    wait_until(FEED_DEADLINE, "a retried quality evidence batch", || async {
-        let log = String::from_utf8_lossy(&std::fs::read(&log_file).unwrap_or_default())
-            .into_owned();
-        (log.matches("transient failure; will retry").count() >= 2).then_some(())
-    })
+    wait_until(
+        FEED_DEADLINE,
+        "a retried quality evidence batch",
+        || async {
+            let log =
+                String::from_utf8_lossy(&std::fs::read(&log_file).unwrap_or_default()).into_owned();
+            (log.matches("transient failure; will retry").count() >= 2).then_some(())
+        },
+    )
     .await
     .unwrap();
     let info = consumer_info(&bus, &s.evidence_stream().name, consumers::CQC_EVIDENCE)

@@ -98,7 +98,9 @@ fn feed() -> Vec<(String, String)> {
             }
             let wl = ["Good", "Requires improvement", "Outstanding"][t % 3];
             let uor = ["Good", "Requires improvement", "Inadequate", "Outstanding"][t % 4];
-            csv.push_str(&format!("well_led,{code},{name},acute,,,,,{wl},2018-12-15\n"));
+            csv.push_str(&format!(
+                "well_led,{code},{name},acute,,,,,{wl},2018-12-15\n"
+            ));
             csv.push_str(&format!(
                 "use_of_resources,{code},{name},acute,,,,,{uor},2019-01-10\n"
             ));
@@ -319,7 +321,9 @@ async fn run(replicas: usize) -> Outcome {
     for code in &codes {
         history_lengths.insert(
             code.clone(),
-            oversight_e2e::rating_history(stack.combiner, code).await.len(),
+            oversight_e2e::rating_history(stack.combiner, code)
+                .await
+                .len(),
         );
     }
     for (w, seen) in watchers.iter().enumerate() {

@@ -130,18 +130,19 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let evidence_stats = report::stream_stats(&bus, &bus.subjects().evidence_stream().name).await?;
-    let nhsi_files = national::nhsi_files(
-        &trusts,
+    let nhsi_files =
+        national::nhsi_files(&trusts, plan.nhsi_months, plan.wards, plan.staffing_days, 1)?;
+    let nhsi_records = national::nhsi_records(
+        trusts.len(),
         plan.nhsi_months,
         plan.wards,
         plan.staffing_days,
-        1,
-    )?;
-    let nhsi_records =
-        national::nhsi_records(trusts.len(), plan.nhsi_months, plan.wards, plan.staffing_days);
+    );
     eprintln!("pipeline: NHSI national backfill, {nhsi_records} records…");
-    let nhsi =
-        pipeline::nhsi_phase(&stack, &bus, nhsi_files, nhsi_records, plan.deadline).await?;
+    let nhsi = pipeline::nhsi_phase(&stack, &bus, nhsi_files, nhsi_records, plan.deadline).await?;
+    // Peak memory of the services through the pipeline phases, before the raw baseline and the
+    // load clients add their own buffers to this process.
+    let memory = report::Memory::read(stack.env.dir());
     let all_evidence = report::stream_stats(&bus, &bus.subjects().evidence_stream().name).await?;
 
     let size = all_evidence.mean_size().max(1);
@@ -192,7 +193,6 @@ async fn main() -> anyhow::Result<()> {
         grpc_load::closed_loop(stack.combiner, &codes, 500, plan.grpc_budget, 1).await?;
     let grpc_list = grpc_load::list_pages(stack.combiner, 100, 2_000, plan.grpc_budget).await?;
 
-    let memory = report::Memory::read(stack.env.dir());
     let results = report::Results {
         machine,
         command,

@@ -283,7 +283,7 @@ impl Results {
             verdict(r.kernels.national_rerating < Duration::from_secs(2))
         ));
         out.push_str(&format!(
-            "| peak RSS (VmHWM): bench process with all four services (and the feed generator and load clients) / nats-server | {} / {} | < 256 MiB for the four services | {} |\n",
+            "| peak RSS (VmHWM) through the ratings and NHSI phases: bench process with all four services (and the feed generator and submit clients) / nats-server | {} / {} | < 256 MiB for the four services | {} |\n",
             mib(r.memory.process_kib),
             mib(r.memory.nats_kib),
             verdict(r.memory.process_kib.is_some_and(|k| k < 256 * 1024))

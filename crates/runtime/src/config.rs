@@ -78,6 +78,9 @@ pub struct InfraConfig {
     /// Batches a consumer handles at once; a trust's messages always go to the same lane, in order.
     #[arg(long, env = "CONSUMER_LANES", default_value_t = crate::consumer::DEFAULT_LANES)]
     pub consumer_lanes: usize,
+    /// MiB of message bodies a consumer holds at once (pulled, queued and in handling).
+    #[arg(long, env = "CONSUMER_MAX_INFLIGHT_MIB", default_value_t = crate::consumer::DEFAULT_MAX_INFLIGHT_MIB)]
+    pub consumer_max_inflight_mib: usize,
     /// Longest wait between retries of a batch whose dependency (database, NATS) is down, in ms.
     /// Transient failures are retried until the dependency returns; they are never dead-lettered.
     #[arg(long, env = "RETRY_MAX_BACKOFF_MS", default_value_t = crate::consumer::DEFAULT_RETRY_MAX_MS)]
@@ -113,6 +116,7 @@ impl InfraConfig {
             consumer_batch_max: crate::consumer::DEFAULT_BATCH_MAX,
             consumer_batch_wait_ms: crate::consumer::DEFAULT_BATCH_WAIT_MS,
             consumer_lanes: crate::consumer::DEFAULT_LANES,
+            consumer_max_inflight_mib: crate::consumer::DEFAULT_MAX_INFLIGHT_MIB,
             retry_max_backoff_ms: crate::consumer::DEFAULT_RETRY_MAX_MS,
             outbox_sweep_secs: crate::outbox::DEFAULT_SWEEP_SECS,
             sqlite_synchronous: crate::db::SqliteSync::Normal,
@@ -140,6 +144,7 @@ impl InfraConfig {
             batch_wait: std::time::Duration::from_millis(self.consumer_batch_wait_ms),
             lanes: self.consumer_lanes.max(1),
             retry_max: std::time::Duration::from_millis(self.retry_max_backoff_ms.max(1)),
+            max_inflight_bytes: self.consumer_max_inflight_mib.max(1) << 20,
         }
     }
 

@@ -46,6 +46,7 @@ pub const DEFAULT_BATCH_MAX: usize = 256;
 pub const DEFAULT_BATCH_WAIT_MS: u64 = 2;
 pub const DEFAULT_LANES: usize = 4;
 pub const DEFAULT_RETRY_MAX_MS: u64 = 5_000;
+pub const DEFAULT_MAX_INFLIGHT_MIB: usize = 8;
 
 /// The priority group every replica pulls in.
 pub const PRIORITY_GROUP: &str = "replicas";
@@ -62,6 +63,9 @@ pub struct ConsumerSettings {
     pub batch_wait: Duration,
     pub lanes: usize,
     pub retry_max: Duration,
+    /// Bytes of message bodies a consumer holds at once (pulled, queued in lanes, in handling):
+    /// what bounds its memory whatever the message size.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for ConsumerSettings {
@@ -71,9 +75,13 @@ impl Default for ConsumerSettings {
             batch_wait: Duration::from_millis(DEFAULT_BATCH_WAIT_MS),
             lanes: DEFAULT_LANES,
             retry_max: Duration::from_millis(DEFAULT_RETRY_MAX_MS),
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_MIB << 20,
         }
     }
 }
+
+/// A message and its share of the consumer's byte budget (given back when it is settled).
+type Held = (jetstream::Message, tokio::sync::OwnedSemaphorePermit);
 
 /// The stable lane of a key (FNV-1a, so every process and version agrees).
 pub fn lane_of(key: &str, lanes: usize) -> usize {
@@ -153,9 +161,13 @@ where
             }
         }
     };
+    // The budget in KiB; the pull asks for at most half of it at a time.
+    let budget_kib = (settings.max_inflight_bytes >> 10).max(64);
+    let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib));
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(settings.batch_max.saturating_mul(2).max(2))
+        .max_bytes_per_batch((budget_kib << 10) / 2)
         .expires(PULL_EXPIRES)
         .heartbeat(PULL_HEARTBEAT)
         .group(PRIORITY_GROUP)
@@ -169,7 +181,7 @@ where
     let mut senders = Vec::with_capacity(lanes);
     let mut receivers = Vec::with_capacity(lanes);
     for _ in 0..lanes {
-        let (tx, rx) = mpsc::channel::<jetstream::Message>(settings.batch_max.max(1) * 2);
+        let (tx, rx) = mpsc::channel::<Held>(settings.batch_max.max(1) * 2);
         senders.push(tx);
         receivers.push(rx);
     }
@@ -225,7 +237,17 @@ where
                 .map(|v| v.as_str().to_string())
                 .unwrap_or_default();
             let lane = lane_of(&key, lanes);
-            if senders[lane].send(msg).await.is_err() {
+            // Wait for room in the budget (lanes give it back as they settle).
+            let kib = u32::try_from((msg.payload.len() >> 10).clamp(1, budget_kib)).unwrap_or(1);
+            let permit = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                p = budget.clone().acquire_many_owned(kib) => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            if senders[lane].send((msg, permit)).await.is_err() {
                 break;
             }
         }
@@ -251,7 +273,7 @@ struct Lane<'a> {
 impl Lane<'_> {
     async fn run<H, Fut>(
         self,
-        mut rx: mpsc::Receiver<jetstream::Message>,
+        mut rx: mpsc::Receiver<Held>,
         handler: &H,
         shutdown: Shutdown,
     ) -> anyhow::Result<()>
@@ -272,25 +294,23 @@ impl Lane<'_> {
                     },
                 }
             }
+            let (batch, permits): (Vec<jetstream::Message>, Vec<_>) = batch.into_iter().unzip();
             if shutdown.is_cancelled() {
                 // Hand what is queued back to JetStream at once (another replica takes it).
                 nak_all(&batch).await;
-                while let Ok(m) = rx.try_recv() {
+                while let Ok((m, _)) = rx.try_recv() {
                     let _ = m.ack_with(AckKind::Nak(None)).await;
                 }
                 continue;
             }
             self.handle(batch, handler, &shutdown).await;
+            drop(permits);
         }
         Ok(())
     }
 
-    async fn handle<H, Fut>(
-        &self,
-        batch: Vec<jetstream::Message>,
-        handler: &H,
-        shutdown: &Shutdown,
-    ) where
+    async fn handle<H, Fut>(&self, batch: Vec<jetstream::Message>, handler: &H, shutdown: &Shutdown)
+    where
         H: Fn(Vec<Incoming>) -> Fut,
         Fut: Future<Output = BatchOutcome>,
     {
@@ -344,8 +364,7 @@ impl Lane<'_> {
             }
             match transient {
                 None => {
-                    let msgs: Vec<jetstream::Message> =
-                        keep.into_iter().map(|(m, ..)| m).collect();
+                    let msgs: Vec<jetstream::Message> = keep.into_iter().map(|(m, ..)| m).collect();
                     crate::metrics::batch_handled(service, durable, msgs.len());
                     ack_all(&msgs, service, durable, started).await;
                     pending = Vec::new();
@@ -401,7 +420,11 @@ async fn give_up(
     incoming: &Incoming,
     reason: &str,
 ) {
-    tracing::error!(reason, seq = incoming.stream_sequence, "dead-lettering message");
+    tracing::error!(
+        reason,
+        seq = incoming.stream_sequence,
+        "dead-lettering message"
+    );
     let settled = match bus.dead_letter(&spec.stream, incoming, reason).await {
         Ok(()) => msg
             .ack_with(AckKind::Term)
@@ -410,7 +433,9 @@ async fn give_up(
         Err(e) => {
             // Never drop a message we could not record: leave it for redelivery.
             let _ = msg
-                .ack_with(AckKind::Nak(Some(crate::nats::backoff(incoming.deliveries))))
+                .ack_with(AckKind::Nak(Some(crate::nats::backoff(
+                    incoming.deliveries,
+                ))))
                 .await;
             Err(e.context("failed to publish dead letter"))
         }
@@ -433,9 +458,8 @@ mod tests {
     fn lanes_are_stable_and_spread() {
         assert_eq!(lane_of("RXX", 4), lane_of("RXX", 4));
         assert_eq!(lane_of("", 1), 0);
-        let used: std::collections::BTreeSet<usize> = (0..100)
-            .map(|i| lane_of(&format!("R{i:02}"), 4))
-            .collect();
+        let used: std::collections::BTreeSet<usize> =
+            (0..100).map(|i| lane_of(&format!("R{i:02}"), 4)).collect();
         assert_eq!(used.len(), 4, "100 trusts use every lane");
     }
 

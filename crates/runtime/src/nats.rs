@@ -245,13 +245,14 @@ impl Bus {
                 .with_context(|| format!("failed to publish to {}", m.subject))?;
             acks.push((m.subject, ack));
         }
-        let results = futures::future::join_all(acks.into_iter().map(|(subject, ack)| async move {
-            let ack = ack.await.with_context(|| {
-                format!("JetStream did not acknowledge the publish to {subject}")
-            })?;
-            Ok::<_, anyhow::Error>((subject, ack))
-        }))
-        .await;
+        let results =
+            futures::future::join_all(acks.into_iter().map(|(subject, ack)| async move {
+                let ack = ack.await.with_context(|| {
+                    format!("JetStream did not acknowledge the publish to {subject}")
+                })?;
+                Ok::<_, anyhow::Error>((subject, ack))
+            }))
+            .await;
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             let (subject, ack) = r?;

@@ -239,7 +239,9 @@ where
         match publish().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(published = n, "outbox sweep published pending events"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "outbox sweep could not publish yet"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "outbox sweep could not publish yet")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

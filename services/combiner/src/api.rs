@@ -163,7 +163,9 @@ impl TrustRatingsService for TrustRatingsApi {
                     || rating.region.trim().to_lowercase() == region_filter)
         });
         let next = if more {
-            page.last().map(|x| x.trust_code.clone()).unwrap_or_default()
+            page.last()
+                .map(|x| x.trust_code.clone())
+                .unwrap_or_default()
         } else {
             String::new()
         };

@@ -162,12 +162,14 @@ impl RatingsView {
                     next = messages.next() => next,
                 };
                 match next {
-                    Some(Ok(msg)) => match pb::CombinedRatingPublished::decode(msg.payload.as_ref()) {
-                        Ok(rating) => self.apply(rating),
-                        Err(e) => {
-                            tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
+                    Some(Ok(msg)) => {
+                        match pb::CombinedRatingPublished::decode(msg.payload.as_ref()) {
+                            Ok(rating) => self.apply(rating),
+                            Err(e) => {
+                                tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
+                            }
                         }
-                    },
+                    }
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "read view lost the combined stream; following it again");
                         break;

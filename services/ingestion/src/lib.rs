@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
-use oversight_runtime::nats::Bus;
 use oversight_runtime::consumer::one_by_one;
+use oversight_runtime::nats::Bus;
 use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, grpc};

@@ -32,8 +32,10 @@ pub const GROUP_RECORDS: usize = 1000;
 pub const RECEIPT_REJECTIONS: usize = 100;
 /// Rejections returned by a status query.
 pub const STATUS_REJECTIONS: i64 = 1000;
-/// Rows published (or replayed) per page, with their acks awaited together.
-const PUBLISH_PAGE: i64 = 500;
+/// Rows published (or replayed) per page, with their acks awaited together. A row is one evidence
+/// message: a trust's records of a commit group, up to ~200 KB for NHSI staffing, so a page stays
+/// within a few tens of MB.
+const PUBLISH_PAGE: i64 = 64;
 /// Chunks in flight between the door and the parser.
 const CHUNKS_IN_FLIGHT: usize = 4;
 

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use oversight_proto::resources::v1::resources_service_server::ResourcesServiceServer;
+use oversight_runtime::consumer::one_by_one;
 use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::Outbox;
-use oversight_runtime::consumer::one_by_one;
 use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, grpc};
@@ -66,7 +66,10 @@ impl App {
             .await
             .context("failed to move observations into the packed table")?;
         if moved > 0 {
-            tracing::info!(observations = moved, "moved observations into the packed table");
+            tracing::info!(
+                observations = moved,
+                "moved observations into the packed table"
+            );
         }
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();

@@ -161,6 +161,9 @@ fn expand_observation(
     Ok(())
 }
 
+/// (trust, feed, period, ward) of a stored observation.
+type ObservationKey = (String, String, String, String);
+
 /// Move observations stored one row per metric (before migration 0003) into the packed table,
 /// in one transaction; a no-op once the old table is empty.
 pub async fn migrate_legacy_observations(pool: &sqlx::AnyPool) -> anyhow::Result<u64> {
@@ -173,8 +176,7 @@ pub async fn migrate_legacy_observations(pool: &sqlx::AnyPool) -> anyhow::Result
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut grouped: BTreeMap<(String, String, String, String), (BTreeMap<String, String>, String)> =
-        BTreeMap::new();
+    let mut grouped: BTreeMap<ObservationKey, (BTreeMap<String, String>, String)> = BTreeMap::new();
     for r in &rows {
         let key = (
             r.try_get("trust_code")?,
@@ -276,21 +278,25 @@ impl Metrics {
         feed: &str,
     ) -> Result<Vec<Observation>, ServiceError> {
         let rows = match trust {
-            Some(t) => sqlx::query(
-                "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
+            Some(t) => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
                      WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code",
-            )
-            .bind(t.as_str())
-            .bind(feed)
-            .fetch_all(&self.pool)
-            .await?,
-            None => sqlx::query(
-                "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
+                )
+                .bind(t.as_str())
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
                      WHERE feed = $1 ORDER BY trust_code, period, ward_code",
-            )
-            .bind(feed)
-            .fetch_all(&self.pool)
-            .await?,
+                )
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
         };
         let mut out = Vec::with_capacity(rows.len() * 4);
         for r in &rows {

@@ -68,7 +68,12 @@ fn validate_observation(
     m: &ev::MetricObservation,
 ) -> Result<ValidObservation, RecordError> {
     crate::metrics::check_observation(&m.feed, &m.ward_code, &m.values).map_err(
-        |(f, reason)| invalid(&format!("{field}{}", f.trim_start_matches("metric")), reason),
+        |(f, reason)| {
+            invalid(
+                &format!("{field}{}", f.trim_start_matches("metric")),
+                reason,
+            )
+        },
     )?;
     if oversight_runtime::time::parse_date(&m.period).is_none() {
         return Err(invalid(
@@ -97,7 +102,9 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
     // An unspecified type (feeds that do not say) never overwrites a known one.
     let trust_type = convert::trust_type(e.trust_type);
     let provenance = e.provenance.as_ref();
-    let evidence_id = provenance.map(|p| p.evidence_id.clone()).unwrap_or_default();
+    let evidence_id = provenance
+        .map(|p| p.evidence_id.clone())
+        .unwrap_or_default();
     let body = match &e.body {
         Some(ev::resource_evidence::Body::UseOfResources(u)) => {
             let rating = convert::real_rating(u.rating).ok_or_else(|| {
@@ -270,7 +277,11 @@ impl Resources {
             .execute(&mut *tx)
             .await?;
             match &v.body {
-                ValidBody::UseOfResources { rating, date, source } => {
+                ValidBody::UseOfResources {
+                    rating,
+                    date,
+                    source,
+                } => {
                     sqlx::query(
                         "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
                          VALUES ($1, $2, $3, $4, $5, $6)
@@ -296,7 +307,12 @@ impl Resources {
             std::collections::HashMap::with_capacity(observations.len());
         for (i, (v, o)) in observations.iter().enumerate() {
             last.insert(
-                (v.trust.as_str(), o.feed.as_str(), o.period.as_str(), o.ward.as_str()),
+                (
+                    v.trust.as_str(),
+                    o.feed.as_str(),
+                    o.period.as_str(),
+                    o.ward.as_str(),
+                ),
                 i,
             );
         }
@@ -304,8 +320,12 @@ impl Resources {
             .iter()
             .enumerate()
             .filter(|(i, (v, o))| {
-                last.get(&(v.trust.as_str(), o.feed.as_str(), o.period.as_str(), o.ward.as_str()))
-                    == Some(i)
+                last.get(&(
+                    v.trust.as_str(),
+                    o.feed.as_str(),
+                    o.period.as_str(),
+                    o.ward.as_str(),
+                )) == Some(i)
             })
             .map(|(_, r)| *r)
             .collect();
@@ -313,7 +333,15 @@ impl Resources {
             let values: Vec<String> = (0..page.len())
                 .map(|i| {
                     let b = i * 6;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
                 })
                 .collect();
             let sql = format!(
