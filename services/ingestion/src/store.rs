@@ -97,8 +97,10 @@ pub struct NewEvidence {
     pub ingested_on: String,
 }
 
-/// Rows per multi-row insert (6 parameters each: well within SQLite's and Postgres' limits).
-pub const INSERT_ROWS: usize = 200;
+/// Rows per multi-row insert (7 parameters each). Small on purpose: SQLite finds a `$n`
+/// parameter's name by a linear scan, so binding costs grow with the square of the parameters in
+/// a statement.
+pub const INSERT_ROWS: usize = 25;
 
 /// Insert evidence rows (at most [`INSERT_ROWS`]) in one statement; returns the ids that were
 /// new. Ids already stored are duplicates and are left alone.
