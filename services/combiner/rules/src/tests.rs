@@ -223,7 +223,7 @@ fn thresholds_are_parameters_of_the_rule_set() {
 fn rule_text_is_the_aggregate_rule() {
     let out = run(&acute([Inadequate, Good, Good, Good, Good], Inadequate));
     assert_eq!(
-        out.explanation.rule,
+        out.explanation.text().rule,
         "2 of 6 ratings inadequate, threshold 2 → Inadequate"
     );
     let out = run(&acute(
@@ -231,14 +231,14 @@ fn rule_text_is_the_aggregate_rule() {
         Good,
     ));
     assert!(
-        out.explanation.rule.contains("threshold 3"),
+        out.explanation.text().rule.contains("threshold 3"),
         "{}",
-        out.explanation.rule
+        out.explanation.text().rule
     );
     assert!(
-        out.explanation.rule.ends_with("→ Good"),
+        out.explanation.text().rule.ends_with("→ Good"),
         "{}",
-        out.explanation.rule
+        out.explanation.text().rule
     );
 }
 
@@ -247,7 +247,7 @@ fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
     let out = run(&acute([RequiresImprovement, Good, Good, Good, Good], Good));
     assert_eq!(out.explanation.rule_set, "cqc-combined-2018");
     assert_eq!(
-        out.explanation.inputs,
+        out.explanation.text().inputs,
         vec![
             "safe: Requires improvement (2017-06-01)",
             "effective: Good (2017-06-01)",
@@ -259,13 +259,15 @@ fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .contains(&"overall quality, published beside it: Good (2017-06-01)".to_string()),
         "{:?}",
-        out.explanation.notes
+        out.explanation.text().notes
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("mode: combined"))
@@ -281,20 +283,21 @@ fn explanation_names_the_source_of_each_input() {
     };
     let out = run(&input);
     assert_eq!(
-        out.explanation.inputs[0],
+        out.explanation.text().inputs[0],
         "safe: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3"
     );
     assert_eq!(
-        out.explanation.inputs[5],
+        out.explanation.text().inputs[5],
         "use of resources: Requires improvement (2017-11-01, version 2) — source: NHSI use of resources, approved by cqc"
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("overall quality") && n.ends_with("version 3")),
         "{:?}",
-        out.explanation.notes
+        out.explanation.text().notes
     );
     // Sources never change the rating.
     input.sources = InputSources::default();
@@ -318,16 +321,17 @@ fn only_non_specialist_acute_trusts_are_eligible() {
         let out = run(&input);
         assert_eq!(out.combined, None, "{trust_type}");
         assert!(out.flags.is_empty());
-        let reason = out.no_combined_reason.expect("a stated reason");
+        let reason = out.no_combined_reason.expect("a stated reason").to_string();
         assert!(reason.starts_with(want), "{trust_type}: {reason}");
         assert!(
-            out.explanation.rule.contains(want),
+            out.explanation.text().rule.contains(want),
             "{}",
-            out.explanation.rule
+            out.explanation.text().rule
         );
         // The quality rating is still there beside it.
         assert!(
             out.explanation
+                .text()
                 .notes
                 .iter()
                 .any(|n| n.starts_with("overall quality"))
@@ -342,11 +346,12 @@ fn no_approved_uor_means_no_combined_rating() {
     let out = run(&input);
     assert_eq!(out.combined, None);
     assert_eq!(
-        out.no_combined_reason.as_deref(),
+        out.no_combined_reason.map(|r| r.to_string()).as_deref(),
         Some("no approved use of resources rating")
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"use of resources: no approved rating".to_string())
     );
@@ -366,16 +371,18 @@ fn incomplete_quality_key_questions_mean_no_combined_rating() {
     let out = run(&input);
     assert_eq!(out.combined, None);
     assert_eq!(
-        out.no_combined_reason.as_deref(),
+        out.no_combined_reason.map(|r| r.to_string()).as_deref(),
         Some("quality key questions incomplete: no rating for effective, well-led")
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"effective: no rating".to_string())
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"well-led: no rating (2017-06-01)".to_string())
     );
@@ -387,7 +394,7 @@ fn several_reasons_are_all_stated() {
     input.uor = None;
     input.key_questions.remove(&Safe);
     let out = combine(&input, date("2018-01-01"), &CombinedRuleSet::default());
-    let reason = out.no_combined_reason.expect("reason");
+    let reason = out.no_combined_reason.expect("reason").to_string();
     assert!(reason.contains("shadow"), "{reason}");
     assert!(
         reason.contains("no approved use of resources rating"),
@@ -408,7 +415,10 @@ fn shadow_before_5_march_2018_combined_from_that_day() {
     assert_eq!(before.mode, Mode::Shadow);
     assert_eq!(before.combined, None);
     assert!(before.flags.is_empty());
-    let reason = before.no_combined_reason.expect("shadow reason");
+    let reason = before
+        .no_combined_reason
+        .expect("shadow reason")
+        .to_string();
     assert!(reason.contains("shadow"), "{reason}");
     assert!(reason.contains("before 2018-03-05"), "{reason}");
     assert!(
@@ -417,18 +427,19 @@ fn shadow_before_5_march_2018_combined_from_that_day() {
     );
     // UoR is still shown, and what the rule would have given is kept for comparison.
     assert!(
-        before.explanation.inputs.contains(
+        before.explanation.text().inputs.contains(
             &"use of resources: Requires improvement (2017-11-01, version 2)".to_string()
         )
     );
     assert!(
         before
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("shadow: the combined rule would give Good")),
         "{:?}",
-        before.explanation.notes
+        before.explanation.text().notes
     );
 
     let on_the_day = combine(&input, date("2018-03-05"), &rules);
@@ -446,7 +457,7 @@ fn forced_shadow_whatever_the_date() {
     let out = combine(&acute([Good; 5], Good), date("2019-01-01"), &rules);
     assert_eq!(out.mode, Mode::Shadow);
     assert_eq!(out.combined, None);
-    let reason = out.no_combined_reason.expect("reason");
+    let reason = out.no_combined_reason.expect("reason").to_string();
     assert!(reason.contains("shadow (configured)"), "{reason}");
 }
 
@@ -457,7 +468,12 @@ fn mode_is_reported_even_for_ineligible_trusts() {
     let out = combine(&input, date("2017-01-01"), &CombinedRuleSet::default());
     assert_eq!(out.mode, Mode::Shadow);
     // The trust-type reason alone: the date is not why a mental health trust has no combined rating.
-    assert!(!out.no_combined_reason.expect("reason").contains("shadow"));
+    assert!(
+        !out.no_combined_reason
+            .expect("reason")
+            .to_string()
+            .contains("shadow")
+    );
 }
 
 #[test]
@@ -473,6 +489,7 @@ fn flag_uor_raised_result() {
     assert_eq!(codes(&out), vec!["uor_raised_result"]);
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("flag uor_raised_result: "))
@@ -706,7 +723,7 @@ proptest! {
         let (a, b) = (run(&input), run(&permuted));
         prop_assert_eq!(a.combined, b.combined);
         prop_assert_eq!(a.flags, b.flags);
-        prop_assert_eq!(a.explanation.rule, b.explanation.rule);
+        prop_assert_eq!(a.explanation.text().rule, b.explanation.text().rule);
     }
 
     #[test]
@@ -774,6 +791,6 @@ proptest! {
         if out.combined.is_none() {
             prop_assert!(out.flags.is_empty());
         }
-        prop_assert_eq!(out.explanation.inputs.len(), 6);
+        prop_assert_eq!(out.explanation.text().inputs.len(), 6);
     }
 }

@@ -57,7 +57,7 @@ impl AuditRules {
     pub fn cqc_2018() -> Self {
         let quality = RuleSet::cqc_2018();
         AuditRules {
-            quality_rule_set: quality.version.clone(),
+            quality_rule_set: quality.version.to_string(),
             quality: quality.thresholds,
             combined_rule_set: "cqc-combined-2018".into(),
             combined: Thresholds {

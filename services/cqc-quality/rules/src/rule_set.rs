@@ -4,23 +4,25 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use oversight_rating::{Rating, ServiceId, Thresholds};
+use oversight_rating::{Rating, RuleSetVersion, ServiceId, Thresholds};
 use serde::{Deserialize, Serialize};
 
 use crate::RulesError;
+use crate::explain::SafBand;
 
 /// Name of the CQC 2018 rule set (DOMAIN.md §2).
 pub const CQC_2018: &str = "cqc-2018";
 /// Name of the Single Assessment Framework rule set (DOMAIN.md §5).
 pub const SAF_2023: &str = "saf-2023";
+const CQC_2018_VERSION: RuleSetVersion = RuleSetVersion::from_static(CQC_2018);
+const SAF_2023_VERSION: RuleSetVersion = RuleSetVersion::from_static(SAF_2023);
 
 /// One versioned rule set: the §2.1 aggregation thresholds, the superseded-area map, the merger
 /// exclusion cap, and how a key question × service rating is obtained ([`Scoring`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSet {
-    /// The version name recorded on every rating (`cqc-2018`, `saf-2023`); a valid
-    /// [`oversight_rating::RuleSetVersion`] string.
-    pub version: String,
+    /// The version name recorded on every rating (`cqc-2018`, `saf-2023`).
+    pub version: RuleSetVersion,
     /// The §2.1 counting rule (X = 1 / 2 / 3 by size). Under `saf-2023` it supplies the limiters.
     pub thresholds: Thresholds,
     /// Inspection areas replaced by a successor (`maternity` → `npimaternity`). Followed
@@ -101,19 +103,24 @@ impl SafBands {
         }
     }
 
+    /// The band of a rating with the percentages it covers.
+    pub fn band_of(&self, rating: Rating) -> SafBand {
+        let min = match rating {
+            Rating::Outstanding => self.outstanding_min,
+            Rating::Good => self.good_min,
+            Rating::RequiresImprovement => self.requires_improvement_min,
+            Rating::Inadequate => 0,
+        };
+        SafBand {
+            rating,
+            min,
+            max: self.top_of(rating),
+        }
+    }
+
     /// "63–87" style text for explanations.
     pub fn describe(&self, rating: Rating) -> String {
-        match rating {
-            Rating::Outstanding => format!("≥ {}", self.outstanding_min),
-            Rating::Inadequate => format!("≤ {}", self.top_of(Rating::Inadequate)),
-            r => {
-                let low = match r {
-                    Rating::Good => self.good_min,
-                    _ => self.requires_improvement_min,
-                };
-                format!("{}–{}", low, self.top_of(r))
-            }
-        }
+        self.band_of(rating).to_string()
     }
 }
 
@@ -184,7 +191,7 @@ impl RuleSet {
     /// `cqc-2018` (DOMAIN.md §2) with its published thresholds.
     pub fn cqc_2018() -> Self {
         RuleSet {
-            version: CQC_2018.to_string(),
+            version: CQC_2018_VERSION,
             thresholds: Thresholds::cqc_2018(),
             superseded_areas: default_superseded(),
             merged_exclusion_max_months: 24,
@@ -195,7 +202,7 @@ impl RuleSet {
     /// `saf-2023` (DOMAIN.md §5) with bands ≥ 88 O, 63–87 G, 39–62 RI, ≤ 38 I.
     pub fn saf_2023() -> Self {
         RuleSet {
-            version: SAF_2023.to_string(),
+            version: SAF_2023_VERSION,
             scoring: Scoring::QualityStatements(SafBands::default()),
             ..RuleSet::cqc_2018()
         }
@@ -221,7 +228,7 @@ impl RuleSet {
 
     /// The version name, as recorded on every result.
     pub fn name(&self) -> &str {
-        &self.version
+        self.version.as_str()
     }
 
     /// The SAF bands, if this rule set scores quality statements.
@@ -256,15 +263,29 @@ pub fn newest_area<'a>(
     service: &'a ServiceId,
 ) -> (&'a ServiceId, usize) {
     let mut current = service;
-    let mut seen = vec![service];
+    let mut steps = 0;
     while let Some(next) = map.get(current) {
-        if seen.contains(&next) {
+        // Chains are short: look for `next` among the areas already visited by walking them
+        // again, rather than collecting them (this runs for every service rated).
+        let mut visited = service;
+        let mut repeat = *visited == *next;
+        for _ in 0..steps {
+            if repeat {
+                break;
+            }
+            match map.get(visited) {
+                Some(v) => visited = v,
+                None => break,
+            }
+            repeat = *visited == *next;
+        }
+        if repeat {
             break;
         }
-        seen.push(next);
         current = next;
+        steps += 1;
     }
-    (current, seen.len() - 1)
+    (current, steps)
 }
 
 /// How the rule set is chosen when none is configured.
