@@ -244,8 +244,7 @@ mod tests {
 
     #[test]
     fn text_and_lines_render_each_part_in_order() {
-        const RULES: RuleSetVersion = RuleSetVersion::from_static("cqc-2018");
-        let mut e = Explanation::new(RULES, Word("the rule"));
+        let mut e = Explanation::new(RuleSetVersion::from_static("cqc-2018"), Word("the rule"));
         e.inputs = vec![Word("a: Good"), Word("b: Inadequate")].into();
         e.notes.push(Word("a note"));
         let text = e.text();

@@ -39,60 +39,57 @@ fn ods(s: &str, len: usize) -> Option<String> {
 }
 
 /// Longest id kept inline by [`Compact`].
-const INLINE: usize = 22;
+const INLINE: usize = 15;
 
 /// The text of an id that explanations copy many times per rating (service, location and rule
-/// set ids): ids up to 22 bytes are stored inline, so cloning one copies 24 bytes and never
-/// allocates or touches a shared counter; longer ones share one allocation.
+/// set ids): ids up to 15 bytes (`npioutpatients`, `1-123456789`, `cqc-2018`) are stored inline,
+/// so cloning one copies 16 aligned bytes and never allocates or touches a shared counter;
+/// longer ones share one allocation.
 #[derive(Clone)]
-enum Compact {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
+struct Compact {
+    /// Length, then the text, zero-padded (`shared` is `None`); all zero otherwise.
+    inline: Inline,
+    shared: Option<Arc<str>>,
 }
+
+/// Aligned so that a copy is one 16-byte move: ids are copied into every explanation.
+#[derive(Clone, Copy)]
+#[repr(align(8))]
+struct Inline([u8; 16]);
 
 impl Compact {
     fn new(s: &str) -> Self {
         match u8::try_from(s.len()) {
             Ok(len) if s.len() <= INLINE => {
-                let mut bytes = [0; INLINE];
-                bytes[..s.len()].copy_from_slice(s.as_bytes());
-                Compact::Inline { len, bytes }
+                let mut bytes = [0; 16];
+                bytes[0] = len;
+                bytes[1..=s.len()].copy_from_slice(s.as_bytes());
+                Compact {
+                    inline: Inline(bytes),
+                    shared: None,
+                }
             }
-            _ => Compact::Shared(Arc::from(s)),
-        }
-    }
-
-    /// An inline id from a compile-time string of at most 22 bytes (a longer one fails the build
-    /// when used in a `const`).
-    const fn from_static(s: &'static str) -> Self {
-        let src = s.as_bytes();
-        assert!(src.len() <= INLINE, "a static id must fit inline");
-        let mut bytes = [0; INLINE];
-        let mut i = 0;
-        while i < src.len() {
-            bytes[i] = src[i];
-            i += 1;
-        }
-        Compact::Inline {
-            len: src.len() as u8,
-            bytes,
+            _ => Compact {
+                inline: Inline([0; 16]),
+                shared: Some(Arc::from(s)),
+            },
         }
     }
 
     #[inline]
     fn as_bytes(&self) -> &[u8] {
-        match self {
-            Compact::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Compact::Shared(s) => s.as_bytes(),
+        match &self.shared {
+            None => &self.inline.0[1..=usize::from(self.inline.0[0])],
+            Some(s) => s.as_bytes(),
         }
     }
 
     #[inline]
     fn as_str(&self) -> &str {
-        match self {
+        match &self.shared {
             // Built from a `&str` and cut at its length, so always UTF-8.
-            Compact::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
-            Compact::Shared(s) => s,
+            None => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Some(s) => s,
         }
     }
 }
@@ -119,7 +116,10 @@ impl fmt::Debug for Compact {
 impl PartialEq for Compact {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.shared, &other.shared) {
+            (None, None) => self.inline.0 == other.inline.0,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
     }
 }
 
@@ -134,28 +134,21 @@ impl PartialOrd for Compact {
 impl Ord for Compact {
     #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        match (self, other) {
-            // Zero-padded, so comparing the padded bytes and then the lengths is `str` order:
-            // a shorter id that is a prefix of a longer one compares less either way. Whole
-            // words rather than a byte loop: services are sorted for every location rated.
-            (Compact::Inline { len: a, bytes: x }, Compact::Inline { len: b, bytes: y }) => {
-                Compact::words(x, *a).cmp(&Compact::words(y, *b))
-            }
+        match (&self.shared, &other.shared) {
+            // Zero-padded, so comparing the padded text and then the length is `str` order: a
+            // shorter id that is a prefix of a longer one compares less either way. One word
+            // rather than a byte loop: services are sorted for every location rated.
+            (None, None) => self.inline.order_key().cmp(&other.inline.order_key()),
             _ => self.as_bytes().cmp(other.as_bytes()),
         }
     }
 }
 
-impl Compact {
-    /// The inline bytes, then the length, as big-endian words: ordered as the text is.
+impl Inline {
+    /// The text (big-endian, zero-padded) then the length, as one word: ordered as the text is.
     #[inline]
-    fn words(bytes: &[u8; INLINE], len: u8) -> (u128, u64) {
-        let mut head = [0; 16];
-        head.copy_from_slice(&bytes[..16]);
-        let mut tail = [0; 8];
-        tail[..INLINE - 16].copy_from_slice(&bytes[16..]);
-        tail[7] = len;
-        (u128::from_be_bytes(head), u64::from_be_bytes(tail))
+    fn order_key(&self) -> u128 {
+        u128::from_be_bytes(self.0).rotate_left(8)
     }
 }
 
@@ -288,19 +281,14 @@ pub struct RuleSetVersion(Compact);
 string_id!(RuleSetVersion);
 
 impl RuleSetVersion {
-    /// A rule set name known at compile time, for `const` items: a name that is not valid (or
-    /// longer than 22 bytes) fails the build.
-    pub const fn from_static(name: &'static str) -> Self {
-        let b = name.as_bytes();
-        let mut ok = !b.is_empty() && b[0].is_ascii_lowercase();
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            ok &= c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.';
-            i += 1;
-        }
-        assert!(ok, "invalid rule set version");
-        RuleSetVersion(Compact::from_static(name))
+    /// The name of a built-in rule set, a constant of the code (`"cqc-2018"`): not parsed, since
+    /// it cannot come from outside; a test of each rule set checks it would parse.
+    pub fn from_static(name: &'static str) -> Self {
+        debug_assert!(
+            name.parse::<RuleSetVersion>().is_ok(),
+            "invalid rule set version {name:?}"
+        );
+        RuleSetVersion(Compact::new(name))
     }
 }
 
@@ -379,18 +367,18 @@ mod tests {
 
     #[test]
     fn long_and_short_ids_behave_alike() {
-        // 22 bytes are kept inline, 23 and more are shared: both compare, order and print as text.
-        let short: ServiceId = "a".repeat(22).parse().expect("valid");
-        let long: ServiceId = "a".repeat(23).parse().expect("valid");
-        assert!(matches!(short.0, Compact::Inline { .. }));
-        assert!(matches!(long.0, Compact::Shared(_)));
+        // 15 bytes are kept inline, 16 and more are shared: both compare, order and print as text.
+        let short: ServiceId = "a".repeat(15).parse().expect("valid");
+        let long: ServiceId = "a".repeat(16).parse().expect("valid");
+        assert!(short.0.shared.is_none());
+        assert!(long.0.shared.is_some());
         assert!(short < long);
         assert_eq!(long.clone(), long);
-        assert_eq!(long.as_str(), "a".repeat(23));
-        assert_eq!(String::from(short.clone()), "a".repeat(22));
+        assert_eq!(long.as_str(), "a".repeat(16));
+        assert_eq!(String::from(short.clone()), "a".repeat(15));
         assert_eq!(
             format!("{short:?}"),
-            format!("ServiceId({:?})", "a".repeat(22))
+            format!("ServiceId({:?})", "a".repeat(15))
         );
         let ids: std::collections::BTreeSet<ServiceId> = ["urgent", "care", "npimaternity"]
             .iter()
@@ -405,9 +393,9 @@ mod tests {
             "a-",
             "ab",
             "abc",
-            &"z".repeat(21),
-            &"z".repeat(22),
-            &"z".repeat(23),
+            &"z".repeat(14),
+            &"z".repeat(15),
+            &"z".repeat(16),
         ];
         for a in texts {
             for b in texts {
@@ -418,9 +406,11 @@ mod tests {
                 );
             }
         }
-        const SAF: RuleSetVersion = RuleSetVersion::from_static("saf-2023");
-        assert_eq!(SAF, "saf-2023".parse::<RuleSetVersion>().expect("valid"));
-        assert_eq!(SAF, "saf-2023");
+        let saf = RuleSetVersion::from_static("saf-2023");
+        assert_eq!(saf, "saf-2023".parse::<RuleSetVersion>().expect("valid"));
+        assert_eq!(saf, "saf-2023");
+        let combined = RuleSetVersion::from_static("cqc-combined-2018");
+        assert_eq!(combined.as_str(), "cqc-combined-2018");
     }
 
     proptest::proptest! {

@@ -29,7 +29,6 @@ pub use flags::Flag;
 
 /// The name of this rule set, recorded on every combined rating.
 pub const RULE_SET: &str = "cqc-combined-2018";
-const RULE_SET_VERSION: RuleSetVersion = RuleSetVersion::from_static(RULE_SET);
 
 /// 5 March 2018: the first day CQC published combined ratings [P].
 pub const COMBINED_FROM_2018: NaiveDate = match NaiveDate::from_ymd_opt(2018, 3, 5) {
@@ -58,7 +57,7 @@ impl CombinedRuleSet {
     /// CQC's combined rule set as published from 5 March 2018.
     pub fn cqc_combined_2018() -> Self {
         CombinedRuleSet {
-            version: RULE_SET_VERSION,
+            version: RuleSetVersion::from_static(RULE_SET),
             thresholds: Thresholds {
                 // [P] ≥ 2 of 6 inadequate → inadequate; any inadequate → at best RI.
                 inadequate: CountThreshold::Fixed(2),

@@ -200,6 +200,7 @@ pub fn rate_service(
 }
 
 /// A rated result as an input of the level above.
+#[inline]
 fn input(label: Label, r: &RatedResult) -> Input {
     Input {
         label,
@@ -411,16 +412,13 @@ fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
     let services = rate_services(&refs, as_of, rules);
     let mut key_questions = KeyQuestionMap::new();
     for kq in KeyQuestion::ALL {
-        let inputs = services
-            .iter()
-            .filter_map(|s| {
-                Some(input(
-                    Label::Service(s.service.clone()),
-                    s.key_questions.get(&kq)?,
-                ))
-            })
-            .collect();
-        key_questions.insert(kq, combine(rules, inputs));
+        let mut inputs = Vec::with_capacity(services.len());
+        for s in &services {
+            if let Some(r) = s.key_questions.get(&kq) {
+                inputs.push(input(Label::Service(s.service.clone()), r));
+            }
+        }
+        key_questions.insert(kq, combine(rules, inputs.into()));
     }
     let overall = overall_of(&key_questions, rules);
     LocationQuality {
@@ -623,6 +621,7 @@ fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<u32>
 
 /// A rating and percentage after a limiter: lowered to its cap (a scored percentage to the top
 /// of the cap's band) if above it.
+#[inline]
 fn apply_limiter(
     limiter: Option<&Limiter>,
     base: Option<Rating>,
@@ -643,6 +642,7 @@ fn apply_limiter(
 }
 
 /// A judgement, or under `saf-2023` the band of its quality-statement scores when it has any.
+#[inline]
 fn base_rating(
     rating: RatingValue,
     scores: &[QualityStatementScore],
@@ -656,6 +656,7 @@ fn base_rating(
 
 /// What a judgement rests on under the rule set: the quality-statement scores (`saf-2023`, when
 /// there are any) or the judgement as recorded, with the notes that says so.
+#[inline]
 fn basis(
     rating: RatingValue,
     scores: &[QualityStatementScore],
@@ -692,6 +693,7 @@ fn basis(
     }
 }
 
+#[inline]
 fn rate_kq_service(r: &KqServiceRating, label: Label, rules: &RuleSet) -> RatedResult {
     let mut notes = Items::new();
     let basis = basis(

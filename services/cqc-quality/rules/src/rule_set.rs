@@ -14,8 +14,6 @@ use crate::explain::SafBand;
 pub const CQC_2018: &str = "cqc-2018";
 /// Name of the Single Assessment Framework rule set (DOMAIN.md §5).
 pub const SAF_2023: &str = "saf-2023";
-const CQC_2018_VERSION: RuleSetVersion = RuleSetVersion::from_static(CQC_2018);
-const SAF_2023_VERSION: RuleSetVersion = RuleSetVersion::from_static(SAF_2023);
 
 /// One versioned rule set: the §2.1 aggregation thresholds, the superseded-area map, the merger
 /// exclusion cap, and how a key question × service rating is obtained ([`Scoring`]).
@@ -191,7 +189,7 @@ impl RuleSet {
     /// `cqc-2018` (DOMAIN.md §2) with its published thresholds.
     pub fn cqc_2018() -> Self {
         RuleSet {
-            version: CQC_2018_VERSION,
+            version: RuleSetVersion::from_static(CQC_2018),
             thresholds: Thresholds::cqc_2018(),
             superseded_areas: default_superseded(),
             merged_exclusion_max_months: 24,
@@ -202,7 +200,7 @@ impl RuleSet {
     /// `saf-2023` (DOMAIN.md §5) with bands ≥ 88 O, 63–87 G, 39–62 RI, ≤ 38 I.
     pub fn saf_2023() -> Self {
         RuleSet {
-            version: SAF_2023_VERSION,
+            version: RuleSetVersion::from_static(SAF_2023),
             scoring: Scoring::QualityStatements(SafBands::default()),
             ..RuleSet::cqc_2018()
         }
