@@ -115,6 +115,16 @@ pub enum Basis {
     },
 }
 
+impl Basis {
+    /// The rating it gives (`None`: a non-rating) and, when scored, the percentage.
+    pub fn rating(&self) -> (Option<Rating>, Option<u32>) {
+        match self {
+            Basis::Recorded { value, .. } => (value.rating(), None),
+            Basis::Scored { percent, band, .. } => (Some(band.rating), Some(*percent)),
+        }
+    }
+}
+
 impl fmt::Display for Basis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -3,6 +3,7 @@
 //! location overall → trust key questions → trust overall.
 
 use chrono::NaiveDate;
+use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::sync::Arc;
 
@@ -408,8 +409,7 @@ fn location_label(l: &LocationQuality) -> Arc<LocationLabel> {
 }
 
 fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> LocationQuality {
-    let refs: Vec<&ServiceEvidence> = loc.services.iter().collect();
-    let services = rate_services(&refs, as_of, rules);
+    let services = rate_services(&loc.services, as_of, rules);
     let mut key_questions = KeyQuestionMap::new();
     for kq in KeyQuestion::ALL {
         let mut inputs = Vec::with_capacity(services.len());
@@ -431,11 +431,11 @@ fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
 }
 
 fn overall_of(kqs: &KeyQuestionMap<RatedResult>, rules: &RuleSet) -> RatedResult {
-    let inputs = kqs
-        .iter()
-        .map(|(kq, r)| input(Label::KeyQuestion(*kq), r))
-        .collect();
-    combine(rules, inputs)
+    let mut inputs = Vec::with_capacity(KeyQuestion::ALL.len());
+    for (kq, r) in kqs {
+        inputs.push(input(Label::KeyQuestion(*kq), r));
+    }
+    combine(rules, inputs.into())
 }
 
 /// A single-location acute trust: the location's well-led is the trust's, and its overall is the
@@ -457,23 +457,23 @@ fn single_location(
 
 /// Rates services, merging superseded areas into their successor so none is counted twice.
 /// Services come out in the order of the area they are counted as.
-fn rate_services(
-    services: &[&ServiceEvidence],
+fn rate_services<S: Borrow<ServiceEvidence>>(
+    services: &[S],
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> Vec<ServiceQuality> {
+    let n = services.len();
+    let services = |i: usize| services[i].borrow();
     // (area counted as, position): sorted, each group's members keep their input order.
-    let mut order: Vec<(&ServiceId, usize)> = services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (rules.successor(&s.service), i))
+    let mut order: Vec<(&ServiceId, usize)> = (0..n)
+        .map(|i| (rules.successor(&services(i).service), i))
         .collect();
     order.sort_unstable();
     let mut rated = Vec::with_capacity(order.len());
     for group in order.chunk_by(|a, b| a.0 == b.0) {
         if let Some(((_, head), tail)) = group.split_first() {
-            let tail = tail.iter().map(|(_, i)| services[*i]);
-            rated.push(rate_service_group(services[*head], tail, as_of, rules));
+            let tail = tail.iter().map(|(_, i)| services(*i));
+            rated.push(rate_service_group(services(*head), tail, as_of, rules));
         }
     }
     rated
@@ -703,7 +703,7 @@ fn rate_kq_service(r: &KqServiceRating, label: Label, rules: &RuleSet) -> RatedR
         Assessment::InspectionJudgement,
         &mut notes,
     );
-    let (base, base_percent) = base_rating(r.rating, &r.statement_scores, rules);
+    let (base, base_percent) = basis.rating();
     let (rating, percent) = apply_limiter(r.limiter.as_ref(), base, base_percent, rules);
     let mut applied = None;
     if let Some(l) = &r.limiter {
@@ -800,7 +800,7 @@ fn trust_well_led(all: &[WellLedAssessment], as_of: NaiveDate, rules: &RuleSet) 
         Assessment::TrustWellLedAssessment,
         &mut notes,
     );
-    let (rating, percent) = base_rating(wl.rating, &wl.statement_scores, rules);
+    let (rating, percent) = basis.rating();
     let count = all
         .iter()
         .filter(|w| w.report_date < wl.report_date)
