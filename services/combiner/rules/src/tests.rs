@@ -242,6 +242,141 @@ fn rule_text_is_the_aggregate_rule() {
     );
 }
 
+/// Each kind of the combined explanation renders as the sentence it always did (DOMAIN.md §3
+/// wording, and the sentences the tests below expect of whole outcomes).
+#[test]
+fn each_explanation_kind_renders_as_before() {
+    use explain::*;
+    let from = COMBINED_FROM_2018;
+    let as_of = date("2018-01-01");
+    let dated = |part, rating, d: Option<&str>, version, source: &str| DatedInput {
+        part,
+        rating,
+        date: d.map(date),
+        version,
+        source: source.into(),
+    };
+    let inputs: Vec<(Input, &str)> = vec![
+        (
+            Input::Dated(dated(
+                Part::KeyQuestion(WellLed),
+                Some(Good),
+                Some(KQ_DATE),
+                None,
+                "CQC quality rating cqc-2018, version 3",
+            )),
+            "well-led: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3",
+        ),
+        (
+            Input::Dated(dated(Part::KeyQuestion(Safe), None, None, None, "")),
+            "safe: no rating",
+        ),
+        (
+            Input::Dated(dated(
+                Part::UseOfResources,
+                Some(RequiresImprovement),
+                Some(UOR_DATE),
+                Some(2),
+                "",
+            )),
+            "use of resources: Requires improvement (2017-11-01, version 2)",
+        ),
+        (
+            Input::Dated(dated(Part::UseOfResources, Some(Good), None, Some(2), "")),
+            "use of resources: Good (version 2)",
+        ),
+        (
+            Input::NoApprovedUseOfResources,
+            "use of resources: no approved rating",
+        ),
+    ];
+    for (input, want) in inputs {
+        assert_eq!(input.to_string(), want, "{input:?}");
+    }
+    let would_be = oversight_rating::aggregate(
+        [
+            RequiresImprovement,
+            Good,
+            Good,
+            Good,
+            Good,
+            RequiresImprovement,
+        ]
+        .map(RatingValue::Rated),
+        &CombinedRuleSet::default().thresholds,
+    );
+    let notes: Vec<(Note, &str)> = vec![
+        (
+            Note::OverallQuality(dated(
+                Part::OverallQuality,
+                Some(Good),
+                Some(KQ_DATE),
+                None,
+                "",
+            )),
+            "overall quality, published beside it: Good (2017-06-01)",
+        ),
+        (
+            Note::Mode(Publication::Combined {
+                as_of: date(AS_OF),
+                from,
+            }),
+            "mode: combined (as of 2018-06-01; combined ratings published from 2018-03-05)",
+        ),
+        (
+            Note::Mode(Publication::ShadowBefore { as_of, from }),
+            "mode: shadow (as of 2018-01-01, before 2018-03-05): use of resources is published separately",
+        ),
+        (
+            Note::Mode(Publication::ShadowConfigured),
+            "mode: shadow (configured): use of resources is published separately",
+        ),
+        (
+            Note::ShadowWouldGive {
+                rating: Good,
+                rule: would_be.rule,
+            },
+            "shadow: the combined rule would give Good (0 inadequate, 2 requires improvement (threshold 3), 0 outstanding (threshold 2) of 6 → Good); not published",
+        ),
+        (
+            Note::Flag(Flag::PartsFarApart { months: 14 }),
+            "flag parts_far_apart: the use of resources and quality ratings are dated 14 months apart",
+        ),
+    ];
+    for (note, want) in notes {
+        assert_eq!(note.to_string(), want, "{note:?}");
+    }
+    let reasons: Vec<(NoCombined, &str)> = vec![
+        (
+            NoCombined::WrongTrustType(TrustType::SpecialistAcute),
+            "specialist acute trust: combined ratings apply only to non-specialist acute trusts",
+        ),
+        (
+            NoCombined::WrongTrustType(TrustType::MentalHealth),
+            "not an acute trust (mental health): combined ratings apply only to non-specialist acute trusts",
+        ),
+        (
+            NoCombined::Missing(vec![
+                Missing::Shadow(Publication::ShadowBefore { as_of, from }),
+                Missing::NoApprovedUseOfResources,
+                Missing::KeyQuestionsIncomplete(vec![Effective, WellLed]),
+            ]),
+            "shadow (as of 2018-01-01, before 2018-03-05): use of resources is published separately, no combined rating; no approved use of resources rating; quality key questions incomplete: no rating for effective, well-led",
+        ),
+        (
+            NoCombined::Missing(vec![Missing::Shadow(Publication::ShadowConfigured)]),
+            "shadow (configured): use of resources is published separately, no combined rating",
+        ),
+    ];
+    for (reason, want) in reasons {
+        assert_eq!(reason.to_string(), want, "{reason:?}");
+        assert_eq!(
+            Rule::NoCombined(reason).to_string(),
+            format!("no combined rating: {want}")
+        );
+    }
+}
+
 #[test]
 fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
     let out = run(&acute([RequiresImprovement, Good, Good, Good, Good], Good));
