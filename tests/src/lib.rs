@@ -20,8 +20,19 @@ pub struct Stack {
     pub cqc: SocketAddr,
     pub nhsi: SocketAddr,
     pub combiner: SocketAddr,
+    /// Every replica's addresses (one entry unless started with [`Stack::start_replicated`]).
+    pub replicas: Vec<Replica>,
     shutdown: Shutdown,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The gRPC addresses of one replica of each service.
+#[derive(Debug, Clone, Copy)]
+pub struct Replica {
+    pub ingestion: SocketAddr,
+    pub cqc: SocketAddr,
+    pub nhsi: SocketAddr,
+    pub combiner: SocketAddr,
 }
 
 fn ephemeral() -> SocketAddr {
@@ -46,55 +57,79 @@ impl Stack {
     where
         F: Fn(&str, &mut InfraConfig),
     {
+        Stack::start_replicated(env, 1, customise).await
+    }
+
+    /// Start `replicas` replicas of each of the four services, the replicas of a service sharing
+    /// its database and consumers as in production. `ingestion`, `cqc`, `nhsi` and `combiner`
+    /// are the first replica's addresses; [`Stack::replicas`] has them all.
+    pub async fn start_replicated<F>(
+        env: TestEnv,
+        replicas: usize,
+        customise: F,
+    ) -> anyhow::Result<Stack>
+    where
+        F: Fn(&str, &mut InfraConfig),
+    {
         let shutdown = Shutdown::new();
         let infra = async |service: &'static str| -> anyhow::Result<InfraConfig> {
             let mut cfg = env.infra(service).await?;
             customise(service, &mut cfg);
             Ok(cfg)
         };
-        let ingestion = ingestion::App::build(ingestion::Config {
-            infra: infra("ingestion").await?,
-            grpc_addr: ephemeral(),
-        })
-        .await?;
-        let cqc = cqc_quality::App::build(cqc_quality::Config {
-            infra: infra("cqc-quality").await?,
-            grpc_addr: ephemeral(),
-            rule_set: None,
-        })
-        .await?;
-        let nhsi = nhsi_resources::App::build(nhsi_resources::Config {
-            infra: infra("nhsi-resources").await?,
-            grpc_addr: ephemeral(),
-        })
-        .await?;
-        let combiner = combiner::App::build(combiner::Config {
-            infra: infra("combiner").await?,
-            grpc_addr: ephemeral(),
-            force_shadow: false,
-            max_months_apart: 12,
-            report_addr: None,
-            consumer_suffix: None,
-        })
-        .await?;
-        let addrs = (
-            ingestion.grpc_addr()?,
-            cqc.grpc_addr()?,
-            nhsi.grpc_addr()?,
-            combiner.grpc_addr()?,
+        let configs = (
+            infra("ingestion").await?,
+            infra("cqc-quality").await?,
+            infra("nhsi-resources").await?,
+            infra("combiner").await?,
         );
-        let tasks = vec![
-            tokio::spawn(ingestion.run_until_stopped(shutdown.clone())),
-            tokio::spawn(cqc.run_until_stopped(shutdown.clone())),
-            tokio::spawn(nhsi.run_until_stopped(shutdown.clone())),
-            tokio::spawn(combiner.run_until_stopped(shutdown.clone())),
-        ];
+        let mut tasks = Vec::new();
+        let mut all = Vec::new();
+        for _ in 0..replicas.max(1) {
+            let ingestion = ingestion::App::build(ingestion::Config {
+                infra: configs.0.clone(),
+                grpc_addr: ephemeral(),
+            })
+            .await?;
+            let cqc = cqc_quality::App::build(cqc_quality::Config {
+                infra: configs.1.clone(),
+                grpc_addr: ephemeral(),
+                rule_set: None,
+            })
+            .await?;
+            let nhsi = nhsi_resources::App::build(nhsi_resources::Config {
+                infra: configs.2.clone(),
+                grpc_addr: ephemeral(),
+            })
+            .await?;
+            let combiner = combiner::App::build(combiner::Config {
+                infra: configs.3.clone(),
+                grpc_addr: ephemeral(),
+                force_shadow: false,
+                max_months_apart: 12,
+                report_addr: None,
+                consumer_suffix: None,
+            })
+            .await?;
+            all.push(Replica {
+                ingestion: ingestion.grpc_addr()?,
+                cqc: cqc.grpc_addr()?,
+                nhsi: nhsi.grpc_addr()?,
+                combiner: combiner.grpc_addr()?,
+            });
+            tasks.push(tokio::spawn(ingestion.run_until_stopped(shutdown.clone())));
+            tasks.push(tokio::spawn(cqc.run_until_stopped(shutdown.clone())));
+            tasks.push(tokio::spawn(nhsi.run_until_stopped(shutdown.clone())));
+            tasks.push(tokio::spawn(combiner.run_until_stopped(shutdown.clone())));
+        }
+        let first = all[0];
         Ok(Stack {
             env,
-            ingestion: addrs.0,
-            cqc: addrs.1,
-            nhsi: addrs.2,
-            combiner: addrs.3,
+            ingestion: first.ingestion,
+            cqc: first.cqc,
+            nhsi: first.nhsi,
+            combiner: first.combiner,
+            replicas: all,
             shutdown,
             tasks,
         })
@@ -126,10 +161,24 @@ impl Stack {
         file_name: &str,
         content: &[u8],
     ) -> Result<ing::SubmitResponse, tonic::Status> {
-        let mut client = self
-            .ingestion_client()
+        self.submit_to(self.ingestion, batch_id, format, file_name, content)
             .await
-            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    }
+
+    /// [`Stack::submit`] to the ingestion replica at `addr`.
+    pub async fn submit_to(
+        &self,
+        addr: SocketAddr,
+        batch_id: &str,
+        format: ing::FeedFormat,
+        file_name: &str,
+        content: &[u8],
+    ) -> Result<ing::SubmitResponse, tonic::Status> {
+        let mut client = IngestionServiceClient::new(
+            Stack::channel(addr)
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?,
+        );
         let mut parts = vec![ing::SubmitRequest {
             part: Some(ing::submit_request::Part::Header(ing::BatchHeader {
                 source: "test".into(),
@@ -220,4 +269,57 @@ pub async fn rating_with_uor(addr: SocketAddr, trust: &str) -> Option<pb::Combin
     latest_rating(addr, trust)
         .await
         .filter(|r| r.use_of_resources_version > 0)
+}
+
+/// A combined rating with its bookkeeping cleared: ids, timestamps, its own and its parts'
+/// version numbers (also where the explanation names its sources). How many versions a trust goes
+/// through depends on how the consumers happened to batch its evidence (a trust split over two
+/// commit groups is re-rated once or twice); what it is rated, and why, does not.
+pub fn normal_combined(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
+    let mut r = r.clone();
+    r.event_id.clear();
+    r.version = 0;
+    r.published_at.clear();
+    r.quality_version = 0;
+    r.use_of_resources_version = 0;
+    if let Some(e) = r.combined.as_mut().and_then(|c| c.explanation.as_mut()) {
+        for line in e.inputs.iter_mut().chain(e.notes.iter_mut()) {
+            *line = without_version_numbers(line);
+        }
+    }
+    r
+}
+
+/// `text` with every ", version <n>" removed.
+fn without_version_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(", version ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + ", version ".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            out.push_str(", version ");
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_numbers_are_removed_and_nothing_else() {
+        assert_eq!(
+            super::without_version_numbers(
+                "safe: Good (2018-12-01) — source: CQC quality rating cqc-2018, version 12"
+            ),
+            "safe: Good (2018-12-01) — source: CQC quality rating cqc-2018"
+        );
+        assert_eq!(
+            super::without_version_numbers("a, version b, version 3; c"),
+            "a, version b; c"
+        );
+    }
 }

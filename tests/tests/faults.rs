@@ -34,7 +34,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use oversight_e2e::Stack;
+use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1::DeadLetter;
@@ -532,14 +532,6 @@ async fn drained(bus: &Bus) -> bool {
 }
 
 /// A rating with what differs between runs cleared: ids, versions and timestamps.
-fn normal_combined(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
-    let mut r = r.clone();
-    r.event_id.clear();
-    r.version = 0;
-    r.published_at.clear();
-    r
-}
-
 fn normal_quality(q: &QualityRatingIssued) -> QualityRatingIssued {
     let mut q = q.clone();
     q.event_id.clear();
@@ -994,17 +986,24 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
 
     let outage = DbOutage::begin(&p.database_url("cqc-quality")).await;
     publish_feed(&bus, batches).await;
-    // cqc-quality gets the evidence, cannot store it, and naks: the message comes again.
-    let info = wait_until(
+    // cqc-quality gets the evidence, cannot store it, and retries the batch in place (never
+    // dead-lettering it, never letting later evidence overtake it) until the database returns.
+    let log_file = p.service("cqc-quality").log.clone();
+    wait_until(
         FEED_DEADLINE,
-        "a redelivered quality evidence message",
+        "a retried quality evidence batch",
         || async {
-            let i = consumer_info(&bus, &s.evidence_stream().name, consumers::CQC_EVIDENCE).await?;
-            (i.num_redelivered > 0).then_some(i)
+            let log =
+                String::from_utf8_lossy(&std::fs::read(&log_file).unwrap_or_default()).into_owned();
+            (log.matches("transient failure; will retry").count() >= 2).then_some(())
         },
     )
     .await
     .unwrap();
+    let info = consumer_info(&bus, &s.evidence_stream().name, consumers::CQC_EVIDENCE)
+        .await
+        .unwrap();
+    assert!(info.num_ack_pending > 0, "held while retried: {info:?}");
     // Nothing was acked, nothing was rated, nothing was dead-lettered while the database was out.
     assert_eq!(
         info.ack_floor.stream_sequence, 0,

@@ -110,6 +110,51 @@ pub async fn open_loop(
     collect(tasks, started).await
 }
 
+/// `ListTrustRatings` pages of `page_size` trusts, one client, one call at a time (walking the
+/// pages and starting over), `total` calls or until `budget`.
+pub async fn list_pages(
+    addr: SocketAddr,
+    page_size: u32,
+    total: usize,
+    budget: Duration,
+) -> anyhow::Result<LoadResult> {
+    let mut client = TrustRatingsServiceClient::new(Stack::channel(addr).await?);
+    let mut latencies = Latencies::default();
+    let mut errors = 0;
+    let mut token = String::new();
+    let started = Instant::now();
+    for _ in 0..total {
+        if started.elapsed() >= budget {
+            break;
+        }
+        let t0 = Instant::now();
+        match client
+            .list_trust_ratings(oversight_proto::combined::v1::ListTrustRatingsRequest {
+                page_size,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(r) => {
+                latencies.push(t0.elapsed());
+                let r = r.into_inner();
+                if r.ratings.is_empty() {
+                    errors += 1;
+                }
+                token = r.next_page_token;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    Ok(LoadResult {
+        requests: latencies.len() + errors,
+        latencies,
+        errors,
+        elapsed: started.elapsed(),
+    })
+}
+
 /// `workers` tasks sending back to back until `total` requests or `budget` time.
 pub async fn closed_loop(
     addr: SocketAddr,

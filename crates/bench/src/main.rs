@@ -41,7 +41,7 @@ struct Args {
     #[arg(long)]
     write_doc: Option<std::path::PathBuf>,
     /// Offered GetTrustRating load, requests per second.
-    #[arg(long, default_value_t = 5000.0)]
+    #[arg(long, default_value_t = 20000.0)]
     grpc_rate: f64,
 }
 
@@ -84,10 +84,10 @@ impl Plan {
                 locations: 1500,
                 trusts_per_batch: 10,
                 nhsi_months: 36,
-                wards: 1,
-                staffing_days: 366,
+                wards: 30,
+                staffing_days: 1095,
                 latency_samples: 2000,
-                grpc_requests: 50_000,
+                grpc_requests: 200_000,
                 grpc_workers: 64,
                 grpc_budget: Duration::from_secs(12),
                 kernel_budget: Duration::from_secs(2),
@@ -130,18 +130,19 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let evidence_stats = report::stream_stats(&bus, &bus.subjects().evidence_stream().name).await?;
-    let nhsi_files = national::nhsi_files(
-        &trusts,
+    let nhsi_files =
+        national::nhsi_files(&trusts, plan.nhsi_months, plan.wards, plan.staffing_days, 1)?;
+    let nhsi_records = national::nhsi_records(
+        trusts.len(),
         plan.nhsi_months,
         plan.wards,
         plan.staffing_days,
-        plan.trusts_per_batch,
-    )?;
-    eprintln!(
-        "pipeline: NHSI feeds, {} records…",
-        nhsi_files.iter().map(|f| f.2).sum::<usize>()
     );
-    let nhsi = pipeline::nhsi_phase(&stack, &bus, nhsi_files, plan.deadline).await?;
+    eprintln!("pipeline: NHSI national backfill, {nhsi_records} records…");
+    let nhsi = pipeline::nhsi_phase(&stack, &bus, nhsi_files, nhsi_records, plan.deadline).await?;
+    // Peak memory of the services through the pipeline phases, before the raw baseline and the
+    // load clients add their own buffers to this process.
+    let memory = report::Memory::read(stack.env.dir());
     let all_evidence = report::stream_stats(&bus, &bus.subjects().evidence_stream().name).await?;
 
     let size = all_evidence.mean_size().max(1);
@@ -190,14 +191,15 @@ async fn main() -> anyhow::Result<()> {
     // One client, one request at a time: the unloaded round trip.
     let grpc_single =
         grpc_load::closed_loop(stack.combiner, &codes, 500, plan.grpc_budget, 1).await?;
+    let grpc_list = grpc_load::list_pages(stack.combiner, 100, 2_000, plan.grpc_budget).await?;
 
-    let memory = report::Memory::read(stack.env.dir());
     let results = report::Results {
         machine,
         command,
         quick: args.quick,
         trusts: trusts.len(),
         locations: plan.locations,
+        staffing_rows: trusts.len() * plan.wards * plan.staffing_days,
         ratings,
         evidence_stats,
         nhsi,
@@ -207,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
         grpc_open,
         grpc_closed,
         grpc_single,
+        grpc_list,
         grpc_rate: args.grpc_rate,
         kernels,
         memory,

@@ -259,20 +259,41 @@ fn month_ends(months: usize) -> anyhow::Result<Vec<NaiveDate>> {
     Ok(out)
 }
 
+/// The size of the NHSI feeds [`nhsi_files`] renders: records in all.
+pub fn nhsi_records(trusts: usize, months: usize, wards: usize, days: usize) -> usize {
+    trusts * (months * (1 + PRODUCTIVITY_METRICS.len()) + wards * days)
+}
+
 /// NHSI feed files (name, CSV, records): monthly finance and productivity for `months` months
 /// from April 2016, and `days` days of staffing for `wards` wards per trust, one file per feed and
-/// trust group of `per_file` trusts.
+/// trust group of `per_file` trusts. Rendered lazily, a group at a time, so that a national
+/// backfill (millions of rows) never sits in memory whole.
 pub fn nhsi_files(
     trusts: &[Trust],
     months: usize,
     wards: usize,
     days: usize,
     per_file: usize,
-) -> anyhow::Result<Vec<(String, Vec<u8>, usize)>> {
+) -> anyhow::Result<impl Iterator<Item = (String, Vec<u8>, usize)> + '_> {
     let ends = month_ends(months)?;
     let first_day = NaiveDate::from_ymd_opt(2016, 4, 1).context("date")?;
+    Ok(trusts
+        .chunks(per_file.max(1))
+        .enumerate()
+        .flat_map(move |(g, group)| nhsi_group(g, group, &ends, first_day, wards, days)))
+}
+
+/// The finance, productivity and staffing files of one trust group.
+fn nhsi_group(
+    g: usize,
+    group: &[Trust],
+    ends: &[NaiveDate],
+    first_day: NaiveDate,
+    wards: usize,
+    days: usize,
+) -> Vec<(String, Vec<u8>, usize)> {
     let mut files = Vec::new();
-    for (g, group) in trusts.chunks(per_file.max(1)).enumerate() {
+    {
         let mut finance = String::from(
             "trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct\n",
         );
@@ -344,7 +365,7 @@ pub fn nhsi_files(
             ));
         }
     }
-    Ok(files)
+    files
 }
 
 #[cfg(test)]

@@ -123,7 +123,10 @@ impl PhaseResult {
 }
 
 /// Submit `files` (batch id, file name, content) over gRPC, SUBMITS_IN_FLIGHT at a time.
-async fn submit_all(stack: &Stack, files: Vec<(String, String, Vec<u8>)>) -> anyhow::Result<()> {
+async fn submit_all(
+    stack: &Stack,
+    files: impl IntoIterator<Item = (String, String, Vec<u8>)>,
+) -> anyhow::Result<()> {
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(files)
         .map(|(batch, file, content)| async move {
             let receipt = stack
@@ -155,7 +158,7 @@ pub async fn ratings_phase(
 ) -> anyhow::Result<PhaseResult> {
     let batches = national::ratings_batches(trusts, per_batch);
     let records = batches.iter().map(|b| b.1).sum();
-    let files = batches
+    let files: Vec<(String, String, Vec<u8>)> = batches
         .into_iter()
         .enumerate()
         .map(|(i, (csv, _))| {
@@ -180,19 +183,16 @@ pub async fn ratings_phase(
     })
 }
 
-/// NHSI's feeds (finance, productivity, ward staffing), from submit until nhsi-resources has
-/// stored every observation.
+/// NHSI's feeds (finance, productivity, ward staffing), `records` in all, rendered as they are
+/// submitted, from submit until nhsi-resources has stored every observation.
 pub async fn nhsi_phase(
     stack: &Stack,
     bus: &Bus,
-    files: Vec<(String, Vec<u8>, usize)>,
+    files: impl Iterator<Item = (String, Vec<u8>, usize)>,
+    records: usize,
     deadline: Duration,
 ) -> anyhow::Result<PhaseResult> {
-    let records = files.iter().map(|f| f.2).sum();
-    let files = files
-        .into_iter()
-        .map(|(name, csv, _)| (format!("nhsi-{name}"), name, csv))
-        .collect();
+    let files = files.map(|(name, csv, _)| (format!("nhsi-{name}"), name, csv));
     let started = Instant::now();
     submit_all(stack, files).await?;
     wait_until(deadline, "NHSI observations stored", || async {

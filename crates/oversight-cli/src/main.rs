@@ -47,6 +47,10 @@ enum Command {
         files: Vec<std::path::PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// The providers' trust type, which decides whether a combined rating exists (CQC's API
+        /// does not say): acute, specialist_acute, mental_health, community or ambulance.
+        #[arg(long, default_value = "acute", value_parser = parse_trust_type)]
+        trust_type: oversight_rating::TrustType,
     },
     /// Score NHSI finance (SOF 2017) and ward staffing (CHPPD) files, CSV or NDJSON. Works offline.
     Score {
@@ -64,10 +68,18 @@ enum Command {
     Ingest(ingest::IngestArgs),
 }
 
+fn parse_trust_type(s: &str) -> Result<oversight_rating::TrustType, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Rate { files, format } => offline::rate(&files, format),
+        Command::Rate {
+            files,
+            format,
+            trust_type,
+        } => offline::rate(&files, format, trust_type),
         Command::Score { files, format } => offline::score(&files, format),
         Command::Ratings(args) => ratings::run(args),
         Command::Ingest(args) => ingest::run(args),

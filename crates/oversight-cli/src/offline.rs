@@ -22,13 +22,23 @@ fn print(out: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn rate(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
+pub fn rate(
+    files: &[PathBuf],
+    format: Format,
+    trust_type: oversight_rating::TrustType,
+) -> anyhow::Result<ExitCode> {
+    let rules = cqc_rules::audit::AuditRules {
+        provider_trust_type: trust_type,
+        ..cqc_rules::audit::AuditRules::cqc_2018()
+    };
     let mut output = cqc_rules::audit::AuditOutput::default();
     let mut unreadable = Vec::new();
     for path in files {
         let name = path.display().to_string();
         match std::fs::read_to_string(path) {
-            Ok(content) => output.extend(cqc_rules::audit::audit_document(&name, &content)),
+            Ok(content) => output.extend(cqc_rules::audit::audit_document_with(
+                &name, &content, &rules,
+            )),
             Err(e) => unreadable.push(format!("error: {name}: cannot read: {e}")),
         }
     }

@@ -26,6 +26,10 @@ pub enum IdError {
         "invalid service id {0:?}: expected an inspection area id such as urgent, surgery or npimaternity"
     )]
     Service(String),
+    #[error(
+        "service id of {chars} characters is too long: at most {max} (CQC's longest core-service names are under 100)"
+    )]
+    ServiceTooLong { chars: usize, max: usize },
     #[error("invalid rule set version {0:?}: expected a name like cqc-2018")]
     RuleSet(String),
 }
@@ -253,8 +257,15 @@ impl FromStr for LocationId {
     }
 }
 
+/// The longest [`ServiceId`] accepted, in characters. Real ids run to about 80 characters (the
+/// slug of "Community mental health services for people with a learning disability or autism");
+/// the bound only keeps abusive input out.
+pub const MAX_SERVICE_ID_CHARS: usize = 256;
+
 /// An inspection area (core or additional service) id as CQC's API uses it: `urgent`, `surgery`,
-/// `npimaternity`. Lower-case letters, digits, `-` and `_`.
+/// `npimaternity`, or the slug of a CQC service name of any real length
+/// (`long-stay-or-rehabilitation-mental-health-wards-for-working-age-adults`). Lower-case letters,
+/// digits, `-` and `_`; at most [`MAX_SERVICE_ID_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ServiceId(Compact);
@@ -264,8 +275,15 @@ impl FromStr for ServiceId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim().to_ascii_lowercase();
+        let chars = t.chars().count();
+        if chars > MAX_SERVICE_ID_CHARS {
+            // Checked first so that an abusive value is not echoed back in the error.
+            return Err(IdError::ServiceTooLong {
+                chars,
+                max: MAX_SERVICE_ID_CHARS,
+            });
+        }
         let ok = !t.is_empty()
-            && t.len() <= 64
             && t.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         ok.then(|| ServiceId(Compact::new(&t)))
@@ -361,6 +379,22 @@ mod tests {
             Ok("npimaternity".into())
         );
         assert!("a b".parse::<ServiceId>().is_err());
+        // Long real names' slugs are ids; only abusive lengths are refused, with the length.
+        let long =
+            "community-mental-health-services-for-people-with-a-learning-disability-or-autism";
+        assert_eq!(long.parse::<ServiceId>().map(String::from), Ok(long.into()));
+        assert!(
+            "a".repeat(MAX_SERVICE_ID_CHARS)
+                .parse::<ServiceId>()
+                .is_ok()
+        );
+        assert_eq!(
+            "a".repeat(MAX_SERVICE_ID_CHARS + 1).parse::<ServiceId>(),
+            Err(IdError::ServiceTooLong {
+                chars: MAX_SERVICE_ID_CHARS + 1,
+                max: MAX_SERVICE_ID_CHARS
+            })
+        );
         assert!("cqc-2018".parse::<RuleSetVersion>().is_ok());
         assert!("CQC 2018".parse::<RuleSetVersion>().is_err());
     }

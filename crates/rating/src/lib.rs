@@ -15,6 +15,8 @@ pub use aggregate::{
     aggregate,
 };
 pub use explain::{Explanation, ExplanationText, Items};
-pub use ids::{IdError, LocationId, RuleSetVersion, ServiceId, SiteCode, TrustCode};
+pub use ids::{
+    IdError, LocationId, MAX_SERVICE_ID_CHARS, RuleSetVersion, ServiceId, SiteCode, TrustCode,
+};
 pub use kq_map::KeyQuestionMap;
 pub use scale::{KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};

@@ -68,6 +68,30 @@ pub struct InfraConfig {
     /// File of gRPC bearer tokens (`role caller token` per line). Unset: authentication off.
     #[arg(long, env = "AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
+    /// Most messages a consumer handles in one batch (one database transaction).
+    #[arg(long, env = "CONSUMER_BATCH_MAX", default_value_t = crate::consumer::DEFAULT_BATCH_MAX)]
+    pub consumer_batch_max: usize,
+    /// How long a consumer waits for more messages to fill a batch once one has arrived, in ms
+    /// (0: take only what is already there).
+    #[arg(long, env = "CONSUMER_BATCH_WAIT_MS", default_value_t = crate::consumer::DEFAULT_BATCH_WAIT_MS)]
+    pub consumer_batch_wait_ms: u64,
+    /// Batches a consumer handles at once; a trust's messages always go to the same lane, in order.
+    #[arg(long, env = "CONSUMER_LANES", default_value_t = crate::consumer::DEFAULT_LANES)]
+    pub consumer_lanes: usize,
+    /// MiB of message bodies a consumer holds at once (pulled, queued and in handling).
+    #[arg(long, env = "CONSUMER_MAX_INFLIGHT_MIB", default_value_t = crate::consumer::DEFAULT_MAX_INFLIGHT_MIB)]
+    pub consumer_max_inflight_mib: usize,
+    /// Longest wait between retries of a batch whose dependency (database, NATS) is down, in ms.
+    /// Transient failures are retried until the dependency returns; they are never dead-lettered.
+    #[arg(long, env = "RETRY_MAX_BACKOFF_MS", default_value_t = crate::consumer::DEFAULT_RETRY_MAX_MS)]
+    pub retry_max_backoff_ms: u64,
+    /// SQLite durability: `normal` (an acked message survives a process crash) or `full` (it
+    /// survives power loss too; one fsync per batch). Ignored for Postgres.
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = crate::db::SqliteSync::Normal)]
+    pub sqlite_synchronous: crate::db::SqliteSync,
+    /// Seconds between sweeps that publish anything left unpublished in the outbox.
+    #[arg(long, env = "OUTBOX_SWEEP_SECS", default_value_t = crate::outbox::DEFAULT_SWEEP_SECS)]
+    pub outbox_sweep_secs: u64,
 }
 
 impl InfraConfig {
@@ -89,7 +113,44 @@ impl InfraConfig {
             grpc_tls_cert: None,
             grpc_tls_key: None,
             grpc_tls_client_ca: None,
+            consumer_batch_max: crate::consumer::DEFAULT_BATCH_MAX,
+            consumer_batch_wait_ms: crate::consumer::DEFAULT_BATCH_WAIT_MS,
+            consumer_lanes: crate::consumer::DEFAULT_LANES,
+            consumer_max_inflight_mib: crate::consumer::DEFAULT_MAX_INFLIGHT_MIB,
+            retry_max_backoff_ms: crate::consumer::DEFAULT_RETRY_MAX_MS,
+            outbox_sweep_secs: crate::outbox::DEFAULT_SWEEP_SECS,
+            sqlite_synchronous: crate::db::SqliteSync::Normal,
         }
+    }
+
+    /// Connect to this service's database and apply its migrations.
+    pub async fn connect_database(
+        &self,
+        service: &str,
+        migrations: &sqlx::migrate::Migrator,
+    ) -> anyhow::Result<sqlx::AnyPool> {
+        crate::db::connect_with(
+            &self.database_url_for(service),
+            migrations,
+            self.sqlite_synchronous,
+        )
+        .await
+    }
+
+    /// How this service's consumers batch, run lanes and retry.
+    pub fn consumer_settings(&self) -> crate::consumer::ConsumerSettings {
+        crate::consumer::ConsumerSettings {
+            batch_max: self.consumer_batch_max.max(1),
+            batch_wait: std::time::Duration::from_millis(self.consumer_batch_wait_ms),
+            lanes: self.consumer_lanes.max(1),
+            retry_max: std::time::Duration::from_millis(self.retry_max_backoff_ms.max(1)),
+            max_inflight_bytes: self.consumer_max_inflight_mib.max(1) << 20,
+        }
+    }
+
+    /// How often the outbox sweep runs.
+    pub fn outbox_sweep(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.outbox_sweep_secs.max(1))
     }
 
     /// The database URL to use for `service`: the configured one or `sqlite://<data_dir>/<service>.db`.

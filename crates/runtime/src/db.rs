@@ -28,8 +28,32 @@ impl Backend {
     }
 }
 
-/// Connect to `url` and apply `migrations`.
+/// How SQLite makes a commit durable (`PRAGMA synchronous`, in WAL mode).
+///
+/// * `Normal` (the default): a committed transaction — and so every message acked after it —
+///   survives a crash or kill of the process; after a power loss or OS crash the transactions
+///   committed since the last WAL checkpoint may be lost (they come again from JetStream only if
+///   not yet acked, so they can be lost for good).
+/// * `Full`: the WAL is synced at every commit; an acked message survives power loss too, at the
+///   cost of one fsync per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SqliteSync {
+    #[default]
+    Normal,
+    Full,
+}
+
+/// Connect to `url` and apply `migrations` (SQLite with `synchronous = NORMAL`).
 pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool> {
+    connect_with(url, migrations, SqliteSync::Normal).await
+}
+
+/// Connect to `url` and apply `migrations`, with SQLite commits made durable as `sync` says.
+pub async fn connect_with(
+    url: &str,
+    migrations: &Migrator,
+    sync: SqliteSync,
+) -> anyhow::Result<AnyPool> {
     install_default_drivers();
     let backend = Backend::of_url(url)?;
     if backend == Backend::Sqlite
@@ -43,7 +67,11 @@ pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool
             .with_context(|| format!("failed to create data directory {}", dir.display()))?;
     }
     let options = AnyPoolOptions::new()
-        .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+        // SQLite has one writer at a time: several connections would only wait on each other in
+        // SQLite's sleeping busy handler (milliseconds each). One connection queues statements
+        // in the pool instead, fairly and without sleeping; readers of the combiner use its
+        // in-memory view, and batches keep the transactions few.
+        .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
@@ -52,7 +80,11 @@ pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool
                     // rather than failing.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute(match sync {
+                        SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+                        SqliteSync::Full => "PRAGMA synchronous = FULL",
+                    })
+                    .await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                 }
                 Ok(())

@@ -8,6 +8,8 @@
 //! | `oversight_grpc_requests_total` | method, code | gRPC requests by status code |
 //! | `oversight_grpc_request_duration_seconds` | method | gRPC latency histogram |
 //! | `oversight_events_published_total` | service, subject | events (evidence, ratings) published |
+//! | `oversight_handler_retries_total` | service, consumer | batches retried after a transient failure (a dependency down) |
+//! | `oversight_batch_size` | service, consumer | messages per handled batch |
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -75,6 +77,8 @@ struct Metrics {
     grpc_requests: Family<GrpcLabels, Counter>,
     grpc_seconds: HistogramFamily<MethodLabels>,
     published: Family<PublishedLabels, Counter>,
+    retries: Family<ConsumerLabels, Counter>,
+    batch_size: HistogramFamily<ConsumerLabels>,
 }
 
 fn metrics() -> &'static Metrics {
@@ -119,7 +123,22 @@ fn metrics() -> &'static Metrics {
             "Events (evidence, ratings) published",
             published.clone(),
         );
+        let retries = Family::<ConsumerLabels, Counter>::default();
+        registry.register(
+            "oversight_handler_retries",
+            "Batches retried after a transient failure",
+            retries.clone(),
+        );
+        let batch_size: HistogramFamily<ConsumerLabels> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(1.0, 2.0, 12)));
+        registry.register(
+            "oversight_batch_size",
+            "Messages per handled batch",
+            batch_size.clone(),
+        );
         Metrics {
+            retries,
+            batch_size,
             registry,
             handled,
             dead_letters,
@@ -157,6 +176,28 @@ pub fn message_handled(service: &str, consumer: &str, outcome: &str, elapsed: Du
 }
 
 /// Record published events.
+/// Record a batch retried after a transient failure.
+pub fn handler_retried(service: &str, consumer: &str) {
+    metrics()
+        .retries
+        .get_or_create(&ConsumerLabels {
+            service: service.into(),
+            consumer: consumer.into(),
+        })
+        .inc();
+}
+
+/// Record the size of a handled batch.
+pub fn batch_handled(service: &str, consumer: &str, size: usize) {
+    metrics()
+        .batch_size
+        .get_or_create(&ConsumerLabels {
+            service: service.into(),
+            consumer: consumer.into(),
+        })
+        .observe(size as f64);
+}
+
 pub fn events_published(service: &str, subject: &str, n: u64) {
     metrics()
         .published

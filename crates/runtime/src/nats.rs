@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, AckKind, consumer::PullConsumer, stream};
+use async_nats::jetstream::{self, consumer::PullConsumer, stream};
 use bytes::Bytes;
-use futures::StreamExt;
-use tracing::Instrument;
 
+use crate::consumer::{self, BatchOutcome, ConsumerSettings, PIN_TIMEOUT, PRIORITY_GROUP};
 use crate::subjects::{ConsumerSpec, DUPLICATE_WINDOW, StreamSpec};
 use crate::{InfraConfig, Shutdown, Subjects, telemetry};
 
@@ -23,6 +22,10 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Deliveries before a failing message is dead-lettered.
 pub const MAX_DELIVER: i64 = 10;
 
+/// The header that carries a message's partition key (the trust code): consumers apply the
+/// messages of one key in order, in one lane (see [`crate::consumer`]).
+pub const KEY_HEADER: &str = "Oversight-Key";
+
 /// A service's connection to NATS and JetStream.
 #[derive(Clone)]
 pub struct Bus {
@@ -30,6 +33,16 @@ pub struct Bus {
     js: jetstream::Context,
     subjects: Subjects,
     service: &'static str,
+    settings: ConsumerSettings,
+}
+
+/// One message to publish: subject, deterministic message id, partition key and body.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub subject: String,
+    pub msg_id: String,
+    pub key: String,
+    pub payload: Bytes,
 }
 
 /// How a handler's failure is settled.
@@ -106,6 +119,7 @@ impl Bus {
             js,
             subjects: cfg.subjects(),
             service,
+            settings: cfg.consumer_settings(),
         })
     }
 
@@ -123,6 +137,11 @@ impl Bus {
 
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
+    }
+
+    /// How this service's consumers batch, run lanes and retry.
+    pub fn consumer_settings(&self) -> ConsumerSettings {
+        self.settings
     }
 
     /// Declare a stream if it does not exist (idempotent; an existing stream is left as it is).
@@ -150,13 +169,19 @@ impl Bus {
         })?;
         stream
             .get_or_create_consumer(
-                spec.durable,
+                &spec.durable,
                 jetstream::consumer::pull::Config {
-                    durable_name: Some(spec.durable.to_string()),
+                    durable_name: Some(spec.durable.clone()),
                     filter_subject: spec.filter_subject.clone(),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
                     max_deliver: MAX_DELIVER,
+                    // One replica at a time receives (the pinned client); the others stand by and
+                    // take over when it stops pulling. Keeps a trust's messages in order across
+                    // replicas.
+                    priority_policy: jetstream::consumer::PriorityPolicy::PinnedClient,
+                    priority_groups: vec![PRIORITY_GROUP.to_string()],
+                    priority_timeout: PIN_TIMEOUT,
                     ..Default::default()
                 },
             )
@@ -187,23 +212,59 @@ impl Bus {
         msg_id: &str,
         payload: Bytes,
     ) -> anyhow::Result<Published> {
-        let mut headers = HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
-        telemetry::inject_nats(&mut headers);
-        let ack = self
-            .js
-            .publish_with_headers(subject.clone(), headers, payload)
-            .await
-            .with_context(|| format!("failed to publish to {subject}"))?
-            .await
-            .with_context(|| format!("JetStream did not acknowledge the publish to {subject}"))?;
-        if !ack.duplicate {
-            crate::metrics::events_published(self.service, &subject, 1);
+        let mut published = self
+            .publish_many(vec![Outgoing {
+                subject,
+                msg_id: msg_id.to_string(),
+                key: String::new(),
+                payload,
+            }])
+            .await?;
+        published
+            .pop()
+            .context("JetStream returned no acknowledgement")
+    }
+
+    /// The one publish path: send every message (each with its `Nats-Msg-Id`, partition key and
+    /// trace context), then await all their acks together. Fails if any publish is not
+    /// acknowledged; callers keep the messages (an outbox) and publish them again, and JetStream
+    /// drops the duplicates by message id.
+    pub async fn publish_many(&self, messages: Vec<Outgoing>) -> anyhow::Result<Vec<Published>> {
+        let mut acks = Vec::with_capacity(messages.len());
+        for m in messages {
+            let mut headers = HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, m.msg_id.as_str());
+            if !m.key.is_empty() {
+                headers.insert(KEY_HEADER, m.key.as_str());
+            }
+            telemetry::inject_nats(&mut headers);
+            let ack = self
+                .js
+                .publish_with_headers(m.subject.clone(), headers, m.payload)
+                .await
+                .with_context(|| format!("failed to publish to {}", m.subject))?;
+            acks.push((m.subject, ack));
         }
-        Ok(Published {
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        let results =
+            futures::future::join_all(acks.into_iter().map(|(subject, ack)| async move {
+                let ack = ack.await.with_context(|| {
+                    format!("JetStream did not acknowledge the publish to {subject}")
+                })?;
+                Ok::<_, anyhow::Error>((subject, ack))
+            }))
+            .await;
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            let (subject, ack) = r?;
+            if !ack.duplicate {
+                crate::metrics::events_published(self.service, &subject, 1);
+            }
+            out.push(Published {
+                sequence: ack.sequence,
+                duplicate: ack.duplicate,
+            });
+        }
+        Ok(out)
     }
 
     /// Record a message this service gave up on, with the reason, on its dead-letter subject.
@@ -240,14 +301,14 @@ impl Bus {
     }
 }
 
-fn backoff(deliveries: i64) -> Duration {
+pub(crate) fn backoff(deliveries: i64) -> Duration {
     let exp = u32::try_from(deliveries.clamp(1, 6)).unwrap_or(6);
     Duration::from_millis(500 * 2u64.pow(exp - 1)).min(Duration::from_secs(30))
 }
 
 impl Bus {
-    /// Consume the durable consumer `durable` of the subject map with `handler` until `shutdown`
-    /// (see [`run_consumer`]).
+    /// Consume the durable consumer `durable` of the subject map with the batch `handler` until
+    /// `shutdown` (see [`crate::consumer`]).
     pub async fn consume<H, Fut>(
         &self,
         durable: &'static str,
@@ -255,19 +316,35 @@ impl Bus {
         shutdown: Shutdown,
     ) -> anyhow::Result<()>
     where
-        H: Fn(Incoming) -> Fut,
-        Fut: Future<Output = Result<(), HandleError>>,
+        H: Fn(Vec<Incoming>) -> Fut,
+        Fut: Future<Output = BatchOutcome>,
+    {
+        self.consume_with(durable, self.settings, handler, shutdown)
+            .await
+    }
+
+    /// [`Bus::consume`] with settings of its own (e.g. one large message at a time).
+    pub async fn consume_with<H, Fut>(
+        &self,
+        durable: &'static str,
+        settings: ConsumerSettings,
+        handler: H,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<()>
+    where
+        H: Fn(Vec<Incoming>) -> Fut,
+        Fut: Future<Output = BatchOutcome>,
     {
         let spec = self
             .subjects
             .consumer(durable)
             .with_context(|| format!("no consumer {durable} in the subject map"))?;
-        run_consumer(self.clone(), spec, handler, shutdown).await
+        consumer::run(self.clone(), spec, settings, handler, shutdown).await
     }
 }
 
-/// Consume `spec` until `shutdown`, handing each message to `handler` and settling it. The message
-/// in hand is finished before the loop stops.
+/// Consume `spec` until `shutdown` with the bus's consumer settings, handing batches to
+/// `handler` and settling each message (see [`crate::consumer`]).
 pub async fn run_consumer<H, Fut>(
     bus: Bus,
     spec: ConsumerSpec,
@@ -275,118 +352,11 @@ pub async fn run_consumer<H, Fut>(
     shutdown: Shutdown,
 ) -> anyhow::Result<()>
 where
-    H: Fn(Incoming) -> Fut,
-    Fut: Future<Output = Result<(), HandleError>>,
+    H: Fn(Vec<Incoming>) -> Fut,
+    Fut: Future<Output = BatchOutcome>,
 {
-    // The stream belongs to another service, which may start later: wait for it.
-    let mut attempt = 0u32;
-    let consumer = loop {
-        match bus.ensure_consumer(&spec).await {
-            Ok(c) => break c,
-            Err(e) => {
-                attempt += 1;
-                if attempt == 1 || attempt.is_multiple_of(10) {
-                    tracing::warn!(consumer = spec.durable, error = %format!("{e:#}"), "waiting for stream");
-                }
-                let delay = backoff(i64::from(attempt.min(5)));
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    };
-    let mut messages = consumer
-        .messages()
-        .await
-        .with_context(|| format!("failed to start consuming {}", spec.durable))?;
-    tracing::info!(consumer = spec.durable, stream = %spec.stream, "consuming");
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            next = messages.next() => next,
-        };
-        let Some(next) = next else { break };
-        let msg = match next {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(consumer = spec.durable, error = %e, "pull failed; continuing");
-                continue;
-            }
-        };
-        let (deliveries, seq) = msg
-            .info()
-            .map(|i| (i.delivered, i.stream_sequence))
-            .unwrap_or((1, 0));
-        let incoming = Incoming {
-            subject: msg.subject.to_string(),
-            payload: msg.payload.clone(),
-            headers: msg.headers.clone(),
-            deliveries,
-            stream_sequence: seq,
-        };
-        let span = tracing::info_span!("handle", consumer = spec.durable, subject = %incoming.subject, seq, deliveries);
-        telemetry::adopt_nats_parent(&span, incoming.headers.as_ref());
-        let started = std::time::Instant::now();
-        let outcome = handler(incoming.clone()).instrument(span.clone()).await;
-        let decision = match &outcome {
-            Ok(()) => "ack",
-            Err(HandleError::Transient(_)) if deliveries < MAX_DELIVER => "nak",
-            Err(_) => "dead_letter",
-        };
-        crate::metrics::message_handled(bus.service, spec.durable, decision, started.elapsed());
-        let settled = async {
-            match outcome {
-                Ok(()) => msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}")),
-                Err(HandleError::Poison(reason)) => {
-                    give_up(&bus, &spec, &msg, &incoming, &reason).await
-                }
-                Err(HandleError::Transient(e)) if deliveries >= MAX_DELIVER => {
-                    let reason = format!("gave up after {deliveries} deliveries: {e:#}");
-                    give_up(&bus, &spec, &msg, &incoming, &reason).await
-                }
-                Err(HandleError::Transient(e)) => {
-                    let delay = backoff(deliveries);
-                    tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "transient failure; will retry");
-                    msg.ack_with(AckKind::Nak(Some(delay)))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))
-                }
-            }
-        }
-        .instrument(span.clone())
-        .await;
-        if let Err(e) = settled {
-            // The server will redeliver after ack_wait; handlers are idempotent.
-            tracing::warn!(error = %e, "failed to settle message; it will be redelivered");
-        }
-    }
-    tracing::info!(consumer = spec.durable, "consumer stopped");
-    Ok(())
-}
-
-async fn give_up(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    msg: &jetstream::Message,
-    incoming: &Incoming,
-    reason: &str,
-) -> anyhow::Result<()> {
-    tracing::error!(reason, "dead-lettering message");
-    match bus.dead_letter(&spec.stream, incoming, reason).await {
-        Ok(()) => msg
-            .ack_with(AckKind::Term)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}")),
-        Err(e) => {
-            // Never drop a message we could not record: leave it for redelivery.
-            msg.ack_with(AckKind::Nak(Some(backoff(incoming.deliveries))))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Err(e.context("failed to publish dead letter"))
-        }
-    }
+    let settings = bus.settings;
+    consumer::run(bus, spec, settings, handler, shutdown).await
 }
 
 #[cfg(test)]

@@ -21,7 +21,15 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use tokio::sync::Mutex;
 
-use crate::nats::Bus;
+use std::time::Duration;
+
+use crate::Shutdown;
+use crate::nats::{Bus, Outgoing};
+
+/// Default seconds between outbox sweeps.
+pub const DEFAULT_SWEEP_SECS: u64 = 5;
+/// Versions published per page (acks awaited together).
+const PUBLISH_PAGE: usize = 500;
 
 /// One stored version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,15 +166,13 @@ impl Outbox {
         Ok(Some(version))
     }
 
-    /// Publish every unpublished version, oldest first, then mark it published.
+    /// Publish every unpublished version, oldest first, a page at a time with the acks of a page
+    /// awaited together (the one publish path, [`Bus::publish_many`]), then mark the page
+    /// published. A failure leaves the rest for the next call or the sweep.
     pub async fn publish_pending(&self) -> anyhow::Result<u64> {
         let _one_at_a_time = self.publishing.lock().await;
         let select = format!(
-            "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT 500",
-            self.table
-        );
-        let update = format!(
-            "UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2",
+            "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT {PUBLISH_PAGE}",
             self.table
         );
         let mut n = 0;
@@ -175,23 +181,71 @@ impl Outbox {
             if rows.is_empty() {
                 return Ok(n);
             }
+            let mut keys = Vec::with_capacity(rows.len());
+            let mut messages = Vec::with_capacity(rows.len());
             for r in rows {
                 let key: String = r.try_get("event_key")?;
                 let version: i64 = r.try_get("version")?;
-                let subject: String = r.try_get("subject")?;
-                let msg_id: String = r.try_get("msg_id")?;
                 let payload_hex: String = r.try_get("payload_hex")?;
-                let payload = hex::decode(payload_hex).context("corrupt outbox payload")?;
-                self.bus
-                    .publish_bytes(subject, &msg_id, payload.into())
-                    .await?;
-                sqlx::query(&update)
-                    .bind(&key)
-                    .bind(version)
-                    .execute(&self.pool)
-                    .await?;
-                n += 1;
+                messages.push(Outgoing {
+                    subject: r.try_get("subject")?,
+                    msg_id: r.try_get("msg_id")?,
+                    key: key.clone(),
+                    payload: hex::decode(payload_hex)
+                        .context("corrupt outbox payload")?
+                        .into(),
+                });
+                keys.push((key, version));
             }
+            self.bus.publish_many(messages).await?;
+            self.mark_published(&keys).await?;
+            n += keys.len() as u64;
+        }
+    }
+
+    /// Mark a page of versions published, in one transaction.
+    async fn mark_published(&self, keys: &[(String, i64)]) -> anyhow::Result<()> {
+        let update = format!(
+            "UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2",
+            self.table
+        );
+        let mut tx = self.pool.begin().await?;
+        for (key, version) in keys {
+            sqlx::query(&update)
+                .bind(key)
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Publish what is pending now and then every `every` until `shutdown`, so a version whose
+    /// publish failed (NATS away) goes out without waiting for the next write or a restart.
+    pub async fn sweep(&self, every: Duration, shutdown: Shutdown) {
+        sweep(every, shutdown, || self.publish_pending()).await
+    }
+}
+
+/// Run `publish` now and then every `every` until `shutdown`, logging (not failing) when it
+/// cannot publish yet.
+pub async fn sweep<F, Fut>(every: Duration, shutdown: Shutdown, publish: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<u64>>,
+{
+    loop {
+        match publish().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(published = n, "outbox sweep published pending events"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "outbox sweep could not publish yet")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

@@ -29,7 +29,7 @@ pub struct StreamSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerSpec {
     pub stream: String,
-    pub durable: &'static str,
+    pub durable: String,
     pub filter_subject: String,
 }
 
@@ -154,7 +154,7 @@ impl Subjects {
         };
         Some(ConsumerSpec {
             stream: stream.name,
-            durable,
+            durable: durable.to_string(),
             filter_subject: filter,
         })
     }

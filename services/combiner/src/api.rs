@@ -63,13 +63,16 @@ impl TrustRatingsService for TrustRatingsApi {
     ) -> Result<Response<pb::GetTrustRatingResponse>, Status> {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
-        let event = if r.as_of.is_empty() {
-            self.combiner
-                .outbox()
-                .latest(trust.as_str())
-                .await
-                .map_err(internal)?
-        } else {
+        if r.as_of.is_empty() {
+            // The latest version comes from the read view, never the database.
+            return match self.combiner.view().get(trust.as_str()) {
+                Some(rating) => Ok(Response::new(pb::GetTrustRatingResponse {
+                    rating: Some(rating.as_ref().clone()),
+                })),
+                None => Err(Status::not_found(format!("no rating for trust {trust}"))),
+            };
+        }
+        let event = {
             let as_of = oversight_runtime::time::parse_date(&r.as_of).ok_or_else(|| {
                 oversight_runtime::grpc::invalid_field(
                     "as_of",
@@ -149,43 +152,25 @@ impl TrustRatingsService for TrustRatingsApi {
                 oversight_runtime::grpc::invalid_field("page_token", "not a token from this API")
             })?)
         };
-        let mut out = Vec::new();
-        let mut next = String::new();
-        for e in self
-            .combiner
-            .outbox()
-            .all_latest()
-            .await
-            .map_err(internal)?
-        {
-            if after.as_ref().is_some_and(|a| e.key.as_str() <= a.as_str()) {
-                continue;
-            }
-            let rating = decode(&e)?;
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let (page, more) = self.combiner.view().page(&after, page_size, |rating| {
             let combined = rating.combined.as_ref().map_or(0, |c| c.rating);
-            if rating_filter != common::Rating::Unspecified && combined != rating_filter as i32 {
-                continue;
-            }
-            if type_filter != common::TrustType::Unspecified
-                && rating.trust_type != type_filter as i32
-            {
-                continue;
-            }
-            if !r.flag.is_empty() && !rating.flags.iter().any(|f| f.code == r.flag) {
-                continue;
-            }
-            if !region_filter.is_empty() && rating.region.trim().to_lowercase() != region_filter {
-                continue;
-            }
-            if out.len() == page_size {
-                next = out
-                    .last()
-                    .map(|x: &pb::CombinedRatingPublished| x.trust_code.clone())
-                    .unwrap_or_default();
-                break;
-            }
-            out.push(rating);
-        }
+            (rating_filter == common::Rating::Unspecified || combined == rating_filter as i32)
+                && (type_filter == common::TrustType::Unspecified
+                    || rating.trust_type == type_filter as i32)
+                && (r.flag.is_empty() || rating.flags.iter().any(|f| f.code == r.flag))
+                && (region_filter.is_empty()
+                    || rating.region.trim().to_lowercase() == region_filter)
+        });
+        let next = if more {
+            page.last()
+                .map(|x| x.trust_code.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let out: Vec<pb::CombinedRatingPublished> =
+            page.iter().map(|r| r.as_ref().clone()).collect();
         Ok(Response::new(pb::ListTrustRatingsResponse {
             ratings: out,
             next_page_token: next,
@@ -219,7 +204,7 @@ impl TrustRatingsService for TrustRatingsApi {
         let stream =
             BroadcastStream::new(self.combiner.subscribe()).filter_map(|item| match item {
                 Ok(rating) => Some(Ok(pb::WatchRatingsResponse {
-                    rating: Some(rating),
+                    rating: Some(rating.as_ref().clone()),
                 })),
                 // A slow watcher misses some versions; it can read them with GetTrustHistory.
                 Err(_lagged) => None,

@@ -2,6 +2,7 @@
 //! trust when a part changes, and append + publish a new combined version when the result changed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, InputSources, Mode};
@@ -12,20 +13,27 @@ use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
 use oversight_rating::{ExplanationText, TrustCode};
 use oversight_runtime::Subjects;
+use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, broadcast};
 
+use crate::view::RatingsView;
+
 pub struct Combiner {
     pool: AnyPool,
     outbox: Outbox,
     subjects: Subjects,
     rules: CombinedRuleSet,
-    combining: Mutex<()>,
-    published: broadcast::Sender<pb::CombinedRatingPublished>,
+    /// Recombining is one at a time per trust (striped by trust code).
+    combining: Vec<Mutex<()>>,
+    view: Arc<RatingsView>,
 }
+
+/// Stripes of the per-trust recombining lock.
+const COMBINE_STRIPES: usize = 16;
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     oversight_runtime::time::parse_date(s)
@@ -56,28 +64,102 @@ impl Part {
 
 impl Combiner {
     pub fn new(pool: AnyPool, outbox: Outbox, subjects: Subjects, rules: CombinedRuleSet) -> Self {
-        let (published, _) = broadcast::channel(1024);
         Combiner {
             pool,
             outbox,
             subjects,
             rules,
-            combining: Mutex::new(()),
-            published,
+            combining: (0..COMBINE_STRIPES).map(|_| Mutex::new(())).collect(),
+            view: Arc::new(RatingsView::default()),
         }
+    }
+
+    /// The in-memory read view of the latest versions.
+    pub fn view(&self) -> &Arc<RatingsView> {
+        &self.view
     }
 
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }
 
-    /// New combined versions as they are published (for `WatchRatings`).
-    pub fn subscribe(&self) -> broadcast::Receiver<pb::CombinedRatingPublished> {
-        self.published.subscribe()
+    /// New combined versions as this replica learns of them (for `WatchRatings`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::CombinedRatingPublished>> {
+        self.view.subscribe()
     }
 
-    /// Handler for `<ns>.quality.rated`.
-    pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
+    /// Batch handler for `<ns>.quality.rated` and `<ns>.uor.approved`: validate each message (an
+    /// invalid one is poison, alone), keep every part version in one transaction, recombine each
+    /// trust once, then publish the new combined versions together.
+    pub async fn handle_batch(&self, part: Part, batch: Vec<Incoming>) -> BatchOutcome {
+        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
+        let mut valid: Vec<(usize, TrustCode, u64, Vec<u8>)> = Vec::with_capacity(batch.len());
+        for (i, msg) in batch.iter().enumerate() {
+            let parsed = match part {
+                Part::Quality => Self::quality_part(msg),
+                Part::Uor => Self::uor_part(msg),
+            };
+            match parsed {
+                Ok((trust, version, payload)) => {
+                    valid.push((i, trust, version, payload));
+                    outcomes.push(Ok(()));
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        if valid.is_empty() {
+            return outcomes;
+        }
+        let stored = async {
+            let mut tx = self.pool.begin().await?;
+            for (_, trust, version, payload) in &valid {
+                Self::store_part(&mut tx, part, trust, *version, payload).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = stored {
+            let e = format!("{e}");
+            for (i, ..) in &valid {
+                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                    "failed to keep {part:?} part versions: {e}"
+                )));
+            }
+            return outcomes;
+        }
+        let mut trusts: Vec<&TrustCode> = Vec::new();
+        for (_, trust, ..) in &valid {
+            if !trusts.contains(&trust) {
+                trusts.push(trust);
+            }
+        }
+        let mut appended = Vec::new();
+        for trust in trusts {
+            match self.recombine_unpublished(trust).await {
+                Ok(Some(event)) => appended.push(event),
+                Ok(None) => {}
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    for (i, t, ..) in &valid {
+                        if t == trust {
+                            outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                                "failed to recombine {trust}: {e}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.outbox.publish_pending().await {
+            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
+        }
+        for event in appended {
+            self.view.apply(event);
+        }
+        outcomes
+    }
+
+    fn quality_part(msg: &Incoming) -> Result<(TrustCode, u64, Vec<u8>), HandleError> {
         let q: QualityRatingIssued = msg.decode()?;
         let trust: TrustCode = q.trust_code.parse().map_err(|e| {
             HandleError::poison(format!("quality rating {}: trust_code: {e}", q.event_id))
@@ -88,12 +170,10 @@ impl Combiner {
                 q.event_id
             )));
         }
-        self.store_and_recombine(Part::Quality, &trust, q.version, &q.encode_to_vec())
-            .await
+        Ok((trust, q.version, q.encode_to_vec()))
     }
 
-    /// Handler for `<ns>.uor.approved`.
-    pub async fn handle_uor(&self, msg: Incoming) -> Result<(), HandleError> {
+    fn uor_part(msg: &Incoming) -> Result<(TrustCode, u64, Vec<u8>), HandleError> {
         let u: UseOfResourcesRatingApproved = msg.decode()?;
         let trust: TrustCode = u.trust_code.parse().map_err(|e| {
             HandleError::poison(format!("UoR rating {}: trust_code: {e}", u.event_id))
@@ -114,31 +194,13 @@ impl Combiner {
                 u.event_id
             )));
         }
-        self.store_and_recombine(Part::Uor, &trust, u.version, &u.encode_to_vec())
-            .await
-    }
-
-    /// Keep a received part version and recombine its trust; failures here are transient.
-    async fn store_and_recombine(
-        &self,
-        part: Part,
-        trust: &TrustCode,
-        version: u64,
-        payload: &[u8],
-    ) -> Result<(), HandleError> {
-        self.store_part(part, trust, version, payload)
-            .await
-            .map_err(|e| HandleError::Transient(e.into()))?;
-        self.recombine(trust)
-            .await
-            .map_err(HandleError::Transient)?;
-        Ok(())
+        Ok((trust, u.version, u.encode_to_vec()))
     }
 
     /// Keep every version of a part (append-only); a repeated version changes nothing. The newest
     /// version is the one combined, whatever order versions arrive in.
     async fn store_part(
-        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         part: Part,
         trust: &TrustCode,
         version: u64,
@@ -153,7 +215,7 @@ impl Combiner {
             .bind(trust.as_str())
             .bind(i64::try_from(version).unwrap_or(i64::MAX))
             .bind(hex::encode(payload))
-            .execute(&self.pool)
+            .execute(&mut **tx)
             .await?;
         Ok(())
     }
@@ -198,7 +260,23 @@ impl Combiner {
     /// Recompute a trust's combined rating from its stored parts; publish a new version if it
     /// changed. No quality rating yet → nothing to publish.
     pub async fn recombine(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
-        let _one_at_a_time = self.combining.lock().await;
+        let appended = self.recombine_unpublished(trust).await?;
+        self.outbox.publish_pending().await?;
+        let version = appended.as_ref().map(|e| e.version);
+        if let Some(e) = appended {
+            self.view.apply(e);
+        }
+        Ok(version)
+    }
+
+    /// Recompute a trust's combined rating and append a new version to the outbox if it changed,
+    /// without publishing it; returns the appended version.
+    async fn recombine_unpublished(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<pb::CombinedRatingPublished>> {
+        let stripe = oversight_runtime::consumer::lane_of(trust.as_str(), self.combining.len());
+        let _one_at_a_time = self.combining[stripe].lock().await;
         let Some(q) = self.load_part(Part::Quality, trust).await? else {
             tracing::info!(trust = %trust, "no quality rating yet; combined rating waits");
             return Ok(None);
@@ -213,8 +291,7 @@ impl Combiner {
         let key = trust.to_string();
         let subject = self.subjects.combined_published();
         let mut appended = None;
-        let version = self
-            .outbox
+        self.outbox
             .append_if_changed(&key, &fp, |version| {
                 let mut e = event.clone();
                 e.version = version;
@@ -228,14 +305,11 @@ impl Combiner {
                 }
             })
             .await?;
-        self.outbox.publish_pending().await?;
-        if let Some(e) = appended {
+        if let Some(e) = &appended {
             tracing::info!(trust = %trust, version = e.version, mode = %e.mode,
-                combined = ?e.combined.as_ref().map(|c| c.rating), "combined rating published");
-            // No subscriber is fine.
-            let _ = self.published.send(e);
+                combined = ?e.combined.as_ref().map(|c| c.rating), "combined rating versioned");
         }
-        Ok(version)
+        Ok(appended)
     }
 
     /// The combined event for the given parts (version and timestamps left empty).
@@ -311,11 +385,7 @@ impl Combiner {
                 combined_date,
                 &outcome.explanation,
             )),
-            no_combined_reason: outcome
-                .no_combined_reason
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            no_combined_reason: outcome.no_combined_reason.clone().unwrap_or_default(),
             flags: outcome
                 .flags
                 .iter()

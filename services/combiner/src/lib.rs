@@ -6,6 +6,7 @@
 pub mod api;
 pub mod combining;
 pub mod report;
+pub mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,12 +16,13 @@ use combined_rules::CombinedRuleSet;
 use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsServiceServer;
 use oversight_runtime::nats::{Bus, run_consumer};
 use oversight_runtime::outbox::Outbox;
+use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::{ConsumerSpec, consumers};
-use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
+use oversight_runtime::{InfraConfig, Shutdown, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-pub use combining::Combiner;
+pub use combining::{Combiner, Part};
 
 pub const SERVICE: &str = "combiner";
 
@@ -94,9 +96,7 @@ fn consumer_spec(
         .with_context(|| format!("no consumer spec for {durable}"))?;
     if let Some(suffix) = suffix {
         let suffix = parse_consumer_suffix(suffix).map_err(|e| anyhow::anyhow!(e))?;
-        // Consumer names are `&'static str`; a renamed one lives as long as the process, and an
-        // App builds two of them once.
-        spec.durable = Box::leak(format!("{durable}-{suffix}").into_boxed_str());
+        spec.durable = format!("{durable}-{suffix}");
     }
     Ok(spec)
 }
@@ -111,11 +111,12 @@ pub struct App {
     watch_stop: Shutdown,
     quality_consumer: ConsumerSpec,
     uor_consumer: ConsumerSpec,
+    sweep_every: std::time::Duration,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
+        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();
         for stream in [subjects.combined_stream(), subjects.deadletter_stream()] {
@@ -125,7 +126,12 @@ impl App {
         let mut rules = CombinedRuleSet::cqc_combined_2018();
         rules.force_shadow = config.force_shadow;
         rules.max_months_apart = config.max_months_apart;
-        let combiner = Arc::new(Combiner::new(pool, outbox, subjects.clone(), rules));
+        let combiner = Arc::new(Combiner::new(pool, outbox.clone(), subjects.clone(), rules));
+        // The read view starts from the record; the combined stream keeps it current.
+        combiner
+            .view()
+            .load(&outbox.all_latest().await?)
+            .context("failed to load the read view")?;
         let quality_consumer = consumer_spec(
             &subjects,
             consumers::COMBINER_QUALITY,
@@ -171,6 +177,7 @@ impl App {
             watch_stop,
             quality_consumer,
             uor_consumer,
+            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
@@ -196,18 +203,32 @@ impl App {
         let quality_spec = self.quality_consumer;
         let uor_spec = self.uor_consumer;
         let combiner = &self.combiner;
-        let quality = run_consumer(
-            self.bus.clone(),
-            quality_spec,
-            |msg| combiner.handle_quality(msg),
+        let quality = supervised(
+            "combiner-quality",
             shutdown.clone(),
+            run_consumer(
+                self.bus.clone(),
+                quality_spec,
+                |batch| combiner.handle_batch(Part::Quality, batch),
+                shutdown.clone(),
+            ),
         );
-        let uor = run_consumer(
-            self.bus.clone(),
-            uor_spec,
-            |msg| combiner.handle_uor(msg),
+        let uor = supervised(
+            "combiner-uor",
             shutdown.clone(),
+            run_consumer(
+                self.bus.clone(),
+                uor_spec,
+                |batch| combiner.handle_batch(Part::Uor, batch),
+                shutdown.clone(),
+            ),
         );
+        let follow = supervised(
+            "read-view",
+            shutdown.clone(),
+            combiner.view().follow(&self.bus, shutdown.clone()),
+        );
+        let sweep = combiner.outbox().sweep(self.sweep_every, shutdown.clone());
         let server =
             grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
         // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
@@ -223,8 +244,9 @@ impl App {
                 None => Ok(()),
             }
         };
-        let (a, b, s, r, ()) = tokio::join!(quality, uor, server, report, watchers);
+        let (a, b, s, r, (), f, ()) =
+            tokio::join!(quality, uor, server, report, watchers, follow, sweep);
         shutdown.cancel();
-        a.and(b).and(s).and(r)
+        a.and(b).and(s).and(r).and(f)
     }
 }

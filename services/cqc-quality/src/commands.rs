@@ -55,7 +55,8 @@ pub struct EnforcementAction {
     pub action_date: NaiveDate,
 }
 
-/// A service from a merged organisation, left out of trust aggregation for a while.
+/// A service from a merged organisation, left out of trust aggregation for at most two years from
+/// the merger (DOMAIN.md §2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergedService {
     pub trust: TrustCode,
@@ -248,20 +249,16 @@ pub fn merged_service(
     let service_id = service("service_id", &r.service_id)?;
     let organisation = text("organisation", &r.organisation)?;
     let merged_on = optional_date("merged_on", &r.merged_on)?;
-    let until = date("until", &r.until)?;
-    if merged_on.is_some_and(|m| until <= m) {
-        return Err(invalid("until", "must be after merged_on"));
-    }
+    let until = optional_date("until", &r.until)?;
+    let reason = text("reason", &r.reason)?;
+    // The rules refuse a missing merger date (the two-year cap runs from it) and an end on or
+    // before it, naming the field.
+    let exclusion = MergedExclusion::new(organisation, merged_on, until, reason)?;
     Ok(MergedService {
         trust,
         location_id,
         service_id,
-        exclusion: MergedExclusion {
-            organisation,
-            until,
-            reason: text("reason", &r.reason)?,
-            merged_on,
-        },
+        exclusion,
     })
 }
 

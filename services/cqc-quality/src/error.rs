@@ -20,16 +20,7 @@ pub fn invalid(field: &str, reason: impl Into<String>) -> InvalidEvidence {
 
 impl From<RulesError> for InvalidEvidence {
     fn from(e: RulesError) -> Self {
-        let field = match &e {
-            RulesError::SafScoreOutOfRange { field, .. }
-            | RulesError::MissingRationale { field, .. }
-            | RulesError::UnknownRuleSet { field, .. }
-            | RulesError::UnknownRating { field, .. }
-            | RulesError::InvalidValue { field, .. }
-            | RulesError::MissingField { field }
-            | RulesError::JudgementAlreadyFinal { field }
-            | RulesError::JudgementMismatch { field, .. } => field.clone(),
-        };
+        let field = e.field().to_string();
         let text = e.to_string();
         let reason = text
             .strip_prefix(&format!("{field}: "))

@@ -23,8 +23,9 @@ use anyhow::Context;
 use oversight_proto::quality::v1::quality_service_server::QualityServiceServer;
 use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::Outbox;
+use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
+use oversight_runtime::{InfraConfig, Shutdown, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -59,6 +60,7 @@ pub struct App {
     routes: Routes,
     bus: Bus,
     rater: Arc<Rater>,
+    sweep_every: std::time::Duration,
 }
 
 impl App {
@@ -67,7 +69,7 @@ impl App {
             cqc_rules::RuleSet::select(oversight_runtime::time::today(), Some(name))
                 .map_err(|e| anyhow::anyhow!("CQC_RULE_SET: {e}"))?;
         }
-        let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
+        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();
         for stream in [subjects.quality_stream(), subjects.deadletter_stream()] {
@@ -96,6 +98,7 @@ impl App {
             routes: routes.routes(),
             bus,
             rater,
+            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
@@ -112,14 +115,19 @@ impl App {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
         let rater = &self.rater;
-        let consumer = self.bus.consume(
+        let consumer = supervised(
             consumers::CQC_EVIDENCE,
-            |msg| rater.handle_evidence(msg),
             shutdown.clone(),
+            self.bus.consume(
+                consumers::CQC_EVIDENCE,
+                |batch| rater.handle_evidence_batch(batch),
+                shutdown.clone(),
+            ),
         );
         let server =
             grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let (c, s) = tokio::join!(consumer, server);
+        let sweep = rater.outbox().sweep(self.sweep_every, shutdown.clone());
+        let (c, s, ()) = tokio::join!(consumer, server, sweep);
         shutdown.cancel();
         c.and(s)
     }

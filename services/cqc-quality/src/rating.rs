@@ -10,6 +10,7 @@ use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, KeyQuestionMap, LocationId, ServiceId, TrustCode};
 use oversight_runtime::Subjects;
+use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
@@ -48,7 +49,23 @@ pub struct Rater {
     outbox: Outbox,
     subjects: Subjects,
     rule_set: Option<String>,
-    rerating: Mutex<()>,
+    /// Re-rating a trust is one at a time per trust (striped by trust code), so versions of one
+    /// trust are appended in order while other trusts are re-rated beside it.
+    rerating: Vec<Mutex<()>>,
+}
+
+/// Stripes of the per-trust re-rating lock.
+const RERATE_STRIPES: usize = 16;
+
+/// One piece of quality evidence, validated and ready to store.
+struct ValidEvidence {
+    trust: TrustCode,
+    trust_name: String,
+    trust_type: Option<TrustType>,
+    region: String,
+    evidence_id: String,
+    rows: Vec<ServiceRatingRow>,
+    well_led: Vec<(oversight_rating::RatingValue, NaiveDate)>,
 }
 
 pub fn dated(r: &RatedResult) -> common::DatedRating {
@@ -108,7 +125,7 @@ impl Rater {
             outbox,
             subjects,
             rule_set,
-            rerating: Mutex::new(()),
+            rerating: (0..RERATE_STRIPES).map(|_| Mutex::new(())).collect(),
         }
     }
 
@@ -116,94 +133,102 @@ impl Rater {
         &self.outbox
     }
 
-    /// The consumer's handler for `<ns>.evidence.quality`.
-    pub async fn handle_evidence(&self, msg: Incoming) -> Result<(), HandleError> {
-        let evidence: ev::QualityEvidence = msg.decode()?;
-        let trust = match self.record(&evidence).await {
-            Ok(t) => t,
-            Err(RecordError::Invalid(e)) => {
-                let id = evidence
-                    .provenance
-                    .as_ref()
-                    .map(|p| p.evidence_id.as_str())
-                    .unwrap_or("?");
-                return Err(HandleError::poison(format!(
-                    "evidence {id} for trust {:?}: {e}",
-                    evidence.trust_code
+    /// The re-rating lock of a trust.
+    fn rerate_lock(&self, trust: &TrustCode) -> &Mutex<()> {
+        &self.rerating[oversight_runtime::consumer::lane_of(trust.as_str(), self.rerating.len())]
+    }
+
+    /// The consumer's batch handler for `<ns>.evidence.quality`: validate every message (an
+    /// invalid one is poison, alone), store the valid ones in one transaction, re-rate each trust
+    /// they touch once, then publish the new versions together. A failure to store or re-rate is
+    /// transient for the messages it concerns; a failure to publish is not (the versions wait in
+    /// the outbox for the sweep).
+    pub async fn handle_evidence_batch(&self, batch: Vec<Incoming>) -> BatchOutcome {
+        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
+        let mut valid: Vec<(usize, ValidEvidence)> = Vec::with_capacity(batch.len());
+        for (i, msg) in batch.iter().enumerate() {
+            let evidence: ev::QualityEvidence = match msg.decode() {
+                Ok(e) => e,
+                Err(e) => {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+            };
+            match validate(&evidence) {
+                Ok(v) => {
+                    valid.push((i, v));
+                    outcomes.push(Ok(()));
+                }
+                Err(RecordError::Invalid(e)) => {
+                    let id = evidence
+                        .provenance
+                        .as_ref()
+                        .map(|p| p.evidence_id.as_str())
+                        .unwrap_or("?");
+                    outcomes.push(Err(HandleError::poison(format!(
+                        "evidence {id} for trust {:?}: {e}",
+                        evidence.trust_code
+                    ))));
+                }
+                Err(e) => outcomes.push(Err(HandleError::Transient(anyhow::Error::new(e)))),
+            }
+        }
+        if valid.is_empty() {
+            return outcomes;
+        }
+        let stored = async {
+            let mut tx = self.pool.begin().await?;
+            for (_, v) in &valid {
+                store_evidence(&mut tx, v).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = stored {
+            let e = std::sync::Arc::new(e);
+            for (i, _) in &valid {
+                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                    "failed to store quality evidence: {e}"
                 )));
             }
-            Err(e) => return Err(HandleError::Transient(anyhow::Error::new(e))),
-        };
-        self.rerate(&trust).await.map_err(HandleError::Transient)?;
-        Ok(())
+            return outcomes;
+        }
+        // Each trust once, in the order of its first message.
+        let mut trusts: Vec<&TrustCode> = Vec::new();
+        for (_, v) in &valid {
+            if !trusts.contains(&&v.trust) {
+                trusts.push(&v.trust);
+            }
+        }
+        for trust in trusts {
+            let rerated = {
+                let _one_at_a_time = self.rerate_lock(trust).lock().await;
+                self.rerate_unpublished(trust).await
+            };
+            if let Err(e) = rerated {
+                let e = format!("{e:#}");
+                for (i, v) in &valid {
+                    if &v.trust == trust {
+                        outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                            "failed to re-rate {trust}: {e}"
+                        )));
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.outbox.publish_pending().await {
+            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
+        }
+        outcomes
     }
 
     /// Validate and store one piece of quality evidence; returns the trust it concerns.
     pub async fn record(&self, e: &ev::QualityEvidence) -> Result<TrustCode, RecordError> {
-        let trust: TrustCode = e
-            .trust_code
-            .parse()
-            .map_err(|err| invalid("trust_code", format!("{err}")))?;
-        let trust_type = convert::trust_type(e.trust_type);
-        let region = e.region.trim();
-        if region.chars().count() > MAX_REGION_CHARS {
-            return Err(invalid(
-                "region",
-                format!("a region is at most {MAX_REGION_CHARS} characters"),
-            )
-            .into());
-        }
-        let evidence_id = e
-            .provenance
-            .as_ref()
-            .map(|p| p.evidence_id.clone())
-            .unwrap_or_default();
-        let mut rows = Vec::new();
-        for (i, s) in e.service_ratings.iter().enumerate() {
-            let f = |name: &str| format!("service_ratings[{i}].{name}");
-            let location_id = if s.location_id.is_empty() {
-                String::new()
-            } else {
-                s.location_id
-                    .parse::<LocationId>()
-                    .map_err(|err| invalid(&f("location_id"), format!("{err}")))?
-                    .to_string()
-            };
-            rows.push(ServiceRatingRow {
-                location_id,
-                location_name: s.location_name.clone(),
-                service_id: s
-                    .service_id
-                    .parse::<ServiceId>()
-                    .map_err(|err| invalid(&f("service_id"), format!("{err}")))?
-                    .to_string(),
-                key_question: convert::key_question(s.key_question).ok_or_else(|| {
-                    invalid(&f("key_question"), "missing or unknown key question")
-                })?,
-                rating: rating_value(&f("rating"), s.rating)?,
-                report_date: date(&f("report_date"), &s.report_date)?,
-                evidence_id: evidence_id.clone(),
-                // Feeds carry judgements only.
-                statement_scores: vec![],
-            });
-        }
-        let mut well_led = Vec::new();
-        for (i, w) in e.well_led.iter().enumerate() {
-            well_led.push((
-                rating_value(&format!("well_led[{i}].rating"), w.rating)?,
-                date(&format!("well_led[{i}].report_date"), &w.report_date)?,
-            ));
-        }
+        let v = validate(e)?;
         let mut tx = self.pool.begin().await?;
-        store::upsert_trust(&mut tx, &trust, &e.trust_name, trust_type, region).await?;
-        for r in &rows {
-            store::upsert_service_rating(&mut tx, &trust, r).await?;
-        }
-        for (r, d) in well_led {
-            store::upsert_well_led(&mut tx, &trust, r, d, &[], &evidence_id).await?;
-        }
+        store_evidence(&mut tx, &v).await?;
         tx.commit().await?;
-        Ok(trust)
+        Ok(v.trust)
     }
 
     /// The name and type of a known trust.
@@ -365,7 +390,7 @@ impl Rater {
         cmd: &PublishedDecision,
         recorded_by: &str,
     ) -> Result<(JudgementRow, Vec<JudgementRow>, Recorded), RecordError> {
-        let _one_at_a_time = self.rerating.lock().await;
+        let _one_at_a_time = self.rerate_lock(&cmd.entity.trust).lock().await;
         let (_, trust_type) = self.known_trust(&cmd.entity.trust).await?;
         let mut entity = cmd.entity.clone();
         if entity.kind == EntityKind::Service && !trust_type.has_location_level() {
@@ -528,12 +553,20 @@ impl Rater {
 
     /// Re-rate one trust; publish a new version if its ratings changed. Returns the new version.
     pub async fn rerate(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
-        let _one_at_a_time = self.rerating.lock().await;
+        let _one_at_a_time = self.rerate_lock(trust).lock().await;
         self.rerate_locked(trust).await
     }
 
     /// `rerate` with the re-rating lock held by the caller.
     async fn rerate_locked(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let version = self.rerate_unpublished(trust).await?;
+        self.outbox.publish_pending().await?;
+        Ok(version)
+    }
+
+    /// Re-rate and append a new version to the outbox if the ratings changed, without publishing
+    /// (the caller publishes, once for many trusts). The re-rating lock is held by the caller.
+    async fn rerate_unpublished(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
         let Some(store::TrustRow {
             name,
             trust_type,
@@ -576,7 +609,6 @@ impl Rater {
             tracing::info!(trust = %trust, version = v, rule_set = %quality.rule_set,
                 overall = ?quality.overall.rating, "trust quality rated");
         }
-        self.outbox.publish_pending().await?;
         Ok(version)
     }
 
@@ -606,6 +638,87 @@ impl Rater {
             None => Ok(None),
         }
     }
+}
+
+/// Validate one piece of quality evidence (parse at the edge; inside, it is trusted).
+fn validate(e: &ev::QualityEvidence) -> Result<ValidEvidence, RecordError> {
+    let trust: TrustCode = e
+        .trust_code
+        .parse()
+        .map_err(|err| invalid("trust_code", format!("{err}")))?;
+    let trust_type = convert::trust_type(e.trust_type);
+    let region = e.region.trim();
+    if region.chars().count() > MAX_REGION_CHARS {
+        return Err(invalid(
+            "region",
+            format!("a region is at most {MAX_REGION_CHARS} characters"),
+        )
+        .into());
+    }
+    let evidence_id = e
+        .provenance
+        .as_ref()
+        .map(|p| p.evidence_id.clone())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for (i, s) in e.service_ratings.iter().enumerate() {
+        let f = |name: &str| format!("service_ratings[{i}].{name}");
+        let location_id = if s.location_id.is_empty() {
+            String::new()
+        } else {
+            s.location_id
+                .parse::<LocationId>()
+                .map_err(|err| invalid(&f("location_id"), format!("{err}")))?
+                .to_string()
+        };
+        rows.push(ServiceRatingRow {
+            location_id,
+            location_name: s.location_name.clone(),
+            service_id: s
+                .service_id
+                .parse::<ServiceId>()
+                .map_err(|err| invalid(&f("service_id"), format!("{err}")))?
+                .to_string(),
+            key_question: convert::key_question(s.key_question)
+                .ok_or_else(|| invalid(&f("key_question"), "missing or unknown key question"))?,
+            rating: rating_value(&f("rating"), s.rating)?,
+            report_date: date(&f("report_date"), &s.report_date)?,
+            evidence_id: evidence_id.clone(),
+            // Feeds carry judgements only.
+            statement_scores: vec![],
+        });
+    }
+    let mut well_led = Vec::new();
+    for (i, w) in e.well_led.iter().enumerate() {
+        well_led.push((
+            rating_value(&format!("well_led[{i}].rating"), w.rating)?,
+            date(&format!("well_led[{i}].report_date"), &w.report_date)?,
+        ));
+    }
+    Ok(ValidEvidence {
+        trust,
+        trust_name: e.trust_name.clone(),
+        trust_type,
+        region: region.to_string(),
+        evidence_id,
+        rows,
+        well_led,
+    })
+}
+
+/// Store validated evidence in the caller's transaction.
+async fn store_evidence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    v: &ValidEvidence,
+) -> sqlx::Result<()> {
+    store::upsert_trust(tx, &v.trust, &v.trust_name, v.trust_type, &v.region).await?;
+    for r in &v.rows {
+        store::upsert_service_rating(tx, &v.trust, r).await?;
+    }
+    for (r, d) in &v.well_led {
+        store::upsert_well_led(tx, &v.trust, *r, *d, &[], &v.evidence_id).await?;
+    }
+    Ok(())
 }
 
 /// The rules apply limiters at key question × service (DOMAIN.md §2.2) and explain them there;

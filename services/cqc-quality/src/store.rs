@@ -608,8 +608,8 @@ pub async fn upsert_merged_service(
     .bind(&m.location_id)
     .bind(m.service_id.as_str())
     .bind(&m.exclusion.organisation)
-    .bind(m.exclusion.merged_on.map(|d| d.to_string()).unwrap_or_default())
-    .bind(m.exclusion.until.to_string())
+    .bind(m.exclusion.merged_on.to_string())
+    .bind(m.exclusion.until.map(|d| d.to_string()).unwrap_or_default())
     .bind(&m.exclusion.reason)
     .bind(&m.recorded_by)
     .bind(oversight_runtime::time::now_rfc3339())
@@ -619,6 +619,10 @@ pub async fn upsert_merged_service(
 }
 
 /// A trust's merged-organisation exclusions.
+///
+/// A row stored before the merger date was required (`merged_on` '') cannot be capped at two
+/// years, so it is not applied: it is logged and the service counts at trust level until the
+/// exclusion is recorded again with its merger date (which replaces the row).
 pub async fn merged_services(
     pool: &AnyPool,
     trust: &TrustCode,
@@ -630,28 +634,39 @@ pub async fn merged_services(
     .bind(trust.as_str())
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let service: String = r.try_get("service_id")?;
-            let merged_on: String = r.try_get("merged_on")?;
-            let until: String = r.try_get("until_date")?;
-            Ok(MergedServiceRow {
-                location_id: r.try_get("location_id")?,
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let location_id: String = r.try_get("location_id")?;
+        let service: String = r.try_get("service_id")?;
+        let merged_on: String = r.try_get("merged_on")?;
+        let until: String = r.try_get("until_date")?;
+        let optional = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                stored_date(s).map(Some)
+            }
+        };
+        let exclusion = MergedExclusion::new(
+            r.try_get::<String, _>("organisation")?,
+            optional(&merged_on)?,
+            optional(&until)?,
+            r.try_get::<String, _>("reason")?,
+        );
+        match exclusion {
+            Ok(exclusion) => out.push(MergedServiceRow {
+                location_id,
                 service_id: decode(service.parse(), "service id")?,
-                exclusion: MergedExclusion {
-                    organisation: r.try_get("organisation")?,
-                    until: stored_date(&until)?,
-                    reason: r.try_get("reason")?,
-                    merged_on: if merged_on.is_empty() {
-                        None
-                    } else {
-                        Some(stored_date(&merged_on)?)
-                    },
-                },
+                exclusion,
                 recorded_by: r.try_get("recorded_by")?,
-            })
-        })
-        .collect()
+            }),
+            Err(e) => tracing::warn!(
+                trust = %trust, location = %location_id, service = %service, error = %e,
+                "stored merged-service exclusion not applied"
+            ),
+        }
+    }
+    Ok(out)
 }
 
 /// The next sequence number of an entity's key question history (1 for the first decision).

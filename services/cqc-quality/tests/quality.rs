@@ -109,9 +109,9 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         service_id: "urgent".parse().unwrap(),
         exclusion: MergedExclusion {
             organisation: "Old Trust".into(),
-            until: day("2020-01-01"),
+            merged_on: day("2018-10-01"),
+            until: Some(day("2020-01-01")),
             reason: "acquired".into(),
-            merged_on: Some(day("2018-10-01")),
         },
         recorded_by: "test".into(),
     };
@@ -158,6 +158,17 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         .unwrap();
     let urgent = &ev.locations[0].services[0];
     assert_eq!(urgent.merged_from.as_ref(), Some(&merged.exclusion));
+    // A row stored before the merger date was required cannot be capped at two years: it is not
+    // applied (the service counts at trust level) rather than excluded for ever.
+    sqlx::query(
+        "INSERT INTO cqc_merged_services (trust_code, location_id, service_id, organisation, merged_on, until_date, reason, recorded_by, recorded_at)
+         VALUES ('RXX', 'RXX01', 'surgery', 'Older Trust', '', '2030-01-01', 'legacy', 'test', '')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let applied = store::merged_services(&pool, &trust).await.unwrap();
+    assert_eq!(applied, vec![merged.clone()]);
     assert!(
         urgent
             .ratings
@@ -251,6 +262,8 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         };
         store::insert_judgement(&mut conn, &row).await.unwrap();
     }
+    // SQLite pools hold one connection: give it back before reading through the pool.
+    drop(conn);
     let history = store::judgements(&pool, Some(&trust)).await.unwrap();
     assert_eq!(
         history
@@ -264,10 +277,12 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     );
     let mut again = history[0].clone();
     again.published = R::Good;
+    let mut conn = pool.acquire().await.unwrap();
     assert!(
         store::insert_judgement(&mut conn, &again).await.is_err(),
         "a history row is never overwritten"
     );
+    drop(conn);
     assert_eq!(store::judgements(&pool, None).await.unwrap().len(), 2);
 }
 
@@ -1097,22 +1112,32 @@ async fn invalid_input_names_the_field_and_record() {
         .await;
     expect_code(no_stage, Code::InvalidArgument, "stage: missing");
 
+    let merged_service = |merged_on: &str, until: &str| pb::RecordMergedServiceRequest {
+        trust_code: "RXX".into(),
+        location_id: "RXX01".into(),
+        service_id: "urgent".into(),
+        organisation: "Old Trust".into(),
+        merged_on: merged_on.into(),
+        until: until.into(),
+        reason: "acquired".into(),
+    };
     let merged = client
-        .record_merged_service(pb::RecordMergedServiceRequest {
-            trust_code: "RXX".into(),
-            location_id: "RXX01".into(),
-            service_id: "urgent".into(),
-            organisation: "Old Trust".into(),
-            merged_on: "2019-01-01".into(),
-            until: "2018-01-01".into(),
-            reason: "acquired".into(),
-        })
+        .record_merged_service(merged_service("2019-01-01", "2018-01-01"))
         .await;
-    expect_code(
-        merged,
-        Code::InvalidArgument,
-        "until: must be after merged_on",
+    let status = expect_code(merged, Code::InvalidArgument, "until: ");
+    assert!(
+        status.message().contains("must be after merged_on"),
+        "{status:?}"
     );
+
+    // DOMAIN.md §2.3: the exclusion lasts at most two years from the merger, so the merger date
+    // is required; its absence names the field, in the message and as a BadRequest violation.
+    let undated = client
+        .record_merged_service(merged_service("", "2020-01-01"))
+        .await;
+    let status = expect_code(undated, Code::InvalidArgument, "merged_on: missing");
+    let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("BadRequest");
+    assert_eq!(details.field_violations[0].field, "merged_on");
 
     let no_reason = client
         .record_enforcement_action(enforcement(
@@ -1274,13 +1299,8 @@ async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() 
         ),
         (KeyQuestion::Caring, vec![3; 4], G, "75%"),
         (KeyQuestion::Responsive, vec![2; 4], RI, "50%"),
-        // 14 of 16 = 87.5 %, rounded half up to 88 %: outstanding.
-        (
-            KeyQuestion::WellLed,
-            vec![4, 4, 3, 3],
-            Rating::Outstanding,
-            "88%",
-        ),
+        // 14 of 16 = 87.5 % exactly, not rounded: below 88 %, so Good (DOMAIN.md §5).
+        (KeyQuestion::WellLed, vec![4, 4, 3, 3], G, "87.5%"),
     ];
     let ratings = banded
         .iter()

@@ -11,9 +11,11 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
+use oversight_runtime::consumer::one_by_one;
 use oversight_runtime::nats::Bus;
+use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
+use oversight_runtime::{InfraConfig, Shutdown, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -41,12 +43,13 @@ pub struct App {
     routes: Routes,
     bus: Bus,
     ingestor: Ingestor,
+    sweep_every: std::time::Duration,
 }
 
 impl App {
     /// Connect, migrate, declare streams and bind the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
+        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();
         for stream in [
@@ -79,6 +82,7 @@ impl App {
             routes: routes.routes(),
             bus,
             ingestor,
+            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
@@ -97,14 +101,29 @@ impl App {
             tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
         }
         let ingestor = &self.ingestor;
-        let consumer = self.bus.consume(
+        // Feed chunks are large (up to a few MB): one at a time, one lane.
+        let settings = oversight_runtime::consumer::ConsumerSettings {
+            batch_max: 1,
+            lanes: 1,
+            ..self.bus.consumer_settings()
+        };
+        let on_chunk = |msg| ingestor.handle_feed_message(msg);
+        let consumer = supervised(
             consumers::INGESTION_FEEDS,
-            |msg| ingestor.handle_feed_message(msg),
             shutdown.clone(),
+            self.bus.consume_with(
+                consumers::INGESTION_FEEDS,
+                settings,
+                |batch| one_by_one(batch, &on_chunk),
+                shutdown.clone(),
+            ),
         );
         let server =
             grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let (c, s) = tokio::join!(consumer, server);
+        let sweep = oversight_runtime::outbox::sweep(self.sweep_every, shutdown.clone(), || {
+            ingestor.publish_pending()
+        });
+        let (c, s, ()) = tokio::join!(consumer, server, sweep);
         shutdown.cancel();
         c.and(s)
     }

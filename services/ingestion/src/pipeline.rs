@@ -18,7 +18,7 @@ use anyhow::Context;
 use futures::{Stream, StreamExt};
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::ingestion::v1::FeedBatch;
-use oversight_runtime::nats::{Bus, HandleError, Incoming};
+use oversight_runtime::nats::{Bus, HandleError, Incoming, Outgoing};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use tokio::sync::{Mutex, mpsc};
@@ -32,8 +32,10 @@ pub const GROUP_RECORDS: usize = 1000;
 pub const RECEIPT_REJECTIONS: usize = 100;
 /// Rejections returned by a status query.
 pub const STATUS_REJECTIONS: i64 = 1000;
-/// Rows published (or replayed) per page, with their acks awaited together.
-const PUBLISH_PAGE: i64 = 500;
+/// Rows published (or replayed) per page, with their acks awaited together. A row is one evidence
+/// message: a trust's records of a commit group, up to ~200 KB for NHSI staffing, so a page stays
+/// within a few tens of MB.
+const PUBLISH_PAGE: i64 = 64;
 /// Chunks in flight between the door and the parser.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
@@ -100,11 +102,14 @@ pub struct Ingestor {
 
 /// Quality records of one trust in one commit group travel as one `QualityEvidence` message, so a
 /// trust is re-rated once per group rather than once per record (keeping the first non-empty trust
-/// name and region); resource records travel one by one. Returns the record numbers behind each
-/// message.
+/// name and region); NHSI metric observations of one trust (and trust type) in one commit group
+/// travel as one `ResourceEvidence` with a group of observations, in feed order; use-of-resources
+/// ratings travel one by one. Returns the record numbers behind each message.
 pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evidence)> {
     let mut out: Vec<(Vec<u64>, feed::Evidence)> = Vec::new();
     let mut quality_at: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
+    let mut metrics_at: std::collections::BTreeMap<(String, i32), usize> =
         std::collections::BTreeMap::new();
     for a in accepted {
         for evidence in a.evidence {
@@ -132,6 +137,45 @@ pub fn group_by_trust(accepted: Vec<feed::Accepted>) -> Vec<(Vec<u64>, feed::Evi
                         out.push((vec![a.record_number], feed::Evidence::Quality(q)));
                     }
                 },
+                feed::Evidence::Resource(ev::ResourceEvidence {
+                    provenance,
+                    trust_code,
+                    trust_type,
+                    body: Some(ev::resource_evidence::Body::Metric(m)),
+                }) => {
+                    let key = (trust_code.clone(), trust_type);
+                    match metrics_at.get(&key) {
+                        Some(&i) => {
+                            let (records, evidence) = &mut out[i];
+                            if records.last() != Some(&a.record_number) {
+                                records.push(a.record_number);
+                            }
+                            if let feed::Evidence::Resource(ev::ResourceEvidence {
+                                body: Some(ev::resource_evidence::Body::Metrics(group)),
+                                ..
+                            }) = evidence
+                            {
+                                group.observations.push(m);
+                            }
+                        }
+                        None => {
+                            metrics_at.insert(key, out.len());
+                            out.push((
+                                vec![a.record_number],
+                                feed::Evidence::Resource(ev::ResourceEvidence {
+                                    provenance,
+                                    trust_code,
+                                    trust_type,
+                                    body: Some(ev::resource_evidence::Body::Metrics(
+                                        ev::MetricObservations {
+                                            observations: vec![m],
+                                        },
+                                    )),
+                                }),
+                            ));
+                        }
+                    }
+                }
                 other => out.push((vec![a.record_number], other)),
             }
         }
@@ -414,30 +458,25 @@ impl Ingestor {
         }
     }
 
-    /// Publish a page of rows with their message ids, sending them all before awaiting the acks.
+    /// Publish a page of rows with their message ids and trusts (the partition key), sending them
+    /// all before awaiting the acks (the runtime's one publish path).
     async fn publish_rows(
         &self,
         rows: &[OutboxRow],
         msg_id: impl Fn(&OutboxRow) -> String,
     ) -> anyhow::Result<()> {
-        let mut acks = Vec::with_capacity(rows.len());
-        for row in rows {
-            let subject = self.subject_for(&row.kind)?;
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id(row).as_str());
-            oversight_runtime::telemetry::inject_nats(&mut headers);
-            let ack = self
-                .bus
-                .jetstream()
-                .publish_with_headers(subject.clone(), headers, row.payload.clone().into())
-                .await
-                .with_context(|| format!("failed to publish to {subject}"))?;
-            acks.push(ack);
-        }
-        for ack in acks {
-            ack.await
-                .context("JetStream did not acknowledge an evidence publish")?;
-        }
+        let messages = rows
+            .iter()
+            .map(|row| {
+                Ok(Outgoing {
+                    subject: self.subject_for(&row.kind)?,
+                    msg_id: msg_id(row),
+                    key: row.trust_code.clone(),
+                    payload: row.payload.clone().into(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.bus.publish_many(messages).await?;
         Ok(())
     }
 

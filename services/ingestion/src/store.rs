@@ -26,6 +26,7 @@ pub struct BatchRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     pub evidence_id: String,
+    pub trust_code: String,
     pub kind: String,
     pub payload: Vec<u8>,
     pub ingested_on: String,
@@ -110,20 +111,21 @@ pub async fn insert_evidence(
     }
     let values: Vec<String> = (0..rows.len())
         .map(|i| {
-            let p = i * 6;
+            let p = i * 7;
             format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, 0)",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 0)",
                 p + 1,
                 p + 2,
                 p + 3,
                 p + 4,
                 p + 5,
-                p + 6
+                p + 6,
+                p + 7
             )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, published)
+        "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, stored_seq, published)
          VALUES {} ON CONFLICT (evidence_id) DO NOTHING RETURNING evidence_id",
         values.join(", ")
     );
@@ -135,7 +137,8 @@ pub async fn insert_evidence(
             .bind(&r.trust_code)
             .bind(&r.kind)
             .bind(hex::encode(&r.payload))
-            .bind(&r.ingested_on);
+            .bind(&r.ingested_on)
+            .bind(next_stored_seq());
     }
     let inserted = q.fetch_all(conn).await?;
     inserted
@@ -144,10 +147,27 @@ pub async fn insert_evidence(
         .collect()
 }
 
+/// A storing order: microseconds since the epoch × 1,000, strictly increasing in this process,
+/// so evidence is published in the order it was stored.
+fn next_stored_seq() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp_micros().saturating_mul(1000);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
 fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {
     let payload_hex: String = r.try_get("payload_hex")?;
     Ok(OutboxRow {
         evidence_id: r.try_get("evidence_id")?,
+        trust_code: r.try_get("trust_code")?,
         kind: r.try_get("kind")?,
         payload: hex::decode(payload_hex).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         ingested_on: r.try_get("ingested_on")?,
@@ -157,7 +177,7 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> sqlx::Result<OutboxRow> {
 /// The oldest unpublished evidence, at most `limit` rows.
 pub async fn unpublished(pool: &AnyPool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
-        "SELECT evidence_id, kind, payload_hex, ingested_on FROM ingestion_evidence WHERE published = 0 ORDER BY evidence_id LIMIT $1",
+        "SELECT evidence_id, trust_code, kind, payload_hex, ingested_on FROM ingestion_evidence WHERE published = 0 ORDER BY stored_seq, evidence_id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -201,7 +221,7 @@ pub async fn evidence_for_replay(
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
-        "SELECT evidence_id, kind, payload_hex, ingested_on FROM ingestion_evidence
+        "SELECT evidence_id, trust_code, kind, payload_hex, ingested_on FROM ingestion_evidence
          WHERE ($1 = '' OR trust_code = $1) AND ingested_on >= $2 AND ingested_on <= $3
            AND (ingested_on > $4 OR (ingested_on = $4 AND evidence_id > $5))
          ORDER BY ingested_on, evidence_id LIMIT $6",

@@ -171,13 +171,35 @@ async fn quality(bus: &Bus) -> Vec<ev::QualityEvidence> {
         .collect()
 }
 
-async fn resources(bus: &Bus) -> Vec<ev::ResourceEvidence> {
+/// The resource evidence messages as published (metric observations grouped per trust and
+/// commit group).
+async fn resource_messages(bus: &Bus) -> Vec<ev::ResourceEvidence> {
     let s = bus.subjects();
     messages(bus, &s.evidence_stream().name, &s.evidence_resources())
         .await
         .iter()
         .map(|p| ev::ResourceEvidence::decode(p.as_slice()).unwrap())
         .collect()
+}
+
+/// The resource evidence published, one item per record: each grouped message's observations
+/// as single-observation evidence with the group's trust and provenance, in feed order.
+async fn resources(bus: &Bus) -> Vec<ev::ResourceEvidence> {
+    let mut out = Vec::new();
+    for e in resource_messages(bus).await {
+        match &e.body {
+            Some(ev::resource_evidence::Body::Metrics(group)) => {
+                for m in &group.observations {
+                    out.push(ev::ResourceEvidence {
+                        body: Some(ev::resource_evidence::Body::Metric(m.clone())),
+                        ..e.clone()
+                    });
+                }
+            }
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
 const RATINGS_CSV: &str = "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date
@@ -387,6 +409,11 @@ async fn the_same_batch_twice_through_any_door_creates_no_duplicate_evidence() {
     assert_eq!(counts(&first), (2_500, 2_475, 0, 25));
     assert_eq!(first.rejections.len(), 25);
     assert_eq!(resources(&bus).await.len(), 2_475);
+    // NHSI evidence travels grouped: one message per trust and commit group of 1,000 records.
+    // The feed cycles through R00–R99 and every R00 record is the bad one, so each of the three
+    // commit groups holds 99 trusts.
+    let grouped = resource_messages(&bus).await;
+    assert_eq!(grouped.len(), 3 * 99);
 
     // Again over gRPC with different chunking: all duplicates, nothing new published.
     let again = svc

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdFigures, YearMonth};
+use nhsi_rules::nof::NofPeerGroup;
 use nhsi_rules::segment::{Trigger, TriggerKind, segment_name};
 use nhsi_rules::workflow::UorState;
 use oversight_proto::common::v1 as common;
@@ -188,23 +189,68 @@ fn decision_view(d: &RecordedDecision) -> pb::SegmentDecision {
     }
 }
 
+/// A ward's (or the trust's) figures; without patient days `chppd` is empty and `by_staff_group`
+/// unset (no figure), while `care_hours` still shows the hours counted at trust level.
 fn chppd_view(ward: Option<&str>, month: YearMonth, f: &ChppdFigures) -> pb::ChppdFigure {
-    let by = &f.by_staff_group;
     pb::ChppdFigure {
         ward_code: ward.unwrap_or_default().to_string(),
         month: month.to_string(),
         patient_days: f.patient_days,
-        chppd: dec_2dp(f.chppd),
-        by_staff_group: Some(pb::StaffGroupChppd {
-            registered_nurse: dec_2dp(by.registered_nurse),
-            registered_midwife: dec_2dp(by.registered_midwife),
-            allied_health_professional: dec_2dp(by.allied_health_professional),
-            healthcare_support_worker: dec_2dp(by.healthcare_support_worker),
+        chppd: f.chppd().map(dec_2dp).unwrap_or_default(),
+        by_staff_group: f.per_patient_day.map(|p| {
+            let by = &p.by_staff_group;
+            pb::StaffGroupChppd {
+                registered_nurse: dec_2dp(by.registered_nurse),
+                registered_midwife: dec_2dp(by.registered_midwife),
+                allied_health_professional: dec_2dp(by.allied_health_professional),
+                healthcare_support_worker: dec_2dp(by.healthcare_support_worker),
+            }
         }),
+        care_hours: dec_2dp(f.hours.total()),
+    }
+}
+
+fn peer_group_view(g: NofPeerGroup) -> pb::NofPeerGroup {
+    match g {
+        NofPeerGroup::Acute => pb::NofPeerGroup::Acute,
+        NofPeerGroup::NonAcute => pb::NofPeerGroup::NonAcute,
+        NofPeerGroup::Ambulance => pb::NofPeerGroup::Ambulance,
     }
 }
 
 impl ResourcesApi {
+    /// The peer group a league-table request asks for: `peer_group`, or the peer group of
+    /// `trust_type`; `None` for every table. The two must agree when both are given.
+    fn league_table_peer_group(
+        &self,
+        r: &pb::GetLeagueTableRequest,
+    ) -> Result<Option<NofPeerGroup>, ServiceError> {
+        let asked = match pb::NofPeerGroup::try_from(r.peer_group) {
+            Ok(pb::NofPeerGroup::Unspecified) => None,
+            Ok(pb::NofPeerGroup::Acute) => Some(NofPeerGroup::Acute),
+            Ok(pb::NofPeerGroup::NonAcute) => Some(NofPeerGroup::NonAcute),
+            Ok(pb::NofPeerGroup::Ambulance) => Some(NofPeerGroup::Ambulance),
+            Err(_) => {
+                return Err(ServiceError::invalid(
+                    "request",
+                    "peer_group",
+                    format!("unknown peer group {}", r.peer_group),
+                ));
+            }
+        };
+        let nof = &self.metrics.rules().nof;
+        let of_type = convert::trust_type(r.trust_type).map(|t| (t, nof.peer_group(t)));
+        match (asked, of_type) {
+            (Some(g), Some((t, h))) if g != h => Err(ServiceError::invalid(
+                "request",
+                "peer_group",
+                format!("{} trusts are in the {h} peer group, not {g}", t.describe()),
+            )),
+            (Some(g), _) => Ok(Some(g)),
+            (None, of_type) => Ok(of_type.map(|(_, h)| h)),
+        }
+    }
+
     async fn latest_approved_event(
         &self,
         trust: &TrustCode,
@@ -488,8 +534,8 @@ impl ResourcesService for ResourcesApi {
         request: Request<pb::GetLeagueTableRequest>,
     ) -> Reply<pb::GetLeagueTableResponse> {
         let r = request.into_inner();
-        let trust_type = convert::trust_type(r.trust_type);
-        let rows = self.metrics.league_table(trust_type).await?;
+        let peer_group = self.league_table_peer_group(&r)?;
+        let rows = self.metrics.league_table(peer_group).await?;
         Ok(Response::new(pb::GetLeagueTableResponse {
             rule_set: self.metrics.rules().nof.name.clone(),
             rows: rows
@@ -501,6 +547,7 @@ impl ResourcesService for ResourcesApi {
                     segment: u32::from(row.segment),
                     delivery_score: row.delivery_score.to_string(),
                     explanation: Some((&a.explanation).into()),
+                    peer_group: peer_group_view(row.peer_group) as i32,
                 })
                 .collect(),
         }))

@@ -16,10 +16,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use oversight_proto::resources::v1::resources_service_server::ResourcesServiceServer;
+use oversight_runtime::consumer::one_by_one;
 use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::Outbox;
+use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, db, grpc};
+use oversight_runtime::{InfraConfig, Shutdown, grpc};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -54,11 +56,21 @@ pub struct App {
     resources: Arc<Resources>,
     metrics: Arc<Metrics>,
     assessments: Arc<Assessments>,
+    sweep_every: std::time::Duration,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = db::connect(&config.infra.database_url_for(SERVICE), &MIGRATIONS).await?;
+        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
+        let moved = metrics::migrate_legacy_observations(&pool)
+            .await
+            .context("failed to move observations into the packed table")?;
+        if moved > 0 {
+            tracing::info!(
+                observations = moved,
+                "moved observations into the packed table"
+            );
+        }
         let bus = Bus::connect(&config.infra, SERVICE).await?;
         let subjects = bus.subjects().clone();
         for stream in [subjects.uor_stream(), subjects.deadletter_stream()] {
@@ -96,6 +108,7 @@ impl App {
             resources,
             metrics,
             assessments,
+            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
@@ -123,19 +136,29 @@ impl App {
             tracing::warn!(error = %e, "approved use-of-resources ratings not published at start");
         }
         let resources = &self.resources;
-        let evidence = self.bus.consume(
+        let evidence = supervised(
             consumers::NHSI_EVIDENCE,
-            |msg| resources.handle_evidence(msg),
             shutdown.clone(),
+            self.bus.consume(
+                consumers::NHSI_EVIDENCE,
+                |batch| resources.handle_evidence_batch(batch),
+                shutdown.clone(),
+            ),
         );
-        let quality = self.bus.consume(
+        let on_quality = |msg| resources.handle_quality(msg);
+        let quality = supervised(
             consumers::NHSI_QUALITY,
-            |msg| resources.handle_quality(msg),
             shutdown.clone(),
+            self.bus.consume(
+                consumers::NHSI_QUALITY,
+                |batch| one_by_one(batch, &on_quality),
+                shutdown.clone(),
+            ),
         );
         let server =
             grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let (e, q, s) = tokio::join!(evidence, quality, server);
+        let sweep = resources.outbox().sweep(self.sweep_every, shutdown.clone());
+        let (e, q, s, ()) = tokio::join!(evidence, quality, server, sweep);
         shutdown.cancel();
         e.and(q).and(s)
     }

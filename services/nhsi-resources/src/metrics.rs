@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdReport, WardDay, YearMonth, compute_chppd};
-use nhsi_rules::nof::{LeagueRow, NofAssessment, NofProvider, assess_providers, league_table};
+use nhsi_rules::nof::{
+    LeagueRow, NofAssessment, NofPeerGroup, NofProvider, assess_providers, league_table,
+};
 use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
@@ -133,18 +135,79 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(anyhow::anyhow!("stored {what} is corrupt: {e}"))
 }
 
-fn row_to_observation(r: &sqlx::any::AnyRow) -> Result<Observation, ServiceError> {
+/// One stored observation row (values packed as JSON), as one `Observation` per metric.
+fn expand_observation(
+    r: &sqlx::any::AnyRow,
+    out: &mut Vec<Observation>,
+) -> Result<(), ServiceError> {
     let trust: String = r.try_get("trust_code")?;
     let period: String = r.try_get("period")?;
-    let value: String = r.try_get("value")?;
-    Ok(Observation {
-        trust: trust.parse().map_err(|e| corrupt("trust code", e))?,
-        period: oversight_runtime::time::parse_date(&period)
-            .ok_or_else(|| corrupt("period", &period))?,
-        ward: r.try_get("ward_code")?,
-        metric: r.try_get("metric")?,
-        value: parse_decimal(&value).ok_or_else(|| corrupt("value", &value))?,
-    })
+    let ward: String = r.try_get("ward_code")?;
+    let packed: String = r.try_get("metric_values")?;
+    let trust: TrustCode = trust.parse().map_err(|e| corrupt("trust code", e))?;
+    let period =
+        oversight_runtime::time::parse_date(&period).ok_or_else(|| corrupt("period", &period))?;
+    let values: BTreeMap<String, String> =
+        serde_json::from_str(&packed).map_err(|e| corrupt("metric values", e))?;
+    for (metric, value) in values {
+        out.push(Observation {
+            trust: trust.clone(),
+            period,
+            ward: ward.clone(),
+            value: parse_decimal(&value).ok_or_else(|| corrupt("value", &value))?,
+            metric,
+        });
+    }
+    Ok(())
+}
+
+/// (trust, feed, period, ward) of a stored observation.
+type ObservationKey = (String, String, String, String);
+
+/// Move observations stored one row per metric (before migration 0003) into the packed table,
+/// in one transaction; a no-op once the old table is empty.
+pub async fn migrate_legacy_observations(pool: &sqlx::AnyPool) -> anyhow::Result<u64> {
+    let rows = sqlx::query(
+        "SELECT trust_code, feed, period, ward_code, metric, value, evidence_id
+         FROM nhsi_metric_observations ORDER BY trust_code, feed, period, ward_code",
+    )
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut grouped: BTreeMap<ObservationKey, (BTreeMap<String, String>, String)> = BTreeMap::new();
+    for r in &rows {
+        let key = (
+            r.try_get("trust_code")?,
+            r.try_get("feed")?,
+            r.try_get("period")?,
+            r.try_get("ward_code")?,
+        );
+        let entry = grouped.entry(key).or_default();
+        entry.0.insert(r.try_get("metric")?, r.try_get("value")?);
+        entry.1 = r.try_get("evidence_id")?;
+    }
+    let mut tx = pool.begin().await?;
+    for ((trust, feed, period, ward), (values, evidence_id)) in &grouped {
+        sqlx::query(
+            "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trust_code, feed, period, ward_code) DO NOTHING",
+        )
+        .bind(trust)
+        .bind(feed)
+        .bind(period)
+        .bind(ward)
+        .bind(serde_json::to_string(values)?)
+        .bind(evidence_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM nhsi_metric_observations")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(grouped.len() as u64)
 }
 
 /// The latest value at or before `until` (any period when `None`) of each key.
@@ -207,30 +270,39 @@ impl Metrics {
             .collect()
     }
 
-    /// Observations of one feed, of one trust or of all.
+    /// Observations of one feed, of one trust or of all, one per metric value, in (trust,
+    /// period, ward, metric) order.
     async fn observations(
         &self,
         trust: Option<&TrustCode>,
         feed: &str,
     ) -> Result<Vec<Observation>, ServiceError> {
         let rows = match trust {
-            Some(t) => sqlx::query(
-                "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
-                     WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code, metric",
-            )
-            .bind(t.as_str())
-            .bind(feed)
-            .fetch_all(&self.pool)
-            .await?,
-            None => sqlx::query(
-                "SELECT trust_code, period, ward_code, metric, value FROM nhsi_metric_observations
-                     WHERE feed = $1 ORDER BY trust_code, period, ward_code, metric",
-            )
-            .bind(feed)
-            .fetch_all(&self.pool)
-            .await?,
+            Some(t) => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
+                     WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code",
+                )
+                .bind(t.as_str())
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
+                     WHERE feed = $1 ORDER BY trust_code, period, ward_code",
+                )
+                .bind(feed)
+                .fetch_all(&self.pool)
+                .await?
+            }
         };
-        rows.iter().map(row_to_observation).collect()
+        let mut out = Vec::with_capacity(rows.len() * 4);
+        for r in &rows {
+            expand_observation(r, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// The SOF finance score of a trust for a period (the latest when `None`).
@@ -631,16 +703,16 @@ impl Metrics {
             .collect())
     }
 
-    /// The NOF league table, optionally of one trust type, with each provider's assessment.
+    /// The NOF league tables, optionally of one peer group, with each provider's assessment.
     pub async fn league_table(
         &self,
-        trust_type: Option<TrustType>,
+        peer_group: Option<NofPeerGroup>,
     ) -> Result<Vec<(LeagueRow, NofAssessment)>, ServiceError> {
         let providers = self.nof_providers().await?;
         let assessments: Vec<NofAssessment> = assess_providers(&providers, &self.rules.nof)
             .map_err(|e| ServiceError::Internal(e.into()))?
             .into_iter()
-            .filter(|a| trust_type.is_none_or(|t| a.org_type == t))
+            .filter(|a| peer_group.is_none_or(|g| a.peer_group == g))
             .collect();
         let rows = league_table(&assessments);
         Ok(rows

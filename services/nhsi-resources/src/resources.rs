@@ -10,6 +10,7 @@ use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{ExplanationText, Rating, TrustCode, TrustType};
 use oversight_runtime::Subjects;
+use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
@@ -32,6 +33,122 @@ fn invalid(field: &str, reason: impl Into<String>) -> RecordError {
         field: field.into(),
         reason: reason.into(),
     }
+}
+
+/// Observations stored per INSERT statement (six parameters each).
+const OBSERVATIONS_PER_STATEMENT: usize = 100;
+
+/// One piece of resource evidence, validated.
+struct ValidResource {
+    trust: TrustCode,
+    trust_type: Option<TrustType>,
+    evidence_id: String,
+    body: ValidBody,
+}
+
+enum ValidBody {
+    UseOfResources {
+        rating: Rating,
+        date: chrono::NaiveDate,
+        source: String,
+    },
+    Observations(Vec<ValidObservation>),
+}
+
+struct ValidObservation {
+    feed: String,
+    period: String,
+    ward: String,
+    /// The values as a JSON object of metric name → exact decimal string.
+    values_json: String,
+}
+
+fn validate_observation(
+    field: &str,
+    m: &ev::MetricObservation,
+) -> Result<ValidObservation, RecordError> {
+    crate::metrics::check_observation(&m.feed, &m.ward_code, &m.values).map_err(
+        |(f, reason)| {
+            invalid(
+                &format!("{field}{}", f.trim_start_matches("metric")),
+                reason,
+            )
+        },
+    )?;
+    if oversight_runtime::time::parse_date(&m.period).is_none() {
+        return Err(invalid(
+            &format!("{field}.period"),
+            format!("{:?} is not an ISO date", m.period),
+        ));
+    }
+    let values: std::collections::BTreeMap<&str, &str> = m
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.trim()))
+        .collect();
+    Ok(ValidObservation {
+        feed: m.feed.clone(),
+        period: m.period.clone(),
+        ward: m.ward_code.clone(),
+        values_json: serde_json::to_string(&values).unwrap_or_default(),
+    })
+}
+
+fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordError> {
+    let trust: TrustCode = e
+        .trust_code
+        .parse()
+        .map_err(|err| invalid("trust_code", format!("{err}")))?;
+    // An unspecified type (feeds that do not say) never overwrites a known one.
+    let trust_type = convert::trust_type(e.trust_type);
+    let provenance = e.provenance.as_ref();
+    let evidence_id = provenance
+        .map(|p| p.evidence_id.clone())
+        .unwrap_or_default();
+    let body = match &e.body {
+        Some(ev::resource_evidence::Body::UseOfResources(u)) => {
+            let rating = convert::real_rating(u.rating).ok_or_else(|| {
+                invalid(
+                    "use_of_resources.rating",
+                    "a use-of-resources rating must be a real rating",
+                )
+            })?;
+            let date = oversight_runtime::time::parse_date(&u.report_date).ok_or_else(|| {
+                invalid(
+                    "use_of_resources.report_date",
+                    format!("{:?} is not an ISO date", u.report_date),
+                )
+            })?;
+            ValidBody::UseOfResources {
+                rating,
+                date,
+                source: provenance.map(|p| p.source.clone()).unwrap_or_default(),
+            }
+        }
+        Some(ev::resource_evidence::Body::Metric(m)) => {
+            ValidBody::Observations(vec![validate_observation("metric", m)?])
+        }
+        Some(ev::resource_evidence::Body::Metrics(group)) => {
+            if group.observations.is_empty() {
+                return Err(invalid("metrics.observations", "no observations"));
+            }
+            ValidBody::Observations(
+                group
+                    .observations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| validate_observation(&format!("metrics.observations[{i}]"), m))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        None => return Err(invalid("body", "resource evidence without a body")),
+    };
+    Ok(ValidResource {
+        trust,
+        trust_type,
+        evidence_id,
+        body,
+    })
 }
 
 pub struct Resources {
@@ -64,121 +181,189 @@ impl Resources {
         &self.outbox
     }
 
-    /// The consumer's handler for `<ns>.evidence.resources`.
-    pub async fn handle_evidence(&self, msg: Incoming) -> Result<(), HandleError> {
-        let evidence: ev::ResourceEvidence = msg.decode()?;
-        match self.record(&evidence).await {
-            Ok(Some(trust)) => self
-                .republish(&trust)
-                .await
-                .map(|_| ())
-                .map_err(HandleError::Transient),
-            Ok(None) => Ok(()),
-            Err(RecordError::Invalid { field, reason }) => {
-                let id = evidence
-                    .provenance
-                    .as_ref()
-                    .map(|p| p.evidence_id.as_str())
-                    .unwrap_or("?");
-                Err(HandleError::poison(format!(
-                    "evidence {id} for trust {:?}: {field}: {reason}",
-                    evidence.trust_code
-                )))
+    /// The consumer's batch handler for `<ns>.evidence.resources`: validate every message (an
+    /// invalid one is poison, alone), store the valid ones in one transaction, then publish a new
+    /// approved-UoR version for each trust whose rating changed. A failure to store is transient
+    /// for the whole batch; a failure to publish leaves the versions to the outbox sweep.
+    pub async fn handle_evidence_batch(&self, batch: Vec<Incoming>) -> BatchOutcome {
+        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
+        let mut valid: Vec<(usize, ValidResource)> = Vec::with_capacity(batch.len());
+        for (i, msg) in batch.iter().enumerate() {
+            let evidence: ev::ResourceEvidence = match msg.decode() {
+                Ok(e) => e,
+                Err(e) => {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+            };
+            match validate_resource(&evidence) {
+                Ok(v) => {
+                    valid.push((i, v));
+                    outcomes.push(Ok(()));
+                }
+                Err(RecordError::Invalid { field, reason }) => {
+                    let id = evidence
+                        .provenance
+                        .as_ref()
+                        .map(|p| p.evidence_id.as_str())
+                        .unwrap_or("?");
+                    outcomes.push(Err(HandleError::poison(format!(
+                        "evidence {id} for trust {:?}: {field}: {reason}",
+                        evidence.trust_code
+                    ))));
+                }
+                Err(RecordError::Store(e)) => outcomes.push(Err(HandleError::Transient(e.into()))),
             }
-            Err(RecordError::Store(e)) => Err(HandleError::Transient(e.into())),
         }
+        if valid.is_empty() {
+            return outcomes;
+        }
+        let stored = self.store_resources(valid.iter().map(|(_, v)| v)).await;
+        if let Err(e) = stored {
+            let e = format!("{e}");
+            for (i, _) in &valid {
+                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                    "failed to store resource evidence: {e}"
+                )));
+            }
+            return outcomes;
+        }
+        let mut changed: Vec<&TrustCode> = Vec::new();
+        for (_, v) in &valid {
+            if matches!(v.body, ValidBody::UseOfResources { .. }) && !changed.contains(&&v.trust) {
+                changed.push(&v.trust);
+            }
+        }
+        for trust in changed {
+            if let Err(e) = self.republish_unpublished(trust).await {
+                let e = format!("{e:#}");
+                for (i, v) in &valid {
+                    if &v.trust == trust {
+                        outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
+                            "failed to version the UoR rating of {trust}: {e}"
+                        )));
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.outbox.publish_pending().await {
+            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
+        }
+        outcomes
     }
 
     /// Store one piece of resource evidence. Returns the trust when its approved UoR changed.
     pub async fn record(&self, e: &ev::ResourceEvidence) -> Result<Option<TrustCode>, RecordError> {
-        let trust: TrustCode = e
-            .trust_code
-            .parse()
-            .map_err(|err| invalid("trust_code", format!("{err}")))?;
-        // An unspecified type (feeds that do not say) never overwrites a known one.
-        let trust_type = convert::trust_type(e.trust_type);
-        let evidence_id = e
-            .provenance
-            .as_ref()
-            .map(|p| p.evidence_id.clone())
-            .unwrap_or_default();
+        let v = validate_resource(e)?;
+        self.store_resources(std::iter::once(&v)).await?;
+        Ok(matches!(v.body, ValidBody::UseOfResources { .. }).then_some(v.trust))
+    }
+
+    /// Store validated resource evidence in one transaction, observations many rows a statement.
+    async fn store_resources<'a>(
+        &self,
+        items: impl Iterator<Item = &'a ValidResource>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, COALESCE(NULLIF($2, ''), 'acute'))
-             ON CONFLICT (trust_code) DO UPDATE SET
-                trust_type = CASE WHEN $2 = '' THEN nhsi_trusts.trust_type ELSE excluded.trust_type END",
-        )
-        .bind(trust.as_str())
-        .bind(trust_type.map_or("", TrustType::as_str))
-        .execute(&mut *tx)
-        .await?;
-        let changed = match &e.body {
-            Some(ev::resource_evidence::Body::UseOfResources(u)) => {
-                let rating = convert::real_rating(u.rating).ok_or_else(|| {
-                    invalid(
-                        "use_of_resources.rating",
-                        "a use-of-resources rating must be a real rating",
-                    )
-                })?;
-                let date =
-                    oversight_runtime::time::parse_date(&u.report_date).ok_or_else(|| {
-                        invalid(
-                            "use_of_resources.report_date",
-                            format!("{:?} is not an ISO date", u.report_date),
-                        )
-                    })?;
-                let source = e
-                    .provenance
-                    .as_ref()
-                    .map(|p| p.source.clone())
-                    .unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
-                        approved_by = excluded.approved_by, evidence_id = excluded.evidence_id",
-                )
-                .bind(trust.as_str())
-                .bind(date.to_string())
-                .bind(rating.cqc_str())
-                .bind(format!("published (feed {source})"))
-                .bind("published rating taken from a feed")
-                .bind(&evidence_id)
-                .execute(&mut *tx)
-                .await?;
-                true
-            }
-            Some(ev::resource_evidence::Body::Metric(m)) => {
-                crate::metrics::check_observation(&m.feed, &m.ward_code, &m.values)
-                    .map_err(|(field, reason)| invalid(&field, reason))?;
-                if oversight_runtime::time::parse_date(&m.period).is_none() {
-                    return Err(invalid(
-                        "metric.period",
-                        format!("{:?} is not an ISO date", m.period),
-                    ));
-                }
-                for (metric, value) in &m.values {
+        let mut observations: Vec<(&'a ValidResource, &'a ValidObservation)> = Vec::new();
+        for v in items {
+            sqlx::query(
+                "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, COALESCE(NULLIF($2, ''), 'acute'))
+                 ON CONFLICT (trust_code) DO UPDATE SET
+                    trust_type = CASE WHEN $2 = '' THEN nhsi_trusts.trust_type ELSE excluded.trust_type END",
+            )
+            .bind(v.trust.as_str())
+            .bind(v.trust_type.map_or("", TrustType::as_str))
+            .execute(&mut *tx)
+            .await?;
+            match &v.body {
+                ValidBody::UseOfResources {
+                    rating,
+                    date,
+                    source,
+                } => {
                     sqlx::query(
-                        "INSERT INTO nhsi_metric_observations (trust_code, feed, period, ward_code, metric, value, evidence_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (trust_code, feed, period, ward_code, metric) DO UPDATE SET value = excluded.value",
+                        "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
+                            approved_by = excluded.approved_by, evidence_id = excluded.evidence_id",
                     )
-                    .bind(trust.as_str())
-                    .bind(&m.feed)
-                    .bind(&m.period)
-                    .bind(&m.ward_code)
-                    .bind(metric)
-                    .bind(value)
-                    .bind(&evidence_id)
+                    .bind(v.trust.as_str())
+                    .bind(date.to_string())
+                    .bind(rating.cqc_str())
+                    .bind(format!("published (feed {source})"))
+                    .bind("published rating taken from a feed")
+                    .bind(&v.evidence_id)
                     .execute(&mut *tx)
                     .await?;
                 }
-                false
+                ValidBody::Observations(obs) => {
+                    observations.extend(obs.iter().map(|o| (v, o)));
+                }
             }
-            None => return Err(invalid("body", "resource evidence without a body")),
-        };
-        tx.commit().await?;
-        Ok(changed.then_some(trust))
+        }
+        // Later observations of the same key within the batch win, as they would one by one.
+        let mut last: std::collections::HashMap<(&str, &str, &str, &str), usize> =
+            std::collections::HashMap::with_capacity(observations.len());
+        for (i, (v, o)) in observations.iter().enumerate() {
+            last.insert(
+                (
+                    v.trust.as_str(),
+                    o.feed.as_str(),
+                    o.period.as_str(),
+                    o.ward.as_str(),
+                ),
+                i,
+            );
+        }
+        let rows: Vec<_> = observations
+            .iter()
+            .enumerate()
+            .filter(|(i, (v, o))| {
+                last.get(&(
+                    v.trust.as_str(),
+                    o.feed.as_str(),
+                    o.period.as_str(),
+                    o.ward.as_str(),
+                )) == Some(i)
+            })
+            .map(|(_, r)| *r)
+            .collect();
+        for page in rows.chunks(OBSERVATIONS_PER_STATEMENT) {
+            let values: Vec<String> = (0..page.len())
+                .map(|i| {
+                    let b = i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
+                 VALUES {}
+                 ON CONFLICT (trust_code, feed, period, ward_code) DO UPDATE SET
+                    metric_values = excluded.metric_values, evidence_id = excluded.evidence_id",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (v, o) in page {
+                q = q
+                    .bind(v.trust.as_str())
+                    .bind(&o.feed)
+                    .bind(&o.period)
+                    .bind(&o.ward)
+                    .bind(&o.values_json)
+                    .bind(&v.evidence_id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await
     }
 
     /// The consumer's handler for `<ns>.quality.rated`: keep each trust's latest CQC overall
@@ -271,6 +456,14 @@ impl Resources {
 
     /// Publish a new version of the trust's approved UoR event if it changed.
     pub async fn republish(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let version = self.republish_unpublished(trust).await?;
+        self.outbox.publish_pending().await?;
+        Ok(version)
+    }
+
+    /// Append a new version of the trust's approved UoR event to the outbox if it changed,
+    /// without publishing it (the caller publishes, once for many trusts).
+    async fn republish_unpublished(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
         let _one_at_a_time = self.publishing.lock().await;
         let Some((row, trust_type)) = self.latest_approved(trust).await? else {
             return Ok(None);
@@ -314,7 +507,6 @@ impl Resources {
                 }
             })
             .await?;
-        self.outbox.publish_pending().await?;
         Ok(version)
     }
 

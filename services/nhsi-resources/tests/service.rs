@@ -48,6 +48,8 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         ward_day("RXX", "W1", "2018-04-01", ["20", "100", "0", "10", "50"]),
         ward_day("RXX", "W1", "2018-04-02", ["20", "100", "0", "10", "50"]),
         ward_day("RXX", "W2", "2018-04-01", ["10", "40", "0", "0", "20"]),
+        // Staffed, but nobody in its beds at midnight.
+        ward_day("RXX", "W3", "2018-04-01", ["0", "10", "0", "0", "0"]),
     ] {
         s.publish(&e).await;
     }
@@ -109,7 +111,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
                 .await
                 .ok()?
                 .into_inner();
-            (r.wards.len() == 2).then_some(r)
+            (r.wards.len() == 3).then_some(r)
         }
     })
     .await
@@ -120,12 +122,22 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         ("W1", "2018-04", "8.00")
     );
     assert_eq!(chppd.wards[1].chppd, "6.00");
+    // W3: no figure (not a problem), its hours shown and counted at trust level (DOMAIN §4.3).
+    let w3 = &chppd.wards[2];
+    assert_eq!(
+        (w3.ward_code.as_str(), w3.patient_days, w3.chppd.as_str()),
+        ("W3", 0, "")
+    );
+    assert_eq!(w3.by_staff_group, None);
+    assert_eq!(w3.care_hours, "10.00");
+    assert!(chppd.problems.is_empty(), "{:?}", chppd.problems);
     let roll_up = &chppd.trust[0];
     assert_eq!(roll_up.ward_code, "");
     assert_eq!(roll_up.patient_days, 50);
+    assert_eq!(roll_up.care_hours, "390.00");
     assert_eq!(
-        roll_up.chppd, "7.60",
-        "total hours ÷ total patient days, not a mean of ratios"
+        roll_up.chppd, "7.80",
+        "(320 + 60 + 10) hours ÷ (40 + 10 + 0) patient days, not a mean of ratios"
     );
     let by = roll_up.by_staff_group.as_ref().unwrap();
     assert_eq!(
@@ -134,7 +146,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
             by.allied_health_professional.as_str(),
             by.healthcare_support_worker.as_str()
         ),
-        ("4.80", "0.40", "2.40")
+        ("5.00", "0.40", "2.40")
     );
 
     let positions = wait_until(DEADLINE, "positions of RXX among 4 peers", || {
@@ -591,6 +603,22 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
     s.stop().await;
 }
 
+/// The league table of a trust type's peer group and/or a peer group.
+async fn league(
+    client: &pb::resources_service_client::ResourcesServiceClient<tonic::transport::Channel>,
+    trust_type: pb_common::TrustType,
+    peer_group: pb::NofPeerGroup,
+) -> Result<pb::GetLeagueTableResponse, tonic::Status> {
+    client
+        .clone()
+        .get_league_table(pb::GetLeagueTableRequest {
+            trust_type: trust_type as i32,
+            peer_group: peer_group as i32,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn league_table_ranks_by_segment_then_delivery_score() {
     let s = Service::start(false).await;
@@ -622,17 +650,33 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
         ["2.6", "-3", "-0.5", "0", "60"],
     ))
     .await;
+    // A mental health and a community trust: one non-acute peer group (NOF 2025/26), ranked in
+    // their own table, never against the acute trusts.
+    for (trust, trust_type, sickness) in [
+        ("RM1", pb_common::TrustType::MentalHealth, "3"),
+        ("RC1", pb_common::TrustType::Community, "4"),
+    ] {
+        let mut e = observation(
+            trust,
+            "productivity",
+            "2025-03-31",
+            "",
+            &[("sickness_absence_rate", sickness)],
+        );
+        e.trust_type = trust_type as i32;
+        s.publish(&e).await;
+    }
     let client = s.client().await;
     let table = wait_until(DEADLINE, "league table of 8 trusts", || {
-        let mut client = client.clone();
+        let client = client.clone();
         async move {
-            let r = client
-                .get_league_table(pb::GetLeagueTableRequest {
-                    trust_type: pb_common::TrustType::Acute as i32,
-                })
-                .await
-                .ok()?
-                .into_inner();
+            let r = league(
+                &client,
+                pb_common::TrustType::Acute,
+                pb::NofPeerGroup::Unspecified,
+            )
+            .await
+            .ok()?;
             let complete = r.rows.len() == 8
                 && r.rows
                     .iter()
@@ -666,5 +710,78 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
             .any(|n| n.contains("deficit")),
         "{ra2:?}"
     );
+    assert!(
+        table
+            .rows
+            .iter()
+            .all(|r| r.peer_group == pb::NofPeerGroup::Acute as i32)
+    );
+
+    // The mental health trust's table is the non-acute one: community trusts are in it, ranked
+    // from 1 on their own (sickness 3 → 1.00, 4 → 4.00).
+    let non_acute = wait_until(DEADLINE, "non-acute league table", || {
+        let client = client.clone();
+        async move {
+            let r = league(
+                &client,
+                pb_common::TrustType::MentalHealth,
+                pb::NofPeerGroup::Unspecified,
+            )
+            .await
+            .ok()?;
+            (r.rows.len() == 2).then_some(r)
+        }
+    })
+    .await
+    .unwrap();
+    let rows: Vec<(u32, &str, i32, &str)> = non_acute
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.rank,
+                r.trust_code.as_str(),
+                r.peer_group,
+                r.delivery_score.as_str(),
+            )
+        })
+        .collect();
+    let group = pb::NofPeerGroup::NonAcute as i32;
+    assert_eq!(
+        rows,
+        vec![(1, "RM1", group, "1.00"), (2, "RC1", group, "4.00")]
+    );
+    let by_group = league(
+        &client,
+        pb_common::TrustType::Unspecified,
+        pb::NofPeerGroup::NonAcute,
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_group.rows, non_acute.rows);
+    // Every table at once: each ranked on its own, acute first.
+    let all = league(
+        &client,
+        pb_common::TrustType::Unspecified,
+        pb::NofPeerGroup::Unspecified,
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.rows.len(), 10);
+    assert_eq!(
+        all.rows.iter().filter(|r| r.rank == 1).count(),
+        2,
+        "one first place per peer group"
+    );
+    // A trust type outside the asked peer group is a bad request naming peer_group.
+    let err = league(
+        &client,
+        pb_common::TrustType::Acute,
+        pb::NofPeerGroup::NonAcute,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("peer_group"), "{err:?}");
     s.stop().await;
 }

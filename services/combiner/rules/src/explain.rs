@@ -1,15 +1,14 @@
 //! What a combined rating's explanation is made of, as data: the rule ([`Rule`]), the six inputs
-//! ([`Input`]) and the notes ([`Note`]), and why a trust has no combined rating
-//! ([`NoCombined`]). `Display` gives the sentences of DOMAIN.md §3 that the wire and the report
-//! show.
+//! ([`Input`]) and the notes ([`Note`]). `Display` gives the sentences of DOMAIN.md §3 that the
+//! wire and the report show.
 
 use std::fmt;
 
 use chrono::NaiveDate;
-use oversight_rating::{CountingRule, KeyQuestion, Rating, TrustType};
+use oversight_rating::{CountingRule, KeyQuestion, Rating};
 use serde::{Deserialize, Serialize};
 
-use crate::Flag;
+use crate::{Flag, Ineligible};
 
 /// The explanation of a combined rating.
 pub type CombinedExplanation = oversight_rating::Explanation<Rule, Input, Note>;
@@ -19,80 +18,35 @@ pub type CombinedExplanation = oversight_rating::Explanation<Rule, Input, Note>;
 pub enum Rule {
     /// The counting rule over the six ratings.
     Counting(CountingRule),
-    /// No combined rating, and why.
-    NoCombined(NoCombined),
+    /// No combined rating, and why ([`crate::eligibility`]).
+    NoCombined(Vec<Ineligible>),
 }
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rule::Counting(c) => c.fmt(f),
-            Rule::NoCombined(why) => write!(f, "no combined rating: {why}"),
+            Rule::NoCombined(why) => write!(f, "no combined rating: {}", Reasons(why)),
         }
     }
 }
 
-/// Why a trust has no combined rating.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NoCombined {
-    /// Combined ratings are for non-specialist acute trusts only.
-    WrongTrustType(TrustType),
-    /// Every reason that applies, in this order: shadow mode, no approved use of resources, key
-    /// questions without a rating.
-    Missing(Vec<Missing>),
+/// Why a trust has no combined rating, in words: the [`Ineligible`] reasons joined by `; `.
+pub fn reasons(ineligible: &[Ineligible]) -> String {
+    Reasons(ineligible).to_string()
 }
 
-impl fmt::Display for NoCombined {
+struct Reasons<'a>(&'a [Ineligible]);
+
+impl fmt::Display for Reasons<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NoCombined::WrongTrustType(TrustType::SpecialistAcute) => f.write_str(
-                "specialist acute trust: combined ratings apply only to non-specialist acute trusts",
-            ),
-            NoCombined::WrongTrustType(other) => write!(
-                f,
-                "not an acute trust ({}): combined ratings apply only to non-specialist acute trusts",
-                other.describe()
-            ),
-            NoCombined::Missing(reasons) => {
-                for (i, r) in reasons.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    r.fmt(f)?;
-                }
-                Ok(())
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
             }
+            r.fmt(f)?;
         }
-    }
-}
-
-/// One reason an acute trust has no combined rating.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Missing {
-    /// Shadow mode: use of resources is published on its own.
-    Shadow(Publication),
-    /// No use of resources rating approved by CQC.
-    NoApprovedUseOfResources,
-    /// These key questions have no rating.
-    KeyQuestionsIncomplete(Vec<KeyQuestion>),
-}
-
-impl fmt::Display for Missing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Missing::Shadow(p) => write!(f, "{p}, no combined rating"),
-            Missing::NoApprovedUseOfResources => f.write_str("no approved use of resources rating"),
-            Missing::KeyQuestionsIncomplete(kqs) => {
-                f.write_str("quality key questions incomplete: no rating for ")?;
-                for (i, kq) in kqs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    f.write_str(&lower(*kq))?;
-                }
-                Ok(())
-            }
-        }
+        Ok(())
     }
 }
 

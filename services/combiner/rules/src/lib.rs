@@ -16,6 +16,7 @@ pub mod explain;
 mod flags;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono::{Datelike, Months, NaiveDate};
 use oversight_rating::{
@@ -24,7 +25,7 @@ use oversight_rating::{
 use serde::{Deserialize, Serialize};
 
 pub use explain::CombinedExplanation;
-use explain::{DatedInput, Input, Missing, NoCombined, Note, Part, Publication, Rule};
+use explain::{DatedInput, Input, Note, Part, Publication, Rule};
 pub use flags::Flag;
 
 /// The name of this rule set, recorded on every combined rating.
@@ -152,19 +153,142 @@ pub struct CombinedOutcome {
     pub mode: Mode,
     /// The combined rating; `None` exactly when `no_combined_reason` is `Some`.
     pub combined: Option<Rating>,
-    pub no_combined_reason: Option<NoCombined>,
+    /// Why there is no combined rating, in words (the [`Ineligible`] reasons joined by `; `).
+    pub no_combined_reason: Option<String>,
+    /// The same reasons as data ([`eligibility`]); empty when there is a combined rating.
+    #[serde(default)]
+    pub ineligible: Vec<Ineligible>,
     /// Anti-masking flags; only a combined rating carries them.
     pub flags: Vec<Flag>,
     pub explanation: CombinedExplanation,
 }
 
-/// Compute the combined rating of one trust as of `as_of` under `rules`.
-pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) -> CombinedOutcome {
-    let mode = if rules.force_shadow || as_of < rules.combined_from {
+/// The publication mode on `as_of`: shadow before `combined_from` (5 March 2018) or when forced.
+pub fn mode(as_of: NaiveDate, rules: &CombinedRuleSet) -> Mode {
+    if rules.force_shadow || as_of < rules.combined_from {
         Mode::Shadow
     } else {
         Mode::Combined
-    };
+    }
+}
+
+/// Why a trust gets no combined rating (DOMAIN.md §3), as data; [`fmt::Display`] gives the words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ineligible {
+    /// A specialist acute trust: combined ratings are for non-specialist acute trusts only.
+    SpecialistAcute,
+    /// Not an acute trust at all.
+    NotAcute {
+        /// Its type.
+        trust_type: TrustType,
+    },
+    /// The shadow period: before `combined_from` (5 March 2018), or shadow by configuration. Use
+    /// of resources is published separately.
+    Shadow {
+        /// The date of the combination.
+        as_of: NaiveDate,
+        /// The first day of combined ratings.
+        combined_from: NaiveDate,
+        /// Shadow by configuration, whatever the date.
+        forced: bool,
+    },
+    /// No approved use of resources rating that is a real rating.
+    NoApprovedUor,
+    /// Trust key questions without a real rating: the combination needs all six.
+    IncompleteKeyQuestions {
+        /// The key questions without one.
+        missing: Vec<KeyQuestion>,
+    },
+}
+
+impl fmt::Display for Ineligible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ineligible::SpecialistAcute => f.write_str(
+                "specialist acute trust: combined ratings apply only to non-specialist acute trusts",
+            ),
+            Ineligible::NotAcute { trust_type } => write!(
+                f,
+                "not an acute trust ({}): combined ratings apply only to non-specialist acute trusts",
+                trust_type.describe()
+            ),
+            Ineligible::Shadow { forced: true, .. } => f.write_str(
+                "shadow (configured): use of resources is published separately, no combined rating",
+            ),
+            Ineligible::Shadow {
+                as_of,
+                combined_from,
+                forced: false,
+            } => write!(
+                f,
+                "shadow (as of {as_of}, before {combined_from}): use of resources is published separately, no combined rating"
+            ),
+            Ineligible::NoApprovedUor => f.write_str("no approved use of resources rating"),
+            Ineligible::IncompleteKeyQuestions { missing } => {
+                let names: Vec<String> = missing
+                    .iter()
+                    .map(|kq| kq.cqc_str().to_lowercase())
+                    .collect();
+                write!(
+                    f,
+                    "quality key questions incomplete: no rating for {}",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// The one eligibility rule for a combined rating (DOMAIN.md §3), used by the combiner
+/// ([`combine`]) and by the ratings auditor (`oversight rate`) alike:
+/// - only non-specialist acute trusts have one (a trust of another type gets that reason alone:
+///   the date or the inputs are not why it has none);
+/// - not in the shadow period (before 5 March 2018, or shadow by configuration);
+/// - six real ratings: an approved use of resources rating and all five trust key questions
+///   (`key_questions` lists each key question's real rating; one absent or `None` is missing).
+///
+/// `Ok(())` when a combined rating is published; otherwise every reason that applies.
+pub fn eligibility(
+    trust_type: TrustType,
+    key_questions: &[(KeyQuestion, Option<Rating>)],
+    uor: Option<Rating>,
+    as_of: NaiveDate,
+    rules: &CombinedRuleSet,
+) -> Result<(), Vec<Ineligible>> {
+    match trust_type {
+        TrustType::Acute => {}
+        TrustType::SpecialistAcute => return Err(vec![Ineligible::SpecialistAcute]),
+        other => return Err(vec![Ineligible::NotAcute { trust_type: other }]),
+    }
+    let mut reasons = Vec::new();
+    if mode(as_of, rules) == Mode::Shadow {
+        reasons.push(Ineligible::Shadow {
+            as_of,
+            combined_from: rules.combined_from,
+            forced: rules.force_shadow,
+        });
+    }
+    if uor.is_none() {
+        reasons.push(Ineligible::NoApprovedUor);
+    }
+    let missing: Vec<KeyQuestion> = KeyQuestion::ALL
+        .into_iter()
+        .filter(|kq| !key_questions.iter().any(|(k, r)| k == kq && r.is_some()))
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(Ineligible::IncompleteKeyQuestions { missing });
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons)
+    }
+}
+
+/// Compute the combined rating of one trust as of `as_of` under `rules`.
+pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) -> CombinedOutcome {
+    let mode = mode(as_of, rules);
     let kqs: Vec<(KeyQuestion, DatedRating)> = KeyQuestion::ALL
         .into_iter()
         .map(|kq| {
@@ -205,7 +329,17 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
     )));
     notes.push(Note::Mode(publication));
 
-    let reasons = ineligibility(input, &kqs, publication);
+    let kq_ratings: Vec<(KeyQuestion, Option<Rating>)> =
+        kqs.iter().map(|(kq, dr)| (*kq, dr.rating)).collect();
+    let ineligible = eligibility(
+        input.trust_type,
+        &kq_ratings,
+        input.uor.map(|u| u.rating),
+        as_of,
+        rules,
+    )
+    .err()
+    .unwrap_or_default();
     // Only a complete set of six real ratings is aggregated; otherwise `six` is `None`.
     let six: Option<Vec<Rating>> = kqs
         .iter()
@@ -222,7 +356,7 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
         notes,
     };
 
-    if let Some(reason) = reasons {
+    if !ineligible.is_empty() {
         // Keep what the rule would give, so shadow-period ratings can be compared later.
         if let (Mode::Shadow, Some(agg)) = (mode, &aggregate)
             && let Some(would_be) = agg.rating
@@ -235,9 +369,10 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
         return CombinedOutcome {
             mode,
             combined: None,
-            no_combined_reason: Some(reason.clone()),
+            no_combined_reason: Some(explain::reasons(&ineligible)),
+            explanation: explanation(Rule::NoCombined(ineligible.clone()), notes),
+            ineligible,
             flags: Vec::new(),
-            explanation: explanation(Rule::NoCombined(reason), notes),
         };
     }
 
@@ -254,6 +389,7 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
         mode,
         combined,
         no_combined_reason: None,
+        ineligible: Vec::new(),
         flags,
         explanation: explanation(Rule::Counting(agg.rule), notes),
     }
@@ -271,34 +407,6 @@ fn publication(mode: Mode, as_of: NaiveDate, rules: &CombinedRuleSet) -> Publica
             from: rules.combined_from,
         },
     }
-}
-
-/// Why this trust gets no combined rating, or `None` when it gets one. A trust of the wrong type
-/// gets only that reason; otherwise every reason that applies is stated.
-fn ineligibility(
-    input: &CombineInput,
-    kqs: &[(KeyQuestion, DatedRating)],
-    publication: Publication,
-) -> Option<NoCombined> {
-    if input.trust_type != TrustType::Acute {
-        return Some(NoCombined::WrongTrustType(input.trust_type));
-    }
-    let mut reasons = Vec::new();
-    if !matches!(publication, Publication::Combined { .. }) {
-        reasons.push(Missing::Shadow(publication));
-    }
-    if input.uor.is_none() {
-        reasons.push(Missing::NoApprovedUseOfResources);
-    }
-    let missing: Vec<KeyQuestion> = kqs
-        .iter()
-        .filter(|(_, dr)| dr.rating.is_none())
-        .map(|(kq, _)| *kq)
-        .collect();
-    if !missing.is_empty() {
-        reasons.push(Missing::KeyQuestionsIncomplete(missing));
-    }
-    (!reasons.is_empty()).then_some(NoCombined::Missing(reasons))
 }
 
 /// Months between two dates, a part month counting as a whole one: the smallest `m` with

@@ -346,30 +346,29 @@ fn each_explanation_kind_renders_as_before() {
     for (note, want) in notes {
         assert_eq!(note.to_string(), want, "{note:?}");
     }
-    let reasons: Vec<(NoCombined, &str)> = vec![
+    // Why there is none ([`eligibility`]'s reasons), in the rule and in the reason field.
+    let reasons: Vec<(Vec<Ineligible>, &str)> = vec![
         (
-            NoCombined::WrongTrustType(TrustType::SpecialistAcute),
+            vec![Ineligible::SpecialistAcute],
             "specialist acute trust: combined ratings apply only to non-specialist acute trusts",
         ),
         (
-            NoCombined::WrongTrustType(TrustType::MentalHealth),
-            "not an acute trust (mental health): combined ratings apply only to non-specialist acute trusts",
-        ),
-        (
-            NoCombined::Missing(vec![
-                Missing::Shadow(Publication::ShadowBefore { as_of, from }),
-                Missing::NoApprovedUseOfResources,
-                Missing::KeyQuestionsIncomplete(vec![Effective, WellLed]),
-            ]),
+            vec![
+                Ineligible::Shadow {
+                    as_of,
+                    combined_from: from,
+                    forced: false,
+                },
+                Ineligible::NoApprovedUor,
+                Ineligible::IncompleteKeyQuestions {
+                    missing: vec![Effective, WellLed],
+                },
+            ],
             "shadow (as of 2018-01-01, before 2018-03-05): use of resources is published separately, no combined rating; no approved use of resources rating; quality key questions incomplete: no rating for effective, well-led",
-        ),
-        (
-            NoCombined::Missing(vec![Missing::Shadow(Publication::ShadowConfigured)]),
-            "shadow (configured): use of resources is published separately, no combined rating",
         ),
     ];
     for (reason, want) in reasons {
-        assert_eq!(reason.to_string(), want, "{reason:?}");
+        assert_eq!(explain::reasons(&reason), want, "{reason:?}");
         assert_eq!(
             Rule::NoCombined(reason).to_string(),
             format!("no combined rating: {want}")
@@ -472,6 +471,191 @@ fn only_non_specialist_acute_trusts_are_eligible() {
                 .any(|n| n.starts_with("overall quality"))
         );
     }
+}
+
+/// DOMAIN.md §3, the eligibility rule on its own: non-specialist acute trusts only; not before
+/// 5 March 2018 (shadow); six real ratings (five trust key questions and an approved UoR).
+#[test]
+fn eligibility_is_one_rule_with_typed_reasons() {
+    let rules = CombinedRuleSet::default();
+    let all_five: Vec<(KeyQuestion, Option<Rating>)> = KeyQuestion::ALL
+        .into_iter()
+        .map(|kq| (kq, Some(Good)))
+        .collect();
+    let without = |gone: KeyQuestion| -> Vec<(KeyQuestion, Option<Rating>)> {
+        all_five
+            .iter()
+            .map(|(kq, r)| (*kq, if *kq == gone { None } else { *r }))
+            .collect()
+    };
+    let shadow = |as_of: &str| Ineligible::Shadow {
+        as_of: date(as_of),
+        combined_from: date("2018-03-05"),
+        forced: false,
+    };
+    type Case = (
+        TrustType,
+        Vec<(KeyQuestion, Option<Rating>)>,
+        Option<Rating>,
+        &'static str,
+        Result<(), Vec<Ineligible>>,
+    );
+    let cases: Vec<Case> = vec![
+        // Eligible from the first day of combined ratings.
+        (
+            TrustType::Acute,
+            all_five.clone(),
+            Some(Good),
+            "2018-03-05",
+            Ok(()),
+        ),
+        (
+            TrustType::Acute,
+            all_five.clone(),
+            Some(Inadequate),
+            "2024-01-01",
+            Ok(()),
+        ),
+        // The day before: shadow.
+        (
+            TrustType::Acute,
+            all_five.clone(),
+            Some(Good),
+            "2018-03-04",
+            Err(vec![shadow("2018-03-04")]),
+        ),
+        // Five ratings are not six.
+        (
+            TrustType::Acute,
+            all_five.clone(),
+            None,
+            "2019-01-01",
+            Err(vec![Ineligible::NoApprovedUor]),
+        ),
+        (
+            TrustType::Acute,
+            without(WellLed),
+            Some(Good),
+            "2019-01-01",
+            Err(vec![Ineligible::IncompleteKeyQuestions {
+                missing: vec![WellLed],
+            }]),
+        ),
+        // A key question not given at all is missing too.
+        (
+            TrustType::Acute,
+            all_five[1..].to_vec(),
+            Some(Good),
+            "2019-01-01",
+            Err(vec![Ineligible::IncompleteKeyQuestions {
+                missing: vec![Safe],
+            }]),
+        ),
+        // Every reason that applies, in order.
+        (
+            TrustType::Acute,
+            without(Caring),
+            None,
+            "2017-12-01",
+            Err(vec![
+                shadow("2017-12-01"),
+                Ineligible::NoApprovedUor,
+                Ineligible::IncompleteKeyQuestions {
+                    missing: vec![Caring],
+                },
+            ]),
+        ),
+        // Other trust types: that reason alone, whatever the date and inputs.
+        (
+            TrustType::SpecialistAcute,
+            all_five.clone(),
+            Some(Good),
+            "2019-01-01",
+            Err(vec![Ineligible::SpecialistAcute]),
+        ),
+        (
+            TrustType::MentalHealth,
+            vec![],
+            None,
+            "2017-01-01",
+            Err(vec![Ineligible::NotAcute {
+                trust_type: TrustType::MentalHealth,
+            }]),
+        ),
+        (
+            TrustType::Community,
+            all_five.clone(),
+            Some(Good),
+            "2019-01-01",
+            Err(vec![Ineligible::NotAcute {
+                trust_type: TrustType::Community,
+            }]),
+        ),
+        (
+            TrustType::Ambulance,
+            all_five.clone(),
+            Some(Good),
+            "2019-01-01",
+            Err(vec![Ineligible::NotAcute {
+                trust_type: TrustType::Ambulance,
+            }]),
+        ),
+    ];
+    for (trust_type, kqs, uor, as_of, want) in cases {
+        let got = eligibility(trust_type, &kqs, uor, date(as_of), &rules);
+        assert_eq!(got, want, "{trust_type:?} {as_of} {uor:?} {kqs:?}");
+        // `combine` decides exactly the same way and states the same reasons.
+        let mut input = acute([Good; 5], Good);
+        input.trust_type = trust_type;
+        input.key_questions = kqs
+            .iter()
+            .map(|(kq, r)| {
+                (
+                    *kq,
+                    DatedRating {
+                        rating: *r,
+                        date: Some(date(KQ_DATE)),
+                    },
+                )
+            })
+            .collect();
+        input.uor = uor.map(|rating| ApprovedUor {
+            rating,
+            date: date(UOR_DATE),
+            version: 1,
+        });
+        let out = combine(&input, date(as_of), &rules);
+        assert_eq!(out.combined.is_some(), want.is_ok());
+        let reasons = want.err().unwrap_or_default();
+        assert_eq!(
+            out.no_combined_reason,
+            (!reasons.is_empty()).then(|| reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "))
+        );
+        assert_eq!(out.ineligible, reasons);
+    }
+    // Shadow by configuration, whatever the date.
+    let forced = CombinedRuleSet {
+        force_shadow: true,
+        ..CombinedRuleSet::default()
+    };
+    assert_eq!(
+        eligibility(
+            TrustType::Acute,
+            &all_five,
+            Some(Good),
+            date("2020-01-01"),
+            &forced
+        ),
+        Err(vec![Ineligible::Shadow {
+            as_of: date("2020-01-01"),
+            combined_from: date("2018-03-05"),
+            forced: true
+        }])
+    );
 }
 
 #[test]

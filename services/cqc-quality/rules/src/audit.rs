@@ -8,7 +8,9 @@
 //!   followed so no service counts twice), and the location overall from the published location
 //!   key questions (from the computed ones when none are published);
 //! - for a provider: the overall from its five key questions, and with a use-of-resources rating
-//!   the combined rating (§3: UoR as a sixth rating, [`AuditRules::combined`]).
+//!   the combined rating (§3: UoR as a sixth rating, [`AuditRules::combined`]) — only where
+//!   [`combined_rules::eligibility`], the combiner's own rule, gives one: a non-specialist acute
+//!   trust, not before 5 March 2018, six real ratings.
 //!
 //! A location's well-led is derived from its services like the other key questions. For a
 //! single-location trust CQC sets the location well-led from the trust-level well-led assessment,
@@ -21,8 +23,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
+use combined_rules::CombinedRuleSet;
 use oversight_rating::{
-    CountThreshold, KeyQuestion, Rating, RatingValue, ServiceId, Thresholds, aggregate,
+    KeyQuestion, Rating, RatingValue, ServiceId, Thresholds, TrustType, aggregate,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,30 +45,30 @@ pub struct AuditRules {
     pub quality_rule_set: String,
     /// §2.1 thresholds for service, location and provider quality ratings.
     pub quality: Thresholds,
-    /// Name of the combined rule set, in explanations (`cqc-combined-2018`).
-    pub combined_rule_set: String,
-    /// §3 thresholds for the combined rating (five provider key questions + use of resources).
-    pub combined: Thresholds,
+    /// The §3 combined rule set (`cqc-combined-2018`): thresholds over the five provider key
+    /// questions + use of resources, and the first day of combined ratings.
+    pub combined: CombinedRuleSet,
+    /// The trust type of the providers audited, for the combined rating's eligibility.
+    ///
+    /// \[A\] CQC's API does not say a provider's trust type. Only non-specialist acute trusts
+    /// had use-of-resources ratings (§3), so a provider is taken as `acute` unless the caller
+    /// knows better (`oversight rate --trust-type`); the explanation says which type was used.
+    pub provider_trust_type: TrustType,
     /// Superseded inspection areas (old → new), as in [`RuleSet::superseded_areas`].
     pub superseded_areas: BTreeMap<ServiceId, ServiceId>,
 }
 
 impl AuditRules {
-    /// `cqc-2018` quality thresholds and the `cqc-combined-2018` combined thresholds: inadequate
-    /// at 2, any inadequate limits to requires improvement, requires improvement at 3 of 6,
-    /// outstanding at 2 with the rest good.
+    /// `cqc-2018` quality thresholds and the `cqc-combined-2018` rule set (inadequate at 2, any
+    /// inadequate limits to requires improvement, requires improvement at 3 of 6, outstanding at
+    /// 2 with the rest good; combined from 5 March 2018), providers taken as acute trusts.
     pub fn cqc_2018() -> Self {
         let quality = RuleSet::cqc_2018();
         AuditRules {
             quality_rule_set: quality.version.to_string(),
             quality: quality.thresholds,
-            combined_rule_set: "cqc-combined-2018".into(),
-            combined: Thresholds {
-                inadequate: CountThreshold::Fixed(2),
-                requires_improvement: CountThreshold::Fixed(3),
-                outstanding: CountThreshold::Fixed(2),
-                any_inadequate_limits_to_ri: true,
-            },
+            combined: CombinedRuleSet::cqc_combined_2018(),
+            provider_trust_type: TrustType::Acute,
             superseded_areas: quality.superseded_areas,
         }
     }
@@ -714,6 +717,8 @@ fn audit_provider(p: &Provider, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Option
             u.combined_quality_rating.as_deref(),
         )
     });
+    let uor_date =
+        uor.and_then(|u| ctx.date(&format!("{uor_field}.reportDate"), u.report_date.as_deref()));
     if !ctx.errors.is_empty() {
         return None;
     }
@@ -736,32 +741,12 @@ fn audit_provider(p: &Provider, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Option
         computed.overall = agg.rating;
     }
     match uor_rating {
-        Some(RatingValue::Rated(u)) if !kqs.is_empty() => {
-            let values = kqs
-                .values()
-                .map(|d| d.value)
-                .chain(std::iter::once(RatingValue::Rated(u)));
-            let agg = aggregate(values, &rules.combined);
-            explanation.push(format!(
-                "[{}] combined (five key questions + use of resources as a sixth rating): {}",
-                rules.combined_rule_set, agg.rule
-            ));
-            explanation.push(format!("input: use of resources: {u}"));
-            if agg.counts.rated() < 6 {
-                explanation.push(format!(
-                    "note: only {} real ratings of 6 (non-ratings or missing key questions)",
-                    agg.counts.rated()
-                ));
-            }
-            computed.combined = agg.rating;
-        }
-        Some(RatingValue::Rated(_)) => explanation
-            .push("combined: no key question ratings published, cannot be derived".into()),
-        Some(RatingValue::Unrated(n)) => explanation.push(format!(
-            "combined: use of resources is {:?} (not a rating), cannot be derived",
-            n.cqc_str()
-        )),
         None => explanation.push("combined: no use-of-resources rating, not applicable".into()),
+        Some(uor_value) => {
+            let (lines, combined) = audit_combined(&kqs, uor_value, uor_date, rules);
+            explanation.extend(lines);
+            computed.combined = combined;
+        }
     }
     let published = RatingSet {
         overall: real(overall.as_ref()),
@@ -776,6 +761,58 @@ fn audit_provider(p: &Provider, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Option
         published,
         explanation,
     ))
+}
+
+/// The combined rating a provider's published parts give, with the explanation lines: the
+/// combiner's eligibility rule ([`combined_rules::eligibility`]) decides whether there is one,
+/// dated as the combiner dates it (by its latest part); then the §3 thresholds aggregate the six.
+fn audit_combined(
+    kqs: &BTreeMap<KeyQuestion, Dated>,
+    uor: RatingValue,
+    uor_date: Option<NaiveDate>,
+    rules: &AuditRules,
+) -> (Vec<String>, Option<Rating>) {
+    let combined = &rules.combined;
+    let trust_type = rules.provider_trust_type;
+    let mut lines = Vec::new();
+    if let RatingValue::Unrated(n) = uor {
+        lines.push(format!(
+            "note: use of resources is {:?}, not a rating",
+            n.cqc_str()
+        ));
+    }
+    let Some(as_of) = kqs.values().filter_map(|d| d.date).chain(uor_date).max() else {
+        lines.push(format!(
+            "[{}] combined: no report dates, so the shadow period (before {}) cannot be checked; not derived",
+            combined.version, combined.combined_from
+        ));
+        return (lines, None);
+    };
+    let kq_ratings: Vec<(KeyQuestion, Option<Rating>)> =
+        kqs.iter().map(|(kq, d)| (*kq, d.value.rating())).collect();
+    let eligible =
+        combined_rules::eligibility(trust_type, &kq_ratings, uor.rating(), as_of, combined);
+    let about = format!(
+        "[{}] combined ({} trust, as of {as_of}",
+        combined.version,
+        trust_type.describe()
+    );
+    if let Err(reasons) = eligible {
+        let words: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+        lines.push(format!(
+            "{about}): no combined rating: {}",
+            words.join("; ")
+        ));
+        return (lines, None);
+    }
+    let values = kqs.values().map(|d| d.value).chain(std::iter::once(uor));
+    let agg = aggregate(values, &combined.thresholds);
+    lines.push(format!(
+        "{about}; five key questions + use of resources as a sixth rating): {}",
+        agg.rule
+    ));
+    lines.push(format!("input: use of resources: {uor}"));
+    (lines, agg.rating)
 }
 
 /// The fields compared: `(name, computed, published)`.

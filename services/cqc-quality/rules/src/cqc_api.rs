@@ -167,10 +167,26 @@ fn normalise(s: &str) -> String {
         .collect()
 }
 
+/// The longest service name accepted, in characters: CQC's names (mental health core services
+/// among the longest, about 80) fit many times over; the bound only keeps abusive input out.
+pub const MAX_SERVICE_NAME_CHARS: usize = oversight_rating::MAX_SERVICE_ID_CHARS;
+
 /// The inspection-area id for a service `name` as CQC's API gives it: a known display name maps
 /// to its id (`Urgent and emergency services` → `urgent`), an id stays itself (`npimaternity`),
-/// and any other name becomes a slug (`Community dental services` → `community-dental-services`).
+/// and any other name becomes a slug (`Community dental services` → `community-dental-services`,
+/// `Emergency operations centre (EOC)` → `emergency-operations-centre-eoc`), whatever its real
+/// length. A name longer than [`MAX_SERVICE_NAME_CHARS`] is refused naming `name` and its length.
 pub fn service_id_for_name(name: &str) -> Result<ServiceId, RulesError> {
+    let chars = name.trim().chars().count();
+    if chars > MAX_SERVICE_NAME_CHARS {
+        return Err(RulesError::InvalidValue {
+            field: "name".into(),
+            value: name.trim().chars().take(40).chain("…".chars()).collect(),
+            reason: format!(
+                "a service name is at most {MAX_SERVICE_NAME_CHARS} characters, this one has {chars}"
+            ),
+        });
+    }
     let key = normalise(name);
     let known = ACUTE_CORE_SERVICES
         .iter()

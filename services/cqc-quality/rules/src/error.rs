@@ -53,6 +53,15 @@ pub enum RulesError {
         /// What was expected.
         reason: String,
     },
+    /// A merged-organisation service without its merger date: the two-year limit on leaving it
+    /// out of trust aggregation (DOMAIN.md §2.3) runs from that date, so it is required.
+    #[error(
+        "{field}: missing: a merged-organisation service needs the date of the merger or acquisition, from which its exclusion from trust aggregation (at most two years) runs"
+    )]
+    MergerDateMissing {
+        /// The field that must carry the date (`merged_on`).
+        field: String,
+    },
     /// A required field is absent.
     #[error("{field}: missing")]
     MissingField {
@@ -77,4 +86,21 @@ pub enum RulesError {
         /// What the new entry is about.
         got: String,
     },
+}
+
+impl RulesError {
+    /// The field the error names, for `INVALID_ARGUMENT` details.
+    pub fn field(&self) -> &str {
+        match self {
+            RulesError::SafScoreOutOfRange { field, .. }
+            | RulesError::MissingRationale { field, .. }
+            | RulesError::UnknownRuleSet { field, .. }
+            | RulesError::UnknownRating { field, .. }
+            | RulesError::InvalidValue { field, .. }
+            | RulesError::MergerDateMissing { field }
+            | RulesError::MissingField { field }
+            | RulesError::JudgementAlreadyFinal { field }
+            | RulesError::JudgementMismatch { field, .. } => field,
+        }
+    }
 }

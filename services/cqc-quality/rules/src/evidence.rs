@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode};
 use serde::{Deserialize, Serialize};
 
+use crate::RulesError;
 use crate::rule_set::QualityStatementScore;
 use crate::serde_cqc;
 
@@ -153,22 +154,85 @@ impl std::fmt::Display for Limiter {
     }
 }
 
-/// Marks a service from a previously separate organisation (§2.3).
+/// Marks a service from a previously separate organisation (§2.3: "may be left out of trust-level
+/// aggregation for up to two years, with the reason stated").
 ///
-/// The service is left out of trust-level aggregation while the rating date is before the
-/// exclusion end: `until`, capped at the rule set's `merged_exclusion_max_months` (24) after
-/// `merged_on` when the merger date is known. Without a merger date the cap cannot be checked and
-/// `until` is used as given (noted in the explanation). The service and its location are still
-/// rated; only the trust level leaves it out.
+/// The merger date is required: the two-year limit runs from it, so an exclusion without one
+/// could last for ever. [`MergedExclusion::new`] (and deserialisation) refuse a record without it
+/// with [`RulesError::MergerDateMissing`]. The service is left out of trust-level aggregation
+/// while the rating date is before the exclusion end: `until` when given, capped at the rule
+/// set's `merged_exclusion_max_months` (24) after `merged_on`; without `until`, the full two
+/// years ([`crate::RuleSet::exclusion_end`]). The service and its location are still rated; only
+/// the trust level leaves it out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "MergedExclusionRecord", into = "MergedExclusionRecord")]
 pub struct MergedExclusion {
     /// The organisation the service came from.
     pub organisation: String,
-    /// End of the exclusion (exclusive): from this date the service counts again.
-    pub until: NaiveDate,
+    /// Date of the merger or acquisition, from which the two-year cap runs.
+    pub merged_on: NaiveDate,
+    /// An earlier end of the exclusion (exclusive: from this date the service counts again);
+    /// `None` for the full cap. Always after `merged_on`.
+    pub until: Option<NaiveDate>,
     /// Why it is left out, as stated.
     pub reason: String,
-    /// Date of the merger or acquisition, from which the two-year cap runs.
+}
+
+impl MergedExclusion {
+    /// A merged-organisation exclusion. `merged_on` is required
+    /// ([`RulesError::MergerDateMissing`]); `until`, when given, must be after it
+    /// ([`RulesError::InvalidValue`] naming `until`).
+    pub fn new(
+        organisation: impl Into<String>,
+        merged_on: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+        reason: impl Into<String>,
+    ) -> Result<Self, RulesError> {
+        let merged_on = merged_on.ok_or_else(|| RulesError::MergerDateMissing {
+            field: "merged_on".into(),
+        })?;
+        if let Some(u) = until.filter(|u| *u <= merged_on) {
+            return Err(RulesError::InvalidValue {
+                field: "until".into(),
+                value: u.to_string(),
+                reason: format!("must be after merged_on ({merged_on})"),
+            });
+        }
+        Ok(MergedExclusion {
+            organisation: organisation.into(),
+            merged_on,
+            until,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// [`MergedExclusion`] as written in JSON, before validation: a missing `merged_on` becomes a
+/// typed error instead of a serde message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MergedExclusionRecord {
+    organisation: String,
     #[serde(default)]
-    pub merged_on: Option<NaiveDate>,
+    merged_on: Option<NaiveDate>,
+    #[serde(default)]
+    until: Option<NaiveDate>,
+    reason: String,
+}
+
+impl TryFrom<MergedExclusionRecord> for MergedExclusion {
+    type Error = RulesError;
+    fn try_from(r: MergedExclusionRecord) -> Result<Self, Self::Error> {
+        MergedExclusion::new(r.organisation, r.merged_on, r.until, r.reason)
+    }
+}
+
+impl From<MergedExclusion> for MergedExclusionRecord {
+    fn from(m: MergedExclusion) -> Self {
+        MergedExclusionRecord {
+            organisation: m.organisation,
+            merged_on: Some(m.merged_on),
+            until: m.until,
+            reason: m.reason,
+        }
+    }
 }

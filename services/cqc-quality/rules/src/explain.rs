@@ -15,6 +15,7 @@ use oversight_rating::{
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Limiter;
+use crate::saf::SafPercent;
 
 /// The explanation of a CQC rating.
 pub type CqcExplanation = oversight_rating::Explanation<Rule, Input, Note>;
@@ -31,10 +32,10 @@ pub enum Rule {
     /// `saf-2023`: the mean of the percentages beneath, banded, possibly limited by the §2.1 rows
     /// that lower a rating.
     SafMean {
-        /// The mean, a whole percentage.
-        mean: u32,
+        /// The exact mean.
+        mean: SafPercent,
         /// How many percentages.
-        n: u32,
+        n: usize,
         /// The band of the mean.
         band: SafBand,
         /// The §2.1 row that lowered the banded rating, if one did.
@@ -108,8 +109,8 @@ pub enum Basis {
         statements: u32,
         /// The sum of their scores (each 1–4).
         sum: u32,
-        /// `sum ÷ (4 × statements)`, a whole percentage.
-        percent: u32,
+        /// `sum ÷ (4 × statements)`, exactly.
+        percent: SafPercent,
         /// Its band.
         band: SafBand,
     },
@@ -117,7 +118,7 @@ pub enum Basis {
 
 impl Basis {
     /// The rating it gives (`None`: a non-rating) and, when scored, the percentage.
-    pub fn rating(&self) -> (Option<Rating>, Option<u32>) {
+    pub fn rating(&self) -> (Option<Rating>, Option<SafPercent>) {
         match self {
             Basis::Recorded { value, .. } => (value.rating(), None),
             Basis::Scored { percent, band, .. } => (Some(band.rating), Some(*percent)),
@@ -169,24 +170,26 @@ impl fmt::Display for Assessment {
     }
 }
 
-/// A SAF score band: the rating and the whole percentages it covers. `Display` is the range as
-/// explanations write it: "≥ 88", "63–87", "≤ 38".
+/// A SAF score band: the rating, the published minimum it starts at and the next band's minimum
+/// it stays below. `Display` is the range as explanations write it: "≥ 88", "63 to < 88",
+/// "< 39".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafBand {
     /// The rating of the band.
     pub rating: Rating,
-    /// Lowest percentage in the band.
-    pub min: u32,
-    /// Highest percentage in the band.
-    pub max: u32,
+    /// Lowest percentage in the band (none for the bottom band).
+    pub min: Option<u32>,
+    /// The percentage the band stays below (none for the top band).
+    pub below: Option<u32>,
 }
 
 impl fmt::Display for SafBand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.rating {
-            Rating::Outstanding => write!(f, "≥ {}", self.min),
-            Rating::Inadequate => write!(f, "≤ {}", self.max),
-            _ => write!(f, "{}–{}", self.min, self.max),
+        match (self.min, self.below) {
+            (Some(min), None) => write!(f, "≥ {min}"),
+            (Some(min), Some(below)) => write!(f, "{min} to < {below}"),
+            (None, Some(below)) => write!(f, "< {below}"),
+            (None, None) => f.write_str("≥ 0"),
         }
     }
 }
@@ -214,8 +217,8 @@ pub struct Input {
     pub label: Label,
     /// Its rating (`None`: no rating).
     pub value: Option<RatingValue>,
-    /// Under `saf-2023`, its percentage.
-    pub percent: Option<u32>,
+    /// Under `saf-2023`, its exact percentage.
+    pub percent: Option<SafPercent>,
     /// The date of the report that set it.
     pub date: Option<NaiveDate>,
 }
@@ -312,7 +315,7 @@ impl fmt::Display for ExcludedFromTrust {
             self.organisation, self.until
         )?;
         match &self.cap {
-            ExclusionCap::Within => {}
+            ExclusionCap::Requested { merged_on } => write!(f, " (merged {merged_on})")?,
             ExclusionCap::Capped {
                 requested,
                 months,
@@ -321,27 +324,27 @@ impl fmt::Display for ExcludedFromTrust {
                 f,
                 " (requested until {requested}, capped at {months} months after the merger of {merged_on})"
             )?,
-            ExclusionCap::MergerDateUnknown => {
-                f.write_str(" (merger date unknown: the two-year cap cannot be checked)")?;
+            ExclusionCap::Full { months, merged_on } => {
+                write!(f, " ({months} months after the merger of {merged_on})")?;
             }
         }
         write!(f, ": {}", self.reason)
     }
 }
 
-/// The end of a merger exclusion against the rule set's cap.
+/// How the end of a merger exclusion was set (§2.3: "for up to two years").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExclusionCap {
-    /// The requested end is within the cap.
-    Within,
+    /// An end was requested within the cap.
+    Requested { merged_on: NaiveDate },
     /// The requested end was cut to the cap.
     Capped {
         requested: NaiveDate,
         months: u32,
         merged_on: NaiveDate,
     },
-    /// No merger date: the requested end is used as given.
-    MergerDateUnknown,
+    /// No end requested: the full cap.
+    Full { months: u32, merged_on: NaiveDate },
 }
 
 /// Something else a reader of a rating must know.

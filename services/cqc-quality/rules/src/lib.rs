@@ -17,12 +17,14 @@
 //!   trust-level well-led assessment; without one, [`OverallBasis::PreviousStands`];
 //! - same-date conflicts: the lower rating stands; superseded areas merge per key question, the
 //!   later report wins, the newer area on the same date ([`RuleSet::superseded_areas`]);
-//! - merged-organisation services: left out of the trust level (not of their location) while the
-//!   rating date is before `until`, capped at 24 months after `merged_on`
-//!   ([`RuleSet::merged_exclusion_max_months`]);
+//! - merged-organisation services: left out of the trust level (not of their location) until 24
+//!   months after `merged_on` ([`RuleSet::merged_exclusion_max_months`]), or an earlier `until`;
+//!   the merger date is required ([`RulesError::MergerDateMissing`]);
 //! - limiters lower real ratings only; a non-rating stays excluded;
-//! - `saf-2023`: percentages rounded half up, every level the mean of the percentages beneath,
-//!   banded, then capped by the §2.1 lowering rows ([`SafBands`]); from 2023-11-01 ([`Selection`]).
+//! - `saf-2023`: exact percentages ([`SafPercent`], never rounded before banding), every level the
+//!   exact mean of the percentages beneath, banded (a band starts at its published minimum, so
+//!   87.5 % is Good), then capped by the §2.1 lowering rows ([`SafBands`]); from 2023-11-01
+//!   ([`Selection`]).
 
 pub mod audit;
 pub mod cqc_api;
@@ -32,6 +34,7 @@ pub mod explain;
 pub mod judgement;
 mod rate;
 mod rule_set;
+mod saf;
 pub mod serde_cqc;
 
 pub use error::RulesError;
@@ -51,3 +54,4 @@ pub use rule_set::{
     CQC_2018, QualityStatementScore, RuleSet, SAF_2023, SafBands, Scoring, Selection, newest_area,
     saf_percent,
 };
+pub use saf::{InvalidSafPercent, SafPercent};

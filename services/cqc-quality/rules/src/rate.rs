@@ -14,16 +14,15 @@ use oversight_rating::{
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{
-    KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence, TrustEvidence,
-    TrustType, WellLedAssessment,
+    KqServiceRating, Limiter, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType,
+    WellLedAssessment,
 };
 use crate::explain::{
-    Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, ExclusionCap, Input,
-    Label, LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Rule,
+    Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, Input, Label,
+    LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Rule,
 };
-use crate::rule_set::{
-    QualityStatementScore, RuleSet, SafBands, newest_area, round_div, saf_percent,
-};
+use crate::rule_set::{QualityStatementScore, RuleSet, SafBands, newest_area, saf_percent};
+use crate::saf::SafPercent;
 
 /// One computed rating with its date and the reasons for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,8 +32,8 @@ pub struct RatedResult {
     /// The latest report date beneath it (carry-forward: older ratings stand, the aggregate is
     /// dated by the latest inspection).
     pub date: Option<NaiveDate>,
-    /// Under `saf-2023`: the whole percentage the rating was banded from.
-    pub percent: Option<u32>,
+    /// Under `saf-2023`: the exact percentage the rating was banded from.
+    pub percent: Option<SafPercent>,
     /// Rule set, inputs counted, the rule that fired, and notes.
     pub explanation: CqcExplanation,
 }
@@ -252,20 +251,23 @@ fn saf_combine(
     inputs: &[Input],
     agg: Aggregate,
     notes: &mut Items<Note>,
-) -> (Option<Rating>, Option<u32>, Rule) {
-    let mut rated = inputs
+) -> (Option<Rating>, Option<SafPercent>, Rule) {
+    let rated: Vec<Option<SafPercent>> = inputs
         .iter()
         .filter(|i| i.value.and_then(RatingValue::rating).is_some())
         .map(|i| i.percent)
-        .peekable();
-    if rated.peek().is_none() {
+        .collect();
+    if rated.is_empty() {
         return (None, None, Rule::Counting(agg.rule));
     }
-    let Some((sum, n)) = rated.try_fold((0u32, 0u32), |(sum, n), p| Some((sum + p?, n + 1))) else {
+    let Some(percents) = rated.into_iter().collect::<Option<Vec<SafPercent>>>() else {
         notes.push(Note::UnscoredBeneath);
         return (agg.rating, None, Rule::Counting(agg.rule));
     };
-    let mean = round_div(sum, n);
+    let n = percents.len();
+    let Some(mean) = SafPercent::mean(&percents) else {
+        return (agg.rating, None, Rule::Counting(agg.rule));
+    };
     let band = bands.band(mean);
     let banded = |limited_by| Rule::SafMean {
         mean,
@@ -593,7 +595,7 @@ fn rate_service_group<'a>(
     overall.explanation.notes.extend(group_notes);
     let excluded_from_trust = members
         .filter_map(|m| m.merged_from.as_ref())
-        .find_map(|m| merged_exclusion(m, as_of, rules));
+        .find_map(|m| rules.merged_exclusion(m, as_of));
     ServiceQuality {
         service: service.clone(),
         key_questions,
@@ -614,7 +616,7 @@ fn tie_rank(r: &KqServiceRating, rules: &RuleSet) -> u8 {
 }
 
 /// The rating (after scores and limiter) and percentage of one key question × service judgement.
-fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<u32>) {
+fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<SafPercent>) {
     let (base, percent) = base_rating(r.rating, &r.statement_scores, rules);
     apply_limiter(r.limiter.as_ref(), base, percent, rules)
 }
@@ -625,9 +627,9 @@ fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<u32>
 fn apply_limiter(
     limiter: Option<&Limiter>,
     base: Option<Rating>,
-    percent: Option<u32>,
+    percent: Option<SafPercent>,
     rules: &RuleSet,
-) -> (Option<Rating>, Option<u32>) {
+) -> (Option<Rating>, Option<SafPercent>) {
     match (limiter, base) {
         (Some(l), Some(b)) if l.cap() < b => (
             Some(l.cap()),
@@ -647,7 +649,7 @@ fn base_rating(
     rating: RatingValue,
     scores: &[QualityStatementScore],
     rules: &RuleSet,
-) -> (Option<Rating>, Option<u32>) {
+) -> (Option<Rating>, Option<SafPercent>) {
     match (rules.saf_bands(), saf_percent(scores)) {
         (Some(bands), Some(p)) => (Some(bands.band(p)), Some(p)),
         _ => (rating.rating(), None),
@@ -740,32 +742,6 @@ fn rate_kq_service(r: &KqServiceRating, label: Label, rules: &RuleSet) -> RatedR
             notes,
         },
     }
-}
-
-fn merged_exclusion(
-    m: &MergedExclusion,
-    as_of: NaiveDate,
-    rules: &RuleSet,
-) -> Option<ExcludedFromTrust> {
-    let end = rules.exclusion_end(m.until, m.merged_on);
-    if as_of >= end {
-        return None;
-    }
-    let cap = match m.merged_on {
-        Some(merged_on) if end < m.until => ExclusionCap::Capped {
-            requested: m.until,
-            months: rules.merged_exclusion_max_months,
-            merged_on,
-        },
-        Some(_) => ExclusionCap::Within,
-        None => ExclusionCap::MergerDateUnknown,
-    };
-    Some(ExcludedFromTrust {
-        organisation: m.organisation.clone(),
-        until: end,
-        cap,
-        reason: m.reason.clone(),
-    })
 }
 
 /// The latest trust-level well-led assessment on or before `as_of`; on the same date the lower

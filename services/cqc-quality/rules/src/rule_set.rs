@@ -8,7 +8,9 @@ use oversight_rating::{Rating, RuleSetVersion, ServiceId, Thresholds};
 use serde::{Deserialize, Serialize};
 
 use crate::RulesError;
-use crate::explain::SafBand;
+use crate::evidence::MergedExclusion;
+use crate::explain::{ExcludedFromTrust, ExclusionCap, SafBand};
+use crate::saf::SafPercent;
 
 /// Name of the CQC 2018 rule set (DOMAIN.md §2).
 pub const CQC_2018: &str = "cqc-2018";
@@ -45,25 +47,34 @@ pub enum Scoring {
 
 /// The SAF score bands (DOMAIN.md §5) and how percentages are formed.
 ///
+/// Percentages are exact ([`SafPercent`]): nothing is rounded before it is banded.
+///
 /// \[A\] readings, all parameters of `saf-2023`:
 /// - a key question × service percentage is the sum of its quality-statement scores ÷ (4 × number
-///   of statements), rounded half up to a whole percent, then banded;
+///   of statements), exactly;
+/// - the published bands (≥ 88 outstanding, 63–87 good, 39–62 requires improvement, ≤ 38
+///   inadequate) are read as their lower bounds: a band starts exactly at its published minimum
+///   and runs up to, not including, the next band's minimum. A percentage in a gap between
+///   published bands (87 < p < 88, 62 < p < 63, 38 < p < 39) has not reached the higher band's
+///   minimum, so it falls in the lower band: 87.5 % is Good, 62.5 % requires improvement, 38.5 %
+///   inadequate;
 /// - every aggregate (service overall, location and trust key questions, location and trust
-///   overall) is the mean of the whole percentages beneath it, rounded half up, banded with the
-///   same bands, and then limited by the §2.1 rows that lower a rating: at least X inadequate →
-///   inadequate; any inadequate or at least X requires improvement → at best requires
-///   improvement (X from [`RuleSet::thresholds`]);
+///   overall) is the exact mean of the exact percentages beneath it, banded with the same bands,
+///   and then limited by the §2.1 rows that lower a rating: at least X inadequate → inadequate;
+///   any inadequate or at least X requires improvement → at best requires improvement (X from
+///   [`RuleSet::thresholds`]);
 /// - a limiter (§2.2) that lowers a scored rating also lowers its percentage to the top of the
-///   band it was limited to, so the aggregates above agree with the limited rating;
+///   published band it was limited to (87, 62 or 38), so the aggregates above agree with the
+///   limited rating;
 /// - if any real rating beneath an aggregate has no score (a rating carried forward from
 ///   `cqc-2018`), that aggregate falls back to the §2.1 counting rule, and says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafBands {
-    /// Lowest whole percentage rated outstanding (88).
+    /// Lowest percentage rated outstanding (88, exactly: 87.5 is not).
     pub outstanding_min: u32,
-    /// Lowest whole percentage rated good (63).
+    /// Lowest percentage rated good (63).
     pub good_min: u32,
-    /// Lowest whole percentage rated requires improvement (39); below is inadequate.
+    /// Lowest percentage rated requires improvement (39); below is inadequate.
     pub requires_improvement_min: u32,
 }
 
@@ -78,45 +89,46 @@ impl Default for SafBands {
 }
 
 impl SafBands {
-    /// The band of a whole percentage.
-    pub fn band(&self, percent: u32) -> Rating {
-        if percent >= self.outstanding_min {
+    /// The band of an exact percentage: the best band whose minimum it reaches.
+    pub fn band(&self, percent: SafPercent) -> Rating {
+        if percent.at_least(self.outstanding_min) {
             Rating::Outstanding
-        } else if percent >= self.good_min {
+        } else if percent.at_least(self.good_min) {
             Rating::Good
-        } else if percent >= self.requires_improvement_min {
+        } else if percent.at_least(self.requires_improvement_min) {
             Rating::RequiresImprovement
         } else {
             Rating::Inadequate
         }
     }
 
-    /// The highest percentage in a rating's band (used when a limiter lowers a scored rating).
-    pub fn top_of(&self, rating: Rating) -> u32 {
-        match rating {
+    /// The top of a rating's published band, a whole percentage (100, 87, 62, 38): where a
+    /// limiter puts the percentage of a scored rating it lowers.
+    pub fn top_of(&self, rating: Rating) -> SafPercent {
+        SafPercent::whole(match rating {
             Rating::Outstanding => 100,
             Rating::Good => self.outstanding_min.saturating_sub(1),
             Rating::RequiresImprovement => self.good_min.saturating_sub(1),
             Rating::Inadequate => self.requires_improvement_min.saturating_sub(1),
-        }
+        })
     }
 
-    /// The band of a rating with the percentages it covers.
+    /// A rating's band: the published minimum it starts at and the next band's minimum it stays
+    /// below (none for outstanding's top and inadequate's bottom).
     pub fn band_of(&self, rating: Rating) -> SafBand {
-        let min = match rating {
-            Rating::Outstanding => self.outstanding_min,
-            Rating::Good => self.good_min,
-            Rating::RequiresImprovement => self.requires_improvement_min,
-            Rating::Inadequate => 0,
+        let (min, below) = match rating {
+            Rating::Outstanding => (Some(self.outstanding_min), None),
+            Rating::Good => (Some(self.good_min), Some(self.outstanding_min)),
+            Rating::RequiresImprovement => {
+                (Some(self.requires_improvement_min), Some(self.good_min))
+            }
+            Rating::Inadequate => (None, Some(self.requires_improvement_min)),
         };
-        SafBand {
-            rating,
-            min,
-            max: self.top_of(rating),
-        }
+        SafBand { rating, min, below }
     }
 
-    /// "63–87" style text for explanations.
+    /// The band in words for explanations, with the gaps made explicit: "≥ 88", "63 to < 88",
+    /// "39 to < 63", "< 39".
     pub fn describe(&self, rating: Rating) -> String {
         self.band_of(rating).to_string()
     }
@@ -158,21 +170,10 @@ impl From<QualityStatementScore> for u8 {
     }
 }
 
-/// The whole percentage of a set of quality-statement scores: sum ÷ (4 × n), rounded half up.
+/// The exact percentage of a set of quality-statement scores: sum ÷ (4 × n), not rounded.
 /// `None` for no scores.
-pub fn saf_percent(scores: &[QualityStatementScore]) -> Option<u32> {
-    let n = u32::try_from(scores.len()).ok().filter(|n| *n > 0)?;
-    let sum: u32 = scores.iter().map(|s| u32::from(s.get())).sum();
-    Some(round_div(sum * 100, 4 * n))
-}
-
-/// Integer division rounded half up.
-pub(crate) fn round_div(num: u32, den: u32) -> u32 {
-    if den == 0 {
-        0
-    } else {
-        (2 * num + den) / (2 * den)
-    }
+pub fn saf_percent(scores: &[QualityStatementScore]) -> Option<SafPercent> {
+    SafPercent::of_scores(scores)
 }
 
 fn default_superseded() -> BTreeMap<ServiceId, ServiceId> {
@@ -242,14 +243,43 @@ impl RuleSet {
         newest_area(&self.superseded_areas, service).0
     }
 
-    /// The last day a merged organisation's service may be left out: `until`, capped at
-    /// `merged_exclusion_max_months` after the merger date when that is known.
-    pub fn exclusion_end(&self, until: NaiveDate, merged_on: Option<NaiveDate>) -> NaiveDate {
-        merged_on
-            .and_then(|m| {
-                m.checked_add_months(chrono::Months::new(self.merged_exclusion_max_months))
-            })
-            .map_or(until, |cap| until.min(cap))
+    /// The end (exclusive) of a merged organisation's service's exclusion from trust
+    /// aggregation: `merged_on` + `merged_exclusion_max_months`, or `until` when that is earlier.
+    pub fn exclusion_end(&self, m: &MergedExclusion) -> NaiveDate {
+        let cap = m
+            .merged_on
+            .checked_add_months(chrono::Months::new(self.merged_exclusion_max_months))
+            .unwrap_or(NaiveDate::MAX);
+        m.until.map_or(cap, |until| until.min(cap))
+    }
+
+    /// Why a merged organisation's service is left out of trust aggregation as of `as_of`, or
+    /// `None` once its exclusion has ended (§2.3: "for up to two years, with the reason stated").
+    pub fn merged_exclusion(
+        &self,
+        m: &MergedExclusion,
+        as_of: NaiveDate,
+    ) -> Option<ExcludedFromTrust> {
+        let end = self.exclusion_end(m);
+        if as_of >= end {
+            return None;
+        }
+        let (months, merged_on) = (self.merged_exclusion_max_months, m.merged_on);
+        let cap = match m.until {
+            Some(requested) if end < requested => ExclusionCap::Capped {
+                requested,
+                months,
+                merged_on,
+            },
+            Some(_) => ExclusionCap::Requested { merged_on },
+            None => ExclusionCap::Full { months, merged_on },
+        };
+        Some(ExcludedFromTrust {
+            organisation: m.organisation.clone(),
+            until: end,
+            cap,
+            reason: m.reason.clone(),
+        })
     }
 }
 

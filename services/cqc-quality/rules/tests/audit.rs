@@ -3,10 +3,13 @@
 // Tests may panic on broken fixtures; the workspace lints forbid it only in library code.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use chrono::NaiveDate;
+use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating};
 use cqc_rules::audit::{
-    AuditOutput, RecordRef, RowKind, audit_document, exit_ok, render_json_lines, render_table,
-    summarise,
+    AuditOutput, AuditRules, RecordRef, RowKind, audit_document, audit_document_with, exit_ok,
+    render_json_lines, render_table, summarise,
 };
+use oversight_rating::{KeyQuestion, Rating, TrustType};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
@@ -163,7 +166,7 @@ fn provider_with_use_of_resources_combined() {
     assert_eq!(p["agrees"], true);
     let expl = p["explanation"].to_string();
     assert!(
-        expl.contains("[cqc-combined-2018] combined (five key questions + use of resources as a sixth rating): 0 inadequate, 2 requires improvement (threshold 3), 0 outstanding (threshold 2) of 6 → Good"),
+        expl.contains("[cqc-combined-2018] combined (acute trust, as of 2019-06-05; five key questions + use of resources as a sixth rating): 0 inadequate, 2 requires improvement (threshold 3), 0 outstanding (threshold 2) of 6 → Good"),
         "{expl}"
     );
 }
@@ -327,4 +330,189 @@ fn table_is_aligned_with_summary() {
         table.contains("error: ratings.ndjson: line 2: malformed JSON"),
         "{table}"
     );
+}
+
+/// A provider object publishing the given key questions (all dated `date`) and a use-of-resources
+/// rating of `uor_date`.
+fn provider_json(kqs: &[(&str, &str)], date: &str, uor: &str, uor_date: &str) -> String {
+    let kq: Vec<Value> = kqs
+        .iter()
+        .map(|(name, rating)| json!({"name": name, "rating": rating, "reportDate": date}))
+        .collect();
+    json!({
+        "providerId": "RXX",
+        "currentRatings": {
+            "overall": {
+                "rating": "Good",
+                "reportDate": date,
+                "keyQuestionRatings": kq,
+                "useOfResources": {"reportDate": uor_date, "useOfResourcesRating": uor}
+            }
+        }
+    })
+    .to_string()
+}
+
+const FIVE_GOOD: [(&str, &str); 5] = [
+    ("Safe", "Good"),
+    ("Effective", "Good"),
+    ("Caring", "Good"),
+    ("Responsive", "Good"),
+    ("Well-led", "Good"),
+];
+
+/// `oversight rate` decides whether a combined rating exists with the combiner's own rule
+/// (DOMAIN.md §3): non-specialist acute trusts only, not before 5 March 2018, six real ratings.
+#[test]
+fn the_audit_computes_a_combined_rating_only_where_the_combiner_would() {
+    let hand_example = [
+        ("Safe", "Requires improvement"),
+        ("Effective", "Good"),
+        ("Caring", "Good"),
+        ("Responsive", "Good"),
+        ("Well-led", "Good"),
+    ];
+    // (trust type, key questions, their date, UoR, UoR date, expected combined, reason)
+    type Case<'a> = (
+        TrustType,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: &[Case] = &[
+        // §3 hand example: S=RI, rest G, UoR=RI → combined Good.
+        (
+            TrustType::Acute,
+            &hand_example,
+            "2019-06-05",
+            "Requires improvement",
+            "2019-05-01",
+            Some("Good"),
+            "",
+        ),
+        // Dated by the latest part: 5 March 2018 is the first combined day.
+        (
+            TrustType::Acute,
+            &FIVE_GOOD,
+            "2017-06-01",
+            "Good",
+            "2018-03-05",
+            Some("Good"),
+            "",
+        ),
+        (
+            TrustType::Acute,
+            &FIVE_GOOD,
+            "2017-06-01",
+            "Good",
+            "2018-03-04",
+            None,
+            "shadow (as of 2018-03-04, before 2018-03-05)",
+        ),
+        // Six real ratings: four key questions and UoR are not enough; nor is a non-rating UoR.
+        (
+            TrustType::Acute,
+            &FIVE_GOOD[..4],
+            "2019-06-05",
+            "Good",
+            "2019-05-01",
+            None,
+            "no rating for well-led",
+        ),
+        (
+            TrustType::Acute,
+            &FIVE_GOOD,
+            "2019-06-05",
+            "Not rated",
+            "2019-05-01",
+            None,
+            "no approved use of resources rating",
+        ),
+        // Trust type.
+        (
+            TrustType::SpecialistAcute,
+            &FIVE_GOOD,
+            "2019-06-05",
+            "Good",
+            "2019-05-01",
+            None,
+            "specialist acute trust",
+        ),
+        (
+            TrustType::MentalHealth,
+            &FIVE_GOOD,
+            "2019-06-05",
+            "Good",
+            "2019-05-01",
+            None,
+            "not an acute trust (mental health)",
+        ),
+    ];
+    let kq_of = |name: &str| name.parse::<KeyQuestion>().expect("key question");
+    let rating_of = |r: &str| {
+        r.parse::<oversight_rating::RatingValue>()
+            .expect("rating")
+            .rating()
+    };
+    let day = |s: &str| s.parse::<NaiveDate>().expect("date");
+    for (trust_type, kqs, date, uor, uor_date, want, reason) in cases {
+        let rules = AuditRules {
+            provider_trust_type: *trust_type,
+            ..AuditRules::cqc_2018()
+        };
+        let out = audit_document_with("p.json", &provider_json(kqs, date, uor, uor_date), &rules);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let row = &out.rows[0];
+        let expected = want.map(|w| w.parse::<Rating>().expect("rating"));
+        assert_eq!(
+            row.computed.combined, expected,
+            "{trust_type:?} {kqs:?} {uor_date}: {:?}",
+            row.explanation
+        );
+        if !reason.is_empty() {
+            assert!(
+                row.explanation
+                    .iter()
+                    .any(|l| l.contains("no combined rating") && l.contains(reason)),
+                "{reason}: {:?}",
+                row.explanation
+            );
+        }
+        // The combiner, given the same parts and dated the same way, agrees.
+        let input = CombineInput {
+            trust_type: *trust_type,
+            key_questions: kqs
+                .iter()
+                .map(|(k, r)| {
+                    (
+                        kq_of(k),
+                        DatedRating {
+                            rating: rating_of(r),
+                            date: Some(day(date)),
+                        },
+                    )
+                })
+                .collect(),
+            overall_quality: DatedRating {
+                rating: Some(Rating::Good),
+                date: Some(day(date)),
+            },
+            uor: rating_of(uor).map(|rating| ApprovedUor {
+                rating,
+                date: day(uor_date),
+                version: 1,
+            }),
+            sources: Default::default(),
+        };
+        let as_of = day(date).max(day(uor_date));
+        let outcome = combined_rules::combine(&input, as_of, &CombinedRuleSet::default());
+        assert_eq!(
+            outcome.combined, expected,
+            "combiner: {:?}",
+            outcome.no_combined_reason
+        );
+    }
 }

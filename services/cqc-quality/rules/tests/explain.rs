@@ -67,11 +67,7 @@ fn two_of_five_inadequate() -> CountingRule {
 
 #[test]
 fn each_rule_renders_as_before() {
-    let good_band = SafBand {
-        rating: G,
-        min: 63,
-        max: 87,
-    };
+    let bands = SafBands::default();
     let cases: Vec<(Rule, &str)> = vec![
         (
             Rule::Counting(two_of_five_inadequate()),
@@ -79,25 +75,21 @@ fn each_rule_renders_as_before() {
         ),
         (
             Rule::SafMean {
-                mean: 78,
+                mean: SafPercent::ratio(1755, 20).expect("percent"),
                 n: 5,
-                band: good_band,
+                band: bands.band_of(G),
                 limited_by: None,
             },
-            "mean score 78% of 5 → Good (band 63–87%)",
+            "mean score 87.75% of 5 → Good (band 63 to < 88%)",
         ),
         (
             Rule::SafMean {
-                mean: 58,
+                mean: SafPercent::whole(58),
                 n: 5,
-                band: SafBand {
-                    rating: RI,
-                    min: 39,
-                    max: 62,
-                },
+                band: bands.band_of(RI),
                 limited_by: Some(Box::new(two_of_five_inadequate())),
             },
-            "mean score 58% of 5 → Requires improvement (band 39–62%); limited by §2.1: 2 of 5 ratings inadequate, threshold 2 → Inadequate",
+            "mean score 58% of 5 → Requires improvement (band 39 to < 63%); limited by §2.1: 2 of 5 ratings inadequate, threshold 2 → Inadequate",
         ),
         (
             Rule::Judged {
@@ -125,21 +117,17 @@ fn each_rule_renders_as_before() {
         (
             Rule::Judged {
                 basis: Basis::Scored {
-                    statements: 25,
-                    sum: 88,
-                    percent: 88,
-                    band: SafBand {
-                        rating: O,
-                        min: 88,
-                        max: 100,
-                    },
+                    statements: 2,
+                    sum: 7,
+                    percent: SafPercent::ratio(175, 2).expect("percent"),
+                    band: bands.band_of(G),
                 },
                 limiter: Some(Box::new(LimiterApplied {
                     limiter: warning(),
                     to: I,
                 })),
             },
-            "25 quality statements scored 88 of 100 = 88% → Outstanding (band ≥ 88%); limiter applied: enforcement action: warning notice (Section 29A warning notice) → Inadequate → Inadequate",
+            "2 quality statements scored 7 of 8 = 87.5% → Good (band 63 to < 88%); limiter applied: enforcement action: warning notice (Section 29A warning notice) → Inadequate → Inadequate",
         ),
         (
             Rule::NoWellLedAssessment,
@@ -158,12 +146,11 @@ fn each_rule_renders_as_before() {
         assert_eq!(rule.to_string(), want, "{rule:?}");
     }
     // The SAF bands of DOMAIN.md §5, as explanations write them.
-    let bands = SafBands::default();
     let ranges: Vec<String> = Rating::ALL
         .iter()
         .map(|r| bands.band_of(*r).to_string())
         .collect();
-    assert_eq!(ranges, ["≤ 38", "39–62", "63–87", "≥ 88"]);
+    assert_eq!(ranges, ["< 39", "39 to < 63", "63 to < 88", "≥ 88"]);
 }
 
 #[test]
@@ -192,10 +179,10 @@ fn each_input_renders_as_label_value_date() {
             input(
                 Label::Service(surgery),
                 Some(RatingValue::Rated(RI)),
-                Some(62),
+                Some(SafPercent::ratio(125, 2).expect("percent")),
                 Some("2024-01-01"),
             ),
-            "surgery: Requires improvement, 62% (2024-01-01)",
+            "surgery: Requires improvement, 62.5% (2024-01-01)",
         ),
         (
             input(
@@ -320,9 +307,22 @@ fn each_note_renders_as_before() {
             Note::ExcludedMerged(Box::new(ExcludedMerged {
                 location: None,
                 service: "urgent".parse().expect("service"),
-                why: excluded(ExclusionCap::MergerDateUnknown),
+                why: excluded(ExclusionCap::Full {
+                    months: 24,
+                    merged_on: d("2022-01-01"),
+                }),
             })),
-            "urgent: from merged organisation Old Neighbour NHS Trust, left out of trust aggregation until 2024-01-01 (merger date unknown: the two-year cap cannot be checked): acquired 2021; services being integrated",
+            "urgent: from merged organisation Old Neighbour NHS Trust, left out of trust aggregation until 2024-01-01 (24 months after the merger of 2022-01-01): acquired 2021; services being integrated",
+        ),
+        (
+            Note::ExcludedMerged(Box::new(ExcludedMerged {
+                location: None,
+                service: "urgent".parse().expect("service"),
+                why: excluded(ExclusionCap::Requested {
+                    merged_on: d("2022-01-01"),
+                }),
+            })),
+            "urgent: from merged organisation Old Neighbour NHS Trust, left out of trust aggregation until 2024-01-01 (merged 2022-01-01): acquired 2021; services being integrated",
         ),
         (
             Note::LocationAllExcluded {
@@ -466,12 +466,15 @@ fn hand_worked_trust() -> TrustQuality {
         statement_scores: Vec::new(),
     });
     let mut care = service("care", [I; 5], "2019-02-01");
-    care.merged_from = Some(MergedExclusion {
-        organisation: "Old Neighbour NHS Trust".into(),
-        until: d("2021-01-01"),
-        reason: "acquired 2018; services being integrated".into(),
-        merged_on: Some(d("2018-06-01")),
-    });
+    care.merged_from = Some(
+        MergedExclusion::new(
+            "Old Neighbour NHS Trust",
+            Some(d("2018-06-01")),
+            Some(d("2021-01-01")),
+            "acquired 2018; services being integrated",
+        )
+        .expect("a valid exclusion"),
+    );
     let evidence = TrustEvidence {
         trust: "RXX".parse().expect("trust"),
         trust_type: TrustType::Acute,
@@ -510,8 +513,8 @@ fn service_of<'q>(l: &'q LocationQuality, id: &str) -> &'q ServiceQuality {
         .expect("service")
 }
 
-/// The lines each explanation rendered before explanations were data (the code of commit
-/// 086e0cd gave exactly these), worked by hand against DOMAIN.md §2.
+/// The lines each explanation rendered before explanations were data (the text-building rules
+/// gave exactly these), worked by hand against DOMAIN.md §2.
 #[test]
 fn a_hand_worked_trust_renders_line_for_line_as_before() {
     let q = hand_worked_trust();

@@ -328,26 +328,38 @@ fn two_hospitals(merged: Option<MergedExclusion>) -> TrustEvidence {
     )
 }
 
+/// DOMAIN.md §2.3: services of a previously separate organisation "may be left out of trust-level
+/// aggregation for up to two years, with the reason stated" — two years from the merger.
 #[test]
-fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
-    let merged = |until: &str, on: Option<&str>| MergedExclusion {
-        organisation: "Old Neighbour NHS Trust".into(),
-        until: d(until),
-        reason: "acquired 2021; services being integrated".into(),
-        merged_on: on.map(d),
+fn merged_services_left_out_of_trust_for_at_most_two_years_from_the_merger() {
+    let merged = |on: &str, until: Option<&str>| {
+        MergedExclusion::new(
+            "Old Neighbour NHS Trust",
+            Some(d(on)),
+            until.map(d),
+            "acquired 2022; services being integrated",
+        )
+        .expect("valid exclusion")
     };
-    // (until, merged on, as of, left out?)
+    // (merged on, until, as of, left out?)
     let cases: &[(&str, Option<&str>, &str, bool)] = &[
-        ("2023-06-01", Some("2022-01-01"), "2023-05-31", true),
-        ("2023-06-01", Some("2022-01-01"), "2023-06-01", false),
+        // No end asked for: two years from 1 January 2022, so up to 31 December 2023.
+        ("2022-01-01", None, "2022-01-01", true),
+        ("2022-01-01", None, "2023-12-31", true),
+        ("2022-01-01", None, "2024-01-01", false),
+        ("2022-01-01", None, "2030-01-01", false),
+        // An earlier end is kept.
+        ("2022-01-01", Some("2023-06-01"), "2023-05-31", true),
+        ("2022-01-01", Some("2023-06-01"), "2023-06-01", false),
         // Asked for three years: capped at two after the merger.
-        ("2025-01-01", Some("2022-01-01"), "2023-12-31", true),
-        ("2025-01-01", Some("2022-01-01"), "2024-01-01", false),
-        // No merger date: `until` as given, noted.
-        ("2025-01-01", None, "2024-06-01", true),
+        ("2022-01-01", Some("2025-01-01"), "2023-12-31", true),
+        ("2022-01-01", Some("2025-01-01"), "2024-01-01", false),
+        ("2022-07-15", Some("2099-01-01"), "2024-07-14", true),
+        ("2022-07-15", Some("2099-01-01"), "2024-07-15", false),
     ];
-    for (until, on, as_of, excluded) in cases {
-        let q = rate_trust(&two_hospitals(Some(merged(until, *on))), d(as_of), &cqc());
+    for (on, until, as_of, excluded) in cases {
+        let m = merged(on, *until);
+        let q = rate_trust(&two_hospitals(Some(m.clone())), d(as_of), &cqc());
         let safe = &q.key_questions[&KeyQuestion::Safe];
         // Location RYY01 itself still counts the service: 1 I of 2 (X = 1) → I.
         assert_eq!(
@@ -355,7 +367,7 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
             Some(I)
         );
         let want = if *excluded { Some(G) } else { Some(I) };
-        assert_eq!(safe.rating, want, "{until} {on:?} {as_of}");
+        assert_eq!(safe.rating, want, "{on} {until:?} {as_of}");
         let text = safe.explanation.lines().join("\n");
         assert_eq!(
             text.contains("Old Neighbour NHS Trust"),
@@ -363,8 +375,9 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
             "{text}"
         );
         if *excluded {
+            // The reason is stated.
             assert!(
-                text.contains("acquired 2021; services being integrated"),
+                text.contains("acquired 2022; services being integrated"),
                 "{text}"
             );
             assert!(
@@ -372,17 +385,60 @@ fn merged_services_left_out_of_trust_until_end_capped_at_two_years() {
                 "{text}"
             );
         }
-        if *excluded && until.starts_with("2025") && on.is_some() {
+        if *excluded && *on == "2022-01-01" && *until == Some("2025-01-01") {
             assert!(
                 text.contains("until 2024-01-01") && text.contains("capped at 24 months"),
                 "{text}"
             );
         }
-        if on.is_none() {
-            assert!(text.contains("merger date unknown"), "{text}");
+        if *excluded && until.is_none() {
+            assert!(
+                text.contains("until 2024-01-01 (24 months after the merger of 2022-01-01)"),
+                "{text}"
+            );
         }
     }
     assert_eq!(cqc().merged_exclusion_max_months, 24);
+    assert_eq!(
+        cqc().exclusion_end(&merged("2022-01-01", None)),
+        d("2024-01-01")
+    );
+}
+
+#[test]
+fn a_merged_service_without_its_merger_date_is_refused() {
+    assert_eq!(
+        MergedExclusion::new(
+            "Old Neighbour NHS Trust",
+            None,
+            Some(d("2024-01-01")),
+            "merger"
+        ),
+        Err(RulesError::MergerDateMissing {
+            field: "merged_on".into()
+        })
+    );
+    let err = RulesError::MergerDateMissing {
+        field: "merged_on".into(),
+    }
+    .to_string();
+    assert!(err.starts_with("merged_on: missing"), "{err}");
+    assert!(err.contains("two years"), "{err}");
+    // An end on or before the merger is refused naming `until`.
+    assert!(matches!(
+        MergedExclusion::new("Old", Some(d("2022-01-01")), Some(d("2022-01-01")), "merger"),
+        Err(RulesError::InvalidValue { field, .. }) if field == "until"
+    ));
+    // Evidence JSON without the date is refused with the same error, not silently uncapped.
+    let json = r#"{"service":"urgent","ratings":[],"merged_from":{"organisation":"Old","until":"2024-01-01","reason":"merger"}}"#;
+    let err = serde_json::from_str::<ServiceEvidence>(json).expect_err("no merger date");
+    assert!(err.to_string().contains("merged_on: missing"), "{err}");
+    let ok = r#"{"service":"urgent","ratings":[],"merged_from":{"organisation":"Old","merged_on":"2022-01-01","reason":"merger"}}"#;
+    let svc: ServiceEvidence = serde_json::from_str(ok).expect("valid");
+    assert_eq!(
+        svc.merged_from.map(|m| (m.merged_on, m.until)),
+        Some((d("2022-01-01"), None))
+    );
 }
 
 #[test]
@@ -678,6 +734,23 @@ fn scores(n: usize, sum: usize) -> Vec<QualityStatementScore> {
         .collect()
 }
 
+/// A whole percentage as the exact value the rules compare.
+fn pc(p: u32) -> SafPercent {
+    SafPercent::whole(p)
+}
+
+/// `num / den` percent, exactly.
+fn frac(num: u128, den: u128) -> SafPercent {
+    SafPercent::ratio(num, den).expect("non-zero denominator")
+}
+
+fn scores_of(values: &[i64]) -> Vec<QualityStatementScore> {
+    values
+        .iter()
+        .map(|v| QualityStatementScore::new(*v, "statement_scores").expect("1–4"))
+        .collect()
+}
+
 #[test]
 fn saf_bands_at_the_boundaries() {
     let bands = SafBands::default();
@@ -694,14 +767,14 @@ fn saf_bands_at_the_boundaries() {
     ];
     for (pct, want) in cases {
         let s = scores(25, pct);
-        assert_eq!(saf_percent(&s), Some(pct as u32));
-        assert_eq!(bands.band(pct as u32), want, "{pct}");
+        assert_eq!(saf_percent(&s), Some(pc(pct as u32)));
+        assert_eq!(bands.band(pc(pct as u32)), want, "{pct}");
         let mut svc = service("urgent", [G, G, G, G, G], "2024-01-01");
         svc.ratings[0].statement_scores = s;
         let q = rate_service(&svc, d("2024-02-01"), &RuleSet::saf_2023());
         let safe = &q.key_questions[&KeyQuestion::Safe];
         assert_eq!(safe.rating, Some(want), "{pct}");
-        assert_eq!(safe.percent, Some(pct as u32));
+        assert_eq!(safe.percent, Some(pc(pct as u32)));
         assert_eq!(safe.explanation.rule_set, "saf-2023");
         assert!(
             safe.explanation
@@ -712,9 +785,155 @@ fn saf_bands_at_the_boundaries() {
             safe.explanation.text().rule
         );
     }
-    // Rounding half up: 7 of 8 = 87.5 → 88 → Outstanding.
-    assert_eq!(saf_percent(&scores(2, 7)), Some(88));
     assert_eq!(saf_percent(&[]), None);
+}
+
+/// DOMAIN.md §5: ≥ 88 % outstanding, 63–87 good, 39–62 RI, ≤ 38 inadequate. Nothing is rounded
+/// before banding, and a percentage between two published bands has not reached the higher one's
+/// minimum: 87.5 % is Good (the brief's own example), 62.5 % RI, 38.5 % inadequate.
+#[test]
+fn saf_percentages_are_exact_and_gaps_fall_to_the_lower_band() {
+    let bands = SafBands::default();
+    // (scores, exact percentage, band) — worked by hand: sum ÷ (4 × n) × 100.
+    let cases: Vec<(Vec<QualityStatementScore>, SafPercent, Rating)> = vec![
+        // 7 of 8 = 87.5 %: Good, not Outstanding (rounding first would have made it 88).
+        (scores_of(&[4, 3]), frac(175, 2), G),
+        // 28 of 32 = 87.5 % again, from eight statements.
+        (scores_of(&[4, 4, 4, 4, 3, 3, 3, 3]), frac(175, 2), G),
+        // 5 of 8 = 62.5 %: requires improvement, not Good.
+        (scores_of(&[3, 2]), frac(125, 2), RI),
+        // 11 of 12 = 91.66… %: Outstanding; 7 of 12 = 58.33… %: RI.
+        (scores_of(&[4, 4, 3]), frac(275, 3), O),
+        (scores_of(&[3, 2, 2]), frac(175, 3), RI),
+        // 15 of 24 = 62.5 %.
+        (scores_of(&[3, 3, 3, 2, 2, 2]), frac(125, 2), RI),
+        // 77 of 200 = 38.5 % (50 statements): inadequate, not RI.
+        (scores(50, 77), frac(77, 2), I),
+    ];
+    for (s, want_pct, want) in cases {
+        let raw: Vec<u8> = s.iter().map(|x| x.get()).collect();
+        let got = saf_percent(&s).expect("scores");
+        assert_eq!(got, want_pct, "{raw:?}");
+        assert_eq!(bands.band(got), want, "{raw:?} = {got}%");
+        let mut svc = service("urgent", [G, G, G, G, G], "2024-01-01");
+        svc.ratings[0].statement_scores = s;
+        let q = rate_service(&svc, d("2024-02-01"), &RuleSet::saf_2023());
+        let safe = &q.key_questions[&KeyQuestion::Safe];
+        assert_eq!(
+            safe.rating,
+            Some(want),
+            "{raw:?}: {}",
+            safe.explanation.text().rule
+        );
+        assert_eq!(safe.percent, Some(want_pct));
+    }
+    // The explanation shows the exact value and the band with its gap made explicit.
+    let mut svc = service("urgent", [G, G, G, G, G], "2024-01-01");
+    svc.ratings[0].statement_scores = scores_of(&[4, 3]);
+    let q = rate_service(&svc, d("2024-02-01"), &RuleSet::saf_2023());
+    let rule = &q.key_questions[&KeyQuestion::Safe].explanation.text().rule;
+    assert!(
+        rule.contains("scored 7 of 8 = 87.5% → Good (band 63 to < 88%)"),
+        "{rule}"
+    );
+    // Exactly at the boundaries, and just below them.
+    for (p, want) in [
+        (pc(88), O),
+        (frac(8799, 100), G),
+        (pc(63), G),
+        (frac(6299, 100), RI),
+        (pc(39), RI),
+        (frac(3899, 100), I),
+    ] {
+        assert_eq!(bands.band(p), want, "{p}");
+    }
+}
+
+/// Aggregates average the exact percentages beneath them; the mean is not rounded either.
+#[test]
+fn saf_aggregates_average_exact_percentages() {
+    let rules = RuleSet::saf_2023();
+    let svc = |kq_scores: [Vec<QualityStatementScore>; 5]| {
+        let mut s = service("urgent", [G, G, G, G, G], "2024-01-01");
+        for (r, scores) in s.ratings.iter_mut().zip(kq_scores) {
+            r.statement_scores = scores;
+        }
+        s
+    };
+    let seven_of_eight = || scores_of(&[4, 3]);
+    // 25 statements adding up to 88.
+    let eighty_eight = || scores(25, 88);
+    // Five key questions at 87.5 % each: mean 87.5 % → Good. (Rounded first: 88 → Outstanding.)
+    let q = rate_service(
+        &svc(std::array::from_fn(|_| seven_of_eight())),
+        d("2024-02-01"),
+        &rules,
+    );
+    assert_eq!(
+        q.overall.rating,
+        Some(G),
+        "{}",
+        q.overall.explanation.text().rule
+    );
+    assert_eq!(q.overall.percent, Some(frac(175, 2)));
+    // 88, 88, 88, 88 and 87.5: mean 87.9 % → Good, although four key questions are Outstanding
+    // (the §2.1 rows only ever lower a banded rating).
+    assert_eq!(saf_percent(&eighty_eight()), Some(pc(88)));
+    let q = rate_service(
+        &svc([
+            eighty_eight(),
+            eighty_eight(),
+            eighty_eight(),
+            eighty_eight(),
+            seven_of_eight(),
+        ]),
+        d("2024-02-01"),
+        &rules,
+    );
+    assert_eq!(q.overall.percent, Some(frac(879, 10)));
+    assert_eq!(
+        q.overall.rating,
+        Some(G),
+        "{}",
+        q.overall.explanation.text().rule
+    );
+    assert!(
+        q.overall
+            .explanation
+            .text()
+            .rule
+            .starts_with("mean score 87.9% of 5 → Good"),
+        "{}",
+        q.overall.explanation.text().rule
+    );
+    // 11/12, 7/8, 7/8, 7/8, 7/8: (91.66… + 4 × 87.5) / 5 = 88.33… % → Outstanding, exactly 265/3.
+    let q = rate_service(
+        &svc([
+            scores_of(&[4, 4, 3]),
+            seven_of_eight(),
+            seven_of_eight(),
+            seven_of_eight(),
+            seven_of_eight(),
+        ]),
+        d("2024-02-01"),
+        &rules,
+    );
+    assert_eq!(q.overall.percent, Some(frac(265, 3)));
+    assert_eq!(q.overall.rating, Some(O));
+    // A location key question averages its services' exact percentages: 87.5 % and 88 % → 87.75 %
+    // → Good (rounded first, both were 88 → Outstanding).
+    let a = svc(std::array::from_fn(|_| seven_of_eight()));
+    let mut b = svc(std::array::from_fn(|_| eighty_eight()));
+    b.service = "surgery".parse().expect("service id");
+    let ev = trust(
+        TrustType::Acute,
+        vec![location("RXX01", vec![a, b])],
+        vec![well_led(G, "2024-01-01")],
+    );
+    let t = rate_trust(&ev, d("2024-02-01"), &rules);
+    let safe = &t.locations[0].key_questions[&KeyQuestion::Safe];
+    assert_eq!(safe.percent, Some(frac(351, 4)));
+    assert_eq!(safe.rating, Some(G), "{}", safe.explanation.text().rule);
 }
 
 #[test]
@@ -770,7 +989,7 @@ fn saf_overall_bands_the_mean_with_section_2_1_limiters() {
             "{pcts:?}: {}",
             q.overall.explanation.text().rule
         );
-        assert_eq!(q.overall.percent, Some(*pct), "{pcts:?}");
+        assert_eq!(q.overall.percent, Some(pc(*pct)), "{pcts:?}");
     }
     // A limiter lowers a scored rating and its percentage to the top of the band.
     let mut s = saf_service([95, 95, 95, 95, 95]);
@@ -779,7 +998,7 @@ fn saf_overall_bands_the_mean_with_section_2_1_limiters() {
     });
     let q = rate_service(&s, d("2024-02-01"), &RuleSet::saf_2023());
     assert_eq!(q.key_questions[&KeyQuestion::Safe].rating, Some(RI));
-    assert_eq!(q.key_questions[&KeyQuestion::Safe].percent, Some(62));
+    assert_eq!(q.key_questions[&KeyQuestion::Safe].percent, Some(pc(62)));
     // Without scores, a judgement carried from cqc-2018 falls back to §2.1 counting.
     let mut s = saf_service([95, 95, 95, 95, 95]);
     s.ratings[4].statement_scores.clear();
@@ -845,9 +1064,9 @@ fn rule_set_selected_by_date_or_configuration() {
 fn evidence_round_trips_through_json_with_cqc_strings() {
     let mut ev = two_hospitals(Some(MergedExclusion {
         organisation: "Old".into(),
-        until: d("2024-01-01"),
+        merged_on: d("2022-03-01"),
+        until: Some(d("2024-01-01")),
         reason: "merger".into(),
-        merged_on: None,
     }));
     ev.locations[0].services[0].ratings[0].limiter = Some(Limiter::EnforcementAction {
         action: EnforcementKind::Condition,

@@ -10,13 +10,15 @@
 //! | `region` | optional NHS England region, free text, e.g. `London`, `North East and Yorkshire` (at most 64 characters) |
 //! | `location_id` | CQC location id or ODS site code (service ratings of trusts with a location level) |
 //! | `location_name` | optional |
-//! | `service` | inspection area id, e.g. `urgent`, `surgery` (service ratings) |
+//! | `service` | inspection area id, e.g. `urgent`, `surgery`, or CQC's name of the service, e.g. `Long stay or rehabilitation mental health wards for working age adults` (mapped as in CQC's API JSON; at most 256 characters) (service ratings) |
 //! | `key_question` | `safe`, `effective`, `caring`, `responsive`, `well-led` (service ratings) |
 //! | `rating` | CQC rating string, e.g. `Requires improvement`, or a non-rating such as `Not rated` |
 //! | `report_date` | ISO date `YYYY-MM-DD` |
 
 use std::io::{BufReader, Read};
 
+use cqc_rules::RulesError;
+use cqc_rules::cqc_api::service_id_for_name;
 use oversight_proto::common::v1 as common;
 use oversight_proto::evidence::v1 as ev;
 use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode, TrustType};
@@ -38,6 +40,14 @@ struct FeedRow {
     key_question: Option<String>,
     rating: Option<String>,
     report_date: Option<String>,
+}
+
+/// Why a `service` value was refused, without the rules' own field name (the feed's is `service`).
+fn service_reason(e: &RulesError) -> String {
+    match e {
+        RulesError::InvalidValue { value, reason, .. } => format!("{value:?}: {reason}"),
+        other => other.to_string(),
+    }
 }
 
 /// The longest region name accepted (in characters).
@@ -341,9 +351,9 @@ fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
     let region = region(at, "region", row.region.as_deref())?;
     match record_type {
         "service_rating" => {
-            let service: ServiceId = required(at, "service", &row.service)?
-                .parse()
-                .map_err(|e| at.reject("service", format!("{e}")))?;
+            // An id or CQC's display name, mapped exactly as the CQC API JSON door maps it.
+            let service: ServiceId = service_id_for_name(required(at, "service", &row.service)?)
+                .map_err(|e| at.reject("service", service_reason(&e)))?;
             let kq: KeyQuestion = required(at, "key_question", &row.key_question)?
                 .parse()
                 .map_err(|e| at.reject("key_question", format!("{e}")))?;

@@ -94,6 +94,89 @@ fn location_required_for_acute_not_for_mental_health() {
     assert_eq!(p.rejected[0].field, "location_id");
 }
 
+/// CQC's mental health, community and ambulance core services include names over 64
+/// characters; each is accepted by its name or its id, in either door.
+const LONG_CQC_SERVICE_NAMES: [(&str, &str); 4] = [
+    (
+        "Community mental health services for people with a learning disability or autism",
+        "community-mental-health-services-for-people-with-a-learning-disability-or-autism",
+    ),
+    (
+        "Acute wards for adults of working age and psychiatric intensive care units",
+        "acute-wards-for-adults-of-working-age-and-psychiatric-intensive-care-units",
+    ),
+    (
+        "Long stay or rehabilitation mental health wards for working age adults",
+        "long-stay-or-rehabilitation-mental-health-wards-for-working-age-adults",
+    ),
+    (
+        "Emergency operations centre (EOC)",
+        "emergency-operations-centre-eoc",
+    ),
+];
+
+#[test]
+fn long_real_service_names_are_accepted_and_abusive_ones_refused() {
+    let mut csv = HEADER.to_string();
+    for (name, id) in LONG_CQC_SERVICE_NAMES {
+        csv.push_str(&format!(
+            "service_rating,RYY,,mental_health,,,\"{name}\",safe,Good,2019-06-01\n\
+             service_rating,RYY,,mental_health,,,{id},caring,Good,2019-06-01\n"
+        ));
+    }
+    csv.push_str(&format!(
+        "service_rating,RYY,,mental_health,,,{},safe,Good,2019-06-01\n",
+        "x".repeat(300)
+    ));
+    let p = parse(Format::Csv, "mh.csv", csv.as_bytes());
+    assert_eq!(fields(&p), vec![(9, "service")]);
+    assert!(
+        p.rejected[0]
+            .reason
+            .contains("at most 256 characters, this one has 300"),
+        "{}",
+        p.rejected[0].reason
+    );
+    let ids: Vec<&str> = p
+        .accepted
+        .iter()
+        .map(|a| {
+            quality(&a.evidence[0]).service_ratings[0]
+                .service_id
+                .as_str()
+        })
+        .collect();
+    let want: Vec<&str> = LONG_CQC_SERVICE_NAMES
+        .iter()
+        .flat_map(|(_, id)| [*id, *id])
+        .collect();
+    assert_eq!(ids, want);
+
+    // CQC API JSON: a location whose services have those names is accepted whole.
+    let services: Vec<String> = LONG_CQC_SERVICE_NAMES
+        .iter()
+        .map(|(name, _)| {
+            format!(
+                r#"{{"name":"{name}","reportDate":"2019-06-05","keyQuestionRatings":[{{"name":"Safe","rating":"Good"}}]}}"#
+            )
+        })
+        .collect();
+    let location = format!(
+        r#"{{"locationId":"1-1000000009","odsCode":"RYY01","currentRatings":{{"serviceRatings":[{}]}}}}"#,
+        services.join(",")
+    );
+    let p = parse(Format::CqcJson, "mh.json", location.as_bytes());
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+    let q = quality(&p.accepted[0].evidence[0]);
+    let ids: Vec<&str> = q
+        .service_ratings
+        .iter()
+        .map(|s| s.service_id.as_str())
+        .collect();
+    let want: Vec<&str> = LONG_CQC_SERVICE_NAMES.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids, want);
+}
+
 fn quality(e: &Evidence) -> &ev::QualityEvidence {
     match e {
         Evidence::Quality(q) => q,

@@ -5,10 +5,11 @@
 //! Computed per ward and month, and rolled up per trust and month as total hours ÷ total patient
 //! days, never as an average of ward ratios. Reported by staff group and combined.
 //!
-//! A ward-month with no patient days at all is an input error ([`ChppdError::NoPatientDays`]), not
-//! a division by zero; its hours are left out of the trust roll-up, which is computed over the
-//! ward-months that have patient days. The same ward and date given twice is an error too
-//! ([`ChppdError::DuplicateWardDay`]): the first is kept.
+//! The trust roll-up is Σ care hours ÷ Σ patients at midnight over every ward-day of the month. A
+//! ward with no patients at midnight on any day of a month has no ward figure that month (there
+//! is nothing to divide by; it is neither an error nor zero), and its hours still count in the
+//! trust roll-up ([`ChppdFigures::per_patient_day`] is `None`). The same ward and date given twice
+//! is an input error ([`ChppdError::DuplicateWardDay`]): the first is kept.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -226,29 +227,45 @@ pub struct ChppdFigures {
     pub patient_days: u64,
     /// Hours worked, by staff group.
     pub hours: ByStaffGroup,
-    /// Total hours ÷ patient days (unrounded).
+    /// Hours ÷ patient days; `None` when there were no patient days (no figure: not an error,
+    /// and not zero).
+    pub per_patient_day: Option<PerPatientDay>,
+}
+
+/// Care hours per patient day, combined and by staff group (unrounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerPatientDay {
+    /// Total hours ÷ patient days.
     pub chppd: Decimal,
-    /// Each staff group's hours ÷ patient days (unrounded).
+    /// Each staff group's hours ÷ patient days.
     pub by_staff_group: ByStaffGroup,
 }
 
 impl ChppdFigures {
-    /// CHPPD from summed hours and patient days; `None` when there are no patient days.
-    pub fn from_totals(hours: ByStaffGroup, patient_days: u64) -> Option<Self> {
-        if patient_days == 0 {
-            return None;
-        }
-        let days = Decimal::from(patient_days);
-        Some(ChppdFigures {
+    /// The figures of summed hours and patient days; no CHPPD when there are no patient days.
+    pub fn from_totals(hours: ByStaffGroup, patient_days: u64) -> Self {
+        let per_patient_day = (patient_days > 0).then(|| {
+            let days = Decimal::from(patient_days);
+            PerPatientDay {
+                chppd: hours.total() / days,
+                by_staff_group: hours.map(|h| h / days),
+            }
+        });
+        ChppdFigures {
             patient_days,
             hours,
-            chppd: hours.total() / days,
-            by_staff_group: hours.map(|h| h / days),
-        })
+            per_patient_day,
+        }
+    }
+
+    /// Total hours ÷ patient days, if there were patient days.
+    pub fn chppd(&self) -> Option<Decimal> {
+        self.per_patient_day.map(|p| p.chppd)
     }
 }
 
-/// CHPPD of one ward in one month.
+/// CHPPD of one ward in one month (every ward with staffing data that month, with or without
+/// patients).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WardMonthChppd {
     /// The trust.
@@ -263,14 +280,15 @@ pub struct WardMonthChppd {
     pub figures: ChppdFigures,
 }
 
-/// CHPPD of a trust in one month: total hours ÷ total patient days over its wards.
+/// CHPPD of a trust in one month: total hours ÷ total patient days over every ward-day of the
+/// month, including the hours of wards that had no patients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustMonthChppd {
     /// The trust.
     pub trust: TrustCode,
     /// The month.
     pub month: YearMonth,
-    /// How many ward-months were rolled up.
+    /// How many ward-months were rolled up (with or without patients).
     pub wards: usize,
     /// The figures.
     pub figures: ChppdFigures,
@@ -279,16 +297,6 @@ pub struct TrustMonthChppd {
 /// A problem with ward staffing inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChppdError {
-    /// A ward had no patients at midnight on any day of a month.
-    #[error(
-        "ward {ward} of trust {trust} has no patient days in {month} ({days} days with no patients at midnight): CHPPD cannot be computed"
-    )]
-    NoPatientDays {
-        trust: TrustCode,
-        ward: WardCode,
-        month: YearMonth,
-        days: usize,
-    },
     /// Hours cannot be negative.
     #[error("ward {ward} of trust {trust} on {date}: negative {staff_group} hours {hours}")]
     NegativeHours {
@@ -310,7 +318,8 @@ pub enum ChppdError {
 /// The CHPPD of every ward-month and trust-month in a set of ward days, with the input errors.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChppdReport {
-    /// Per ward and month, ordered by trust, month, ward.
+    /// Per ward and month, ordered by trust, month, ward; a ward without patient days that month
+    /// is listed with its hours and no figure.
     pub wards: Vec<WardMonthChppd>,
     /// Per trust and month, ordered by trust, month.
     pub trusts: Vec<TrustMonthChppd>,
@@ -366,15 +375,7 @@ pub fn compute_chppd<'a>(days: impl IntoIterator<Item = &'a WardDay>) -> ChppdRe
     let mut wards = Vec::new();
     let mut trust_months: BTreeMap<(TrustCode, YearMonth), (Sums, usize)> = BTreeMap::new();
     for ((trust, month, ward), sums) in ward_months {
-        let Some(figures) = ChppdFigures::from_totals(sums.hours, sums.patient_days) else {
-            errors.push(ChppdError::NoPatientDays {
-                trust,
-                ward,
-                month,
-                days: sums.days,
-            });
-            continue;
-        };
+        // Every ward-day counts at trust level, whether or not the ward had patients.
         let (roll_up, n_wards) = trust_months.entry((trust.clone(), month)).or_default();
         roll_up.hours.add(&sums.hours);
         roll_up.patient_days += sums.patient_days;
@@ -384,20 +385,16 @@ pub fn compute_chppd<'a>(days: impl IntoIterator<Item = &'a WardDay>) -> ChppdRe
             ward,
             month,
             days: sums.days,
-            figures,
+            figures: ChppdFigures::from_totals(sums.hours, sums.patient_days),
         });
     }
     let trusts = trust_months
         .into_iter()
-        .filter_map(|((trust, month), (sums, n_wards))| {
-            ChppdFigures::from_totals(sums.hours, sums.patient_days).map(|figures| {
-                TrustMonthChppd {
-                    trust,
-                    month,
-                    wards: n_wards,
-                    figures,
-                }
-            })
+        .map(|((trust, month), (sums, n_wards))| TrustMonthChppd {
+            trust,
+            month,
+            wards: n_wards,
+            figures: ChppdFigures::from_totals(sums.hours, sums.patient_days),
         })
         .collect();
     ChppdReport {
@@ -453,22 +450,20 @@ mod tests {
         let chppd: Vec<_> = r
             .wards
             .iter()
-            .map(|w| (w.ward.as_str(), w.figures.chppd))
+            .map(|w| (w.ward.as_str(), w.figures.chppd()))
             .collect();
-        assert_eq!(chppd, vec![("A", d("10")), ("B", d("4"))]);
+        assert_eq!(chppd, vec![("A", Some(d("10"))), ("B", Some(d("4")))]);
         assert_eq!(r.trusts.len(), 1);
         let t = &r.trusts[0];
         // 220 hours ÷ 25 patient days = 8.8, not the mean of ratios (7).
-        assert_eq!(t.figures.chppd, d("8.8"));
+        assert_eq!(t.figures.chppd(), Some(d("8.8")));
         assert_eq!(t.figures.patient_days, 25);
         assert_eq!(t.wards, 2);
-        assert_eq!(t.figures.by_staff_group.registered_nurse, d("5.2"));
-        assert_eq!(t.figures.by_staff_group.registered_midwife, d("0.2"));
-        assert_eq!(
-            t.figures.by_staff_group.allied_health_professional,
-            d("0.8")
-        );
-        assert_eq!(t.figures.by_staff_group.healthcare_support_worker, d("2.6"));
+        let by = t.figures.per_patient_day.expect("patients").by_staff_group;
+        assert_eq!(by.registered_nurse, d("5.2"));
+        assert_eq!(by.registered_midwife, d("0.2"));
+        assert_eq!(by.allied_health_professional, d("0.8"));
+        assert_eq!(by.healthcare_support_worker, d("2.6"));
         assert_eq!(t.month.to_string(), "2018-04");
     }
 
@@ -481,34 +476,66 @@ mod tests {
         assert_eq!(r.wards.len(), 2);
         let (april, may) = (&r.wards[0], &r.wards[1]);
         assert_eq!((april.days, may.days), (30, 31));
-        assert_eq!(april.figures.chppd, may.figures.chppd);
-        assert_eq!(april.figures.by_staff_group, may.figures.by_staff_group);
-        assert_eq!(april.figures.chppd.round_dp(2), d("10.04"));
-        assert_eq!(r.trusts[0].figures.chppd, r.trusts[1].figures.chppd);
+        assert_eq!(april.figures.per_patient_day, may.figures.per_patient_day);
+        // 130.5 hours ÷ 13 patients a day.
+        assert_eq!(
+            april.figures.chppd().map(|c| c.round_dp(2)),
+            Some(d("10.04"))
+        );
+        assert_eq!(r.trusts[0].figures.chppd(), r.trusts[1].figures.chppd());
     }
 
+    /// DOMAIN.md §4.3: the trust roll-up is total hours ÷ total patient days. A ward with no
+    /// patients all month has no ward figure, which is not an error, and its hours still count.
     #[test]
-    fn a_zero_census_day_is_fine_but_a_month_without_patient_days_is_an_error() {
+    fn a_ward_without_patients_has_no_figure_but_its_hours_count_at_trust_level() {
         let mut days = vec![
+            // Ward A: 16 hours, 0 + 4 patients at midnight → 4.
             day("RXX", "A", "2018-04-01", 0, ["8", "0", "0", "0"]),
             day("RXX", "A", "2018-04-02", 4, ["8", "0", "0", "0"]),
         ];
+        // Ward B: 3 days of 12 hours with nobody in its beds at midnight.
         days.extend(month_of_days("B", "2018-04", 3, 0, ["12", "0", "0", "0"]));
         let r = compute_chppd(&days);
-        assert_eq!(r.wards.len(), 1);
-        assert_eq!(r.wards[0].figures.chppd, d("4"));
+        assert_eq!(r.errors, vec![], "no patients is not an error");
+        let wards: Vec<_> = r
+            .wards
+            .iter()
+            .map(|w| {
+                (
+                    w.ward.as_str(),
+                    w.figures.patient_days,
+                    w.figures.hours.total(),
+                    w.figures.chppd(),
+                )
+            })
+            .collect();
         assert_eq!(
-            r.errors,
-            vec![ChppdError::NoPatientDays {
-                trust: "RXX".parse().expect("trust"),
-                ward: "B".parse().expect("ward"),
-                month: "2018-04".parse().expect("month"),
-                days: 3,
-            }]
+            wards,
+            vec![("A", 4, d("16"), Some(d("4"))), ("B", 0, d("36"), None),]
         );
-        // Ward B's hours stay out of the roll-up.
-        assert_eq!(r.trusts[0].figures.chppd, d("4"));
-        assert_eq!(r.trusts[0].wards, 1);
+        // Trust: (16 + 36) hours ÷ 4 patient days = 13, not A's 4.
+        let t = &r.trusts[0];
+        assert_eq!(t.wards, 2);
+        assert_eq!(t.figures.patient_days, 4);
+        assert_eq!(t.figures.hours.total(), d("52"));
+        assert_eq!(t.figures.chppd(), Some(d("13")));
+        assert_eq!(
+            t.figures
+                .per_patient_day
+                .map(|p| p.by_staff_group.registered_nurse),
+            Some(d("13"))
+        );
+    }
+
+    #[test]
+    fn a_trust_month_without_any_patients_has_no_figure() {
+        let days = month_of_days("B", "2018-04", 2, 0, ["12", "0", "0", "0"]);
+        let r = compute_chppd(&days);
+        assert!(r.errors.is_empty());
+        assert_eq!(r.trusts.len(), 1);
+        assert_eq!(r.trusts[0].figures.chppd(), None);
+        assert_eq!(r.trusts[0].figures.hours.total(), d("24"));
     }
 
     #[test]
@@ -528,7 +555,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(r.wards[0].figures.chppd, d("2"));
+        assert_eq!(r.wards[0].figures.chppd(), Some(d("2")));
     }
 
     #[test]
@@ -580,12 +607,15 @@ mod tests {
             let r = compute_chppd(&days);
             for t in &r.trusts {
                 let wards: Vec<_> = r.wards.iter().filter(|w| w.trust == t.trust && w.month == t.month).collect();
+                // Every ward with data counts, with or without patients.
                 let hours: Decimal = wards.iter().map(|w| w.figures.hours.total()).sum();
                 let pd: u64 = wards.iter().map(|w| w.figures.patient_days).sum();
-                prop_assert_eq!(t.figures.chppd, hours / Decimal::from(pd));
+                let want = (pd > 0).then(|| hours / Decimal::from(pd));
+                prop_assert_eq!(t.figures.chppd(), want);
                 prop_assert_eq!(t.wards, wards.len());
-                let split: Decimal = t.figures.by_staff_group.total();
-                prop_assert!((split - t.figures.chppd).abs() < Decimal::new(1, 20));
+                if let Some(p) = t.figures.per_patient_day {
+                    prop_assert!((p.by_staff_group.total() - p.chppd).abs() < Decimal::new(1, 20));
+                }
             }
         }
 

@@ -1,6 +1,9 @@
 //! The NHS Oversight Framework 2025/26 (DOMAIN.md §5, rule set `nof-2025`).
 //!
-//! Each metric is scored 1.00 (best) to 4.00 across the providers of one organisation type:
+//! Providers are compared only within their peer group ([`NofPeerGroup`]): the framework's
+//! acute, non-acute (mental health and community) and ambulance trusts, not the five trust types.
+//!
+//! Each metric is scored 1.00 (best) to 4.00 across the providers of one peer group:
 //! - with a standard, providers meeting it score 1.00 and the rest are spread from 2.00 to 4.00 by
 //!   percentile rank among themselves: `2 + 2·r/(m−1)`;
 //! - without one, all are spread from 1.00 to 4.00: `1 + 3·r/(n−1)`;
@@ -10,12 +13,12 @@
 //! left out of it. Scores are rounded to the rule set's decimal places (2).
 //!
 //! The delivery score is the mean of a provider's metric scores (rounded the same way). Providers
-//! are quartiled on it within their organisation type (quartile 1 = lowest mean = best, by the
-//! rank method of [`crate::productivity::quartile_from_rank`]) and the quartile is the segment.
+//! are quartiled on it within their peer group (quartile 1 = lowest mean = best, by the rank
+//! method of [`crate::productivity::quartile_from_rank`]) and the quartile is the segment.
 //! A provider in segment 1 or 2 that reports a deficit or receives deficit support moves to
 //! segment 3. Segment 5 (the Provider Improvement Programme) is only ever a recorded regional
-//! decision on a segment 4 provider ([`record_segment_5`]). The league table ranks by
-//! (segment, delivery score).
+//! decision on a segment 4 provider ([`record_segment_5`]). The league table ranks each peer group
+//! by (segment, delivery score).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +30,53 @@ use crate::TrustType;
 use crate::productivity::quartile_from_rank;
 use crate::ruleset::{NofMetricDef, NofRuleSet};
 use crate::segment::segment_name;
+
+/// The peer groups of NOF 2025/26: NHS England scores, segments and publishes league tables for
+/// acute, non-acute hospital and ambulance trusts. Which trust types fall in which group is a
+/// parameter of the rule set ([`NofRuleSet::peer_groups`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NofPeerGroup {
+    /// Acute trusts, specialist acute trusts among them.
+    Acute,
+    /// Non-acute hospital trusts: mental health and community trusts.
+    NonAcute,
+    /// Ambulance trusts.
+    Ambulance,
+}
+
+impl NofPeerGroup {
+    /// Every peer group, in the order the framework lists them.
+    pub const ALL: [NofPeerGroup; 3] = [
+        NofPeerGroup::Acute,
+        NofPeerGroup::NonAcute,
+        NofPeerGroup::Ambulance,
+    ];
+
+    /// The framework's grouping of trust types (as shipped in `nof-2025.toml`).
+    pub fn published(trust_type: TrustType) -> Self {
+        match trust_type {
+            TrustType::Acute | TrustType::SpecialistAcute => NofPeerGroup::Acute,
+            TrustType::MentalHealth | TrustType::Community => NofPeerGroup::NonAcute,
+            TrustType::Ambulance => NofPeerGroup::Ambulance,
+        }
+    }
+
+    /// `acute`, `non-acute`, `ambulance`: the names in explanations.
+    pub fn name(self) -> &'static str {
+        match self {
+            NofPeerGroup::Acute => "acute",
+            NofPeerGroup::NonAcute => "non-acute",
+            NofPeerGroup::Ambulance => "ambulance",
+        }
+    }
+}
+
+impl std::fmt::Display for NofPeerGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Why an NOF computation or decision was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,8 +115,8 @@ fn spread(low: Decimal, high: Decimal, better: usize, n: usize) -> Decimal {
     low + (high - low) * Decimal::from(better) / Decimal::from(n - 1)
 }
 
-/// Scores one metric across a group of providers (normally one organisation type). Providers
-/// with no value are left out. The result is in input order.
+/// Scores one metric across a group of providers (normally one peer group). Providers with no
+/// value are left out. The result is in input order.
 pub fn score_metric(
     def: &NofMetricDef,
     values: &[(TrustCode, Option<Decimal>)],
@@ -129,7 +179,8 @@ pub fn delivery_score(scores: &[Decimal], decimal_places: u32) -> Option<Decimal
 pub struct NofProvider {
     /// The provider.
     pub trust: TrustCode,
-    /// Its organisation type (scoring and quartiles are within a type).
+    /// Its trust type; scoring and quartiles are within its peer group
+    /// ([`NofRuleSet::peer_group`]).
     pub org_type: TrustType,
     /// Metric values by metric name; a missing metric is left out.
     pub metrics: BTreeMap<String, Decimal>,
@@ -144,13 +195,15 @@ pub struct NofProvider {
 pub struct NofAssessment {
     /// The provider.
     pub trust: TrustCode,
-    /// Its organisation type.
+    /// Its trust type.
     pub org_type: TrustType,
+    /// The peer group it was scored, quartiled and ranked in.
+    pub peer_group: NofPeerGroup,
     /// Its score on each metric it has data for.
     pub metric_scores: BTreeMap<String, Decimal>,
     /// The mean of its metric scores (none without any).
     pub delivery_score: Option<Decimal>,
-    /// Its quartile within its organisation type.
+    /// Its quartile within its peer group.
     pub quartile: Option<u8>,
     /// Its segment 1–5 (none without a delivery score).
     pub segment: Option<u8>,
@@ -163,7 +216,7 @@ pub struct NofAssessment {
 }
 
 /// Scores, quartiles and segments a set of providers. Providers are compared only with others
-/// of their organisation type. The result is ordered by trust code.
+/// of their peer group. The result is ordered by trust code.
 pub fn assess_providers(
     providers: &[NofProvider],
     rules: &NofRuleSet,
@@ -184,12 +237,15 @@ pub fn assess_providers(
         }
     }
     let dp = rules.decimal_places;
-    let mut by_type: BTreeMap<TrustType, Vec<&NofProvider>> = BTreeMap::new();
+    let mut by_group: BTreeMap<NofPeerGroup, Vec<&NofProvider>> = BTreeMap::new();
     for p in providers {
-        by_type.entry(p.org_type).or_default().push(p);
+        by_group
+            .entry(rules.peer_group(p.org_type))
+            .or_default()
+            .push(p);
     }
     let mut out = Vec::with_capacity(providers.len());
-    for (org_type, group) in by_type {
+    for (peer_group, group) in by_group {
         let mut scores: BTreeMap<&TrustCode, BTreeMap<String, Decimal>> = BTreeMap::new();
         for def in &rules.metrics {
             let values: Vec<(TrustCode, Option<Decimal>)> = group
@@ -244,7 +300,7 @@ pub fn assess_providers(
             });
             let rule = match (own, quartile, segment) {
                 (Some(d), Some(q), Some(s)) => format!(
-                    "delivery score {d} (mean of {} metric scores), quartile {q} of {n_scored} {org_type} providers → segment {s} ({})",
+                    "delivery score {d} (mean of {} metric scores), quartile {q} of {n_scored} {peer_group} providers → segment {s} ({})",
                     metric_scores.len(),
                     segment_name(s)
                 ),
@@ -270,7 +326,8 @@ pub fn assess_providers(
             explanation.notes = notes;
             out.push(NofAssessment {
                 trust: p.trust.clone(),
-                org_type,
+                org_type: p.org_type,
+                peer_group,
                 metric_scores,
                 delivery_score: own,
                 quartile,
@@ -318,21 +375,23 @@ pub fn record_segment_5(assessment: &mut NofAssessment, rationale: &str) -> Resu
 /// One row of the league table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeagueRow {
-    /// 1-based; providers equal on (segment, delivery score) share a rank.
+    /// 1-based within the peer group; providers equal on (segment, delivery score) share a rank.
     pub rank: usize,
     /// The provider.
     pub trust: TrustCode,
-    /// Its organisation type.
+    /// Its trust type.
     pub org_type: TrustType,
+    /// The peer group whose table it is ranked in.
+    pub peer_group: NofPeerGroup,
     /// Its segment.
     pub segment: u8,
     /// Its delivery score.
     pub delivery_score: Decimal,
 }
 
-/// Ranks assessed providers by (segment, delivery score), then trust code for a stable order.
-/// Providers without a segment are left out. Filter by organisation type first for a table per
-/// type.
+/// The league tables: each peer group ranked separately by (segment, delivery score), then trust
+/// code for a stable order; the groups follow one another (acute, non-acute, ambulance).
+/// Providers without a segment are left out. Filter by peer group for one table.
 pub fn league_table(assessments: &[NofAssessment]) -> Vec<LeagueRow> {
     let mut rows: Vec<LeagueRow> = assessments
         .iter()
@@ -341,21 +400,36 @@ pub fn league_table(assessments: &[NofAssessment]) -> Vec<LeagueRow> {
                 rank: 0,
                 trust: a.trust.clone(),
                 org_type: a.org_type,
+                peer_group: a.peer_group,
                 segment: a.segment?,
                 delivery_score: a.delivery_score?,
             })
         })
         .collect();
     rows.sort_by(|a, b| {
-        (a.segment, a.delivery_score, &a.trust).cmp(&(b.segment, b.delivery_score, &b.trust))
+        (a.peer_group, a.segment, a.delivery_score, &a.trust).cmp(&(
+            b.peer_group,
+            b.segment,
+            b.delivery_score,
+            &b.trust,
+        ))
     });
-    let mut previous: Option<(u8, Decimal, usize)> = None;
-    for (i, row) in rows.iter_mut().enumerate() {
-        row.rank = match previous {
-            Some((s, d, rank)) if s == row.segment && d == row.delivery_score => rank,
-            _ => i + 1,
+    let mut previous: Option<(NofPeerGroup, u8, Decimal, usize)> = None;
+    let mut position = 0;
+    for row in &mut rows {
+        position = match previous {
+            Some((g, ..)) if g == row.peer_group => position + 1,
+            _ => 1,
         };
-        previous = Some((row.segment, row.delivery_score, row.rank));
+        row.rank = match previous {
+            Some((g, s, d, rank))
+                if g == row.peer_group && s == row.segment && d == row.delivery_score =>
+            {
+                rank
+            }
+            _ => position,
+        };
+        previous = Some((row.peer_group, row.segment, row.delivery_score, row.rank));
     }
     rows
 }
@@ -544,6 +618,94 @@ mod tests {
         assert_eq!(
             a[0].explanation.rule,
             "delivery score 1.00 (mean of 2 metric scores), quartile 1 of 4 acute providers → segment 1 (maximum autonomy)"
+        );
+    }
+
+    fn typed(i: usize, org_type: TrustType, sickness: &str) -> NofProvider {
+        NofProvider {
+            trust: trust(i),
+            org_type,
+            metrics: [("sickness_absence_rate".to_string(), d(sickness))]
+                .into_iter()
+                .collect(),
+            deficit: false,
+            deficit_support: false,
+        }
+    }
+
+    /// NOF 2025/26 compares providers within the peer groups NHS England publishes league tables
+    /// for — acute, non-acute hospital (mental health and community) and ambulance trusts — not
+    /// within each of five trust types.
+    #[test]
+    fn providers_are_compared_within_the_published_peer_groups() {
+        let rules = rules();
+        for (t, want) in [
+            (TrustType::Acute, NofPeerGroup::Acute),
+            (TrustType::SpecialistAcute, NofPeerGroup::Acute),
+            (TrustType::MentalHealth, NofPeerGroup::NonAcute),
+            (TrustType::Community, NofPeerGroup::NonAcute),
+            (TrustType::Ambulance, NofPeerGroup::Ambulance),
+        ] {
+            assert_eq!(rules.peer_group(t), want, "{t:?}");
+            assert_eq!(NofPeerGroup::published(t), want, "{t:?}");
+        }
+        // Sickness absence, lower is better, no standard: best 1.00 to worst 4.00 in each group.
+        let providers = vec![
+            typed(0, TrustType::Acute, "3"),
+            typed(1, TrustType::SpecialistAcute, "5"),
+            typed(2, TrustType::MentalHealth, "3"),
+            typed(3, TrustType::Community, "4"),
+            typed(4, TrustType::MentalHealth, "5"),
+            typed(5, TrustType::Community, "6"),
+            typed(6, TrustType::Ambulance, "9"),
+        ];
+        let a = assess_providers(&providers, &rules).expect("valid");
+        let got: Vec<_> = a
+            .iter()
+            .map(|x| {
+                (
+                    x.peer_group,
+                    x.delivery_score.map(|s| s.to_string()),
+                    x.quartile,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                // Acute and specialist acute together: 2 providers, 1.00 and 4.00; the specialist
+                // trust has 1 of 2 better → quartile 3 (alone by type it would be quartile 1).
+                (NofPeerGroup::Acute, Some("1.00".into()), Some(1)),
+                (NofPeerGroup::Acute, Some("4.00".into()), Some(3)),
+                // Mental health and community together: 4 providers, 1.00, 2.00, 3.00, 4.00.
+                (NofPeerGroup::NonAcute, Some("1.00".into()), Some(1)),
+                (NofPeerGroup::NonAcute, Some("2.00".into()), Some(2)),
+                (NofPeerGroup::NonAcute, Some("3.00".into()), Some(3)),
+                (NofPeerGroup::NonAcute, Some("4.00".into()), Some(4)),
+                // Ambulance alone: a group of one scores the bottom of the range.
+                (NofPeerGroup::Ambulance, Some("1.00".into()), Some(1)),
+            ]
+        );
+        assert_eq!(
+            a[3].explanation.rule,
+            "delivery score 2.00 (mean of 1 metric scores), quartile 2 of 4 non-acute providers → segment 2 (targeted support)"
+        );
+        // One league table per peer group: ranks restart in each.
+        let table: Vec<_> = league_table(&a)
+            .into_iter()
+            .map(|r| (r.peer_group, r.rank, r.trust.to_string()))
+            .collect();
+        assert_eq!(
+            table,
+            vec![
+                (NofPeerGroup::Acute, 1, "R00".into()),
+                (NofPeerGroup::Acute, 2, "R01".into()),
+                (NofPeerGroup::NonAcute, 1, "R02".into()),
+                (NofPeerGroup::NonAcute, 2, "R03".into()),
+                (NofPeerGroup::NonAcute, 3, "R04".into()),
+                (NofPeerGroup::NonAcute, 4, "R05".into()),
+                (NofPeerGroup::Ambulance, 1, "R06".into()),
+            ]
         );
     }
 

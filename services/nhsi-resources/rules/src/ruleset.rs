@@ -5,15 +5,16 @@
 //! relies on (band order, scores in range, shares between 0 and 1), so a loaded rule set is
 //! usable as is.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use oversight_rating::{CountThreshold, Rating, Thresholds};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::Direction;
+use crate::nof::NofPeerGroup;
 use crate::segment::OperationalStandard;
+use crate::{Direction, TrustType};
 
 /// The rule-set files shipped in this crate: name and TOML text.
 pub const SHIPPED: &[(&str, &str)] = &[
@@ -506,6 +507,9 @@ pub struct NofRuleSet {
     pub deficit_override_max_segment: u8,
     /// The segment the deficit override moves them to.
     pub deficit_override_segment: u8,
+    /// The peer group of each trust type: providers are scored, quartiled and ranked only
+    /// within their peer group. Every trust type has one (checked on load).
+    pub peer_groups: BTreeMap<TrustType, NofPeerGroup>,
     /// The metric catalogue.
     pub metrics: Vec<NofMetricDef>,
 }
@@ -541,6 +545,15 @@ impl NofRuleSet {
                 ));
             }
         }
+        if let Some(t) = TrustType::ALL
+            .into_iter()
+            .find(|t| !rules.peer_groups.contains_key(t))
+        {
+            return Err(invalid(
+                name,
+                format!("peer_groups has no peer group for {}", t.as_str()),
+            ));
+        }
         let mut seen = BTreeSet::new();
         for m in &rules.metrics {
             if m.name.trim().is_empty() || !seen.insert(m.name.as_str()) {
@@ -556,6 +569,15 @@ impl NofRuleSet {
     /// The metric with this name, if the catalogue has it.
     pub fn metric(&self, name: &str) -> Option<&NofMetricDef> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// The peer group a trust type is compared in. A loaded rule set maps every type; for one
+    /// built by hand without a mapping, the framework's own ([`NofPeerGroup::published`]).
+    pub fn peer_group(&self, trust_type: TrustType) -> NofPeerGroup {
+        self.peer_groups
+            .get(&trust_type)
+            .copied()
+            .unwrap_or_else(|| NofPeerGroup::published(trust_type))
     }
 }
 
@@ -576,6 +598,12 @@ mod tests {
         );
         let nof = NofRuleSet::default_2025();
         assert_eq!(nof.as_ref().map(|r| r.name.as_str()), Ok("nof-2025"));
+        // The framework's three peer groups, every trust type in one of them.
+        let groups: BTreeSet<NofPeerGroup> = nof
+            .as_ref()
+            .map(|n| n.peer_groups.values().copied().collect())
+            .unwrap_or_default();
+        assert_eq!(groups, NofPeerGroup::ALL.into_iter().collect());
         assert!(nof.is_ok_and(|n| n.metric("ae_4h").is_some_and(|m| m.standard.is_some())));
     }
 
@@ -588,6 +616,24 @@ mod tests {
         // A NOF file is not a SOF rule set.
         assert!(matches!(
             SofRuleSet::load("nof-2025"),
+            Err(RuleSetError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn a_nof_rule_set_must_place_every_trust_type_in_a_peer_group() {
+        let text = shipped_text("nof-2025").expect("ships");
+        let without = text.replace("ambulance = \"ambulance\"\n", "");
+        assert_ne!(without, text);
+        match NofRuleSet::from_toml("nof-test", &without) {
+            Err(RuleSetError::Invalid { reason, .. }) => {
+                assert!(reason.contains("no peer group for ambulance"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown = text.replace("ambulance = \"ambulance\"", "ambulance = \"paramedic\"");
+        assert!(matches!(
+            NofRuleSet::from_toml("nof-test", &unknown),
             Err(RuleSetError::Parse { .. })
         ));
     }

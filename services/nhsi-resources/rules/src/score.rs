@@ -72,12 +72,13 @@ pub struct ChppdLine {
     pub ward: Option<WardCode>,
     /// The month (`2018-04`).
     pub month: YearMonth,
-    /// Care hours per patient day, all staff groups.
-    #[serde(serialize_with = "number_2dp")]
-    pub chppd: Decimal,
-    /// Care hours per patient day by staff group.
-    #[serde(serialize_with = "groups_2dp")]
-    pub by_staff_group: ByStaffGroup,
+    /// Care hours per patient day, all staff groups; `None` (JSON `null`) for a ward with no
+    /// patients at midnight all month, whose hours still count in the trust roll-up.
+    #[serde(serialize_with = "opt_number_2dp")]
+    pub chppd: Option<Decimal>,
+    /// Care hours per patient day by staff group; `None` (JSON `null`) as for `chppd`.
+    #[serde(serialize_with = "opt_groups_2dp")]
+    pub by_staff_group: Option<ByStaffGroup>,
     /// Patient days behind the figure (table only, not in JSON).
     #[serde(skip)]
     pub patient_days: u64,
@@ -101,7 +102,7 @@ pub enum ScoreError {
         trust: TrustCode,
         period: NaiveDate,
     },
-    /// Ward data that gives no CHPPD (across all files).
+    /// Ward data that cannot be used (negative hours, a ward-day given twice), across all files.
     #[error("{0}")]
     Chppd(ChppdError),
     /// The rule set could not be loaded.
@@ -145,14 +146,24 @@ struct GroupsJson {
     healthcare_support_worker: Decimal,
 }
 
-fn groups_2dp<S: Serializer>(g: &ByStaffGroup, s: S) -> Result<S::Ok, S::Error> {
-    GroupsJson {
-        registered_nurse: g.registered_nurse,
-        registered_midwife: g.registered_midwife,
-        allied_health_professional: g.allied_health_professional,
-        healthcare_support_worker: g.healthcare_support_worker,
+fn opt_number_2dp<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => number_2dp(d, s),
+        None => s.serialize_none(),
     }
-    .serialize(s)
+}
+
+fn opt_groups_2dp<S: Serializer>(g: &Option<ByStaffGroup>, s: S) -> Result<S::Ok, S::Error> {
+    match g {
+        Some(g) => GroupsJson {
+            registered_nurse: g.registered_nurse,
+            registered_midwife: g.registered_midwife,
+            allied_health_professional: g.allied_health_professional,
+            healthcare_support_worker: g.healthcare_support_worker,
+        }
+        .serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Scores one file with the `sof-2017` rule set.
@@ -276,13 +287,13 @@ where
             trust: trust.clone(),
             ward: ward.cloned(),
             month,
-            chppd: round_2dp(f.chppd),
-            by_staff_group: ByStaffGroup {
-                registered_nurse: round_2dp(f.by_staff_group.registered_nurse),
-                registered_midwife: round_2dp(f.by_staff_group.registered_midwife),
-                allied_health_professional: round_2dp(f.by_staff_group.allied_health_professional),
-                healthcare_support_worker: round_2dp(f.by_staff_group.healthcare_support_worker),
-            },
+            chppd: f.chppd().map(round_2dp),
+            by_staff_group: f.per_patient_day.map(|p| ByStaffGroup {
+                registered_nurse: round_2dp(p.by_staff_group.registered_nurse),
+                registered_midwife: round_2dp(p.by_staff_group.registered_midwife),
+                allied_health_professional: round_2dp(p.by_staff_group.allied_health_professional),
+                healthcare_support_worker: round_2dp(p.by_staff_group.healthcare_support_worker),
+            }),
             patient_days: f.patient_days,
         })
     };
@@ -364,6 +375,10 @@ pub fn render_table(lines: &[ScoreLine]) -> String {
                 ]);
             }
             ScoreLine::Chppd(c) => {
+                // No patients all month: no figure, shown as "-".
+                let cell = |d: Option<Decimal>| {
+                    d.map_or_else(|| "-".to_string(), |d| round_2dp(d).to_string())
+                };
                 let g = c.by_staff_group;
                 chppd_rows.push(vec![
                     c.trust.to_string(),
@@ -371,11 +386,11 @@ pub fn render_table(lines: &[ScoreLine]) -> String {
                         .as_ref()
                         .map_or_else(|| "(trust)".to_string(), ToString::to_string),
                     c.month.to_string(),
-                    round_2dp(c.chppd).to_string(),
-                    round_2dp(g.registered_nurse).to_string(),
-                    round_2dp(g.registered_midwife).to_string(),
-                    round_2dp(g.allied_health_professional).to_string(),
-                    round_2dp(g.healthcare_support_worker).to_string(),
+                    cell(c.chppd),
+                    cell(g.map(|g| g.registered_nurse)),
+                    cell(g.map(|g| g.registered_midwife)),
+                    cell(g.map(|g| g.allied_health_professional)),
+                    cell(g.map(|g| g.healthcare_support_worker)),
                     c.patient_days.to_string(),
                 ]);
             }

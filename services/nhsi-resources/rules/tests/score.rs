@@ -64,3 +64,44 @@ fn ward_days_split_across_files_roll_up_together() {
     let only_a = score_documents([("ward_staffing_a.csv", WARD_A.as_bytes())]);
     assert_eq!(only_a.lines.len(), 2);
 }
+
+#[test]
+fn a_ward_without_patients_has_no_figure_and_its_hours_count_for_the_trust() {
+    // DOMAIN.md §4.3, worked by hand: W1 has 10 patients on each of two days and 50 hours a day
+    // (100 hours ÷ 20 patient days = 5); W9 is staffed for 30 hours a day with nobody in its beds
+    // at midnight. Trust: (100 + 60) hours ÷ 20 patient days = 8, not W1's 5.
+    let csv = "trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours\n\
+               RXX,W1,2018-06-01,10,30,0,0,20\n\
+               RXX,W1,2018-06-02,10,30,0,0,20\n\
+               RXX,W9,2018-06-01,0,30,0,0,0\n\
+               RXX,W9,2018-06-02,0,30,0,0,0\n";
+    let out = score_documents([("june.csv", csv.as_bytes())]);
+    assert!(
+        out.errors.is_empty(),
+        "no patients is not an error: {:?}",
+        out.errors
+    );
+    assert_eq!(
+        render_json_lines(&out.lines),
+        concat!(
+            r#"{"kind":"chppd","trust":"RXX","ward":"W1","month":"2018-06","chppd":5.0,"byStaffGroup":{"registeredNurse":3.0,"registeredMidwife":0.0,"alliedHealthProfessional":0.0,"healthcareSupportWorker":2.0}}"#,
+            "\n",
+            r#"{"kind":"chppd","trust":"RXX","ward":"W9","month":"2018-06","chppd":null,"byStaffGroup":null}"#,
+            "\n",
+            r#"{"kind":"chppd","trust":"RXX","ward":null,"month":"2018-06","chppd":8.0,"byStaffGroup":{"registeredNurse":6.0,"registeredMidwife":0.0,"alliedHealthProfessional":0.0,"healthcareSupportWorker":2.0}}"#,
+            "\n",
+        )
+    );
+    let table = render_table(&out.lines);
+    let w9: Vec<&str> = table
+        .lines()
+        .find(|l| l.contains("W9"))
+        .expect("a W9 row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        w9,
+        ["RXX", "W9", "2018-06", "-", "-", "-", "-", "-", "0"],
+        "{table}"
+    );
+}

@@ -1,0 +1,224 @@
+//! The read view: the latest combined version of every trust, in memory, kept current from the
+//! combined stream (`<ns>.combined.published`) so that every replica sees every version —
+//! including those another replica made — and `GetTrustRating`, `ListTrustRatings` and
+//! `WatchRatings` never touch the database. The database stays the record: the view starts from
+//! it and the stream only ever moves a trust to a newer version.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt;
+use oversight_proto::combined::v1 as pb;
+use oversight_runtime::Shutdown;
+use oversight_runtime::nats::Bus;
+use oversight_runtime::outbox::StoredEvent;
+use prost::Message;
+use tokio::sync::broadcast;
+
+/// The latest versions, by trust code.
+pub struct RatingsView {
+    latest: RwLock<BTreeMap<String, Arc<pb::CombinedRatingPublished>>>,
+    published: broadcast::Sender<Arc<pb::CombinedRatingPublished>>,
+}
+
+impl Default for RatingsView {
+    fn default() -> Self {
+        let (published, _) = broadcast::channel(4096);
+        RatingsView {
+            latest: RwLock::new(BTreeMap::new()),
+            published,
+        }
+    }
+}
+
+impl RatingsView {
+    /// Start from the stored latest versions.
+    pub fn load(&self, stored: &[StoredEvent]) -> anyhow::Result<()> {
+        for e in stored {
+            let rating = pb::CombinedRatingPublished::decode(e.payload.as_slice())
+                .with_context(|| format!("stored combined version of {} is corrupt", e.key))?;
+            self.apply_quietly(Arc::new(rating));
+        }
+        Ok(())
+    }
+
+    /// Take a version if it is newer than the one held; watchers hear of it once.
+    pub fn apply(&self, rating: pb::CombinedRatingPublished) {
+        let rating = Arc::new(rating);
+        if self.apply_quietly(rating.clone()) {
+            // No watcher is fine.
+            let _ = self.published.send(rating);
+        }
+    }
+
+    fn apply_quietly(&self, rating: Arc<pb::CombinedRatingPublished>) -> bool {
+        let Ok(mut latest) = self.latest.write() else {
+            return false;
+        };
+        match latest.get(&rating.trust_code) {
+            Some(held) if held.version >= rating.version => false,
+            _ => {
+                latest.insert(rating.trust_code.clone(), rating);
+                true
+            }
+        }
+    }
+
+    /// The latest version of a trust.
+    pub fn get(&self, trust: &str) -> Option<Arc<pb::CombinedRatingPublished>> {
+        self.latest.read().ok()?.get(trust).cloned()
+    }
+
+    /// The latest versions of the trusts after `after` (all when empty), in trust-code order,
+    /// that `keep` accepts, at most `limit` of them, and whether more follow.
+    pub fn page(
+        &self,
+        after: &str,
+        limit: usize,
+        keep: impl Fn(&pb::CombinedRatingPublished) -> bool,
+    ) -> (Vec<Arc<pb::CombinedRatingPublished>>, bool) {
+        let Ok(latest) = self.latest.read() else {
+            return (Vec::new(), false);
+        };
+        let range = if after.is_empty() {
+            latest.range::<str, _>(..)
+        } else {
+            latest.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+        };
+        let mut out = Vec::new();
+        for (_, r) in range {
+            if !keep(r) {
+                continue;
+            }
+            if out.len() == limit {
+                return (out, true);
+            }
+            out.push(r.clone());
+        }
+        (out, false)
+    }
+
+    /// Every latest version, in trust-code order.
+    pub fn all(&self) -> Vec<Arc<pb::CombinedRatingPublished>> {
+        self.latest
+            .read()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// New versions as this replica learns of them (made here or by another replica).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::CombinedRatingPublished>> {
+        self.published.subscribe()
+    }
+
+    /// Follow the combined stream from its start until `shutdown`, with an ordered consumer
+    /// (ephemeral, per replica; it recreates itself after a NATS outage).
+    pub async fn follow(&self, bus: &Bus, shutdown: Shutdown) -> anyhow::Result<()> {
+        let subjects = bus.subjects();
+        let stream_name = subjects.combined_stream().name;
+        let mut attempt = 0u32;
+        loop {
+            let started = async {
+                let stream = bus
+                    .jetstream()
+                    .get_stream(&stream_name)
+                    .await
+                    .with_context(|| format!("stream {stream_name} is not there"))?;
+                let consumer = stream
+                    .create_consumer(OrderedConfig {
+                        filter_subject: subjects.combined_published(),
+                        deliver_policy: DeliverPolicy::All,
+                        ..Default::default()
+                    })
+                    .await
+                    .context("failed to create the read view's consumer")?;
+                consumer
+                    .messages()
+                    .await
+                    .context("failed to follow the combined stream")
+            }
+            .await;
+            let mut messages = match started {
+                Ok(m) => m,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(error = %format!("{e:#}"), "read view waiting for the combined stream");
+                    let delay = oversight_runtime::consumer::retry_backoff(
+                        attempt,
+                        std::time::Duration::from_secs(5),
+                    );
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            };
+            attempt = 0;
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(msg)) => {
+                        match pb::CombinedRatingPublished::decode(msg.payload.as_ref()) {
+                            Ok(rating) => self.apply(rating),
+                            Err(e) => {
+                                tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "read view lost the combined stream; following it again");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rating(trust: &str, version: u64) -> pb::CombinedRatingPublished {
+        pb::CombinedRatingPublished {
+            trust_code: trust.into(),
+            version,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_newer_versions_replace_and_are_announced_once() {
+        let view = RatingsView::default();
+        let mut rx = view.subscribe();
+        view.apply(rating("RXX", 2));
+        view.apply(rating("RXX", 1));
+        view.apply(rating("RXX", 2));
+        view.apply(rating("RYY", 1));
+        assert_eq!(view.get("RXX").map(|r| r.version), Some(2));
+        let heard: Vec<(String, u64)> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|r| (r.trust_code.clone(), r.version))
+            .collect();
+        assert_eq!(heard, vec![("RXX".into(), 2), ("RYY".into(), 1)]);
+    }
+
+    #[test]
+    fn pages_follow_trust_code_order() {
+        let view = RatingsView::default();
+        for t in ["RC1", "RA1", "RB1"] {
+            view.apply(rating(t, 1));
+        }
+        let (first, more) = view.page("", 2, |_| true);
+        let codes: Vec<&str> = first.iter().map(|r| r.trust_code.as_str()).collect();
+        assert_eq!((codes, more), (vec!["RA1", "RB1"], true));
+        let (rest, more) = view.page("RB1", 2, |_| true);
+        assert_eq!(rest.len(), 1);
+        assert!(!more);
+    }
+}
