@@ -48,12 +48,13 @@ const INLINE: usize = 15;
 /// The text of an id that explanations copy many times per rating (service, location and rule
 /// set ids): ids up to 15 bytes (`npioutpatients`, `1-123456789`, `cqc-2018`) are stored inline,
 /// so cloning one copies 16 aligned bytes and never allocates or touches a shared counter;
-/// longer ones share one allocation.
+/// longer ones share one allocation. Three words in all.
 #[derive(Clone)]
 struct Compact {
     /// Length, then the text, zero-padded (`shared` is `None`); all zero otherwise.
     inline: Inline,
-    shared: Option<Arc<str>>,
+    /// A longer id (one pointer: an `Arc<str>` would make every id a word bigger).
+    shared: Option<Arc<String>>,
 }
 
 /// Aligned so that a copy is one 16-byte move: ids are copied into every explanation.
@@ -75,7 +76,7 @@ impl Compact {
             }
             _ => Compact {
                 inline: Inline([0; 16]),
-                shared: Some(Arc::from(s)),
+                shared: Some(Arc::new(s.to_string())),
             },
         }
     }

@@ -33,7 +33,7 @@ pub enum Rule {
     /// that lower a rating.
     SafMean {
         /// The exact mean.
-        mean: SafPercent,
+        mean: Percent,
         /// How many percentages.
         n: usize,
         /// The band of the mean.
@@ -103,15 +103,14 @@ pub enum Basis {
         /// The judgement.
         value: RatingValue,
     },
-    /// `saf-2023`: the quality-statement scores.
+    /// `saf-2023`: the quality-statement scores; their percentage is `sum ÷ (4 × statements)`
+    /// ([`Basis::percent`]).
     Scored {
         /// How many statements were scored.
         statements: u32,
         /// The sum of their scores (each 1–4).
         sum: u32,
-        /// `sum ÷ (4 × statements)`, exactly.
-        percent: SafPercent,
-        /// Its band.
+        /// The band of their percentage.
         band: SafBand,
     },
 }
@@ -121,7 +120,17 @@ impl Basis {
     pub fn rating(&self) -> (Option<Rating>, Option<SafPercent>) {
         match self {
             Basis::Recorded { value, .. } => (value.rating(), None),
-            Basis::Scored { percent, band, .. } => (Some(band.rating), Some(*percent)),
+            Basis::Scored { band, .. } => (Some(band.rating), self.percent()),
+        }
+    }
+
+    /// The percentage of the scores, exactly (`None` for a recorded judgement).
+    pub fn percent(&self) -> Option<SafPercent> {
+        match self {
+            Basis::Recorded { .. } => None,
+            Basis::Scored {
+                statements, sum, ..
+            } => SafPercent::ratio(u128::from(*sum) * 100, 4 * u128::from(*statements)),
         }
     }
 }
@@ -140,14 +149,18 @@ impl fmt::Display for Basis {
             Basis::Scored {
                 statements,
                 sum,
-                percent,
                 band,
-            } => write!(
-                f,
-                "{statements} quality statements scored {sum} of {} = {percent}% → {} (band {band}%)",
-                statements * 4,
-                band.rating
-            ),
+            } => {
+                write!(
+                    f,
+                    "{statements} quality statements scored {sum} of {} = ",
+                    statements * 4
+                )?;
+                if let Some(p) = self.percent() {
+                    p.fmt(f)?;
+                }
+                write!(f, "% → {} (band {band}%)", band.rating)
+            }
         }
     }
 }
@@ -167,6 +180,49 @@ impl fmt::Display for Assessment {
             Assessment::InspectionJudgement => "inspection judgement",
             Assessment::TrustWellLedAssessment => "trust-level well-led assessment",
         })
+    }
+}
+
+/// An exact SAF percentage as explanations hold it: a fraction of two 32-bit numbers when it fits
+/// (every real one does), else the full value boxed. Every input of every aggregate carries one,
+/// and [`SafPercent`] is four words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SafPercent", into = "SafPercent")]
+pub enum Percent {
+    Fraction { num: u32, den: u32 },
+    Exact(Box<SafPercent>),
+}
+
+impl Percent {
+    /// The exact value.
+    pub fn get(&self) -> SafPercent {
+        match self {
+            Percent::Fraction { num, den } => SafPercent::ratio(u128::from(*num), u128::from(*den))
+                .unwrap_or_else(|| SafPercent::whole(0)),
+            Percent::Exact(p) => **p,
+        }
+    }
+}
+
+impl From<SafPercent> for Percent {
+    fn from(p: SafPercent) -> Self {
+        let (num, den) = p.parts();
+        match (u32::try_from(num), u32::try_from(den)) {
+            (Ok(num), Ok(den)) => Percent::Fraction { num, den },
+            _ => Percent::Exact(Box::new(p)),
+        }
+    }
+}
+
+impl From<Percent> for SafPercent {
+    fn from(p: Percent) -> Self {
+        p.get()
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
     }
 }
 
@@ -218,7 +274,7 @@ pub struct Input {
     /// Its rating (`None`: no rating).
     pub value: Option<RatingValue>,
     /// Under `saf-2023`, its exact percentage.
-    pub percent: Option<SafPercent>,
+    pub percent: Option<Percent>,
     /// The date of the report that set it.
     pub date: Option<NaiveDate>,
 }
@@ -231,7 +287,7 @@ impl fmt::Display for Input {
             self.label,
             self.value.map_or("no rating", RatingValue::cqc_str)
         )?;
-        if let Some(p) = self.percent {
+        if let Some(p) = &self.percent {
             write!(f, ", {p}%")?;
         }
         if let Some(d) = self.date {

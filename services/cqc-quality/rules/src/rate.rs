@@ -19,7 +19,7 @@ use crate::evidence::{
 };
 use crate::explain::{
     Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, Input, Label,
-    LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Rule,
+    LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Percent, Rule,
 };
 use crate::rule_set::{QualityStatementScore, RuleSet, SafBands, newest_area, saf_percent};
 use crate::saf::SafPercent;
@@ -205,7 +205,7 @@ fn input(label: Label, r: &RatedResult) -> Input {
     Input {
         label,
         value: r.rating.map(RatingValue::Rated),
-        percent: r.percent,
+        percent: r.percent.map(Percent::from),
         date: r.date,
     }
 }
@@ -255,7 +255,7 @@ fn saf_combine(
     let rated: Vec<Option<SafPercent>> = inputs
         .iter()
         .filter(|i| i.value.and_then(RatingValue::rating).is_some())
-        .map(|i| i.percent)
+        .map(|i| i.percent.as_ref().map(Percent::get))
         .collect();
     if rated.is_empty() {
         return (None, None, Rule::Counting(agg.rule));
@@ -270,7 +270,7 @@ fn saf_combine(
     };
     let band = bands.band(mean);
     let banded = |limited_by| Rule::SafMean {
-        mean,
+        mean: mean.into(),
         n,
         band: bands.band_of(band),
         limited_by,
@@ -675,7 +675,6 @@ fn basis(
             Basis::Scored {
                 statements: u32::try_from(scores.len()).unwrap_or(u32::MAX),
                 sum: scores.iter().map(|s| u32::from(s.get())).sum(),
-                percent,
                 band: bands.band_of(band),
             }
         }

@@ -75,7 +75,7 @@ fn each_rule_renders_as_before() {
         ),
         (
             Rule::SafMean {
-                mean: SafPercent::ratio(1755, 20).expect("percent"),
+                mean: SafPercent::ratio(1755, 20).expect("percent").into(),
                 n: 5,
                 band: bands.band_of(G),
                 limited_by: None,
@@ -84,7 +84,7 @@ fn each_rule_renders_as_before() {
         ),
         (
             Rule::SafMean {
-                mean: SafPercent::whole(58),
+                mean: SafPercent::whole(58).into(),
                 n: 5,
                 band: bands.band_of(RI),
                 limited_by: Some(Box::new(two_of_five_inadequate())),
@@ -119,7 +119,6 @@ fn each_rule_renders_as_before() {
                 basis: Basis::Scored {
                     statements: 2,
                     sum: 7,
-                    percent: SafPercent::ratio(175, 2).expect("percent"),
                     band: bands.band_of(G),
                 },
                 limiter: Some(Box::new(LimiterApplied {
@@ -154,6 +153,19 @@ fn each_rule_renders_as_before() {
 }
 
 #[test]
+fn explanations_hold_percentages_exactly() {
+    // Small fractions in a word, any other exactly; both read back as the same value.
+    let small = SafPercent::ratio(175, 2).expect("percent");
+    assert!(matches!(Percent::from(small), Percent::Fraction { .. }));
+    let big = SafPercent::ratio(u128::from(u32::MAX) + 2, u128::from(u32::MAX) + 1).expect("p");
+    assert!(matches!(Percent::from(big), Percent::Exact(_)));
+    for p in [small, big, SafPercent::whole(100)] {
+        assert_eq!(Percent::from(p).get(), p);
+        assert_eq!(Percent::from(p).to_string(), p.to_string());
+    }
+}
+
+#[test]
 fn each_input_renders_as_label_value_date() {
     let input = |label, value, percent, date: Option<&str>| Input {
         label,
@@ -179,7 +191,7 @@ fn each_input_renders_as_label_value_date() {
             input(
                 Label::Service(surgery),
                 Some(RatingValue::Rated(RI)),
-                Some(SafPercent::ratio(125, 2).expect("percent")),
+                Some(SafPercent::ratio(125, 2).expect("percent").into()),
                 Some("2024-01-01"),
             ),
             "surgery: Requires improvement, 62.5% (2024-01-01)",
