@@ -1,6 +1,10 @@
 //! Conversions between the domain vocabulary (`oversight-rating`) and the wire types.
 
-use oversight_rating::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, TrustType};
+use std::fmt::Display;
+
+use oversight_rating::{
+    Explanation, ExplanationText, KeyQuestion, NonRating, Rating, RatingValue, TrustType,
+};
 
 use crate::common::v1 as pb;
 
@@ -104,20 +108,33 @@ pub fn trust_type(raw: i32) -> Option<TrustType> {
     }
 }
 
-impl From<&Explanation> for pb::Explanation {
-    fn from(e: &Explanation) -> Self {
+/// The wire carries explanations in words: rendered here, at the edge.
+impl<R: Display, I: Display, N: Display> From<&Explanation<R, I, N>> for pb::Explanation {
+    fn from(e: &Explanation<R, I, N>) -> Self {
+        pb::Explanation::from(e.text())
+    }
+}
+
+impl From<ExplanationText> for pb::Explanation {
+    fn from(e: ExplanationText) -> Self {
         pb::Explanation {
-            rule_set: e.rule_set.clone(),
-            rule: e.rule.clone(),
-            inputs: e.inputs.clone(),
-            notes: e.notes.clone(),
+            rule_set: e.rule_set,
+            rule: e.rule,
+            inputs: e.inputs,
+            notes: e.notes,
         }
     }
 }
 
-impl From<&pb::Explanation> for Explanation {
+impl From<&ExplanationText> for pb::Explanation {
+    fn from(e: &ExplanationText) -> Self {
+        pb::Explanation::from(e.clone())
+    }
+}
+
+impl From<&pb::Explanation> for ExplanationText {
     fn from(e: &pb::Explanation) -> Self {
-        Explanation {
+        ExplanationText {
             rule_set: e.rule_set.clone(),
             rule: e.rule.clone(),
             inputs: e.inputs.clone(),
@@ -126,12 +143,12 @@ impl From<&pb::Explanation> for Explanation {
     }
 }
 
-/// A dated rating on the wire.
-pub fn dated(
-    rating: Option<Rating>,
-    date: Option<String>,
-    explanation: &Explanation,
-) -> pb::DatedRating {
+/// A dated rating on the wire; the explanation is structured ([`Explanation`]) or already in
+/// words ([`ExplanationText`]).
+pub fn dated<E>(rating: Option<Rating>, date: Option<String>, explanation: &E) -> pb::DatedRating
+where
+    for<'e> &'e E: Into<pb::Explanation>,
+{
     pb::DatedRating {
         rating: rating_or_unspecified(rating) as i32,
         report_date: date.unwrap_or_default(),

@@ -2,6 +2,8 @@
 //! (§3): count the real ratings underneath, compare the counts with thresholds that may depend on
 //! how many there are, and say which rule fired.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Rating, RatingValue};
@@ -38,6 +40,7 @@ impl CountThreshold {
         ])
     }
 
+    #[inline]
     pub fn for_n(&self, n: usize) -> usize {
         match self {
             CountThreshold::Fixed(x) => *x,
@@ -72,29 +75,129 @@ impl Thresholds {
     }
 }
 
-/// How many of each rating were counted, and how many non-ratings were left out.
+/// How many of each rating were counted, and how many non-ratings were left out. (`u32`: an
+/// explanation at every level carries a copy.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AggregateCounts {
-    pub outstanding: usize,
-    pub good: usize,
-    pub requires_improvement: usize,
-    pub inadequate: usize,
-    pub excluded_non_ratings: usize,
+    pub outstanding: u32,
+    pub good: u32,
+    pub requires_improvement: u32,
+    pub inadequate: u32,
+    pub excluded_non_ratings: u32,
 }
 
 impl AggregateCounts {
-    pub fn rated(&self) -> usize {
+    pub fn rated(&self) -> u32 {
         self.outstanding + self.good + self.requires_improvement + self.inadequate
     }
 }
 
+/// Which row of the counting rule fired (DOMAIN.md §2.1, in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CountingRow {
+    /// Nothing real beneath: no rating.
+    NoRealRatings,
+    /// At least X inadequate.
+    Inadequate,
+    /// Some inadequate, fewer than X: at best requires improvement.
+    InadequateLimitsToRequiresImprovement,
+    /// At least X requires improvement.
+    RequiresImprovement,
+    /// At least X outstanding and all the rest good.
+    Outstanding,
+    /// At least X outstanding, but not all the rest good: good.
+    GoodNotAllOthersGood,
+    /// None of the above: good.
+    Good,
+}
+
+impl CountingRow {
+    /// The rating the row gives.
+    pub fn rating(self) -> Option<Rating> {
+        match self {
+            CountingRow::NoRealRatings => None,
+            CountingRow::Inadequate => Some(Rating::Inadequate),
+            CountingRow::InadequateLimitsToRequiresImprovement
+            | CountingRow::RequiresImprovement => Some(Rating::RequiresImprovement),
+            CountingRow::Outstanding => Some(Rating::Outstanding),
+            CountingRow::GoodNotAllOthersGood | CountingRow::Good => Some(Rating::Good),
+        }
+    }
+}
+
+/// The counting rule as it fired: the counts, the thresholds X for their `n`, and the row. Its
+/// `Display` is the rule in words, e.g. "2 of 5 ratings inadequate, threshold 2 → Inadequate".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountingRule {
+    pub row: CountingRow,
+    pub counts: AggregateCounts,
+    /// X for inadequate at this `n`.
+    pub inadequate_at: u32,
+    /// X for requires improvement at this `n`.
+    pub requires_improvement_at: u32,
+    /// X for outstanding at this `n`.
+    pub outstanding_at: u32,
+}
+
+impl fmt::Display for CountingRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        let n = c.rated();
+        let (xi, xr, xo) = (
+            self.inadequate_at,
+            self.requires_improvement_at,
+            self.outstanding_at,
+        );
+        match self.row {
+            CountingRow::NoRealRatings => f.write_str("no real ratings to aggregate")?,
+            CountingRow::Inadequate => write!(
+                f,
+                "{} of {n} ratings inadequate, threshold {xi} → Inadequate",
+                c.inadequate
+            )?,
+            CountingRow::InadequateLimitsToRequiresImprovement => write!(
+                f,
+                "{} of {n} ratings inadequate, below threshold {xi}, limits to Requires improvement",
+                c.inadequate
+            )?,
+            CountingRow::RequiresImprovement => write!(
+                f,
+                "{} of {n} ratings requires improvement, threshold {xr} → Requires improvement",
+                c.requires_improvement
+            )?,
+            CountingRow::Outstanding => write!(
+                f,
+                "{} of {n} ratings outstanding, threshold {xo}, the rest good → Outstanding",
+                c.outstanding
+            )?,
+            CountingRow::GoodNotAllOthersGood => write!(
+                f,
+                "{} of {n} outstanding but not all others good ({} requires improvement, {} inadequate) → Good",
+                c.outstanding, c.requires_improvement, c.inadequate
+            )?,
+            CountingRow::Good => write!(
+                f,
+                "{} inadequate, {} requires improvement (threshold {xr}), {} outstanding (threshold {xo}) of {n} → Good",
+                c.inadequate, c.requires_improvement, c.outstanding
+            )?,
+        }
+        if c.excluded_non_ratings > 0 {
+            write!(f, " ({} non-ratings excluded)", c.excluded_non_ratings)?;
+        }
+        if self.row == CountingRow::NoRealRatings {
+            f.write_str(" → no rating")?;
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of one aggregation: the rating (or `None`: nothing real to aggregate) and the rule
-/// that fired, in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// that fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Aggregate {
     pub rating: Option<Rating>,
     pub counts: AggregateCounts,
-    pub rule: String,
+    pub rule: CountingRule,
 }
 
 /// Aggregate ratings with the given thresholds. Non-ratings are excluded from the counts; with no
@@ -103,82 +206,62 @@ pub fn aggregate<I>(inputs: I, t: &Thresholds) -> Aggregate
 where
     I: IntoIterator<Item = RatingValue>,
 {
-    let mut c = AggregateCounts::default();
+    // Counted by index rather than by branch: ratings come in no predictable order.
+    let mut by_kind = [0u32; 5];
     for v in inputs {
-        match v {
-            RatingValue::Rated(Rating::Outstanding) => c.outstanding += 1,
-            RatingValue::Rated(Rating::Good) => c.good += 1,
-            RatingValue::Rated(Rating::RequiresImprovement) => c.requires_improvement += 1,
-            RatingValue::Rated(Rating::Inadequate) => c.inadequate += 1,
-            RatingValue::Unrated(_) => c.excluded_non_ratings += 1,
-        }
+        let kind = match v {
+            RatingValue::Rated(r) => r as usize,
+            RatingValue::Unrated(_) => 4,
+        };
+        by_kind[kind] += 1;
     }
-    let n = c.rated();
-    let excluded = if c.excluded_non_ratings > 0 {
-        format!(" ({} non-ratings excluded)", c.excluded_non_ratings)
-    } else {
-        String::new()
+    let [
+        inadequate,
+        requires_improvement,
+        good,
+        outstanding,
+        excluded_non_ratings,
+    ] = by_kind;
+    let c = AggregateCounts {
+        outstanding,
+        good,
+        requires_improvement,
+        inadequate,
+        excluded_non_ratings,
     };
-    if n == 0 {
-        return Aggregate {
-            rating: None,
-            counts: c,
-            rule: format!("no real ratings to aggregate{excluded} → no rating"),
-        };
-    }
-    let xi = t.inadequate.for_n(n);
-    let xr = t.requires_improvement.for_n(n);
-    let xo = t.outstanding.for_n(n);
-    let (rating, rule) = if c.inadequate >= xi {
-        (
-            Rating::Inadequate,
-            format!(
-                "{} of {n} ratings inadequate, threshold {xi} → Inadequate",
-                c.inadequate
-            ),
-        )
+    let n = c.rated();
+    let x =
+        |threshold: &CountThreshold| u32::try_from(threshold.for_n(n as usize)).unwrap_or(u32::MAX);
+    let (xi, xr, xo) = (
+        x(&t.inadequate),
+        x(&t.requires_improvement),
+        x(&t.outstanding),
+    );
+    let row = if n == 0 {
+        CountingRow::NoRealRatings
+    } else if c.inadequate >= xi {
+        CountingRow::Inadequate
     } else if t.any_inadequate_limits_to_ri && c.inadequate > 0 {
-        (
-            Rating::RequiresImprovement,
-            format!(
-                "{} of {n} ratings inadequate, below threshold {xi}, limits to Requires improvement",
-                c.inadequate
-            ),
-        )
+        CountingRow::InadequateLimitsToRequiresImprovement
     } else if c.requires_improvement >= xr {
-        (
-            Rating::RequiresImprovement,
-            format!(
-                "{} of {n} ratings requires improvement, threshold {xr} → Requires improvement",
-                c.requires_improvement
-            ),
-        )
+        CountingRow::RequiresImprovement
     } else if c.outstanding >= xo && c.outstanding + c.good == n {
-        (
-            Rating::Outstanding,
-            format!(
-                "{} of {n} ratings outstanding, threshold {xo}, the rest good → Outstanding",
-                c.outstanding
-            ),
-        )
+        CountingRow::Outstanding
+    } else if c.outstanding >= xo {
+        CountingRow::GoodNotAllOthersGood
     } else {
-        let why = if c.outstanding >= xo {
-            format!(
-                "{} of {n} outstanding but not all others good ({} requires improvement, {} inadequate)",
-                c.outstanding, c.requires_improvement, c.inadequate
-            )
-        } else {
-            format!(
-                "{} inadequate, {} requires improvement (threshold {xr}), {} outstanding (threshold {xo}) of {n}",
-                c.inadequate, c.requires_improvement, c.outstanding
-            )
-        };
-        (Rating::Good, format!("{why} → Good"))
+        CountingRow::Good
     };
     Aggregate {
-        rating: Some(rating),
+        rating: row.rating(),
         counts: c,
-        rule: format!("{rule}{excluded}"),
+        rule: CountingRule {
+            row,
+            counts: c,
+            inadequate_at: xi,
+            requires_improvement_at: xr,
+            outstanding_at: xo,
+        },
     }
 }
 
@@ -323,7 +406,7 @@ mod tests {
         );
         assert_eq!(a.rating, None);
         assert_eq!(a.counts.excluded_non_ratings, 2);
-        assert!(a.rule.contains("no rating"), "{}", a.rule);
+        assert!(a.rule.to_string().contains("no rating"), "{}", a.rule);
         let empty = aggregate(std::iter::empty(), &t);
         assert_eq!(empty.rating, None);
         // A non-rating must not count as good: with it excluded, 1 RI of 3 is RI (X = 1), not Good.
@@ -346,9 +429,67 @@ mod tests {
             &Thresholds::cqc_2018(),
         );
         assert_eq!(
-            a.rule,
+            a.rule.to_string(),
             "2 of 5 ratings inadequate, threshold 2 → Inadequate"
         );
+    }
+
+    #[test]
+    fn each_row_renders_as_domain_words() {
+        // The sentences of every row, as the rules have always worded them.
+        let t = Thresholds::cqc_2018();
+        let cases: &[(&[RatingValue], &str)] = &[
+            (&[], "no real ratings to aggregate → no rating"),
+            (
+                &[RatingValue::Unrated(NonRating::NotRated)],
+                "no real ratings to aggregate (1 non-ratings excluded) → no rating",
+            ),
+            (
+                &[Inadequate, Inadequate, Good, Good, Good].map(RatingValue::Rated),
+                "2 of 5 ratings inadequate, threshold 2 → Inadequate",
+            ),
+            (
+                &[Inadequate, Good, Good, Good, Outstanding].map(RatingValue::Rated),
+                "1 of 5 ratings inadequate, below threshold 2, limits to Requires improvement",
+            ),
+            (
+                &[
+                    RequiresImprovement,
+                    RequiresImprovement,
+                    Good,
+                    Good,
+                    Outstanding,
+                ]
+                .map(RatingValue::Rated),
+                "2 of 5 ratings requires improvement, threshold 2 → Requires improvement",
+            ),
+            (
+                &[Outstanding, Outstanding, Good, Good, Good].map(RatingValue::Rated),
+                "2 of 5 ratings outstanding, threshold 2, the rest good → Outstanding",
+            ),
+            (
+                &[RequiresImprovement, Outstanding, Outstanding, Good, Good]
+                    .map(RatingValue::Rated),
+                "2 of 5 outstanding but not all others good (1 requires improvement, 0 inadequate) → Good",
+            ),
+            (
+                &[Outstanding, Good, Good, Good, Good].map(RatingValue::Rated),
+                "0 inadequate, 0 requires improvement (threshold 2), 1 outstanding (threshold 2) of 5 → Good",
+            ),
+            (
+                &[
+                    RatingValue::Rated(Good),
+                    RatingValue::Rated(Inadequate),
+                    RatingValue::Unrated(NonRating::InspectedButNotRated),
+                ],
+                "1 of 2 ratings inadequate, threshold 1 → Inadequate (1 non-ratings excluded)",
+            ),
+        ];
+        for (inputs, want) in cases {
+            let a = aggregate(inputs.iter().copied(), &t);
+            assert_eq!(a.rule.to_string(), *want, "{inputs:?}");
+            assert_eq!(a.rule.row.rating(), a.rating);
+        }
     }
 
     fn rating() -> impl Strategy<Value = Rating> {

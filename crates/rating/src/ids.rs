@@ -2,7 +2,9 @@
 //! well-formed ODS trust code.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,23 +42,144 @@ fn ods(s: &str, len: usize) -> Option<String> {
     ok.then_some(t)
 }
 
+/// Longest id kept inline by [`Compact`].
+const INLINE: usize = 15;
+
+/// The text of an id that explanations copy many times per rating (service, location and rule
+/// set ids): ids up to 15 bytes (`npioutpatients`, `1-123456789`, `cqc-2018`) are stored inline,
+/// so cloning one copies 16 aligned bytes and never allocates or touches a shared counter;
+/// longer ones share one allocation. Three words in all.
+#[derive(Clone)]
+struct Compact {
+    /// Length, then the text, zero-padded (`shared` is `None`); all zero otherwise.
+    inline: Inline,
+    /// A longer id (one pointer: an `Arc<str>` would make every id a word bigger).
+    shared: Option<Arc<String>>,
+}
+
+/// Aligned so that a copy is one 16-byte move: ids are copied into every explanation.
+#[derive(Clone, Copy)]
+#[repr(align(8))]
+struct Inline([u8; 16]);
+
+impl Compact {
+    fn new(s: &str) -> Self {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; 16];
+                bytes[0] = len;
+                bytes[1..=s.len()].copy_from_slice(s.as_bytes());
+                Compact {
+                    inline: Inline(bytes),
+                    shared: None,
+                }
+            }
+            _ => Compact {
+                inline: Inline([0; 16]),
+                shared: Some(Arc::new(s.to_string())),
+            },
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match &self.shared {
+            None => &self.inline.0[1..=usize::from(self.inline.0[0])],
+            Some(s) => s.as_bytes(),
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        match &self.shared {
+            // Built from a `&str` and cut at its length, so always UTF-8.
+            None => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Some(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for Compact {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<Compact> for String {
+    fn from(c: Compact) -> String {
+        c.as_str().to_string()
+    }
+}
+
+impl fmt::Debug for Compact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+// Equality, order and hash are those of the text (byte order is `str` order).
+impl PartialEq for Compact {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.shared, &other.shared) {
+            (None, None) => self.inline.0 == other.inline.0,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
+    }
+}
+
+impl Eq for Compact {}
+
+impl PartialOrd for Compact {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Compact {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.shared, &other.shared) {
+            // Zero-padded, so comparing the padded text and then the length is `str` order: a
+            // shorter id that is a prefix of a longer one compares less either way. One word
+            // rather than a byte loop: services are sorted for every location rated.
+            (None, None) => self.inline.order_key().cmp(&other.inline.order_key()),
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
+    }
+}
+
+impl Inline {
+    /// The text (big-endian, zero-padded) then the length, as one word: ordered as the text is.
+    #[inline]
+    fn order_key(&self) -> u128 {
+        u128::from_be_bytes(self.0).rotate_left(8)
+    }
+}
+
+impl Hash for Compact {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 macro_rules! string_id {
     ($name:ident) => {
         impl $name {
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_ref()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
@@ -69,7 +192,7 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.into()
             }
         }
     };
@@ -115,7 +238,7 @@ impl FromStr for SiteCode {
 /// A location: a CQC location id (`1-123456789`) or an ODS site code (`RXX01`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct LocationId(String);
+pub struct LocationId(Compact);
 string_id!(LocationId);
 
 impl FromStr for LocationId {
@@ -127,10 +250,10 @@ impl FromStr for LocationId {
             && digits.len() <= 12
             && digits.chars().all(|c| c.is_ascii_digit())
         {
-            return Ok(LocationId(t.to_string()));
+            return Ok(LocationId(Compact::new(t)));
         }
         ods(t, 5)
-            .map(LocationId)
+            .map(|s| LocationId(Compact::new(&s)))
             .ok_or_else(|| IdError::Location(s.to_string()))
     }
 }
@@ -146,7 +269,7 @@ pub const MAX_SERVICE_ID_CHARS: usize = 256;
 /// digits, `-` and `_`; at most [`MAX_SERVICE_ID_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ServiceId(String);
+pub struct ServiceId(Compact);
 string_id!(ServiceId);
 
 impl FromStr for ServiceId {
@@ -164,7 +287,7 @@ impl FromStr for ServiceId {
         let ok = !t.is_empty()
             && t.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        ok.then_some(ServiceId(t))
+        ok.then(|| ServiceId(Compact::new(&t)))
             .ok_or_else(|| IdError::Service(s.to_string()))
     }
 }
@@ -173,8 +296,32 @@ impl FromStr for ServiceId {
 /// `cqc-combined-2018`, `sof-2017`, `nof-2025`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RuleSetVersion(String);
+pub struct RuleSetVersion(Compact);
 string_id!(RuleSetVersion);
+
+impl RuleSetVersion {
+    /// The name of a built-in rule set, a constant of the code (`"cqc-2018"`): not parsed, since
+    /// it cannot come from outside; a test of each rule set checks it would parse.
+    pub fn from_static(name: &'static str) -> Self {
+        debug_assert!(
+            name.parse::<RuleSetVersion>().is_ok(),
+            "invalid rule set version {name:?}"
+        );
+        RuleSetVersion(Compact::new(name))
+    }
+}
+
+impl PartialEq<str> for RuleSetVersion {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RuleSetVersion {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 impl FromStr for RuleSetVersion {
     type Err = IdError;
@@ -184,7 +331,7 @@ impl FromStr for RuleSetVersion {
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
             && s.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        ok.then(|| RuleSetVersion(s.to_string()))
+        ok.then(|| RuleSetVersion(Compact::new(s)))
             .ok_or_else(|| IdError::RuleSet(s.to_string()))
     }
 }
@@ -251,6 +398,67 @@ mod tests {
         );
         assert!("cqc-2018".parse::<RuleSetVersion>().is_ok());
         assert!("CQC 2018".parse::<RuleSetVersion>().is_err());
+    }
+
+    #[test]
+    fn long_and_short_ids_behave_alike() {
+        // 15 bytes are kept inline, 16 and more are shared: both compare, order and print as text.
+        let short: ServiceId = "a".repeat(15).parse().expect("valid");
+        let long: ServiceId = "a".repeat(16).parse().expect("valid");
+        assert!(short.0.shared.is_none());
+        assert!(long.0.shared.is_some());
+        assert!(short < long);
+        assert_eq!(long.clone(), long);
+        assert_eq!(long.as_str(), "a".repeat(16));
+        assert_eq!(String::from(short.clone()), "a".repeat(15));
+        assert_eq!(
+            format!("{short:?}"),
+            format!("ServiceId({:?})", "a".repeat(15))
+        );
+        let ids: std::collections::BTreeSet<ServiceId> = ["urgent", "care", "npimaternity"]
+            .iter()
+            .map(|s| s.parse().expect("valid"))
+            .collect();
+        let sorted: Vec<&str> = ids.iter().map(ServiceId::as_str).collect();
+        assert_eq!(sorted, ["care", "npimaternity", "urgent"]);
+        // Prefixes and the inline/shared boundary order as text does.
+        let texts = [
+            "",
+            "a",
+            "a-",
+            "ab",
+            "abc",
+            &"z".repeat(14),
+            &"z".repeat(15),
+            &"z".repeat(16),
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    Compact::new(a).cmp(&Compact::new(b)),
+                    a.cmp(b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        let saf = RuleSetVersion::from_static("saf-2023");
+        assert_eq!(saf, "saf-2023".parse::<RuleSetVersion>().expect("valid"));
+        assert_eq!(saf, "saf-2023");
+        let combined = RuleSetVersion::from_static("cqc-combined-2018");
+        assert_eq!(combined.as_str(), "cqc-combined-2018");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compact_order_and_equality_are_those_of_the_text(
+            a in "[a-z0-9\\-]{0,30}",
+            b in "[a-z0-9\\-]{0,30}",
+        ) {
+            let (x, y) = (Compact::new(&a), Compact::new(&b));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+            proptest::prop_assert_eq!(x.as_str(), a.as_str());
+        }
     }
 
     #[test]

@@ -5,11 +5,18 @@
 //! Everything here is pure: no IO, no async, no clock.
 
 mod aggregate;
+mod explain;
 mod ids;
+pub mod kq_map;
 mod scale;
 
-pub use aggregate::{Aggregate, AggregateCounts, CountThreshold, Thresholds, aggregate};
+pub use aggregate::{
+    Aggregate, AggregateCounts, CountThreshold, CountingRow, CountingRule, SizeBand, Thresholds,
+    aggregate,
+};
+pub use explain::{Explanation, ExplanationText, Items};
 pub use ids::{
     IdError, LocationId, MAX_SERVICE_ID_CHARS, RuleSetVersion, ServiceId, SiteCode, TrustCode,
 };
-pub use scale::{Explanation, KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};
+pub use kq_map::KeyQuestionMap;
+pub use scale::{KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};

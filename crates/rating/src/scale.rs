@@ -230,38 +230,6 @@ impl FromStr for KeyQuestion {
     }
 }
 
-/// Why a rating is what it is: the rule set, the rule that fired, and the inputs it counted.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Explanation {
-    /// e.g. `cqc-2018`.
-    pub rule_set: String,
-    /// The rule that fired, in words: "2 of 5 ratings inadequate, threshold 2 → Inadequate".
-    pub rule: String,
-    /// The inputs counted, each as "label: value (date)".
-    pub inputs: Vec<String>,
-    /// Anything else a reader must know: limiters, exclusions, carry-forward, departures.
-    pub notes: Vec<String>,
-}
-
-impl Explanation {
-    pub fn new(rule_set: impl Into<String>, rule: impl Into<String>) -> Self {
-        Explanation {
-            rule_set: rule_set.into(),
-            rule: rule.into(),
-            inputs: Vec::new(),
-            notes: Vec::new(),
-        }
-    }
-
-    /// All lines, rule first, for terminal and JSON output.
-    pub fn lines(&self) -> Vec<String> {
-        let mut out = vec![format!("[{}] {}", self.rule_set, self.rule)];
-        out.extend(self.inputs.iter().map(|i| format!("input: {i}")));
-        out.extend(self.notes.iter().map(|n| format!("note: {n}")));
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
-use oversight_rating::{Explanation, TrustCode};
+use oversight_rating::{ExplanationText, TrustCode};
 use oversight_runtime::Subjects;
 use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
@@ -366,7 +366,7 @@ impl Combiner {
             trust_name: quality.trust_name.clone(),
             trust_type: quality.trust_type,
             version: 0,
-            rule_set: self.rules.version.clone(),
+            rule_set: self.rules.version.to_string(),
             mode: match outcome.mode {
                 Mode::Combined => "combined".into(),
                 Mode::Shadow => "shadow".into(),
@@ -377,7 +377,7 @@ impl Combiner {
                 Some(convert::dated(
                     None,
                     None,
-                    &Explanation::new("uor-2017", "no CQC-approved use-of-resources rating"),
+                    &ExplanationText::new("uor-2017", "no CQC-approved use-of-resources rating"),
                 ))
             }),
             combined: Some(convert::dated(

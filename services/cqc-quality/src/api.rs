@@ -120,7 +120,11 @@ impl Tree<'_> {
             key_questions: kq_ratings(&s.key_questions),
             overall: Some(dated(&s.overall)),
             decisions: self.decisions_of(&key),
-            excluded_from_trust: s.excluded_from_trust.clone().unwrap_or_default(),
+            excluded_from_trust: s
+                .excluded_from_trust
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             locations: vec![],
             services: vec![],
         }

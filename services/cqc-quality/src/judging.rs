@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use cqc_rules::{Entity, Judgement, RatedResult, Stage, TrustQuality, check_departure};
-use oversight_rating::{Explanation, KeyQuestion, Rating};
+use cqc_rules::explain::{Note, Rule};
+use cqc_rules::{
+    CqcExplanation, Entity, Judgement, RatedResult, Stage, TrustQuality, check_departure,
+};
+use oversight_rating::{KeyQuestion, KeyQuestionMap, Rating};
 
 use crate::store::{EntityKey, EntityKind, JudgementRow};
 
 /// The key questions and overall of one entity in the rules' result.
-type Node<'a> = (&'a BTreeMap<KeyQuestion, RatedResult>, &'a RatedResult);
-type NodeMut<'a> = (
-    &'a mut BTreeMap<KeyQuestion, RatedResult>,
-    &'a mut RatedResult,
-);
+type Node<'a> = (&'a KeyQuestionMap<RatedResult>, &'a RatedResult);
+type NodeMut<'a> = (&'a mut KeyQuestionMap<RatedResult>, &'a mut RatedResult);
 
 /// An entity's ratings in `q`, or `None` if the rules rated no such entity.
 pub fn node<'a>(q: &'a TrustQuality, e: &EntityKey) -> Option<Node<'a>> {
@@ -124,10 +124,6 @@ pub fn is_departure(row: &JudgementRow) -> bool {
     )
 }
 
-fn label(kq: Option<KeyQuestion>) -> &'static str {
-    kq.map_or("overall", KeyQuestion::cqc_str)
-}
-
 /// Lays the latest final decision of each entity and key question (decided on or before `as_of`,
 /// if given) over the computed ratings, so that what is published is what CQC decided. A decision
 /// applies while the ratings beneath it are not newer than the decision: a later inspection
@@ -147,7 +143,7 @@ pub fn apply_final_decisions(
         // Rows come oldest first within each history.
         latest.insert((&row.entity, row.key_question), row);
     }
-    let rule_set = q.rule_set.clone();
+    let rule_set = q.overall.explanation.rule_set.clone();
     for ((entity, kq), row) in latest {
         let Some((kqs, overall)) = node_mut(q, entity) else {
             continue;
@@ -161,38 +157,30 @@ pub fn apply_final_decisions(
                 rating: None,
                 date: None,
                 percent: None,
-                explanation: Explanation::new(
-                    rule_set.clone(),
-                    "nothing rated beneath → no rating",
-                ),
+                explanation: CqcExplanation::new(rule_set.clone(), Rule::NothingRatedBeneath),
             }),
         };
         if target.rating == Some(row.published) {
             continue;
         }
-        let computed = target.rating.map_or("no rating", Rating::cqc_str);
         let as_new_as = match kq {
             None => target.date.or(beneath),
             Some(_) => target.date,
         };
         if as_new_as.is_some_and(|d| d > row.decided_on) {
-            target.explanation.notes.push(format!(
-                "the final decision of {} ({} {}) no longer applies: ratings beneath it were reported after it",
-                row.decided_on,
-                label(kq),
-                row.published
-            ));
+            target.explanation.notes.push(Note::FinalDecisionLapsed {
+                decided_on: row.decided_on,
+                key_question: kq,
+                published: row.published,
+            });
             continue;
         }
-        let why = if row.rationale.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", row.rationale)
-        };
-        target.explanation.notes.push(format!(
-            "published by CQC judgement (final, {}): the rules computed {computed}, CQC published {}{why}",
-            row.decided_on, row.published
-        ));
+        target.explanation.notes.push(Note::PublishedDeparture {
+            decided_on: row.decided_on,
+            computed: target.rating,
+            published: row.published,
+            rationale: row.rationale.clone(),
+        });
         target.rating = Some(row.published);
         // A rating carries the date of the report that set it: here, the decision.
         target.date = target.date.or(Some(row.decided_on));

@@ -2,12 +2,13 @@
 //! and publish a new version of a trust's quality rating when (and only when) it changed.
 
 use chrono::NaiveDate;
+use cqc_rules::explain::{LimiterApplied, LimiterBeneath, Note, Rule};
 use cqc_rules::{Judgement, OverallBasis, RatedResult, RuleSet, TrustQuality, TrustType};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
-use oversight_rating::{KeyQuestion, LocationId, ServiceId, TrustCode};
+use oversight_rating::{KeyQuestion, KeyQuestionMap, LocationId, ServiceId, TrustCode};
 use oversight_runtime::Subjects;
 use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
@@ -43,9 +44,6 @@ pub struct RatingsView {
     pub decisions: Vec<JudgementRow>,
 }
 
-/// The note that marks a carried-forward trust overall (DOMAIN.md §2.3).
-const CARRY_FORWARD: &str = "carry-forward (DOMAIN §2.3)";
-
 pub struct Rater {
     pool: AnyPool,
     outbox: Outbox,
@@ -74,9 +72,7 @@ pub fn dated(r: &RatedResult) -> common::DatedRating {
     convert::dated(r.rating, r.date.map(|d| d.to_string()), &r.explanation)
 }
 
-pub fn kq_ratings(
-    map: &std::collections::BTreeMap<KeyQuestion, RatedResult>,
-) -> Vec<common::KeyQuestionRating> {
+pub fn kq_ratings(map: &KeyQuestionMap<RatedResult>) -> Vec<common::KeyQuestionRating> {
     KeyQuestion::ALL
         .iter()
         .filter_map(|kq| {
@@ -729,32 +725,45 @@ async fn store_evidence(
 /// the location and trust key questions above name them too, so the published trust rating
 /// says which limiter lowered it.
 fn note_limiters(q: &mut TrustQuality) {
-    fn limited(services: &[cqc_rules::ServiceQuality], kq: KeyQuestion) -> Vec<(String, String)> {
+    fn limited(
+        services: &[cqc_rules::ServiceQuality],
+        kq: KeyQuestion,
+    ) -> Vec<(ServiceId, LimiterApplied)> {
         services
             .iter()
-            .filter_map(|s| {
-                let r = s.key_questions.get(&kq)?;
-                let (_, limiter) = r.explanation.rule.split_once("limiter applied: ")?;
-                Some((s.service.to_string(), limiter.to_string()))
+            .filter_map(|s| match &s.key_questions.get(&kq)?.explanation.rule {
+                Rule::Judged {
+                    limiter: Some(applied),
+                    ..
+                } => Some((s.service.clone(), (**applied).clone())),
+                _ => None,
             })
             .collect()
     }
-    let mut trust_notes: Vec<(KeyQuestion, String)> = Vec::new();
+    let beneath = |location: Option<&LocationId>, service, key_question, applied| {
+        Note::LimiterBeneath(Box::new(LimiterBeneath {
+            location: location.cloned(),
+            service,
+            key_question,
+            applied,
+        }))
+    };
+    let mut trust_notes: Vec<(KeyQuestion, Note)> = Vec::new();
     for l in &mut q.locations {
         for kq in KeyQuestion::ALL {
-            for (service, limiter) in limited(&l.services, kq) {
+            for (service, applied) in limited(&l.services, kq) {
                 if let Some(r) = l.key_questions.get_mut(&kq) {
                     r.explanation
                         .notes
-                        .push(format!("limiter on {service} {kq}: {limiter}"));
+                        .push(beneath(None, service.clone(), kq, applied.clone()));
                 }
-                trust_notes.push((kq, format!("limiter on {} {service} {kq}: {limiter}", l.id)));
+                trust_notes.push((kq, beneath(Some(&l.id), service, kq, applied)));
             }
         }
     }
     for kq in KeyQuestion::ALL {
-        for (service, limiter) in limited(&q.services, kq) {
-            trust_notes.push((kq, format!("limiter on {service} {kq}: {limiter}")));
+        for (service, applied) in limited(&q.services, kq) {
+            trust_notes.push((kq, beneath(None, service, kq, applied)));
         }
     }
     for (kq, note) in trust_notes {
@@ -770,14 +779,14 @@ fn note_limiters(q: &mut TrustQuality) {
 /// The previously published trust overall, still standing, with a note saying why (once).
 fn carried_forward(mut previous: common::DatedRating, reason: &str) -> common::DatedRating {
     let explanation = previous.explanation.get_or_insert_with(Default::default);
-    if !explanation
-        .notes
-        .iter()
-        .any(|n| n.starts_with(CARRY_FORWARD))
-    {
-        explanation.notes.push(format!(
-            "{CARRY_FORWARD}: {reason}; the trust overall published before stands"
-        ));
+    // The previous overall is on the wire already, in words: it carries this note if it was
+    // carried forward before.
+    let note = Note::OverallCarriedForward {
+        reason: reason.to_string(),
+    }
+    .to_string();
+    if !explanation.notes.contains(&note) {
+        explanation.notes.push(note);
     }
     previous
 }

@@ -8,7 +8,7 @@ use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1 as pb;
-use oversight_rating::{Explanation, Rating, TrustCode, TrustType};
+use oversight_rating::{ExplanationText, Rating, TrustCode, TrustType};
 use oversight_runtime::Subjects;
 use oversight_runtime::consumer::BatchOutcome;
 use oversight_runtime::nats::{HandleError, Incoming};
@@ -470,7 +470,7 @@ impl Resources {
         let Some((row, trust_type)) = self.latest_approved(trust).await? else {
             return Ok(None);
         };
-        let mut explanation = Explanation::new(
+        let mut explanation = ExplanationText::new(
             FEED_RULE_SET,
             format!("approved use-of-resources rating {}", row.rating),
         );

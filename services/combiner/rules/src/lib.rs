@@ -12,15 +12,20 @@
 //! (latest KQ ratings, the overall quality rating, the latest approved UoR); this crate does not
 //! select history.
 
+pub mod explain;
 mod flags;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{Datelike, Months, NaiveDate};
-use oversight_rating::{CountThreshold, Explanation, KeyQuestion, Rating, RatingValue, Thresholds};
+use oversight_rating::{
+    CountThreshold, Items, KeyQuestion, Rating, RatingValue, RuleSetVersion, Thresholds,
+};
 use serde::{Deserialize, Serialize};
 
+pub use explain::CombinedExplanation;
+use explain::{DatedInput, Input, Note, Part, Publication, Rule};
 pub use flags::Flag;
 
 /// The name of this rule set, recorded on every combined rating.
@@ -37,7 +42,7 @@ pub const COMBINED_FROM_2018: NaiveDate = match NaiveDate::from_ymd_opt(2018, 3,
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CombinedRuleSet {
     /// Versioned rule-set name recorded in each explanation, e.g. `cqc-combined-2018`.
-    pub version: String,
+    pub version: RuleSetVersion,
     /// Counting thresholds over the six ratings (five KQs + UoR).
     pub thresholds: Thresholds,
     /// First day combined ratings are published; before it UoR is published separately (shadow).
@@ -53,7 +58,7 @@ impl CombinedRuleSet {
     /// CQC's combined rule set as published from 5 March 2018.
     pub fn cqc_combined_2018() -> Self {
         CombinedRuleSet {
-            version: RULE_SET.to_string(),
+            version: RuleSetVersion::from_static(RULE_SET),
             thresholds: Thresholds {
                 // [P] ≥ 2 of 6 inadequate → inadequate; any inadequate → at best RI.
                 inadequate: CountThreshold::Fixed(2),
@@ -155,7 +160,7 @@ pub struct CombinedOutcome {
     pub ineligible: Vec<Ineligible>,
     /// Anti-masking flags; only a combined rating carries them.
     pub flags: Vec<Flag>,
-    pub explanation: Explanation,
+    pub explanation: CombinedExplanation,
 }
 
 /// The publication mode on `as_of`: shadow before `combined_from` (5 March 2018) or when forced.
@@ -294,40 +299,35 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
         })
         .collect();
 
-    let mut explanation = Explanation::new(rules.version.clone(), String::new());
-    explanation.inputs = kqs
+    let dated = |part, dr: &DatedRating, source: &str| DatedInput {
+        part,
+        rating: dr.rating,
+        date: dr.date,
+        version: None,
+        source: source.to_string(),
+    };
+    let inputs: Items<Input> = kqs
         .iter()
-        .map(|(kq, dr)| {
-            with_source(
-                input_line(&kq.cqc_str().to_lowercase(), dr.rating, dr.date, None),
-                &input.sources.quality,
-            )
-        })
+        .map(|(kq, dr)| Input::Dated(dated(Part::KeyQuestion(*kq), dr, &input.sources.quality)))
         .chain(std::iter::once(match &input.uor {
-            Some(u) => with_source(
-                input_line(
-                    USE_OF_RESOURCES,
-                    Some(u.rating),
-                    Some(u.date),
-                    Some(u.version),
-                ),
-                &input.sources.use_of_resources,
-            ),
-            None => format!("{USE_OF_RESOURCES}: no approved rating"),
+            Some(u) => Input::Dated(DatedInput {
+                part: Part::UseOfResources,
+                rating: Some(u.rating),
+                date: Some(u.date),
+                version: Some(u.version),
+                source: input.sources.use_of_resources.clone(),
+            }),
+            None => Input::NoApprovedUseOfResources,
         }))
         .collect();
-    explanation.notes.push(with_source(
-        input_line(
-            "overall quality, published beside it",
-            input.overall_quality.rating,
-            input.overall_quality.date,
-            None,
-        ),
+    let publication = publication(mode, as_of, rules);
+    let mut notes = Items::new();
+    notes.push(Note::OverallQuality(dated(
+        Part::OverallQuality,
+        &input.overall_quality,
         &input.sources.quality,
-    ));
-    explanation
-        .notes
-        .push(format!("mode: {}", mode_note(mode, as_of, rules)));
+    )));
+    notes.push(Note::Mode(publication));
 
     let kq_ratings: Vec<(KeyQuestion, Option<Rating>)> =
         kqs.iter().map(|(kq, dr)| (*kq, dr.rating)).collect();
@@ -340,13 +340,6 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
     )
     .err()
     .unwrap_or_default();
-    let reasons = (!ineligible.is_empty()).then(|| {
-        ineligible
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    });
     // Only a complete set of six real ratings is aggregated; otherwise `six` is `None`.
     let six: Option<Vec<Rating>> = kqs
         .iter()
@@ -356,95 +349,63 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
     let aggregate = six.map(|six| {
         oversight_rating::aggregate(six.into_iter().map(RatingValue::Rated), &rules.thresholds)
     });
+    let explanation = |rule, notes| CombinedExplanation {
+        rule_set: rules.version.clone(),
+        rule,
+        inputs,
+        notes,
+    };
 
-    if let Some(reason) = reasons {
+    if !ineligible.is_empty() {
         // Keep what the rule would give, so shadow-period ratings can be compared later.
         if let (Mode::Shadow, Some(agg)) = (mode, &aggregate)
             && let Some(would_be) = agg.rating
         {
-            explanation.notes.push(format!(
-                "shadow: the combined rule would give {would_be} ({}); not published",
-                agg.rule
-            ));
+            notes.push(Note::ShadowWouldGive {
+                rating: would_be,
+                rule: agg.rule,
+            });
         }
-        explanation.rule = format!("no combined rating: {reason}");
         return CombinedOutcome {
             mode,
             combined: None,
-            no_combined_reason: Some(reason),
+            no_combined_reason: Some(explain::reasons(&ineligible)),
+            explanation: explanation(Rule::NoCombined(ineligible.clone()), notes),
             ineligible,
             flags: Vec::new(),
-            explanation,
         };
     }
 
     // Eligible: all six are real ratings, so the aggregate has a rating.
-    let (combined, rule) = match aggregate {
-        Some(agg) => (agg.rating, agg.rule),
-        None => (None, "no real ratings to aggregate → no rating".to_string()),
-    };
-    explanation.rule = rule;
+    let agg = aggregate
+        .unwrap_or_else(|| oversight_rating::aggregate(std::iter::empty(), &rules.thresholds));
+    let combined = agg.rating;
     let flags = match (combined, input.uor) {
         (Some(c), Some(uor)) => flags::raise(c, input, &kqs, uor, rules.max_months_apart),
         _ => Vec::new(),
     };
-    explanation.notes.extend(
-        flags
-            .iter()
-            .map(|f| format!("flag {}: {}", f.code(), f.describe())),
-    );
+    notes.extend(flags.iter().copied().map(Note::Flag));
     CombinedOutcome {
         mode,
         combined,
         no_combined_reason: None,
         ineligible: Vec::new(),
         flags,
-        explanation,
+        explanation: explanation(Rule::Counting(agg.rule), notes),
     }
 }
 
-const USE_OF_RESOURCES: &str = "use of resources";
-
-/// "safe: Requires improvement (2017-06-01)", "use of resources: Good (2017-11-01, version 2)".
-fn input_line(
-    label: &str,
-    rating: Option<Rating>,
-    date: Option<NaiveDate>,
-    version: Option<u32>,
-) -> String {
-    let value = rating.map_or("no rating", Rating::cqc_str);
-    let mut when: Vec<String> = date.map(|d| d.to_string()).into_iter().collect();
-    when.extend(version.map(|v| format!("version {v}")));
-    if when.is_empty() {
-        format!("{label}: {value}")
-    } else {
-        format!("{label}: {value} ({})", when.join(", "))
-    }
-}
-
-/// "safe: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3"; unchanged when the
-/// source is not stated.
-fn with_source(line: String, source: &str) -> String {
-    if source.is_empty() {
-        line
-    } else {
-        format!("{line} — source: {source}")
-    }
-}
-
-fn mode_note(mode: Mode, as_of: NaiveDate, rules: &CombinedRuleSet) -> String {
+fn publication(mode: Mode, as_of: NaiveDate, rules: &CombinedRuleSet) -> Publication {
     match mode {
-        Mode::Combined => format!(
-            "combined (as of {as_of}; combined ratings published from {})",
-            rules.combined_from
-        ),
-        Mode::Shadow if rules.force_shadow => {
-            "shadow (configured): use of resources is published separately".to_string()
-        }
-        Mode::Shadow => format!(
-            "shadow (as of {as_of}, before {}): use of resources is published separately",
-            rules.combined_from
-        ),
+        Mode::Combined => Publication::Combined {
+            as_of,
+            from: rules.combined_from,
+        },
+        Mode::Shadow if rules.force_shadow => Publication::ShadowConfigured,
+        Mode::Shadow => Publication::ShadowBefore {
+            as_of,
+            from: rules.combined_from,
+        },
     }
 }
 

@@ -223,7 +223,7 @@ fn thresholds_are_parameters_of_the_rule_set() {
 fn rule_text_is_the_aggregate_rule() {
     let out = run(&acute([Inadequate, Good, Good, Good, Good], Inadequate));
     assert_eq!(
-        out.explanation.rule,
+        out.explanation.text().rule,
         "2 of 6 ratings inadequate, threshold 2 → Inadequate"
     );
     let out = run(&acute(
@@ -231,15 +231,149 @@ fn rule_text_is_the_aggregate_rule() {
         Good,
     ));
     assert!(
-        out.explanation.rule.contains("threshold 3"),
+        out.explanation.text().rule.contains("threshold 3"),
         "{}",
-        out.explanation.rule
+        out.explanation.text().rule
     );
     assert!(
-        out.explanation.rule.ends_with("→ Good"),
+        out.explanation.text().rule.ends_with("→ Good"),
         "{}",
-        out.explanation.rule
+        out.explanation.text().rule
     );
+}
+
+/// Each kind of the combined explanation renders as the sentence it always did (DOMAIN.md §3
+/// wording, and the sentences the tests below expect of whole outcomes).
+#[test]
+fn each_explanation_kind_renders_as_before() {
+    use explain::*;
+    let from = COMBINED_FROM_2018;
+    let as_of = date("2018-01-01");
+    let dated = |part, rating, d: Option<&str>, version, source: &str| DatedInput {
+        part,
+        rating,
+        date: d.map(date),
+        version,
+        source: source.into(),
+    };
+    let inputs: Vec<(Input, &str)> = vec![
+        (
+            Input::Dated(dated(
+                Part::KeyQuestion(WellLed),
+                Some(Good),
+                Some(KQ_DATE),
+                None,
+                "CQC quality rating cqc-2018, version 3",
+            )),
+            "well-led: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3",
+        ),
+        (
+            Input::Dated(dated(Part::KeyQuestion(Safe), None, None, None, "")),
+            "safe: no rating",
+        ),
+        (
+            Input::Dated(dated(
+                Part::UseOfResources,
+                Some(RequiresImprovement),
+                Some(UOR_DATE),
+                Some(2),
+                "",
+            )),
+            "use of resources: Requires improvement (2017-11-01, version 2)",
+        ),
+        (
+            Input::Dated(dated(Part::UseOfResources, Some(Good), None, Some(2), "")),
+            "use of resources: Good (version 2)",
+        ),
+        (
+            Input::NoApprovedUseOfResources,
+            "use of resources: no approved rating",
+        ),
+    ];
+    for (input, want) in inputs {
+        assert_eq!(input.to_string(), want, "{input:?}");
+    }
+    let would_be = oversight_rating::aggregate(
+        [
+            RequiresImprovement,
+            Good,
+            Good,
+            Good,
+            Good,
+            RequiresImprovement,
+        ]
+        .map(RatingValue::Rated),
+        &CombinedRuleSet::default().thresholds,
+    );
+    let notes: Vec<(Note, &str)> = vec![
+        (
+            Note::OverallQuality(dated(
+                Part::OverallQuality,
+                Some(Good),
+                Some(KQ_DATE),
+                None,
+                "",
+            )),
+            "overall quality, published beside it: Good (2017-06-01)",
+        ),
+        (
+            Note::Mode(Publication::Combined {
+                as_of: date(AS_OF),
+                from,
+            }),
+            "mode: combined (as of 2018-06-01; combined ratings published from 2018-03-05)",
+        ),
+        (
+            Note::Mode(Publication::ShadowBefore { as_of, from }),
+            "mode: shadow (as of 2018-01-01, before 2018-03-05): use of resources is published separately",
+        ),
+        (
+            Note::Mode(Publication::ShadowConfigured),
+            "mode: shadow (configured): use of resources is published separately",
+        ),
+        (
+            Note::ShadowWouldGive {
+                rating: Good,
+                rule: would_be.rule,
+            },
+            "shadow: the combined rule would give Good (0 inadequate, 2 requires improvement (threshold 3), 0 outstanding (threshold 2) of 6 → Good); not published",
+        ),
+        (
+            Note::Flag(Flag::PartsFarApart { months: 14 }),
+            "flag parts_far_apart: the use of resources and quality ratings are dated 14 months apart",
+        ),
+    ];
+    for (note, want) in notes {
+        assert_eq!(note.to_string(), want, "{note:?}");
+    }
+    // Why there is none ([`eligibility`]'s reasons), in the rule and in the reason field.
+    let reasons: Vec<(Vec<Ineligible>, &str)> = vec![
+        (
+            vec![Ineligible::SpecialistAcute],
+            "specialist acute trust: combined ratings apply only to non-specialist acute trusts",
+        ),
+        (
+            vec![
+                Ineligible::Shadow {
+                    as_of,
+                    combined_from: from,
+                    forced: false,
+                },
+                Ineligible::NoApprovedUor,
+                Ineligible::IncompleteKeyQuestions {
+                    missing: vec![Effective, WellLed],
+                },
+            ],
+            "shadow (as of 2018-01-01, before 2018-03-05): use of resources is published separately, no combined rating; no approved use of resources rating; quality key questions incomplete: no rating for effective, well-led",
+        ),
+    ];
+    for (reason, want) in reasons {
+        assert_eq!(explain::reasons(&reason), want, "{reason:?}");
+        assert_eq!(
+            Rule::NoCombined(reason).to_string(),
+            format!("no combined rating: {want}")
+        );
+    }
 }
 
 #[test]
@@ -247,7 +381,7 @@ fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
     let out = run(&acute([RequiresImprovement, Good, Good, Good, Good], Good));
     assert_eq!(out.explanation.rule_set, "cqc-combined-2018");
     assert_eq!(
-        out.explanation.inputs,
+        out.explanation.text().inputs,
         vec![
             "safe: Requires improvement (2017-06-01)",
             "effective: Good (2017-06-01)",
@@ -259,13 +393,15 @@ fn explanation_lists_rule_set_six_dated_inputs_and_quality_beside() {
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .contains(&"overall quality, published beside it: Good (2017-06-01)".to_string()),
         "{:?}",
-        out.explanation.notes
+        out.explanation.text().notes
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("mode: combined"))
@@ -281,20 +417,21 @@ fn explanation_names_the_source_of_each_input() {
     };
     let out = run(&input);
     assert_eq!(
-        out.explanation.inputs[0],
+        out.explanation.text().inputs[0],
         "safe: Good (2017-06-01) — source: CQC quality rating cqc-2018, version 3"
     );
     assert_eq!(
-        out.explanation.inputs[5],
+        out.explanation.text().inputs[5],
         "use of resources: Requires improvement (2017-11-01, version 2) — source: NHSI use of resources, approved by cqc"
     );
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("overall quality") && n.ends_with("version 3")),
         "{:?}",
-        out.explanation.notes
+        out.explanation.text().notes
     );
     // Sources never change the rating.
     input.sources = InputSources::default();
@@ -318,16 +455,17 @@ fn only_non_specialist_acute_trusts_are_eligible() {
         let out = run(&input);
         assert_eq!(out.combined, None, "{trust_type}");
         assert!(out.flags.is_empty());
-        let reason = out.no_combined_reason.expect("a stated reason");
+        let reason = out.no_combined_reason.expect("a stated reason").to_string();
         assert!(reason.starts_with(want), "{trust_type}: {reason}");
         assert!(
-            out.explanation.rule.contains(want),
+            out.explanation.text().rule.contains(want),
             "{}",
-            out.explanation.rule
+            out.explanation.text().rule
         );
         // The quality rating is still there beside it.
         assert!(
             out.explanation
+                .text()
                 .notes
                 .iter()
                 .any(|n| n.starts_with("overall quality"))
@@ -527,11 +665,12 @@ fn no_approved_uor_means_no_combined_rating() {
     let out = run(&input);
     assert_eq!(out.combined, None);
     assert_eq!(
-        out.no_combined_reason.as_deref(),
+        out.no_combined_reason.map(|r| r.to_string()).as_deref(),
         Some("no approved use of resources rating")
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"use of resources: no approved rating".to_string())
     );
@@ -551,16 +690,18 @@ fn incomplete_quality_key_questions_mean_no_combined_rating() {
     let out = run(&input);
     assert_eq!(out.combined, None);
     assert_eq!(
-        out.no_combined_reason.as_deref(),
+        out.no_combined_reason.map(|r| r.to_string()).as_deref(),
         Some("quality key questions incomplete: no rating for effective, well-led")
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"effective: no rating".to_string())
     );
     assert!(
         out.explanation
+            .text()
             .inputs
             .contains(&"well-led: no rating (2017-06-01)".to_string())
     );
@@ -572,7 +713,7 @@ fn several_reasons_are_all_stated() {
     input.uor = None;
     input.key_questions.remove(&Safe);
     let out = combine(&input, date("2018-01-01"), &CombinedRuleSet::default());
-    let reason = out.no_combined_reason.expect("reason");
+    let reason = out.no_combined_reason.expect("reason").to_string();
     assert!(reason.contains("shadow"), "{reason}");
     assert!(
         reason.contains("no approved use of resources rating"),
@@ -593,7 +734,10 @@ fn shadow_before_5_march_2018_combined_from_that_day() {
     assert_eq!(before.mode, Mode::Shadow);
     assert_eq!(before.combined, None);
     assert!(before.flags.is_empty());
-    let reason = before.no_combined_reason.expect("shadow reason");
+    let reason = before
+        .no_combined_reason
+        .expect("shadow reason")
+        .to_string();
     assert!(reason.contains("shadow"), "{reason}");
     assert!(reason.contains("before 2018-03-05"), "{reason}");
     assert!(
@@ -602,18 +746,19 @@ fn shadow_before_5_march_2018_combined_from_that_day() {
     );
     // UoR is still shown, and what the rule would have given is kept for comparison.
     assert!(
-        before.explanation.inputs.contains(
+        before.explanation.text().inputs.contains(
             &"use of resources: Requires improvement (2017-11-01, version 2)".to_string()
         )
     );
     assert!(
         before
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("shadow: the combined rule would give Good")),
         "{:?}",
-        before.explanation.notes
+        before.explanation.text().notes
     );
 
     let on_the_day = combine(&input, date("2018-03-05"), &rules);
@@ -631,7 +776,7 @@ fn forced_shadow_whatever_the_date() {
     let out = combine(&acute([Good; 5], Good), date("2019-01-01"), &rules);
     assert_eq!(out.mode, Mode::Shadow);
     assert_eq!(out.combined, None);
-    let reason = out.no_combined_reason.expect("reason");
+    let reason = out.no_combined_reason.expect("reason").to_string();
     assert!(reason.contains("shadow (configured)"), "{reason}");
 }
 
@@ -642,7 +787,12 @@ fn mode_is_reported_even_for_ineligible_trusts() {
     let out = combine(&input, date("2017-01-01"), &CombinedRuleSet::default());
     assert_eq!(out.mode, Mode::Shadow);
     // The trust-type reason alone: the date is not why a mental health trust has no combined rating.
-    assert!(!out.no_combined_reason.expect("reason").contains("shadow"));
+    assert!(
+        !out.no_combined_reason
+            .expect("reason")
+            .to_string()
+            .contains("shadow")
+    );
 }
 
 #[test]
@@ -658,6 +808,7 @@ fn flag_uor_raised_result() {
     assert_eq!(codes(&out), vec!["uor_raised_result"]);
     assert!(
         out.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("flag uor_raised_result: "))
@@ -891,7 +1042,7 @@ proptest! {
         let (a, b) = (run(&input), run(&permuted));
         prop_assert_eq!(a.combined, b.combined);
         prop_assert_eq!(a.flags, b.flags);
-        prop_assert_eq!(a.explanation.rule, b.explanation.rule);
+        prop_assert_eq!(a.explanation.text().rule, b.explanation.text().rule);
     }
 
     #[test]
@@ -959,6 +1110,6 @@ proptest! {
         if out.combined.is_none() {
             prop_assert!(out.flags.is_empty());
         }
-        prop_assert_eq!(out.explanation.inputs.len(), 6);
+        prop_assert_eq!(out.explanation.text().inputs.len(), 6);
     }
 }

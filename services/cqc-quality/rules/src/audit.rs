@@ -65,7 +65,7 @@ impl AuditRules {
     pub fn cqc_2018() -> Self {
         let quality = RuleSet::cqc_2018();
         AuditRules {
-            quality_rule_set: quality.version.clone(),
+            quality_rule_set: quality.version.to_string(),
             quality: quality.thresholds,
             combined: CombinedRuleSet::cqc_combined_2018(),
             provider_trust_type: TrustType::Acute,

@@ -132,19 +132,23 @@ impl Limiter {
             Limiter::EnforcementAction { .. } => oversight_rating::Rating::Inadequate,
         }
     }
+}
 
-    /// The limiter in words, for explanations.
-    pub fn describe(&self) -> String {
+/// The limiter in words, for explanations: "requirement notice (Regulation 12) limits to at best
+/// Requires improvement", "enforcement action: warning notice (Section 29A) → Inadequate".
+impl std::fmt::Display for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Limiter::RequirementNotice { reason } => {
-                format!("requirement notice ({reason}) limits to at best Requires improvement")
-            }
+            Limiter::RequirementNotice { reason } => write!(
+                f,
+                "requirement notice ({reason}) limits to at best Requires improvement"
+            ),
             Limiter::EnforcementAction { action, reason } => {
                 let what = match action {
                     EnforcementKind::WarningNotice => "warning notice",
                     EnforcementKind::Condition => "condition of registration",
                 };
-                format!("enforcement action: {what} ({reason}) → Inadequate")
+                write!(f, "enforcement action: {what} ({reason}) → Inadequate")
             }
         }
     }

@@ -4,7 +4,8 @@
 //!   threshold and every \[A\] reading a parameter; [`RuleSet::select`] picks one by date or
 //!   configuration.
 //! - [`rate_trust`]: a trust's [`TrustEvidence`] → [`TrustQuality`] at every level (key question ×
-//!   service → service → location → trust), each rating with its [`Explanation`](oversight_rating::Explanation).
+//!   service → service → location → trust), each rating with its explanation as data
+//!   ([`explain`]: the rule, the inputs and the notes, rendered to sentences only at the edges).
 //! - [`judgement`]: published decisions beside computed ones; departures need a rationale.
 //! - [`cqc_api`]: CQC's public API JSON (locations, providers) and its mapping to evidence.
 //! - [`audit`]: the ratings auditor behind `oversight rate FILE...`.
@@ -29,6 +30,7 @@ pub mod audit;
 pub mod cqc_api;
 mod error;
 mod evidence;
+pub mod explain;
 pub mod judgement;
 mod rate;
 mod rule_set;
@@ -40,6 +42,7 @@ pub use evidence::{
     EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
     TrustEvidence, TrustType, WellLedAssessment,
 };
+pub use explain::CqcExplanation;
 pub use judgement::{
     Departure, Entity, Judgement, JudgementHistory, Stage, check_departure, departures,
 };

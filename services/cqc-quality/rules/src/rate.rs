@@ -2,19 +2,26 @@
 //! key question × service (limiters first) → service overall → location key questions →
 //! location overall → trust key questions → trust overall.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
+use std::borrow::Borrow;
+use std::cmp::Reverse;
+use std::sync::Arc;
+
 use oversight_rating::{
-    Explanation, KeyQuestion, LocationId, NonRating, Rating, RatingValue, ServiceId, TrustCode,
-    aggregate,
+    Aggregate, Items, KeyQuestion, KeyQuestionMap, LocationId, NonRating, Rating, RatingValue,
+    ServiceId, TrustCode, aggregate,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{
-    KqServiceRating, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType, WellLedAssessment,
+    KqServiceRating, Limiter, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType,
+    WellLedAssessment,
 };
-use crate::rule_set::{RuleSet, SafBands, newest_area, saf_percent};
+use crate::explain::{
+    Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, Input, Label,
+    LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Percent, Rule,
+};
+use crate::rule_set::{QualityStatementScore, RuleSet, SafBands, newest_area, saf_percent};
 use crate::saf::SafPercent;
 
 /// One computed rating with its date and the reasons for it.
@@ -28,7 +35,7 @@ pub struct RatedResult {
     /// Under `saf-2023`: the exact percentage the rating was banded from.
     pub percent: Option<SafPercent>,
     /// Rule set, inputs counted, the rule that fired, and notes.
-    pub explanation: Explanation,
+    pub explanation: CqcExplanation,
 }
 
 /// A service's key questions and overall.
@@ -37,11 +44,11 @@ pub struct ServiceQuality {
     /// The inspection area it is counted as (the newest successor of a superseded area).
     pub service: ServiceId,
     /// Key question × service, after limiters and carry-forward.
-    pub key_questions: BTreeMap<KeyQuestion, RatedResult>,
+    pub key_questions: KeyQuestionMap<RatedResult>,
     /// The aggregate of the five key questions.
     pub overall: RatedResult,
     /// Why this service is left out of trust-level aggregation, if it is (merger, §2.3).
-    pub excluded_from_trust: Option<String>,
+    pub excluded_from_trust: Option<ExcludedFromTrust>,
 }
 
 /// A location's key questions, overall and services.
@@ -53,7 +60,7 @@ pub struct LocationQuality {
     pub name: Option<String>,
     /// Each key question aggregated across the location's services (well-led from the trust-level
     /// assessment for a single-location trust).
-    pub key_questions: BTreeMap<KeyQuestion, RatedResult>,
+    pub key_questions: KeyQuestionMap<RatedResult>,
     /// The aggregate of the five location key questions (the trust overall for a single-location
     /// trust).
     pub overall: RatedResult,
@@ -74,7 +81,7 @@ pub enum OverallBasis {
     /// the trust, `TrustQuality::overall` has no rating, and the previously published trust
     /// rating (which the service holds) stands.
     PreviousStands {
-        /// Why, in words.
+        /// Why, in words ([`PREVIOUS_STANDS`]).
         reason: String,
     },
 }
@@ -91,7 +98,7 @@ pub struct TrustQuality {
     /// The date the ratings are as of.
     pub as_of: NaiveDate,
     /// Safe, effective, caring, responsive (aggregated) and well-led (trust-level assessment).
-    pub key_questions: BTreeMap<KeyQuestion, RatedResult>,
+    pub key_questions: KeyQuestionMap<RatedResult>,
     /// The trust overall quality rating.
     pub overall: RatedResult,
     /// Whether `overall` was re-rated or the previous trust rating stands.
@@ -127,12 +134,8 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
     let mut levels = rate_levels(evidence, as_of, rules);
     let (overall, overall_basis) = match latest_well_led(&evidence.well_led, as_of) {
         None => {
-            let reason = "no trust-level well-led assessment: the trust overall is only re-rated after one, so the previous trust rating stands".to_string();
-            let mut e = Explanation::new(rules.name(), format!("{reason} → no rating"));
-            e.notes.push(
-                "well-led is never aggregated from services or locations (DOMAIN §2 level 5)"
-                    .into(),
-            );
+            let mut e = CqcExplanation::new(rules.version.clone(), Rule::PreviousOverallStands);
+            e.notes.push(Note::OverallWaitsForWellLed);
             (
                 RatedResult {
                     rating: None,
@@ -140,7 +143,9 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
                     percent: None,
                     explanation: e,
                 },
-                OverallBasis::PreviousStands { reason },
+                OverallBasis::PreviousStands {
+                    reason: PREVIOUS_STANDS.to_string(),
+                },
             )
         }
         Some(wl) => {
@@ -151,22 +156,21 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
                 let then = rate_levels(evidence, wl.report_date, rules);
                 overall_of(&then.key_questions, rules)
             };
-            overall.explanation.notes.push(format!(
-                "re-rated on the trust-level well-led assessment of {}",
-                wl.report_date
-            ));
+            let well_led_date = wl.report_date;
+            overall
+                .explanation
+                .notes
+                .push(Note::ReratedOnWellLed { well_led_date });
             if later > 0 {
-                overall.explanation.notes.push(format!(
-                    "{later} service rating(s) dated after {} are not reflected: the trust overall is only re-rated after a trust-level well-led assessment, so the rating of {} stands",
-                    wl.report_date, wl.report_date
-                ));
+                overall
+                    .explanation
+                    .notes
+                    .push(Note::LaterRatingsNotReflected {
+                        count: later,
+                        well_led_date,
+                    });
             }
-            (
-                overall,
-                OverallBasis::Rerated {
-                    well_led_date: wl.report_date,
-                },
-            )
+            (overall, OverallBasis::Rerated { well_led_date })
         }
     };
     if let [only] = levels.locations.as_mut_slice() {
@@ -192,42 +196,49 @@ pub fn rate_service(
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> ServiceQuality {
-    rate_service_group(service, &[], as_of, rules)
+    rate_service_group(service, std::iter::empty(), as_of, rules)
 }
 
-/// Aggregates labelled results with the rule set: §2.1 counting, or the SAF score bands.
-pub(crate) fn combine(rules: &RuleSet, parts: &[(String, &RatedResult)]) -> RatedResult {
-    let values = parts.iter().map(|(_, r)| {
-        r.rating.map_or(
-            RatingValue::Unrated(NonRating::NotRated),
-            RatingValue::Rated,
-        )
-    });
-    let agg = aggregate(values, &rules.thresholds);
-    let date = parts.iter().filter_map(|(_, r)| r.date).max();
-    let inputs = parts
-        .iter()
-        .map(|(label, r)| input_line(label, r.rating, r.percent, r.date))
-        .collect();
-    let mut notes = Vec::new();
+/// A rated result as an input of the level above.
+#[inline]
+fn input(label: Label, r: &RatedResult) -> Input {
+    Input {
+        label,
+        value: r.rating.map(RatingValue::Rated),
+        percent: r.percent.map(Percent::from),
+        date: r.date,
+    }
+}
+
+/// Aggregates inputs with the rule set: §2.1 counting, or the SAF score bands. An input without
+/// a rating counts as a non-rating (excluded).
+pub(crate) fn combine(rules: &RuleSet, inputs: Items<Input>) -> RatedResult {
+    let agg = aggregate(
+        inputs
+            .iter()
+            .map(|i| i.value.unwrap_or(RatingValue::Unrated(NonRating::NotRated))),
+        &rules.thresholds,
+    );
+    let mut notes = Items::new();
     let (rating, percent, rule) = match rules.saf_bands() {
-        None => (agg.rating, None, agg.rule),
-        Some(bands) => saf_combine(bands, parts, agg, &mut notes),
+        None => (agg.rating, None, Rule::Counting(agg.rule)),
+        Some(bands) => saf_combine(bands, &inputs, agg, &mut notes),
     };
-    let dates: Vec<NaiveDate> = parts.iter().filter_map(|(_, r)| r.date).collect();
-    if let (Some(min), Some(max)) = (dates.iter().min(), dates.iter().max())
-        && min != max
+    let mut dates = inputs.iter().filter_map(|i| i.date);
+    let span = dates
+        .next()
+        .map(|first| dates.fold((first, first), |(lo, hi), d| (lo.min(d), hi.max(d))));
+    if let Some((earliest, latest)) = span
+        && earliest != latest
     {
-        notes.push(format!(
-            "carry-forward: inputs dated {min} to {max}; each stands whatever its date, the aggregate is dated {max}"
-        ));
+        notes.push(Note::CarryForwardSpan { earliest, latest });
     }
     RatedResult {
         rating,
-        date,
+        date: span.map(|(_, latest)| latest),
         percent,
-        explanation: Explanation {
-            rule_set: rules.name().to_string(),
+        explanation: CqcExplanation {
+            rule_set: rules.version.clone(),
             rule,
             inputs,
             notes,
@@ -237,113 +248,104 @@ pub(crate) fn combine(rules: &RuleSet, parts: &[(String, &RatedResult)]) -> Rate
 
 fn saf_combine(
     bands: &SafBands,
-    parts: &[(String, &RatedResult)],
-    agg: oversight_rating::Aggregate,
-    notes: &mut Vec<String>,
-) -> (Option<Rating>, Option<SafPercent>, String) {
-    let rated: Vec<(Rating, Option<SafPercent>)> = parts
+    inputs: &[Input],
+    agg: Aggregate,
+    notes: &mut Items<Note>,
+) -> (Option<Rating>, Option<SafPercent>, Rule) {
+    let rated: Vec<Option<SafPercent>> = inputs
         .iter()
-        .filter_map(|(_, r)| r.rating.map(|x| (x, r.percent)))
+        .filter(|i| i.value.and_then(RatingValue::rating).is_some())
+        .map(|i| i.percent.as_ref().map(Percent::get))
         .collect();
     if rated.is_empty() {
-        return (None, None, agg.rule);
+        return (None, None, Rule::Counting(agg.rule));
     }
-    let Some(percents) = rated.iter().map(|(_, p)| *p).collect::<Option<Vec<_>>>() else {
-        notes.push(
-            "some ratings beneath have no SAF score (carried forward from an earlier rule set): the §2.1 counting rule decides"
-                .into(),
-        );
-        return (agg.rating, None, agg.rule);
+    let Some(percents) = rated.into_iter().collect::<Option<Vec<SafPercent>>>() else {
+        notes.push(Note::UnscoredBeneath);
+        return (agg.rating, None, Rule::Counting(agg.rule));
     };
     let n = percents.len();
     let Some(mean) = SafPercent::mean(&percents) else {
-        return (agg.rating, None, agg.rule);
+        return (agg.rating, None, Rule::Counting(agg.rule));
     };
     let band = bands.band(mean);
-    let banded = format!(
-        "mean score {mean}% of {n} → {band} (band {}%)",
-        bands.describe(band)
-    );
+    let banded = |limited_by| Rule::SafMean {
+        mean: mean.into(),
+        n,
+        band: bands.band_of(band),
+        limited_by,
+    };
     match agg.rating.filter(|r| *r <= Rating::RequiresImprovement) {
         Some(limit) if limit < band => (
             Some(limit),
             Some(mean.min(bands.top_of(limit))),
-            format!("{banded}; limited by §2.1: {}", agg.rule),
+            banded(Some(Box::new(agg.rule))),
         ),
-        _ => (Some(band), Some(mean), banded),
-    }
-}
-
-fn input_line(
-    label: &str,
-    rating: Option<Rating>,
-    percent: Option<SafPercent>,
-    date: Option<NaiveDate>,
-) -> String {
-    let r = rating.map_or("no rating", Rating::cqc_str);
-    let p = percent.map(|p| format!(", {p}%")).unwrap_or_default();
-    match date {
-        Some(d) => format!("{label}: {r}{p} ({d})"),
-        None => format!("{label}: {r}{p}"),
+        _ => (Some(band), Some(mean), banded(None)),
     }
 }
 
 /// Everything below the trust overall, as of one date.
 struct Levels {
-    key_questions: BTreeMap<KeyQuestion, RatedResult>,
+    key_questions: KeyQuestionMap<RatedResult>,
     locations: Vec<LocationQuality>,
     services: Vec<ServiceQuality>,
 }
 
 fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> Levels {
-    let mut key_questions = BTreeMap::new();
+    let mut key_questions = KeyQuestionMap::new();
     let (locations, services) = if evidence.trust_type.has_location_level() {
         let locations: Vec<LocationQuality> = evidence
             .locations
             .iter()
             .map(|l| rate_location(l, as_of, rules))
             .collect();
+        let labels: Vec<Arc<LocationLabel>> = locations.iter().map(location_label).collect();
         for kq in aggregated_trust_kqs() {
-            let mut parts_owned = Vec::new();
+            let mut inputs = Items::from(Vec::with_capacity(locations.len()));
             let mut notes = Vec::new();
-            for (loc_ev, loc) in evidence.locations.iter().zip(&locations) {
-                let excluded: Vec<&ServiceQuality> = loc
+            for (loc, label) in locations.iter().zip(&labels) {
+                let mut excluded = loc
                     .services
                     .iter()
-                    .filter(|s| s.excluded_from_trust.is_some())
-                    .collect();
-                let label = location_label(loc_ev);
-                if excluded.is_empty() {
-                    parts_owned.push((label, loc.key_questions.get(&kq).cloned()));
+                    .filter_map(|s| Some((s, s.excluded_from_trust.as_ref()?)))
+                    .peekable();
+                if excluded.peek().is_none() {
+                    if let Some(r) = loc.key_questions.get(&kq) {
+                        inputs.push(input(Label::Location(label.clone()), r));
+                    }
                     continue;
                 }
-                for s in &excluded {
-                    if let Some(why) = &s.excluded_from_trust {
-                        notes.push(format!("{label} {}: {why}", s.service));
-                    }
+                for (s, why) in excluded {
+                    notes.push(Note::ExcludedMerged(Box::new(ExcludedMerged {
+                        location: Some(label.clone()),
+                        service: s.service.clone(),
+                        why: why.clone(),
+                    })));
                 }
-                let kept: Vec<(String, &RatedResult)> = loc
+                let kept: Items<Input> = loc
                     .services
                     .iter()
                     .filter(|s| s.excluded_from_trust.is_none())
-                    .filter_map(|s| Some((s.service.to_string(), s.key_questions.get(&kq)?)))
+                    .filter_map(|s| {
+                        Some(input(
+                            Label::Service(s.service.clone()),
+                            s.key_questions.get(&kq)?,
+                        ))
+                    })
                     .collect();
                 if kept.is_empty() {
-                    notes.push(format!(
-                        "{label} left out: all its services are excluded from trust aggregation"
-                    ));
+                    notes.push(Note::LocationAllExcluded {
+                        location: label.clone(),
+                    });
                 } else {
-                    parts_owned.push((
-                        format!("{label} without merged services"),
-                        Some(combine(rules, &kept)),
+                    inputs.push(input(
+                        Label::LocationWithoutMerged(label.clone()),
+                        &combine(rules, kept),
                     ));
                 }
             }
-            let parts: Vec<(String, &RatedResult)> = parts_owned
-                .iter()
-                .filter_map(|(l, r)| Some((l.clone(), r.as_ref()?)))
-                .collect();
-            let mut result = combine(rules, &parts);
+            let mut result = combine(rules, inputs);
             result.explanation.notes.extend(notes);
             key_questions.insert(kq, result);
         }
@@ -356,25 +358,29 @@ fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
             .collect();
         let services = rate_services(&all, as_of, rules);
         for kq in aggregated_trust_kqs() {
-            let parts: Vec<(String, &RatedResult)> = services
+            let inputs = services
                 .iter()
                 .filter(|s| s.excluded_from_trust.is_none())
-                .filter_map(|s| Some((s.service.to_string(), s.key_questions.get(&kq)?)))
+                .filter_map(|s| {
+                    Some(input(
+                        Label::Service(s.service.clone()),
+                        s.key_questions.get(&kq)?,
+                    ))
+                })
                 .collect();
-            let mut result = combine(rules, &parts);
-            result.explanation.notes.push(format!(
-                "{:?} trust: no location level, services aggregated straight into the trust",
-                evidence.trust_type
-            ));
+            let mut result = combine(rules, inputs);
+            result.explanation.notes.push(Note::NoLocationLevel {
+                trust_type: evidence.trust_type,
+            });
             result
                 .explanation
                 .notes
                 .extend(services.iter().filter_map(|s| {
-                    Some(format!(
-                        "{}: {}",
-                        s.service,
-                        s.excluded_from_trust.as_ref()?
-                    ))
+                    Some(Note::ExcludedMerged(Box::new(ExcludedMerged {
+                        location: None,
+                        service: s.service.clone(),
+                        why: s.excluded_from_trust.clone()?,
+                    })))
                 }));
             key_questions.insert(kq, result);
         }
@@ -397,26 +403,25 @@ fn aggregated_trust_kqs() -> impl Iterator<Item = KeyQuestion> {
         .filter(|kq| *kq != KeyQuestion::WellLed)
 }
 
-fn location_label(l: &LocationEvidence) -> String {
-    match &l.name {
-        Some(n) => format!("{} {n}", l.id),
-        None => l.id.to_string(),
-    }
+fn location_label(l: &LocationQuality) -> Arc<LocationLabel> {
+    Arc::new(LocationLabel {
+        id: l.id.clone(),
+        name: l.name.clone(),
+    })
 }
 
 fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> LocationQuality {
-    let refs: Vec<&ServiceEvidence> = loc.services.iter().collect();
-    let services = rate_services(&refs, as_of, rules);
-    let key_questions: BTreeMap<KeyQuestion, RatedResult> = KeyQuestion::ALL
-        .into_iter()
-        .map(|kq| {
-            let parts: Vec<(String, &RatedResult)> = services
-                .iter()
-                .filter_map(|s| Some((s.service.to_string(), s.key_questions.get(&kq)?)))
-                .collect();
-            (kq, combine(rules, &parts))
-        })
-        .collect();
+    let services = rate_services(&loc.services, as_of, rules);
+    let mut key_questions = KeyQuestionMap::new();
+    for kq in KeyQuestion::ALL {
+        let mut inputs = Vec::with_capacity(services.len());
+        for s in &services {
+            if let Some(r) = s.key_questions.get(&kq) {
+                inputs.push(input(Label::Service(s.service.clone()), r));
+            }
+        }
+        key_questions.insert(kq, combine(rules, inputs.into()));
+    }
     let overall = overall_of(&key_questions, rules);
     LocationQuality {
         id: loc.id.clone(),
@@ -427,56 +432,53 @@ fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
     }
 }
 
-fn overall_of(kqs: &BTreeMap<KeyQuestion, RatedResult>, rules: &RuleSet) -> RatedResult {
-    let parts: Vec<(String, &RatedResult)> = kqs
-        .iter()
-        .map(|(kq, r)| (kq.cqc_str().to_string(), r))
-        .collect();
-    combine(rules, &parts)
+fn overall_of(kqs: &KeyQuestionMap<RatedResult>, rules: &RuleSet) -> RatedResult {
+    let mut inputs = Vec::with_capacity(KeyQuestion::ALL.len());
+    for (kq, r) in kqs {
+        inputs.push(input(Label::KeyQuestion(*kq), r));
+    }
+    combine(rules, inputs.into())
 }
 
 /// A single-location acute trust: the location's well-led is the trust's, and its overall is the
 /// trust overall (DOMAIN §2 levels 3 and 4).
 fn single_location(
     loc: &mut LocationQuality,
-    trust_kqs: &BTreeMap<KeyQuestion, RatedResult>,
+    trust_kqs: &KeyQuestionMap<RatedResult>,
     trust_overall: &RatedResult,
 ) {
     if let Some(wl) = trust_kqs.get(&KeyQuestion::WellLed) {
         let mut wl = wl.clone();
-        wl.explanation.notes.push(
-            "single-location trust: the location well-led is the trust-level well-led, not an aggregate of services".into(),
-        );
+        wl.explanation.notes.push(Note::SingleLocationWellLed);
         loc.key_questions.insert(KeyQuestion::WellLed, wl);
     }
     let mut overall = trust_overall.clone();
-    overall
-        .explanation
-        .notes
-        .push("single-location trust: the location overall is the trust overall".into());
+    overall.explanation.notes.push(Note::SingleLocationOverall);
     loc.overall = overall;
 }
 
 /// Rates services, merging superseded areas into their successor so none is counted twice.
-fn rate_services(
-    services: &[&ServiceEvidence],
+/// Services come out in the order of the area they are counted as.
+fn rate_services<S: Borrow<ServiceEvidence>>(
+    services: &[S],
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> Vec<ServiceQuality> {
-    let mut groups: BTreeMap<&ServiceId, Vec<&ServiceEvidence>> = BTreeMap::new();
-    for s in services {
-        groups
-            .entry(rules.successor(&s.service))
-            .or_default()
-            .push(s);
+    let n = services.len();
+    let services = |i: usize| services[i].borrow();
+    // (area counted as, position): sorted, each group's members keep their input order.
+    let mut order: Vec<(&ServiceId, usize)> = (0..n)
+        .map(|i| (rules.successor(&services(i).service), i))
+        .collect();
+    order.sort_unstable();
+    let mut rated = Vec::with_capacity(order.len());
+    for group in order.chunk_by(|a, b| a.0 == b.0) {
+        if let Some(((_, head), tail)) = group.split_first() {
+            let tail = tail.iter().map(|(_, i)| services(*i));
+            rated.push(rate_service_group(services(*head), tail, as_of, rules));
+        }
     }
-    groups
-        .into_values()
-        .filter_map(|members| {
-            let (head, tail) = members.split_first()?;
-            Some(rate_service_group(head, tail, as_of, rules))
-        })
-        .collect()
+    rated
 }
 
 /// One service, possibly made of a superseded area and its successor (or the same area listed
@@ -490,77 +492,112 @@ fn rate_services(
 ///
 /// The service is counted as the newest area present (`npimaternity` if present, else
 /// `maternity`).
-fn rate_service_group(
-    head: &ServiceEvidence,
-    tail: &[&ServiceEvidence],
+fn rate_service_group<'a>(
+    head: &'a ServiceEvidence,
+    tail: impl Iterator<Item = &'a ServiceEvidence> + Clone,
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> ServiceQuality {
-    let members: Vec<&ServiceEvidence> =
-        std::iter::once(head).chain(tail.iter().copied()).collect();
-    // Replacements still ahead of an area: 0 for the newest area of its chain.
-    let steps = |id: &ServiceId| newest_area(&rules.superseded_areas, id).1;
-    let service = members
-        .iter()
+    let members = std::iter::once(head).chain(tail.clone());
+    let several = tail.clone().next().is_some();
+    // Replacements still ahead of an area: 0 for the newest area of its chain. Only needed to
+    // choose between areas, so a service of one area (most) never looks it up.
+    let steps = |id: &ServiceId| {
+        if several {
+            newest_area(&rules.superseded_areas, id).1
+        } else {
+            0
+        }
+    };
+    let service: &ServiceId = members
+        .clone()
         .map(|m| &m.service)
         .min_by_key(|id| (steps(id), *id))
-        .unwrap_or(&head.service)
-        .clone();
+        .unwrap_or(&head.service);
     let mut group_notes = Vec::new();
-    let mut areas: Vec<&ServiceId> = members.iter().map(|m| &m.service).collect();
-    areas.sort();
-    areas.dedup();
-    if areas.len() > 1 || areas.first().is_some_and(|a| **a != service) {
-        let old: Vec<String> = areas
-            .iter()
-            .filter(|a| ***a != service)
-            .map(ToString::to_string)
-            .collect();
-        group_notes.push(format!(
-            "superseded area(s) {} counted as {service}: per key question the latest report stands, so the service is counted once",
-            old.join(", ")
-        ));
+    if several {
+        let mut areas: Vec<&ServiceId> = members.clone().map(|m| &m.service).collect();
+        areas.sort();
+        areas.dedup();
+        if areas.len() > 1 || areas.first().is_some_and(|a| *a != service) {
+            group_notes.push(Note::SupersededAreas {
+                areas: areas
+                    .into_iter()
+                    .filter(|a| *a != service)
+                    .cloned()
+                    .collect(),
+                counted_as: service.clone(),
+            });
+        }
     }
-    let mut key_questions = BTreeMap::new();
+    // The latest rating of each key question on or before `as_of` (same date: the newer area,
+    // then the lower rating), found in one pass; sorting, to list the earlier ones, only where
+    // there are several.
+    type Candidate<'r> = (&'r KqServiceRating, Reverse<usize>);
+    let rank = |(r, newness): &Candidate| (r.report_date, *newness, tie_rank(r, rules));
+    let mut latest: [Option<Candidate>; 5] = [None; 5];
+    let mut several_ratings = [false; 5];
+    for m in members.clone() {
+        let newness = Reverse(steps(&m.service));
+        for r in m.ratings.iter().filter(|r| r.report_date <= as_of) {
+            let k = r.key_question as usize;
+            let candidate = (r, newness);
+            latest[k] = match latest[k] {
+                // Ties go to the later one, as a stable sort would leave it last.
+                Some(best) => {
+                    several_ratings[k] = true;
+                    Some(if rank(&candidate) >= rank(&best) {
+                        candidate
+                    } else {
+                        best
+                    })
+                }
+                None => Some(candidate),
+            };
+        }
+    }
+    let mut key_questions = KeyQuestionMap::new();
     for kq in KeyQuestion::ALL {
-        let mut candidates: Vec<(&KqServiceRating, std::cmp::Reverse<usize>)> = members
-            .iter()
-            .flat_map(|m| {
-                let newness = std::cmp::Reverse(steps(&m.service));
-                m.ratings
-                    .iter()
-                    .filter(move |r| r.key_question == kq && r.report_date <= as_of)
-                    .map(move |r| (r, newness))
-            })
-            .collect();
-        candidates.sort_by_key(|(r, newness)| (r.report_date, *newness, tie_rank(r, rules)));
-        let Some((chosen, _)) = candidates.pop() else {
+        let Some((chosen, _)) = latest[kq as usize] else {
             continue;
         };
-        let label = format!("{service} {}", kq.cqc_str());
-        let mut result = rate_kq_service(chosen, &label, rules);
-        let older: Vec<String> = candidates
-            .iter()
-            .rev()
-            .map(|(r, _)| format!("{} ({})", r.rating, r.report_date))
-            .collect();
-        if !older.is_empty() {
-            result.explanation.notes.push(format!(
-                "carry-forward: the latest rating stands; earlier ratings not used: {}",
-                older.join(", ")
-            ));
+        let label = Label::ServiceKeyQuestion {
+            service: service.clone(),
+            key_question: kq,
+        };
+        let mut result = rate_kq_service(chosen, label, rules);
+        if several_ratings[kq as usize] {
+            let mut all: Vec<Candidate> = members
+                .clone()
+                .flat_map(|m| {
+                    let newness = Reverse(steps(&m.service));
+                    m.ratings
+                        .iter()
+                        .filter(|r| r.key_question == kq && r.report_date <= as_of)
+                        .map(move |r| (r, newness))
+                })
+                .collect();
+            all.sort_by_key(rank);
+            all.pop();
+            let earlier = all
+                .iter()
+                .rev()
+                .map(|(r, _)| (r.rating, r.report_date))
+                .collect();
+            result
+                .explanation
+                .notes
+                .push(Note::EarlierRatingsNotUsed { earlier });
         }
         key_questions.insert(kq, result);
     }
     let mut overall = overall_of(&key_questions, rules);
     overall.explanation.notes.extend(group_notes);
     let excluded_from_trust = members
-        .iter()
         .filter_map(|m| m.merged_from.as_ref())
-        .filter_map(|m| rules.merged_exclusion(m, as_of))
-        .next();
+        .find_map(|m| rules.merged_exclusion(m, as_of));
     ServiceQuality {
-        service,
+        service: service.clone(),
         key_questions,
         overall,
         excluded_from_trust,
@@ -581,7 +618,19 @@ fn tie_rank(r: &KqServiceRating, rules: &RuleSet) -> u8 {
 /// The rating (after scores and limiter) and percentage of one key question × service judgement.
 fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<SafPercent>) {
     let (base, percent) = base_rating(r.rating, &r.statement_scores, rules);
-    match (&r.limiter, base) {
+    apply_limiter(r.limiter.as_ref(), base, percent, rules)
+}
+
+/// A rating and percentage after a limiter: lowered to its cap (a scored percentage to the top
+/// of the cap's band) if above it.
+#[inline]
+fn apply_limiter(
+    limiter: Option<&Limiter>,
+    base: Option<Rating>,
+    percent: Option<SafPercent>,
+    rules: &RuleSet,
+) -> (Option<Rating>, Option<SafPercent>) {
+    match (limiter, base) {
         (Some(l), Some(b)) if l.cap() < b => (
             Some(l.cap()),
             percent.map(|p| {
@@ -595,9 +644,10 @@ fn limited(r: &KqServiceRating, rules: &RuleSet) -> (Option<Rating>, Option<SafP
 }
 
 /// A judgement, or under `saf-2023` the band of its quality-statement scores when it has any.
+#[inline]
 fn base_rating(
     rating: RatingValue,
-    scores: &[crate::rule_set::QualityStatementScore],
+    scores: &[QualityStatementScore],
     rules: &RuleSet,
 ) -> (Option<Rating>, Option<SafPercent>) {
     match (rules.saf_bands(), saf_percent(scores)) {
@@ -606,84 +656,88 @@ fn base_rating(
     }
 }
 
-fn scored_rule(
+/// What a judgement rests on under the rule set: the quality-statement scores (`saf-2023`, when
+/// there are any) or the judgement as recorded, with the notes that says so.
+#[inline]
+fn basis(
     rating: RatingValue,
-    scores: &[crate::rule_set::QualityStatementScore],
+    scores: &[QualityStatementScore],
     rules: &RuleSet,
-    what: &str,
-    notes: &mut Vec<String>,
-) -> String {
+    source: Assessment,
+    notes: &mut Items<Note>,
+) -> Basis {
     match (rules.saf_bands(), saf_percent(scores)) {
-        (Some(bands), Some(p)) => {
-            let band = bands.band(p);
-            let sum: u32 = scores.iter().map(|s| u32::from(s.get())).sum();
+        (Some(bands), Some(percent)) => {
+            let band = bands.band(percent);
             if rating.rating().is_some_and(|r| r != band) {
-                notes.push(format!(
-                    "recorded judgement {rating} replaced by the quality-statement score"
-                ));
+                notes.push(Note::JudgementReplacedByScore { recorded: rating });
             }
-            format!(
-                "{} quality statements scored {sum} of {} = {p}% → {band} (band {}%)",
-                scores.len(),
-                scores.len() * 4,
-                bands.describe(band)
-            )
+            Basis::Scored {
+                statements: u32::try_from(scores.len()).unwrap_or(u32::MAX),
+                sum: scores.iter().map(|s| u32::from(s.get())).sum(),
+                band: bands.band_of(band),
+            }
         }
         (scoring, _) => {
             if scoring.is_some() {
-                notes.push(format!(
-                    "no quality-statement scores: the {what} counts as recorded"
-                ));
+                notes.push(Note::NoStatementScores { source });
             } else if !scores.is_empty() {
-                notes.push(format!(
-                    "quality-statement scores ignored: {} rates by judgement",
-                    rules.name()
-                ));
+                notes.push(Note::StatementScoresIgnored {
+                    rule_set: rules.version.clone(),
+                });
             }
-            match rating {
-                RatingValue::Rated(r) => format!("{what}: {r}"),
-                RatingValue::Unrated(n) => {
-                    format!("{what}: {} (a non-rating) → no rating", n.cqc_str())
-                }
+            Basis::Recorded {
+                source,
+                value: rating,
             }
         }
     }
 }
 
-fn rate_kq_service(r: &KqServiceRating, label: &str, rules: &RuleSet) -> RatedResult {
-    let mut notes = Vec::new();
-    let mut rule = scored_rule(
+#[inline]
+fn rate_kq_service(r: &KqServiceRating, label: Label, rules: &RuleSet) -> RatedResult {
+    let mut notes = Items::new();
+    let basis = basis(
         r.rating,
         &r.statement_scores,
         rules,
-        "inspection judgement",
+        Assessment::InspectionJudgement,
         &mut notes,
     );
-    let (base, _) = base_rating(r.rating, &r.statement_scores, rules);
-    let (rating, percent) = limited(r, rules);
+    let (base, base_percent) = basis.rating();
+    let (rating, percent) = apply_limiter(r.limiter.as_ref(), base, base_percent, rules);
+    let mut applied = None;
     if let Some(l) = &r.limiter {
         match (base, rating) {
-            (Some(b), Some(after)) if after < b => {
-                rule = format!("{rule}; limiter applied: {} → {after}", l.describe());
+            (Some(b), Some(to)) if to < b => {
+                applied = Some(Box::new(LimiterApplied {
+                    limiter: l.clone(),
+                    to,
+                }));
             }
-            (Some(b), _) => notes.push(format!(
-                "limiter {}: the rating ({b}) is already within it",
-                l.describe()
-            )),
-            (None, _) => notes.push(format!(
-                "limiter {}: nothing to limit, a non-rating is not a rating",
-                l.describe()
-            )),
+            (Some(b), _) => notes.push(Note::LimiterWithin {
+                limiter: l.clone(),
+                rating: b,
+            }),
+            (None, _) => notes.push(Note::LimiterOnNonRating { limiter: l.clone() }),
         }
     }
     RatedResult {
         rating,
         date: Some(r.report_date),
         percent,
-        explanation: Explanation {
-            rule_set: rules.name().to_string(),
-            rule,
-            inputs: vec![format!("{label}: {} ({})", r.rating, r.report_date)],
+        explanation: CqcExplanation {
+            rule_set: rules.version.clone(),
+            rule: Rule::Judged {
+                basis,
+                limiter: applied,
+            },
+            inputs: Items::one(Input {
+                label,
+                value: Some(r.rating),
+                percent: None,
+                date: Some(r.report_date),
+            }),
             notes,
         },
     }
@@ -697,19 +751,15 @@ fn latest_well_led(all: &[WellLedAssessment], as_of: NaiveDate) -> Option<&WellL
         .max_by_key(|w| {
             (
                 w.report_date,
-                std::cmp::Reverse(w.rating.rating().map_or(0, |r| r as u8 + 1)),
+                Reverse(w.rating.rating().map_or(0, |r| r as u8 + 1)),
             )
         })
 }
 
 fn trust_well_led(all: &[WellLedAssessment], as_of: NaiveDate, rules: &RuleSet) -> RatedResult {
     let Some(wl) = latest_well_led(all, as_of) else {
-        let mut e = Explanation::new(
-            rules.name(),
-            "no trust-level well-led assessment → no rating",
-        );
-        e.notes
-            .push("well-led at trust level is never aggregated from locations or services".into());
+        let mut e = CqcExplanation::new(rules.version.clone(), Rule::NoWellLedAssessment);
+        e.notes.push(Note::WellLedNeverAggregated);
         return RatedResult {
             rating: None,
             date: None,
@@ -717,33 +767,38 @@ fn trust_well_led(all: &[WellLedAssessment], as_of: NaiveDate, rules: &RuleSet) 
             explanation: e,
         };
     };
-    let mut notes = vec!["well-led at trust level is never aggregated: it is the latest trust-level well-led assessment".to_string()];
-    let rule = scored_rule(
+    let mut notes = Items::one(Note::WellLedFromAssessment);
+    let basis = basis(
         wl.rating,
         &wl.statement_scores,
         rules,
-        "trust-level well-led assessment",
+        Assessment::TrustWellLedAssessment,
         &mut notes,
     );
-    let (rating, percent) = base_rating(wl.rating, &wl.statement_scores, rules);
-    let earlier = all
+    let (rating, percent) = basis.rating();
+    let count = all
         .iter()
         .filter(|w| w.report_date < wl.report_date)
         .count();
-    if earlier > 0 {
-        notes.push(format!("{earlier} earlier assessment(s) superseded"));
+    if count > 0 {
+        notes.push(Note::EarlierAssessmentsSuperseded { count });
     }
     RatedResult {
         rating,
         date: Some(wl.report_date),
         percent,
-        explanation: Explanation {
-            rule_set: rules.name().to_string(),
-            rule,
-            inputs: vec![format!(
-                "trust well-led assessment: {} ({})",
-                wl.rating, wl.report_date
-            )],
+        explanation: CqcExplanation {
+            rule_set: rules.version.clone(),
+            rule: Rule::Judged {
+                basis,
+                limiter: None,
+            },
+            inputs: Items::one(Input {
+                label: Label::TrustWellLedAssessment,
+                value: Some(wl.rating),
+                percent: None,
+                date: Some(wl.report_date),
+            }),
             notes,
         },
     }

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use oversight_rating::{Rating, ServiceId, Thresholds};
+use oversight_rating::{Rating, RuleSetVersion, ServiceId, Thresholds};
 use serde::{Deserialize, Serialize};
 
 use crate::RulesError;
 use crate::evidence::MergedExclusion;
+use crate::explain::{ExcludedFromTrust, ExclusionCap, SafBand};
 use crate::saf::SafPercent;
 
 /// Name of the CQC 2018 rule set (DOMAIN.md §2).
@@ -20,9 +21,8 @@ pub const SAF_2023: &str = "saf-2023";
 /// exclusion cap, and how a key question × service rating is obtained ([`Scoring`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSet {
-    /// The version name recorded on every rating (`cqc-2018`, `saf-2023`); a valid
-    /// [`oversight_rating::RuleSetVersion`] string.
-    pub version: String,
+    /// The version name recorded on every rating (`cqc-2018`, `saf-2023`).
+    pub version: RuleSetVersion,
     /// The §2.1 counting rule (X = 1 / 2 / 3 by size). Under `saf-2023` it supplies the limiters.
     pub thresholds: Thresholds,
     /// Inspection areas replaced by a successor (`maternity` → `npimaternity`). Followed
@@ -113,17 +113,24 @@ impl SafBands {
         })
     }
 
+    /// A rating's band: the published minimum it starts at and the next band's minimum it stays
+    /// below (none for outstanding's top and inadequate's bottom).
+    pub fn band_of(&self, rating: Rating) -> SafBand {
+        let (min, below) = match rating {
+            Rating::Outstanding => (Some(self.outstanding_min), None),
+            Rating::Good => (Some(self.good_min), Some(self.outstanding_min)),
+            Rating::RequiresImprovement => {
+                (Some(self.requires_improvement_min), Some(self.good_min))
+            }
+            Rating::Inadequate => (None, Some(self.requires_improvement_min)),
+        };
+        SafBand { rating, min, below }
+    }
+
     /// The band in words for explanations, with the gaps made explicit: "≥ 88", "63 to < 88",
     /// "39 to < 63", "< 39".
     pub fn describe(&self, rating: Rating) -> String {
-        match rating {
-            Rating::Outstanding => format!("≥ {}", self.outstanding_min),
-            Rating::Good => format!("{} to < {}", self.good_min, self.outstanding_min),
-            Rating::RequiresImprovement => {
-                format!("{} to < {}", self.requires_improvement_min, self.good_min)
-            }
-            Rating::Inadequate => format!("< {}", self.requires_improvement_min),
-        }
+        self.band_of(rating).to_string()
     }
 }
 
@@ -183,7 +190,7 @@ impl RuleSet {
     /// `cqc-2018` (DOMAIN.md §2) with its published thresholds.
     pub fn cqc_2018() -> Self {
         RuleSet {
-            version: CQC_2018.to_string(),
+            version: RuleSetVersion::from_static(CQC_2018),
             thresholds: Thresholds::cqc_2018(),
             superseded_areas: default_superseded(),
             merged_exclusion_max_months: 24,
@@ -194,7 +201,7 @@ impl RuleSet {
     /// `saf-2023` (DOMAIN.md §5) with bands ≥ 88 O, 63–87 G, 39–62 RI, ≤ 38 I.
     pub fn saf_2023() -> Self {
         RuleSet {
-            version: SAF_2023.to_string(),
+            version: RuleSetVersion::from_static(SAF_2023),
             scoring: Scoring::QualityStatements(SafBands::default()),
             ..RuleSet::cqc_2018()
         }
@@ -220,7 +227,7 @@ impl RuleSet {
 
     /// The version name, as recorded on every result.
     pub fn name(&self) -> &str {
-        &self.version
+        self.version.as_str()
     }
 
     /// The SAF bands, if this rule set scores quality statements.
@@ -248,24 +255,31 @@ impl RuleSet {
 
     /// Why a merged organisation's service is left out of trust aggregation as of `as_of`, or
     /// `None` once its exclusion has ended (§2.3: "for up to two years, with the reason stated").
-    pub fn merged_exclusion(&self, m: &MergedExclusion, as_of: NaiveDate) -> Option<String> {
+    pub fn merged_exclusion(
+        &self,
+        m: &MergedExclusion,
+        as_of: NaiveDate,
+    ) -> Option<ExcludedFromTrust> {
         let end = self.exclusion_end(m);
         if as_of >= end {
             return None;
         }
-        let months = self.merged_exclusion_max_months;
-        let limit = match m.until {
-            Some(until) if end < until => format!(
-                " (requested until {until}, capped at {months} months after the merger of {})",
-                m.merged_on
-            ),
-            Some(_) => format!(" (merged {})", m.merged_on),
-            None => format!(" ({months} months after the merger of {})", m.merged_on),
+        let (months, merged_on) = (self.merged_exclusion_max_months, m.merged_on);
+        let cap = match m.until {
+            Some(requested) if end < requested => ExclusionCap::Capped {
+                requested,
+                months,
+                merged_on,
+            },
+            Some(_) => ExclusionCap::Requested { merged_on },
+            None => ExclusionCap::Full { months, merged_on },
         };
-        Some(format!(
-            "from merged organisation {}, left out of trust aggregation until {end}{limit}: {}",
-            m.organisation, m.reason
-        ))
+        Some(ExcludedFromTrust {
+            organisation: m.organisation.clone(),
+            until: end,
+            cap,
+            reason: m.reason.clone(),
+        })
     }
 }
 
@@ -277,15 +291,29 @@ pub fn newest_area<'a>(
     service: &'a ServiceId,
 ) -> (&'a ServiceId, usize) {
     let mut current = service;
-    let mut seen = vec![service];
+    let mut steps = 0;
     while let Some(next) = map.get(current) {
-        if seen.contains(&next) {
+        // Chains are short: look for `next` among the areas already visited by walking them
+        // again, rather than collecting them (this runs for every service rated).
+        let mut visited = service;
+        let mut repeat = *visited == *next;
+        for _ in 0..steps {
+            if repeat {
+                break;
+            }
+            match map.get(visited) {
+                Some(v) => visited = v,
+                None => break,
+            }
+            repeat = *visited == *next;
+        }
+        if repeat {
             break;
         }
-        seen.push(next);
         current = next;
+        steps += 1;
     }
-    (current, seen.len() - 1)
+    (current, steps)
 }
 
 /// How the rule set is chosen when none is configured.

@@ -126,6 +126,11 @@ impl SafPercent {
         whole * scale + frac + half_up
     }
 
+    /// The reduced fraction: the percentage is `num ÷ den`.
+    pub fn parts(self) -> (u128, u128) {
+        (self.num, self.den)
+    }
+
     /// Whether the value is at least the whole percentage `threshold`.
     pub fn at_least(self, threshold: u32) -> bool {
         self >= SafPercent::whole(threshold)

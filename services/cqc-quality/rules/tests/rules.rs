@@ -112,10 +112,10 @@ fn service_overall_threshold_rows_n5() {
     for (rs, want, rule) in cases {
         let s = rate_service(&service("surgery", *rs, "2020-01-01"), d(AS_OF), &cqc());
         assert_eq!(s.overall.rating, *want, "{rs:?}");
-        assert_eq!(s.overall.explanation.rule, *rule, "{rs:?}");
+        assert_eq!(s.overall.explanation.text().rule, *rule, "{rs:?}");
         assert_eq!(s.overall.explanation.rule_set, "cqc-2018");
         assert_eq!(s.overall.date, Some(d("2020-01-01")));
-        assert_eq!(s.overall.explanation.inputs.len(), 5);
+        assert_eq!(s.overall.explanation.text().inputs.len(), 5);
     }
 }
 
@@ -174,9 +174,9 @@ fn non_ratings_are_excluded_and_empty_is_no_rating() {
     let q = rate_service(&s, d(AS_OF), &cqc());
     assert_eq!(q.overall.rating, None);
     assert!(
-        q.overall.explanation.rule.contains("no rating"),
+        q.overall.explanation.text().rule.contains("no rating"),
         "{}",
-        q.overall.explanation.rule
+        q.overall.explanation.text().rule
     );
     // One RI and two good with two non-ratings: n = 3, X = 1 → RI (a non-rating is not good).
     s.ratings[0].rating = RatingValue::Rated(RI);
@@ -225,7 +225,7 @@ fn limiters_apply_before_aggregation_with_reason() {
         };
         assert!(text.contains(reason.as_str()), "{text}");
         assert_eq!(
-            safe.explanation.rule.contains("limiter applied"),
+            safe.explanation.text().rule.contains("limiter applied"),
             *lowered,
             "{text}"
         );
@@ -241,7 +241,10 @@ fn limiters_apply_before_aggregation_with_reason() {
     s.ratings[0].limiter = Some(notice);
     let q = rate_service(&s, d(AS_OF), &cqc());
     assert_eq!(q.key_questions[&KeyQuestion::Safe].rating, None);
-    assert!(q.key_questions[&KeyQuestion::Safe].explanation.notes[0].contains("nothing to limit"));
+    assert!(
+        q.key_questions[&KeyQuestion::Safe].explanation.text().notes[0]
+            .contains("nothing to limit")
+    );
 }
 
 #[test]
@@ -268,6 +271,7 @@ fn carry_forward_latest_stands_and_dates_the_aggregate() {
     assert_eq!(safe.date, Some(d("2019-05-01")));
     assert!(
         safe.explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("Good (2016-03-01)")),
@@ -280,6 +284,7 @@ fn carry_forward_latest_stands_and_dates_the_aggregate() {
     assert!(
         q.overall
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.starts_with("carry-forward"))
@@ -480,6 +485,7 @@ fn superseded_areas_followed_so_a_service_counts_once() {
     assert!(
         mat.overall
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("maternity counted as npimaternity"))
@@ -488,6 +494,7 @@ fn superseded_areas_followed_so_a_service_counts_once() {
     assert_eq!(
         loc.key_questions[&KeyQuestion::Caring]
             .explanation
+            .text()
             .inputs
             .len(),
         2
@@ -543,7 +550,7 @@ fn trust_well_led_is_never_aggregated() {
     let wl = &q.key_questions[&KeyQuestion::WellLed];
     assert_eq!(wl.rating, Some(O));
     assert_eq!(wl.date, Some(d("2020-02-01")));
-    assert!(wl.explanation.notes[0].contains("never aggregated"));
+    assert!(wl.explanation.text().notes[0].contains("never aggregated"));
     // Multi-location: the location well-led aggregates its services.
     assert_eq!(
         q.locations[0].key_questions[&KeyQuestion::WellLed].rating,
@@ -556,11 +563,11 @@ fn trust_well_led_is_never_aggregated() {
     let safe = &q.key_questions[&KeyQuestion::Safe];
     assert_eq!(safe.explanation.rule_set, "cqc-2018");
     assert_eq!(
-        safe.explanation.inputs,
+        safe.explanation.text().inputs,
         ["RXX01: Good (2020-01-01)", "RXX02: Good (2020-01-01)"]
     );
     assert_eq!(
-        safe.explanation.rule,
+        safe.explanation.text().rule,
         "0 inadequate, 0 requires improvement (threshold 1), 0 outstanding (threshold 1) of 2 → Good"
     );
 }
@@ -605,11 +612,12 @@ fn trust_overall_rerated_only_after_well_led_assessment() {
     assert!(
         q.overall
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("5 service rating(s) dated after 2020-02-01 are not reflected")),
         "{:?}",
-        q.overall.explanation.notes
+        q.overall.explanation.text().notes
     );
     // A new well-led assessment re-rates: S I, E I, C I, R I, W G → Inadequate.
     ev.well_led.push(well_led(G, "2021-07-01"));
@@ -637,6 +645,7 @@ fn single_location_trust_location_well_led_and_overall_are_the_trusts() {
     assert!(
         loc.key_questions[&KeyQuestion::WellLed]
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("single-location"))
@@ -648,6 +657,7 @@ fn single_location_trust_location_well_led_and_overall_are_the_trusts() {
     assert!(
         loc.overall
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("location overall is the trust overall"))
@@ -687,7 +697,7 @@ fn trusts_without_a_location_level_rate_services_into_the_trust() {
         // acute-wards G (2021) and community-adults RI: n = 2, X = 1 → RI.
         assert_eq!(safe.rating, Some(RI), "{tt:?}");
         assert_eq!(
-            safe.explanation.inputs,
+            safe.explanation.text().inputs,
             [
                 "acute-wards: Good (2021-01-01)",
                 "community-adults: Requires improvement (2020-01-01)"
@@ -695,6 +705,7 @@ fn trusts_without_a_location_level_rate_services_into_the_trust() {
         );
         assert!(
             safe.explanation
+                .text()
                 .notes
                 .iter()
                 .any(|n| n.contains("no location level"))
@@ -767,10 +778,11 @@ fn saf_bands_at_the_boundaries() {
         assert_eq!(safe.explanation.rule_set, "saf-2023");
         assert!(
             safe.explanation
+                .text()
                 .rule
                 .contains(&format!("= {pct}% → {want}")),
             "{}",
-            safe.explanation.rule
+            safe.explanation.text().rule
         );
     }
     assert_eq!(saf_percent(&[]), None);
@@ -811,7 +823,7 @@ fn saf_percentages_are_exact_and_gaps_fall_to_the_lower_band() {
             safe.rating,
             Some(want),
             "{raw:?}: {}",
-            safe.explanation.rule
+            safe.explanation.text().rule
         );
         assert_eq!(safe.percent, Some(want_pct));
     }
@@ -819,7 +831,7 @@ fn saf_percentages_are_exact_and_gaps_fall_to_the_lower_band() {
     let mut svc = service("urgent", [G, G, G, G, G], "2024-01-01");
     svc.ratings[0].statement_scores = scores_of(&[4, 3]);
     let q = rate_service(&svc, d("2024-02-01"), &RuleSet::saf_2023());
-    let rule = &q.key_questions[&KeyQuestion::Safe].explanation.rule;
+    let rule = &q.key_questions[&KeyQuestion::Safe].explanation.text().rule;
     assert!(
         rule.contains("scored 7 of 8 = 87.5% → Good (band 63 to < 88%)"),
         "{rule}"
@@ -857,7 +869,12 @@ fn saf_aggregates_average_exact_percentages() {
         d("2024-02-01"),
         &rules,
     );
-    assert_eq!(q.overall.rating, Some(G), "{}", q.overall.explanation.rule);
+    assert_eq!(
+        q.overall.rating,
+        Some(G),
+        "{}",
+        q.overall.explanation.text().rule
+    );
     assert_eq!(q.overall.percent, Some(frac(175, 2)));
     // 88, 88, 88, 88 and 87.5: mean 87.9 % → Good, although four key questions are Outstanding
     // (the §2.1 rows only ever lower a banded rating).
@@ -874,14 +891,20 @@ fn saf_aggregates_average_exact_percentages() {
         &rules,
     );
     assert_eq!(q.overall.percent, Some(frac(879, 10)));
-    assert_eq!(q.overall.rating, Some(G), "{}", q.overall.explanation.rule);
+    assert_eq!(
+        q.overall.rating,
+        Some(G),
+        "{}",
+        q.overall.explanation.text().rule
+    );
     assert!(
         q.overall
             .explanation
+            .text()
             .rule
             .starts_with("mean score 87.9% of 5 → Good"),
         "{}",
-        q.overall.explanation.rule
+        q.overall.explanation.text().rule
     );
     // 11/12, 7/8, 7/8, 7/8, 7/8: (91.66… + 4 × 87.5) / 5 = 88.33… % → Outstanding, exactly 265/3.
     let q = rate_service(
@@ -910,7 +933,7 @@ fn saf_aggregates_average_exact_percentages() {
     let t = rate_trust(&ev, d("2024-02-01"), &rules);
     let safe = &t.locations[0].key_questions[&KeyQuestion::Safe];
     assert_eq!(safe.percent, Some(frac(351, 4)));
-    assert_eq!(safe.rating, Some(G), "{}", safe.explanation.rule);
+    assert_eq!(safe.rating, Some(G), "{}", safe.explanation.text().rule);
 }
 
 #[test]
@@ -964,7 +987,7 @@ fn saf_overall_bands_the_mean_with_section_2_1_limiters() {
             q.overall.rating,
             Some(*want),
             "{pcts:?}: {}",
-            q.overall.explanation.rule
+            q.overall.explanation.text().rule
         );
         assert_eq!(q.overall.percent, Some(pc(*pct)), "{pcts:?}");
     }
@@ -986,6 +1009,7 @@ fn saf_overall_bands_the_mean_with_section_2_1_limiters() {
     assert!(
         q.overall
             .explanation
+            .text()
             .notes
             .iter()
             .any(|n| n.contains("§2.1 counting rule"))
@@ -1019,7 +1043,9 @@ fn rule_set_selected_by_date_or_configuration() {
         saf_from: d("2025-01-01"),
     };
     assert_eq!(
-        later.select(d("2024-06-01"), None).map(|r| r.version),
+        later
+            .select(d("2024-06-01"), None)
+            .map(|r| r.version.to_string()),
         Ok("cqc-2018".to_string())
     );
     assert!(

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oversight_rating::{Explanation, TrustCode};
+use oversight_rating::{ExplanationText, TrustCode};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +212,7 @@ pub struct NofAssessment {
     /// Set when segment 5 was decided, with the rationale.
     pub segment_5_rationale: Option<String>,
     /// How the segment was reached.
-    pub explanation: Explanation,
+    pub explanation: ExplanationText,
 }
 
 /// Scores, quartiles and segments a set of providers. Providers are compared only with others
@@ -315,7 +315,7 @@ pub fn assess_providers(
             if !missing.is_empty() {
                 notes.push(format!("no data, left out: {}", missing.join(", ")));
             }
-            let mut explanation = Explanation::new(rules.name.clone(), rule);
+            let mut explanation = ExplanationText::new(rules.name.clone(), rule);
             explanation.inputs = metric_scores
                 .iter()
                 .map(|(name, score)| {

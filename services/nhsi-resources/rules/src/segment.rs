@@ -17,7 +17,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use oversight_rating::{Explanation, Rating, RatingValue};
+use oversight_rating::{ExplanationText, Rating, RatingValue};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -159,7 +159,7 @@ pub struct SegmentSuggestion {
     /// The triggers that fired, in the order: CQC, finance, operational standards.
     pub triggers: Vec<Trigger>,
     /// The mapping rule that decided the segment.
-    pub explanation: Explanation,
+    pub explanation: ExplanationText,
 }
 
 /// A segmentation input that is out of range.
@@ -297,7 +297,7 @@ pub fn suggest_segment(
     } else {
         (1, "no triggers fired".to_string())
     };
-    let mut explanation = Explanation::new(
+    let mut explanation = ExplanationText::new(
         rules.name.clone(),
         format!(
             "{why} → suggested segment {segment} ({})",

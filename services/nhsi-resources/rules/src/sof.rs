@@ -4,7 +4,7 @@
 //! is their mean, rounded (the rounding of .5 is a parameter); any metric scoring 4 limits the
 //! overall score to 3 at best; a trust in financial special measures scores 4.
 
-use oversight_rating::Explanation;
+use oversight_rating::ExplanationText;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,7 @@ pub struct FinanceScore {
     /// The overall score, 1 (best) to 4.
     pub overall: u8,
     /// Which rules fired, with each input and the band it fell in.
-    pub explanation: Explanation,
+    pub explanation: ExplanationText,
 }
 
 /// Rounds the mean of whole scores to a whole score with the given midpoint rule. An empty slice
@@ -165,7 +165,7 @@ pub fn score_finance(
             "; the trust is in financial special measures → {overall}"
         ));
     }
-    let mut explanation = Explanation::new(rules.name.clone(), rule);
+    let mut explanation = ExplanationText::new(rules.name.clone(), rule);
     explanation.inputs = explanation_inputs;
     explanation.notes = notes;
     FinanceScore {

@@ -5,7 +5,7 @@
 //! per key line of enquiry the share of metrics in the worst and best quartiles decides, and the
 //! KLOE suggestions combine into an overall one by the shared counting rule.
 
-use oversight_rating::{Explanation, NonRating, Rating, RatingValue, aggregate};
+use oversight_rating::{ExplanationText, NonRating, Rating, RatingValue, aggregate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +53,7 @@ pub struct UorSuggestion {
     /// The overall suggestion, or "insufficient evidence to rate" when no KLOE has one.
     pub overall: RatingValue,
     /// The rules that fired.
-    pub explanation: Explanation,
+    pub explanation: ExplanationText,
 }
 
 fn share_reached(count: usize, total: usize, share: Decimal) -> bool {
@@ -154,7 +154,7 @@ pub fn suggest_uor_rating(positions: &[MetricPosition], rules: &SuggestRuleSet) 
         RatingValue::Unrated(NonRating::InsufficientEvidenceToRate),
         RatingValue::Rated,
     );
-    let mut explanation = Explanation::new(
+    let mut explanation = ExplanationText::new(
         rules.name.clone(),
         format!("overall from the KLOE suggestions: {}", agg.rule),
     );
