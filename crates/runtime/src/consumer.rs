@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::Shutdown;
-use crate::nats::{Bus, HandleError, Incoming, MAX_DELIVER};
+use crate::nats::{Bus, HandleError, Incoming};
 use crate::subjects::ConsumerSpec;
 use crate::telemetry;
 
@@ -443,11 +443,6 @@ async fn give_up(
     if let Err(e) = settled {
         tracing::warn!(error = %format!("{e:#}"), "failed to settle a poison message; it will be redelivered");
     }
-}
-
-/// Whether a delivery is the last JetStream will make.
-pub fn last_delivery(incoming: &Incoming) -> bool {
-    incoming.deliveries >= MAX_DELIVER
 }
 
 #[cfg(test)]

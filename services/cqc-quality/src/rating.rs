@@ -222,15 +222,6 @@ impl Rater {
         outcomes
     }
 
-    /// Validate and store one piece of quality evidence; returns the trust it concerns.
-    pub async fn record(&self, e: &ev::QualityEvidence) -> Result<TrustCode, RecordError> {
-        let v = validate(e)?;
-        let mut tx = self.pool.begin().await?;
-        store_evidence(&mut tx, &v).await?;
-        tx.commit().await?;
-        Ok(v.trust)
-    }
-
     /// The name and type of a known trust.
     async fn known_trust(&self, trust: &TrustCode) -> Result<(String, TrustType), RecordError> {
         store::trust(&self.pool, trust)
