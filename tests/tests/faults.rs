@@ -865,6 +865,10 @@ async fn wait_progress(bus: &Bus, what: &str, reached: impl Fn((u64, u64, u64, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
+    // The fault-free reference first, while nothing else runs: computed once per test binary
+    // (the first test computes it, the others wait), so its deadline is never spent competing
+    // with a faulted run's processes.
+    reference().await;
     assert!(
         feed.records() >= 100_000,
         "the issue's 100,000-record feed: {}",
@@ -903,6 +907,10 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_server_restart_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
+    // The fault-free reference first, while nothing else runs: computed once per test binary
+    // (the first test computes it, the others wait), so its deadline is never spent competing
+    // with a faulted run's processes.
+    reference().await;
     let mut p = Processes::start().await;
     let bus = p.bus().await;
     let t = feed.trusts.len() as u64;
@@ -978,6 +986,10 @@ impl DbOutage {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_stored() {
     let feed = feed();
+    // The fault-free reference first, while nothing else runs: computed once per test binary
+    // (the first test computes it, the others wait), so its deadline is never spent competing
+    // with a faulted run's processes.
+    reference().await;
     // A quarter of the feed is enough to show the retries.
     let batches = &feed.batches[..BATCHES / 4];
     let mut p = Processes::start().await;
@@ -1031,6 +1043,10 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_counts() {
     let feed = feed();
+    // The fault-free reference first, while nothing else runs: computed once per test binary
+    // (the first test computes it, the others wait), so its deadline is never spent competing
+    // with a faulted run's processes.
+    reference().await;
     let batches = &feed.batches[..1];
     let p = Processes::start().await;
     let bus = p.bus().await;
