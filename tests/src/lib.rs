@@ -174,11 +174,22 @@ impl Stack {
         file_name: &str,
         content: &[u8],
     ) -> Result<ing::SubmitResponse, tonic::Status> {
-        let mut client = IngestionServiceClient::new(
-            Stack::channel(addr)
-                .await
-                .map_err(|e| tonic::Status::unavailable(e.to_string()))?,
-        );
+        let channel = Stack::channel(addr)
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        Stack::submit_on(channel, batch_id, format, file_name, content).await
+    }
+
+    /// [`Stack::submit`] over an open `channel` (callers that submit many feeds keep one
+    /// connection, as a regulator's system would).
+    pub async fn submit_on(
+        channel: Channel,
+        batch_id: &str,
+        format: ing::FeedFormat,
+        file_name: &str,
+        content: &[u8],
+    ) -> Result<ing::SubmitResponse, tonic::Status> {
+        let mut client = IngestionServiceClient::new(channel);
         let mut parts = vec![ing::SubmitRequest {
             part: Some(ing::submit_request::Part::Header(ing::BatchHeader {
                 source: "test".into(),

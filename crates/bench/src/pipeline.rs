@@ -127,19 +127,23 @@ async fn submit_all(
     stack: &Stack,
     files: impl IntoIterator<Item = (String, String, Vec<u8>)>,
 ) -> anyhow::Result<()> {
+    // One connection, as a regulator's system keeps one; HTTP/2 carries the submits side by side.
+    let channel = Stack::channel(stack.ingestion).await?;
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(files)
-        .map(|(batch, file, content)| async move {
-            let receipt = stack
-                .submit(&batch, FeedFormat::Csv, &file, &content)
-                .await
-                .map_err(|s| anyhow::anyhow!("submit {file}: {s}"))?;
-            anyhow::ensure!(
-                receipt.rejected == 0,
-                "{file}: {} records rejected, first: {:?}",
-                receipt.rejected,
-                receipt.rejections.first()
-            );
-            Ok(())
+        .map(|(batch, file, content)| {
+            let channel = channel.clone();
+            async move {
+                let receipt = Stack::submit_on(channel, &batch, FeedFormat::Csv, &file, &content)
+                    .await
+                    .map_err(|s| anyhow::anyhow!("submit {file}: {s}"))?;
+                anyhow::ensure!(
+                    receipt.rejected == 0,
+                    "{file}: {} records rejected, first: {:?}",
+                    receipt.rejected,
+                    receipt.rejections.first()
+                );
+                Ok(())
+            }
         })
         .buffer_unordered(SUBMITS_IN_FLIGHT)
         .collect()
@@ -232,9 +236,12 @@ pub async fn latency_phase(
     let per_sample = trusts.first().map_or(1, Trust::records);
     let interval = Duration::from_secs_f64(per_sample as f64 / records_per_s.max(1.0));
     let started_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let stack = Arc::new(stack);
+    // One connection for every sample, as a regulator's system keeps one; each submit runs as its
+    // own task, so it makes progress while the generator waits for the next sample's time (a
+    // future polled only between samples would add the interval to every sample).
+    let channel = Stack::channel(stack.ingestion).await?;
     let t0 = tokio::time::Instant::now();
-    let mut submits = futures::stream::FuturesUnordered::new();
+    let mut submits = tokio::task::JoinSet::new();
     for (i, t) in trusts.iter().enumerate() {
         tokio::time::sleep_until(t0 + interval.mul_f64(i as f64)).await;
         let csv = national::single_trust_csv(t);
@@ -242,25 +249,25 @@ pub async fn latency_phase(
         if let Ok(mut m) = started_at.lock() {
             m.insert(code.clone(), Instant::now());
         }
-        let stack = stack.clone();
-        submits.push(async move {
-            stack
-                .submit(
-                    &format!("latency-{code}"),
-                    FeedFormat::Csv,
-                    "latency.csv",
-                    &csv,
-                )
-                .await
-                .map_err(|s| anyhow::anyhow!("latency submit {code}: {s}"))
+        let channel = channel.clone();
+        submits.spawn(async move {
+            Stack::submit_on(
+                channel,
+                &format!("latency-{code}"),
+                FeedFormat::Csv,
+                "latency.csv",
+                &csv,
+            )
+            .await
+            .map_err(|s| anyhow::anyhow!("latency submit {code}: {s}"))
         });
-        // Settle finished submits as we go so none is left unpolled.
-        while let Some(Some(r)) = futures::FutureExt::now_or_never(submits.next()) {
-            r?;
+        // Settle finished submits as we go, so an error surfaces early.
+        while let Some(r) = submits.try_join_next() {
+            r??;
         }
     }
-    while let Some(r) = submits.next().await {
-        r?;
+    while let Some(r) = submits.join_next().await {
+        r??;
     }
     wait_until(
         deadline,

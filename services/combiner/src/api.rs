@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use futures::Stream;
 use oversight_proto::combined::v1 as pb;
-use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsService;
+use oversight_proto::combined::v1::trust_ratings_service_server::{
+    TrustRatingsService, TrustRatingsServiceServer,
+};
 use oversight_proto::common::v1 as common;
 use oversight_rating::TrustCode;
 use oversight_runtime::Shutdown;
 use oversight_runtime::outbox::StoredEvent;
 use prost::Message;
+use prost::bytes::Bytes;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
@@ -53,24 +56,35 @@ fn flag_codes() -> Vec<&'static str> {
         .collect()
 }
 
+/// The `TrustRatingsService` to route: the generated server, its hot reads served from bytes
+/// ([`crate::wire::FastReads`]), behind `interceptor` (authentication).
+pub fn service<F: tonic::service::Interceptor>(
+    api: TrustRatingsApi,
+    interceptor: F,
+) -> tonic::service::interceptor::InterceptedService<
+    crate::wire::FastReads<TrustRatingsServiceServer<TrustRatingsApi>>,
+    F,
+> {
+    let api = Arc::new(api);
+    tonic::service::interceptor::InterceptedService::new(
+        crate::wire::FastReads::new(TrustRatingsServiceServer::from_arc(api.clone()), api),
+        interceptor,
+    )
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl TrustRatingsService for TrustRatingsApi {
-    async fn get_trust_rating(
-        &self,
-        request: Request<pb::GetTrustRatingRequest>,
-    ) -> Result<Response<pb::GetTrustRatingResponse>, Status> {
-        let r = request.into_inner();
+impl TrustRatingsApi {
+    /// `GetTrustRating`: the version as protobuf field 1 (a `GetTrustRatingResponse` as it is).
+    pub async fn get_field_1(&self, r: pb::GetTrustRatingRequest) -> Result<Bytes, Status> {
         let trust = trust_code(&r.trust_code)?;
         if r.as_of.is_empty() {
             // The latest version comes from the read view, never the database.
-            return match self.combiner.view().get(trust.as_str()) {
-                Some(rating) => Ok(Response::new(pb::GetTrustRatingResponse {
-                    rating: Some(rating.as_ref().clone()),
-                })),
-                None => Err(Status::not_found(format!("no rating for trust {trust}"))),
-            };
+            return self
+                .combiner
+                .view()
+                .get_field_1(trust.as_str())
+                .ok_or_else(|| Status::not_found(format!("no rating for trust {trust}")));
         }
         let event = {
             let as_of = oversight_runtime::time::parse_date(&r.as_of).ok_or_else(|| {
@@ -92,18 +106,19 @@ impl TrustRatingsService for TrustRatingsApi {
                 .rfind(|e| e.created_at.get(..10).is_some_and(|d| d <= as_of.as_str()))
         };
         match event {
-            Some(e) => Ok(Response::new(pb::GetTrustRatingResponse {
-                rating: Some(decode(&e)?),
-            })),
+            Some(e) => {
+                decode(&e)?;
+                Ok(crate::view::as_field_1(&e.payload))
+            }
             None => Err(Status::not_found(format!("no rating for trust {trust}"))),
         }
     }
 
-    async fn list_trust_ratings(
+    /// `ListTrustRatings`: the page's versions as protobuf field 1 each, and the next page token.
+    pub fn list_field_1(
         &self,
-        request: Request<pb::ListTrustRatingsRequest>,
-    ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
-        let r = request.into_inner();
+        r: pb::ListTrustRatingsRequest,
+    ) -> Result<(Vec<Bytes>, String), Status> {
         if r.page_size > MAX_PAGE_SIZE {
             return Err(oversight_runtime::grpc::invalid_field(
                 "page_size",
@@ -153,28 +168,49 @@ impl TrustRatingsService for TrustRatingsApi {
             })?)
         };
         let after = after.map(|a| a.to_string()).unwrap_or_default();
-        let (page, more) = self.combiner.view().page(&after, page_size, |rating| {
-            let combined = rating.combined.as_ref().map_or(0, |c| c.rating);
-            (rating_filter == common::Rating::Unspecified || combined == rating_filter as i32)
-                && (type_filter == common::TrustType::Unspecified
-                    || rating.trust_type == type_filter as i32)
-                && (r.flag.is_empty() || rating.flags.iter().any(|f| f.code == r.flag))
-                && (region_filter.is_empty()
-                    || rating.region.trim().to_lowercase() == region_filter)
-        });
+        let (page, more) = self
+            .combiner
+            .view()
+            .page_field_1(&after, page_size, |rating| {
+                let combined = rating.combined.as_ref().map_or(0, |c| c.rating);
+                (rating_filter == common::Rating::Unspecified || combined == rating_filter as i32)
+                    && (type_filter == common::TrustType::Unspecified
+                        || rating.trust_type == type_filter as i32)
+                    && (r.flag.is_empty() || rating.flags.iter().any(|f| f.code == r.flag))
+                    && (region_filter.is_empty()
+                        || rating.region.trim().to_lowercase() == region_filter)
+            });
         let next = if more {
-            page.last()
-                .map(|x| x.trust_code.clone())
-                .unwrap_or_default()
+            page.last().map(|(t, _)| t.clone()).unwrap_or_default()
         } else {
             String::new()
         };
-        let out: Vec<pb::CombinedRatingPublished> =
-            page.iter().map(|r| r.as_ref().clone()).collect();
-        Ok(Response::new(pb::ListTrustRatingsResponse {
-            ratings: out,
-            next_page_token: next,
-        }))
+        Ok((page.into_iter().map(|(_, b)| b).collect(), next))
+    }
+}
+
+#[tonic::async_trait]
+impl TrustRatingsService for TrustRatingsApi {
+    async fn get_trust_rating(
+        &self,
+        request: Request<pb::GetTrustRatingRequest>,
+    ) -> Result<Response<pb::GetTrustRatingResponse>, Status> {
+        // Served by `wire::FastReads` from bytes; this is the same answer decoded.
+        let field_1 = self.get_field_1(request.into_inner()).await?;
+        pb::GetTrustRatingResponse::decode(field_1)
+            .map(Response::new)
+            .map_err(internal)
+    }
+
+    async fn list_trust_ratings(
+        &self,
+        request: Request<pb::ListTrustRatingsRequest>,
+    ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
+        // Served by `wire::FastReads` from bytes; this is the same answer decoded.
+        let (ratings, next) = self.list_field_1(request.into_inner())?;
+        pb::ListTrustRatingsResponse::decode(crate::wire::list_response(&ratings, &next))
+            .map(Response::new)
+            .map_err(internal)
     }
 
     async fn get_trust_history(

@@ -7,6 +7,7 @@ pub mod api;
 pub mod combining;
 pub mod report;
 pub mod view;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,7 +158,7 @@ impl App {
         .await?;
         let auth = config.infra.authenticator()?;
         let watch_stop = Shutdown::new();
-        routes.add_service(TrustRatingsServiceServer::with_interceptor(
+        routes.add_service(api::service(
             api::TrustRatingsApi {
                 combiner: combiner.clone(),
                 watch_stop: watch_stop.clone(),

@@ -3,6 +3,11 @@
 //! including those another replica made — and `GetTrustRating`, `ListTrustRatings` and
 //! `WatchRatings` never touch the database. The database stays the record: the view starts from
 //! it and the stream only ever moves a trust to a newer version.
+//!
+//! Each version is held twice: decoded (for filters, the report and watchers) and encoded once as
+//! the `rating = 1` field that `GetTrustRatingResponse`, `ListTrustRatingsResponse` and
+//! `WatchRatingsResponse` share, so a read copies bytes instead of cloning and encoding a
+//! message per call (see [`crate::wire`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -15,11 +20,28 @@ use oversight_runtime::Shutdown;
 use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::StoredEvent;
 use prost::Message;
+use prost::bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast;
+
+/// A version as the view holds it.
+struct Held {
+    rating: Arc<pb::CombinedRatingPublished>,
+    /// The version encoded as protobuf field 1 (key, length, message).
+    field_1: Bytes,
+}
+
+/// `payload` (an encoded message) as protobuf field 1 of an enclosing message.
+pub fn as_field_1(payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(payload.len() + 11);
+    prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+    prost::encoding::encode_varint(payload.len() as u64, &mut out);
+    out.extend_from_slice(payload);
+    out.freeze()
+}
 
 /// The latest versions, by trust code.
 pub struct RatingsView {
-    latest: RwLock<BTreeMap<String, Arc<pb::CombinedRatingPublished>>>,
+    latest: RwLock<BTreeMap<String, Held>>,
     published: broadcast::Sender<Arc<pb::CombinedRatingPublished>>,
 }
 
@@ -39,28 +61,40 @@ impl RatingsView {
         for e in stored {
             let rating = pb::CombinedRatingPublished::decode(e.payload.as_slice())
                 .with_context(|| format!("stored combined version of {} is corrupt", e.key))?;
-            self.apply_quietly(Arc::new(rating));
+            self.apply_quietly(Arc::new(rating), as_field_1(&e.payload));
         }
         Ok(())
     }
 
     /// Take a version if it is newer than the one held; watchers hear of it once.
     pub fn apply(&self, rating: pb::CombinedRatingPublished) {
+        let field_1 = as_field_1(&rating.encode_to_vec());
+        self.apply_held(rating, field_1);
+    }
+
+    /// [`RatingsView::apply`] for a version as it came off the stream (`payload` is its encoding).
+    pub fn apply_encoded(&self, payload: &[u8]) -> Result<(), prost::DecodeError> {
+        let rating = pb::CombinedRatingPublished::decode(payload)?;
+        self.apply_held(rating, as_field_1(payload));
+        Ok(())
+    }
+
+    fn apply_held(&self, rating: pb::CombinedRatingPublished, field_1: Bytes) {
         let rating = Arc::new(rating);
-        if self.apply_quietly(rating.clone()) {
+        if self.apply_quietly(rating.clone(), field_1) {
             // No watcher is fine.
             let _ = self.published.send(rating);
         }
     }
 
-    fn apply_quietly(&self, rating: Arc<pb::CombinedRatingPublished>) -> bool {
+    fn apply_quietly(&self, rating: Arc<pb::CombinedRatingPublished>, field_1: Bytes) -> bool {
         let Ok(mut latest) = self.latest.write() else {
             return false;
         };
         match latest.get(&rating.trust_code) {
-            Some(held) if held.version >= rating.version => false,
+            Some(held) if held.rating.version >= rating.version => false,
             _ => {
-                latest.insert(rating.trust_code.clone(), rating);
+                latest.insert(rating.trust_code.clone(), Held { rating, field_1 });
                 true
             }
         }
@@ -68,7 +102,12 @@ impl RatingsView {
 
     /// The latest version of a trust.
     pub fn get(&self, trust: &str) -> Option<Arc<pb::CombinedRatingPublished>> {
-        self.latest.read().ok()?.get(trust).cloned()
+        Some(self.latest.read().ok()?.get(trust)?.rating.clone())
+    }
+
+    /// The latest version of a trust, encoded as protobuf field 1.
+    pub fn get_field_1(&self, trust: &str) -> Option<Bytes> {
+        Some(self.latest.read().ok()?.get(trust)?.field_1.clone())
     }
 
     /// The latest versions of the trusts after `after` (all when empty), in trust-code order,
@@ -79,6 +118,28 @@ impl RatingsView {
         limit: usize,
         keep: impl Fn(&pb::CombinedRatingPublished) -> bool,
     ) -> (Vec<Arc<pb::CombinedRatingPublished>>, bool) {
+        self.page_with(after, limit, keep, |h| h.rating.clone())
+    }
+
+    /// [`RatingsView::page`] as each version's field-1 encoding, with the last trust's code.
+    pub fn page_field_1(
+        &self,
+        after: &str,
+        limit: usize,
+        keep: impl Fn(&pb::CombinedRatingPublished) -> bool,
+    ) -> (Vec<(String, Bytes)>, bool) {
+        self.page_with(after, limit, keep, |h| {
+            (h.rating.trust_code.clone(), h.field_1.clone())
+        })
+    }
+
+    fn page_with<T>(
+        &self,
+        after: &str,
+        limit: usize,
+        keep: impl Fn(&pb::CombinedRatingPublished) -> bool,
+        take: impl Fn(&Held) -> T,
+    ) -> (Vec<T>, bool) {
         let Ok(latest) = self.latest.read() else {
             return (Vec::new(), false);
         };
@@ -88,14 +149,14 @@ impl RatingsView {
             latest.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
         };
         let mut out = Vec::new();
-        for (_, r) in range {
-            if !keep(r) {
+        for (_, held) in range {
+            if !keep(&held.rating) {
                 continue;
             }
             if out.len() == limit {
                 return (out, true);
             }
-            out.push(r.clone());
+            out.push(take(held));
         }
         (out, false)
     }
@@ -104,7 +165,7 @@ impl RatingsView {
     pub fn all(&self) -> Vec<Arc<pb::CombinedRatingPublished>> {
         self.latest
             .read()
-            .map(|l| l.values().cloned().collect())
+            .map(|l| l.values().map(|h| h.rating.clone()).collect())
             .unwrap_or_default()
     }
 
@@ -163,11 +224,8 @@ impl RatingsView {
                 };
                 match next {
                     Some(Ok(msg)) => {
-                        match pb::CombinedRatingPublished::decode(msg.payload.as_ref()) {
-                            Ok(rating) => self.apply(rating),
-                            Err(e) => {
-                                tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
-                            }
+                        if let Err(e) = self.apply_encoded(msg.payload.as_ref()) {
+                            tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
                         }
                     }
                     Some(Err(e)) => {
