@@ -90,11 +90,22 @@ def main(argv=None) -> int:
     parser.add_argument("--trust", help="ODS code of the trust to get (default: the first listed)")
     parser.add_argument("--page-size", type=int, default=100, help="ListTrustRatings page size (1-500)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    parser.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="connect over TLS, trusting this CA bundle (services started with GRPC_TLS_CERT)",
+    )
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("no token: pass --token or set OVERSIGHT_TOKEN")
 
-    with grpc.insecure_channel(args.server) as channel:
+    if args.tls_ca:
+        with open(args.tls_ca, "rb") as f:
+            credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+        channel = grpc.secure_channel(args.server, credentials)
+    else:
+        channel = grpc.insecure_channel(args.server)
+    with channel:
         try:
             client = RatingsClient(channel, args.token)
             ratings = list(client.list_ratings(args.page_size))
