@@ -7,8 +7,12 @@
 #   4. parse the declarative JetStream config;
 #   5. check deploy/nats/nats-server.conf with `nats-server -t`, and when nats-server is installed,
 #      run deploy/nats/smoke.py: a throwaway server with that config, the JetStream files applied,
-#      one message along the whole flow and a sample of forbidden operations refused.
-# Installs what is missing (kubernetes-validate from PyPI; kubectl from Debian when it has one).
+#      one message along the whole flow and a sample of forbidden operations refused;
+#   6. deploy/monitoring: `promtool check rules` and `promtool test rules` on the alert rules,
+#      `promtool check config` on the demo's Prometheus config, the dashboard's JSON and the PromQL
+#      of every panel (tests/tests/monitoring.rs checks their metric names against the registry).
+# Installs what is missing (kubernetes-validate from PyPI; kubectl from Debian when it has one;
+# promtool unpacked from Debian's prometheus package into .tools/, so no Prometheus daemon starts).
 # Exits non-zero on any failure. Usage: deploy/validate.sh   (from anywhere)
 set -uo pipefail
 
@@ -172,6 +176,61 @@ if [ -n "$nats_server" ]; then
   fi
 else
   echo "  skip nats-server not installed: the NATS config was not checked"
+fi
+
+echo "== monitoring: alert rules, their unit tests, Prometheus config, dashboard"
+promtool=$(command -v promtool || true)
+if [ -z "$promtool" ] && [ ! -x .tools/prometheus/usr/bin/promtool ]; then
+  # The package itself would also install and start a Prometheus server: unpack it instead.
+  apt-get update -qq >/dev/null 2>&1 || true
+  (cd "$work" && apt-get download prometheus >/dev/null 2>&1 \
+    && dpkg-deb -x prometheus_*.deb "$root/.tools/prometheus") || true
+fi
+[ -n "$promtool" ] || promtool=.tools/prometheus/usr/bin/promtool
+if [ -x "$promtool" ]; then
+  ok "$("$promtool" --version 2>&1 | head -n 1)"
+  for check in "check rules deploy/monitoring/alerts.yml" "test rules deploy/monitoring/alerts.test.yml" \
+      "check config deploy/monitoring/prometheus-demo.yml"; do
+    # shellcheck disable=SC2086
+    if "$promtool" $check >"$work/promtool.out" 2>&1; then
+      ok "promtool $check"
+    else
+      fail "promtool $check:"
+      sed 's/^/         /' "$work/promtool.out"
+    fi
+  done
+  # The dashboard: valid JSON, and every panel's PromQL parses (as recording rules, with the
+  # Grafana variables replaced by values).
+  if python3 - "$work/dashboard-rules.yml" <<'PY' >"$work/dashboard.out" 2>&1
+import json, sys, yaml
+d = json.load(open("deploy/monitoring/oversight-dashboard.json"))
+k8s = yaml.safe_load(open("deploy/monitoring/prometheus.yml"))
+job = k8s["scrape_configs"][0]
+assert job["job_name"] == "oversight" and job.get("honor_labels") and "alerts.yml" in k8s["rule_files"], "prometheus.yml"
+def panels(ps):
+    for p in ps:
+        yield p
+        yield from panels(p.get("panels", []))
+rules = []
+for p in panels(d["panels"]):
+    for t in p.get("targets", []):
+        expr = (t["expr"].replace("$__rate_interval", "5m").replace("$service", ".*"))
+        rules.append({"record": f"dashboard:panel{p['id']}:{t['refId']}", "expr": expr})
+yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, open(sys.argv[1], "w"))
+print(f"{len(rules)} panel queries")
+PY
+  then
+    if "$promtool" check rules "$work/dashboard-rules.yml" >"$work/promtool.out" 2>&1; then
+      ok "dashboard JSON, prometheus.yml, and the PromQL of $(cat "$work/dashboard.out")"
+    else
+      fail "dashboard PromQL:"
+      sed 's/^/         /' "$work/promtool.out"
+    fi
+  else
+    fail "deploy/monitoring: $(tail -n 1 "$work/dashboard.out")"
+  fi
+else
+  fail "promtool is required (Debian package prometheus)"
 fi
 
 echo "== $passed passed, $failures failed"

@@ -1,6 +1,7 @@
 //! Every service answers the standard gRPC health service (what `grpc_health_probe` and Kubernetes
-//! gRPC probes call) for itself and overall, and lists its API through server reflection (what
-//! `grpcurl list` uses).
+//! gRPC probes call) for itself and overall, and lists its API through server reflection in both
+//! protocol versions: v1 (what current `grpcurl list` uses) and v1alpha (what Python's
+//! grpcio-reflection and older grpcurl speak).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -8,13 +9,11 @@ use std::net::SocketAddr;
 
 use futures::StreamExt;
 use oversight_e2e::Stack;
+use prost::Message as _;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::{v1, v1alpha};
 
 async fn serving(addr: SocketAddr, service: &str) -> ServingStatus {
     let mut client = HealthClient::new(Stack::channel(addr).await.unwrap());
@@ -28,8 +27,12 @@ async fn serving(addr: SocketAddr, service: &str) -> ServingStatus {
 }
 
 async fn listed_services(addr: SocketAddr) -> Vec<String> {
-    let mut client = ServerReflectionClient::new(Stack::channel(addr).await.unwrap());
-    let request = ServerReflectionRequest {
+    use v1::server_reflection_request::MessageRequest;
+    use v1::server_reflection_response::MessageResponse;
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(
+        Stack::channel(addr).await.unwrap(),
+    );
+    let request = v1::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
@@ -49,6 +52,51 @@ async fn listed_services(addr: SocketAddr) -> Vec<String> {
         }
         other => panic!("unexpected reflection response {other:?}"),
     }
+}
+
+/// The same questions through reflection v1alpha: the services listed, and the proto files that
+/// declare `symbol` (what grpcio-reflection's descriptor database asks for).
+async fn v1alpha_reflection(
+    addr: SocketAddr,
+    symbol: &str,
+) -> (Vec<String>, Vec<prost_types::FileDescriptorProto>) {
+    use v1alpha::server_reflection_request::MessageRequest;
+    use v1alpha::server_reflection_response::MessageResponse;
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(
+        Stack::channel(addr).await.unwrap(),
+    );
+    let ask = |message| v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(message),
+    };
+    let requests = [
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(symbol.to_string())),
+    ];
+    let responses: Vec<_> = client
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap_or_else(|e| panic!("v1alpha reflection at {addr}: {e}"))
+        .into_inner()
+        .map(|r| r.unwrap().message_response)
+        .collect()
+        .await;
+    let [
+        Some(MessageResponse::ListServicesResponse(list)),
+        Some(files),
+    ] = &responses[..]
+    else {
+        panic!("unexpected v1alpha reflection responses {responses:?}");
+    };
+    let MessageResponse::FileDescriptorResponse(files) = files else {
+        panic!("no file descriptors for {symbol}: {files:?}");
+    };
+    let files = files
+        .file_descriptor_proto
+        .iter()
+        .map(|bytes| prost_types::FileDescriptorProto::decode(bytes.as_slice()).unwrap())
+        .collect();
+    (list.service.iter().map(|s| s.name.clone()).collect(), files)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,6 +123,23 @@ async fn every_service_reports_health_and_lists_its_api() {
         assert!(
             listed.iter().any(|s| s == "grpc.health.v1.Health"),
             "{listed:?}"
+        );
+        let (listed_v1alpha, files) = v1alpha_reflection(addr, name).await;
+        let mut v1_sorted = listed.clone();
+        v1_sorted.sort();
+        let mut v1alpha_sorted = listed_v1alpha;
+        v1alpha_sorted.sort();
+        assert_eq!(
+            v1alpha_sorted, v1_sorted,
+            "{name}: v1alpha lists what v1 lists"
+        );
+        // The proto package and service name, as the .proto files in proto/ spell them.
+        let (package, service) = name.rsplit_once('.').unwrap();
+        assert!(
+            files
+                .iter()
+                .any(|f| f.package() == package && f.service.iter().any(|s| s.name() == service)),
+            "{name}: v1alpha FileContainingSymbol did not return the file declaring it"
         );
         let others = listed
             .iter()

@@ -1,5 +1,6 @@
 //! gRPC serving: every service gets the standard health service (`grpc.health.v1.Health`, so
-//! `grpc_health_probe` and Kubernetes gRPC probes work) and server reflection (so `grpcurl` works).
+//! `grpc_health_probe` and Kubernetes gRPC probes work) and server reflection, v1 and v1alpha (so
+//! `grpcurl` and grpcio-reflection clients work).
 
 use std::net::SocketAddr;
 
@@ -22,12 +23,31 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Routes with health and reflection already added, plus the health reporter to flip serving
-/// status. Reflection advertises exactly `services` (the fully-qualified names of the service's own
-/// gRPC services) and the health service. Add the service's own gRPC services to the builder.
+/// status. Reflection is served in both protocol versions, `grpc.reflection.v1` and
+/// `grpc.reflection.v1alpha` (many clients, e.g. Python's grpcio-reflection and older grpcurl,
+/// speak only v1alpha), and advertises exactly `services` (the fully-qualified names of the
+/// service's own gRPC services) and the health service. Add the service's own gRPC services to
+/// the builder.
 pub async fn base_routes(
     services: &[&str],
 ) -> anyhow::Result<(RoutesBuilder, tonic_health::server::HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection_v1 = reflection(services)
+        .build_v1()
+        .context("failed to build gRPC reflection service (v1)")?;
+    let reflection_v1alpha = reflection(services)
+        .build_v1alpha()
+        .context("failed to build gRPC reflection service (v1alpha)")?;
+    let mut routes = RoutesBuilder::default();
+    routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok((routes, reporter))
+}
+
+/// The reflection registrations both protocol versions share.
+fn reflection(services: &[&str]) -> tonic_reflection::server::Builder<'static> {
     let mut reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(oversight_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -35,12 +55,7 @@ pub async fn base_routes(
     for name in services {
         reflection = reflection.with_service_name(*name);
     }
-    let reflection = reflection
-        .build_v1()
-        .context("failed to build gRPC reflection service")?;
-    let mut routes = RoutesBuilder::default();
-    routes.add_service(health).add_service(reflection);
-    Ok((routes, reporter))
+    reflection
 }
 
 /// How a service serves gRPC: TLS (optionally mutual) and the Prometheus endpoint beside it.
