@@ -152,6 +152,11 @@ pub enum Note {
     ShadowWouldGive { rating: Rating, rule: CountingRule },
     /// An anti-masking flag.
     Flag(Flag),
+    /// The combined rating differs from overall quality, but not because of use of resources:
+    /// had use of resources been rated the same as overall quality (`quality`), the combined rule
+    /// would give `would_be` (the key questions it counts differ from those the overall was rated
+    /// on, or the published overall departs from them). See [`crate::Flag`].
+    DiffersNotByUor { quality: Rating, would_be: Rating },
 }
 
 impl fmt::Display for Note {
@@ -164,6 +169,11 @@ impl fmt::Display for Note {
                 "shadow: the combined rule would give {rating} ({rule}); not published"
             ),
             Note::Flag(flag) => write!(f, "flag {}: {}", flag.code(), flag.describe()),
+            Note::DiffersNotByUor { quality, would_be } => write!(
+                f,
+                "differs from overall quality ({quality}) for a reason other than use of resources: \
+                 with use of resources rated {quality} the combined rating would be {would_be}"
+            ),
         }
     }
 }

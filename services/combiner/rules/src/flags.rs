@@ -2,12 +2,26 @@
 //! so every combined rating says when the whole hides something about its parts.
 
 use chrono::NaiveDate;
-use oversight_rating::{KeyQuestion, Rating};
+use oversight_rating::{KeyQuestion, Rating, RatingValue, Thresholds};
 use serde::{Deserialize, Serialize};
 
 use crate::{ApprovedUor, CombineInput, DatedRating, months_apart};
 
 /// Something a reader of a combined rating must not miss.
+///
+/// `UorRaisedResult` / `UorLoweredResult` say that use of resources *moved* the result, and only
+/// when it did. The definition, with C the combined rating, Q the overall quality rating published
+/// beside it, and C(Q) what the combined rule gives from the same five key questions with use of
+/// resources rated Q instead (use of resources agreeing with quality, so it moves nothing):
+/// - raised: C > Q and C(Q) < C — the combined rating is above overall quality, and it is above
+///   because of the use of resources rating;
+/// - lowered: C < Q and C(Q) > C — likewise below.
+///
+/// When C differs from Q and neither holds, the difference has another cause (the key questions
+/// counted differ from those the overall was rated on, or the published overall departs from the
+/// rules): no flag, and the explanation says so with C(Q) (`Note::DiffersNotByUor`). With the
+/// published thresholds, C(Q) = Q whenever Q is the §2.1 aggregate of the same five key questions,
+/// so then every difference is use of resources' doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Flag {
@@ -71,21 +85,65 @@ impl Flag {
     }
 }
 
+/// What the combined rule gives from `kqs` with use of resources rated `uor` (`None` when a key
+/// question has no real rating).
+pub(crate) fn combined_with_uor(
+    kqs: &[(KeyQuestion, DatedRating)],
+    uor: Rating,
+    thresholds: &Thresholds,
+) -> Option<Rating> {
+    let six: Option<Vec<RatingValue>> = kqs
+        .iter()
+        .map(|(_, dr)| dr.rating.map(RatingValue::Rated))
+        .chain(std::iter::once(Some(RatingValue::Rated(uor))))
+        .collect();
+    oversight_rating::aggregate(six?, thresholds).rating
+}
+
+/// What a combined rating `combined` says about its difference from overall quality: the flag, if
+/// use of resources moved it, or the note naming another cause (see [`Flag`] for the definition).
+pub(crate) enum Difference {
+    Same,
+    ByUor(Flag),
+    NotByUor { quality: Rating, would_be: Rating },
+}
+
+pub(crate) fn difference(
+    combined: Rating,
+    input: &CombineInput,
+    kqs: &[(KeyQuestion, DatedRating)],
+    thresholds: &Thresholds,
+) -> Difference {
+    let Some(quality) = input.overall_quality.rating else {
+        return Difference::Same;
+    };
+    if combined == quality {
+        return Difference::Same;
+    }
+    let Some(would_be) = combined_with_uor(kqs, quality, thresholds) else {
+        return Difference::Same;
+    };
+    if combined > quality && would_be < combined {
+        Difference::ByUor(Flag::UorRaisedResult)
+    } else if combined < quality && would_be > combined {
+        Difference::ByUor(Flag::UorLoweredResult)
+    } else {
+        Difference::NotByUor { quality, would_be }
+    }
+}
+
 /// The flags a combined rating `combined` carries.
 pub(crate) fn raise(
     combined: Rating,
     input: &CombineInput,
     kqs: &[(KeyQuestion, DatedRating)],
     uor: ApprovedUor,
-    max_months_apart: u32,
+    rules: &crate::CombinedRuleSet,
 ) -> Vec<Flag> {
+    let max_months_apart = rules.max_months_apart;
     let mut flags = Vec::new();
-    if let Some(quality) = input.overall_quality.rating {
-        if combined > quality {
-            flags.push(Flag::UorRaisedResult);
-        } else if combined < quality {
-            flags.push(Flag::UorLoweredResult);
-        }
+    if let Difference::ByUor(flag) = difference(combined, input, kqs, &rules.thresholds) {
+        flags.push(flag);
     }
     let good_or_better = combined >= Rating::Good;
     if good_or_better

@@ -381,10 +381,16 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
         .unwrap_or_else(|| oversight_rating::aggregate(std::iter::empty(), &rules.thresholds));
     let combined = agg.rating;
     let flags = match (combined, input.uor) {
-        (Some(c), Some(uor)) => flags::raise(c, input, &kqs, uor, rules.max_months_apart),
+        (Some(c), Some(uor)) => flags::raise(c, input, &kqs, uor, rules),
         _ => Vec::new(),
     };
     notes.extend(flags.iter().copied().map(Note::Flag));
+    if let Some(c) = combined
+        && let flags::Difference::NotByUor { quality, would_be } =
+            flags::difference(c, input, &kqs, &rules.thresholds)
+    {
+        notes.push(Note::DiffersNotByUor { quality, would_be });
+    }
     CombinedOutcome {
         mode,
         combined,

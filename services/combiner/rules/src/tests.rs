@@ -832,6 +832,86 @@ fn flag_uor_lowered_result() {
     assert_eq!(codes(&out), vec!["uor_lowered_result"]);
 }
 
+/// Issue 14: a flag may only say use of resources moved the result when it did. Here the overall
+/// quality (Outstanding) was rated on an earlier well-led assessment and the key questions have
+/// since become all Good; with UoR Good the combined rating is Good. DOMAIN §3: five Good and a
+/// sixth rating of Outstanding is still Good (two outstanding are needed), so UoR agreeing with
+/// quality would not lift it: the drop is the key questions', not UoR's.
+#[test]
+fn a_drop_caused_by_newer_key_questions_is_not_blamed_on_uor() {
+    let mut input = acute([Good; 5], Good);
+    input.overall_quality.rating = Some(Outstanding);
+    let out = run(&input);
+    assert_eq!(out.combined, Some(Good));
+    assert!(codes(&out).is_empty(), "{:?}", codes(&out));
+    let text = out.explanation.text().notes.join("\n");
+    assert!(
+        text.contains(
+            "differs from overall quality (Outstanding) for a reason other than use of resources: \
+             with use of resources rated Outstanding the combined rating would be Good"
+        ),
+        "{text}"
+    );
+}
+
+/// A published overall of RI departing from key questions O, O, G, G, G (§2.4), with UoR RI: the
+/// combined rating is Good (one RI of six is below 3; two outstanding but not all others good).
+/// UoR is RI — it cannot have raised anything — so no `uor_raised_result`.
+#[test]
+fn a_rise_uor_did_not_cause_is_not_flagged() {
+    let mut input = acute(
+        [Outstanding, Outstanding, Good, Good, Good],
+        RequiresImprovement,
+    );
+    input.overall_quality.rating = Some(RequiresImprovement);
+    let out = run(&input);
+    assert_eq!(out.combined, Some(Good));
+    assert!(codes(&out).is_empty(), "{:?}", codes(&out));
+}
+
+proptest! {
+    /// The definition, checked through `combine` itself: a raised (lowered) flag means the
+    /// combined rating is above (below) overall quality and would not be had use of resources
+    /// been rated the same as overall quality; without a flag, no such UoR effect exists.
+    #[test]
+    fn uor_flags_name_exactly_the_differences_uor_makes(
+        kqs in proptest::array::uniform5(0usize..4),
+        uor in 0usize..4,
+        quality in 0usize..4,
+    ) {
+        let kqs = kqs.map(|i| Rating::ALL[i]);
+        let mut input = acute(kqs, Rating::ALL[uor]);
+        let q = Rating::ALL[quality];
+        input.overall_quality.rating = Some(q);
+        let out = run(&input);
+        let c = out.combined.expect("six real ratings combine");
+        let mut agreeing = input.clone();
+        if let Some(u) = agreeing.uor.as_mut() {
+            u.rating = q;
+        }
+        let would_be = run(&agreeing).combined.expect("six real ratings combine");
+        let codes = codes(&out);
+        prop_assert_eq!(codes.contains(&"uor_raised_result"), c > q && would_be < c);
+        prop_assert_eq!(codes.contains(&"uor_lowered_result"), c < q && would_be > c);
+    }
+
+    /// With the published thresholds, when overall quality is the §2.1 aggregate of the same key
+    /// questions, every difference between combined and overall quality is use of resources'.
+    #[test]
+    fn with_consistent_quality_every_difference_is_uor(
+        kqs in proptest::array::uniform5(0usize..4),
+        uor in 0usize..4,
+    ) {
+        let input = acute(kqs.map(|i| Rating::ALL[i]), Rating::ALL[uor]);
+        let q = input.overall_quality.rating.expect("five real ratings aggregate");
+        let out = run(&input);
+        let c = out.combined.expect("six real ratings combine");
+        let codes = codes(&out);
+        prop_assert_eq!(codes.contains(&"uor_raised_result"), c > q);
+        prop_assert_eq!(codes.contains(&"uor_lowered_result"), c < q);
+    }
+}
+
 /// The published thresholds never give Good with an inadequate input, so these flags guard
 /// against rule sets configured without the "any inadequate → at best RI" limiter.
 fn without_limiter() -> CombinedRuleSet {
