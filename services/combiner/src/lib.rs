@@ -4,8 +4,13 @@
 //! (`TrustRatingsService`) and as an HTML ratings report for people (`report`, over HTTP).
 
 pub mod api;
+pub mod charts;
 pub mod combining;
+pub mod export;
+pub mod listing;
+pub mod overview;
 pub mod report;
+pub mod rest;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -105,6 +110,7 @@ pub struct App {
     listener: TcpListener,
     serve: grpc::ServeConfig,
     report_listener: Option<TcpListener>,
+    auth: oversight_runtime::auth::Authenticator,
     routes: Routes,
     bus: Bus,
     combiner: Arc<Combiner>,
@@ -171,6 +177,7 @@ impl App {
             listener,
             serve: grpc::ServeConfig::from_infra(&config.infra)?,
             report_listener,
+            auth,
             routes: routes.routes(),
             bus,
             combiner,
@@ -239,7 +246,8 @@ impl App {
         let report = async {
             match self.report_listener {
                 Some(listener) => {
-                    report::serve(listener, self.combiner.clone(), shutdown.clone()).await
+                    report::serve(listener, self.combiner.clone(), self.auth, shutdown.clone())
+                        .await
                 }
                 None => Ok(()),
             }

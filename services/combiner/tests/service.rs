@@ -324,7 +324,7 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
     );
 
     // The report serves the same.
-    let (status, page) = http_get(run.report, "/").await;
+    let (status, page) = http_get(run.report, "/trusts").await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"trust-RAA\"") && page.contains("data-flag=\"uor_lowered_result\""));
     let (status, page) = http_get(run.report, "/trusts/RAA").await;
