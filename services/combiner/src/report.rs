@@ -529,7 +529,7 @@ fn list_link(filter: &[(&'static str, String)], rating: Option<(Measure, RatingB
 /// The table behind a group chart: one row per group and measure, one column per rating band.
 fn counts_table(id: &str, caption: &str, groups: &[&GroupCounts], group_heading: &str) -> Markup {
     html! {
-        div.nhsuk-table-container {
+        div.nhsuk-table-container tabindex="0" role="region" aria-label=(caption) {
             table.nhsuk-table id=(id) {
                 caption class="nhsuk-table__caption nhsuk-table__caption--s" { (caption) }
                 thead.nhsuk-table__head {
@@ -660,7 +660,7 @@ pub fn render_overview(o: &Overview) -> Markup {
                 Scale::Of(most),
             ))
             (table_alternative("Flags as a table", html! {
-                div.nhsuk-table-container {
+                div.nhsuk-table-container tabindex="0" role="region" aria-label="Trusts carrying each flag" {
                     table.nhsuk-table id="table-flags" {
                         caption class="nhsuk-table__caption nhsuk-table__caption--s" { "Trusts carrying each flag" }
                         thead.nhsuk-table__head {
@@ -887,7 +887,7 @@ pub fn render_list(q: &ListQuery, page: &Page, regions: &[String]) -> Markup {
             a href=(format!("/trusts.json{}", everything.query_string())) download id="download-json" { "JSON" }
         }
         @if !page.items.is_empty() {
-            div.nhsuk-table-container {
+            div.nhsuk-table-container tabindex="0" role="region" aria-label="Trusts and their ratings" {
                 table class="nhsuk-table report-ratings" id="ratings" {
                     caption class="nhsuk-table__caption nhsuk-u-visually-hidden" { "Trusts and their ratings" }
                     thead.nhsuk-table__head {
@@ -1024,7 +1024,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
             }
         }
         h2 id="parts" { "The parts beside the whole" }
-        div.nhsuk-table-container {
+        div.nhsuk-table-container tabindex="0" role="region" aria-label="Each rating with its explanation" {
             table class="nhsuk-table report-parts" id="parts-table" {
                 caption class="nhsuk-table__caption nhsuk-u-visually-hidden" { "Each rating with its explanation" }
                 thead.nhsuk-table__head {
@@ -1064,7 +1064,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
             "Overall quality, combined and use of resources rating at each published version, oldest on the left; the table below gives the same.",
             &points,
         ))
-        div.nhsuk-table-container {
+        div.nhsuk-table-container tabindex="0" role="region" aria-label="Every published version" {
             table class="nhsuk-table report-history" id="history-table" {
                 caption class="nhsuk-table__caption nhsuk-table__caption--s" { "Every published version, newest first" }
                 thead.nhsuk-table__head {
