@@ -77,7 +77,8 @@ struct Seen {
 async fn drive(dir: &Path, visits: serde_json::Value) -> Vec<Seen> {
     let plan = dir.join(format!("plan-{}.json", std::process::id()));
     std::fs::write(&plan, serde_json::json!({ "visits": visits }).to_string()).unwrap();
-    let node = on_path("node").expect("node is required for the browser test (apt-get install nodejs)");
+    let node =
+        on_path("node").expect("node is required for the browser test (apt-get install nodejs)");
     let script = oversight_testkit::workspace_root().join("tests/browser/drive.cjs");
     let mut cmd = tokio::process::Command::new(node);
     cmd.arg(&script)
@@ -253,14 +254,44 @@ fn trusts() -> Vec<Trust> {
     };
     vec![
         // The hand example: quality Good, UoR RI, combined Good.
-        t("RXX", "Example Hospitals NHS Trust", "acute", "London", "Requires improvement"),
+        t(
+            "RXX",
+            "Example Hospitals NHS Trust",
+            "acute",
+            "London",
+            "Requires improvement",
+        ),
         // UoR inadequate lowers the combined rating; the name tests escaping.
-        t("RYY", "RYY <Example> & Hospitals NHS Trust", "acute", "London", "Inadequate"),
-        t("RWW", "Westfield Hospitals NHS Trust", "acute", "North West", "Good"),
+        t(
+            "RYY",
+            "RYY <Example> & Hospitals NHS Trust",
+            "acute",
+            "London",
+            "Inadequate",
+        ),
+        t(
+            "RWW",
+            "Westfield Hospitals NHS Trust",
+            "acute",
+            "North West",
+            "Good",
+        ),
         // Specialist acute: no combined rating.
-        t("RZZ", "Zedbury Specialist NHS Trust", "specialist_acute", "North West", "Good"),
+        t(
+            "RZZ",
+            "Zedbury Specialist NHS Trust",
+            "specialist_acute",
+            "North West",
+            "Good",
+        ),
         // No region in the feed.
-        t("RVV", "Valley Hospitals NHS Trust", "acute", "", "Inadequate"),
+        t(
+            "RVV",
+            "Valley Hospitals NHS Trust",
+            "acute",
+            "",
+            "Inadequate",
+        ),
     ]
 }
 
@@ -286,7 +317,10 @@ fn assert_accessible(seen: &Seen) {
         seen.url
     );
     if !seen.violations.is_empty() {
-        eprintln!("axe (minor/moderate) on {}: {:?}", seen.url, seen.violations);
+        eprintln!(
+            "axe (minor/moderate) on {}: {:?}",
+            seen.url, seen.violations
+        );
     }
 }
 
@@ -403,17 +437,32 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
     ] {
         let svg = element(overview, &format!("id=\"{id}\""), ">");
         assert!(svg.contains("role=\"img\""), "{id}: {svg}");
-        assert!(overview.contains(&format!("<title id=\"{id}-title\">")), "{id}");
+        assert!(
+            overview.contains(&format!("<title id=\"{id}-title\">")),
+            "{id}"
+        );
     }
     let n = |keep: &dyn Fn(&Trust) -> bool| trusts.iter().filter(|t| keep(t)).count();
-    for band in ["outstanding", "good", "requires_improvement", "inadequate", "none"] {
+    for band in [
+        "outstanding",
+        "good",
+        "requires_improvement",
+        "inadequate",
+        "none",
+    ] {
         let (quality, combined, uor) = (
             n(&|t| t.quality() == band),
             n(&|t| t.combined() == band),
             n(&|t| t.uor_slug() == band),
         );
         assert_eq!(
-            count(overview, "table-national", "England", "overall-quality", band),
+            count(
+                overview,
+                "table-national",
+                "England",
+                "overall-quality",
+                band
+            ),
             quality,
             "quality {band}"
         );
@@ -423,7 +472,13 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
             "combined {band}"
         );
         assert_eq!(
-            count(overview, "table-national", "England", "use-of-resources", band),
+            count(
+                overview,
+                "table-national",
+                "England",
+                "use-of-resources",
+                band
+            ),
             uor,
             "UoR {band}"
         );
@@ -436,7 +491,13 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
         }
         for (ty, label) in [("acute", "acute"), ("specialist_acute", "specialist acute")] {
             assert_eq!(
-                count(overview, "table-trust-types", label, "use-of-resources", band),
+                count(
+                    overview,
+                    "table-trust-types",
+                    label,
+                    "use-of-resources",
+                    band
+                ),
                 n(&|t| t.trust_type == ty && t.uor_slug() == band),
                 "{label} UoR {band}"
             );
@@ -459,7 +520,10 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
     let list = &seen[1].html;
     assert_eq!(listed(list), codes_where(&trusts, |_| true));
     let ryy = element(list, "id=\"trust-RYY\"", "</tr>");
-    assert!(ryy.contains("RYY &lt;Example&gt; &amp; Hospitals NHS Trust"), "{ryy}");
+    assert!(
+        ryy.contains("RYY &lt;Example&gt; &amp; Hospitals NHS Trust"),
+        "{ryy}"
+    );
     assert!(ryy.contains("data-flag=\"uor_lowered_result\""), "{ryy}");
     assert!(
         element(ryy, "data-measure=\"combined\"", "</td>")
@@ -475,7 +539,10 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
     assert!(page.contains("nhsuk-card--warning"));
     assert!(page.contains("id=\"chart-timeline\""));
     let combined_row = element(page, "data-part=\"Combined\"", "</tr>");
-    assert!(combined_row.contains("Requires improvement"), "{combined_row}");
+    assert!(
+        combined_row.contains("Requires improvement"),
+        "{combined_row}"
+    );
     assert!(combined_row.contains("cqc-combined-2018"), "{combined_row}");
     assert!(
         combined_row.contains("use of resources: Inadequate (2018-07-01"),
@@ -498,10 +565,7 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
         listed(&seen[4].html),
         codes_where(&trusts, |t| t.region == "London" && t.combined() == "good")
     );
-    assert_eq!(
-        listed(&seen[5].html),
-        codes_where(&trusts, |t| t.lowered())
-    );
+    assert_eq!(listed(&seen[5].html), codes_where(&trusts, |t| t.lowered()));
     let rank = |t: &Trust| match t.combined() {
         "outstanding" => 0,
         "good" => 1,

@@ -50,10 +50,19 @@ pub enum Scale {
 }
 
 fn legend() -> Markup {
+    // Each entry as wide as its words (about 7 px a character at 13 px).
+    let mut x = LABEL_WIDTH;
+    let entries: Vec<(usize, RatingBand)> = RatingBand::ALL
+        .into_iter()
+        .map(|band| {
+            let at = x;
+            x += 19 + band.words().len() * 7 + 14;
+            (at, band)
+        })
+        .collect();
     html! {
         g class="legend" {
-            @for (i, band) in RatingBand::ALL.into_iter().enumerate() {
-                @let x = LABEL_WIDTH + i * 104;
+            @for (x, band) in entries {
                 rect x=(x) y="6" width="14" height="14" fill=(band_colours(band).0) {}
                 text x=(x + 19) y="18" font-size="13" fill="#212b32" { (band.words()) }
             }

@@ -480,6 +480,15 @@ fn flag_tags(flags: &[pb::Flag]) -> Markup {
     }
 }
 
+/// "1 trust", "2 trusts".
+fn trusts_word(n: usize) -> String {
+    if n == 1 {
+        "1 trust".to_string()
+    } else {
+        format!("{n} trusts")
+    }
+}
+
 fn region_words(region: &str) -> &str {
     if region.is_empty() {
         "Not known"
@@ -634,7 +643,7 @@ pub fn render_overview(o: &Overview) -> Markup {
                 "chart-regions",
                 "Trusts at each rating by NHS England region",
                 "For each region, the overall quality, combined and use of resources ratings of its trusts as shares; the table below gives the numbers.",
-                &o.regions.iter().map(|g| BarGroup { heading: Some(format!("{} ({} trusts)", g.label, g.trusts)), bars: group_bars(g) }).collect::<Vec<_>>(),
+                &o.regions.iter().map(|g| BarGroup { heading: Some(format!("{} ({})", g.label, trusts_word(g.trusts))), bars: group_bars(g) }).collect::<Vec<_>>(),
                 Scale::Share,
             ))
             (table_alternative("Ratings by region as a table", counts_table("table-regions", "Trusts at each rating by region", &o.regions.iter().collect::<Vec<_>>(), "Region")))
@@ -645,7 +654,7 @@ pub fn render_overview(o: &Overview) -> Markup {
                 "chart-trust-types",
                 "Trusts at each rating by trust type",
                 "For each trust type, the overall quality, combined and use of resources ratings of its trusts as shares; the table below gives the numbers.",
-                &o.trust_types.iter().map(|g| BarGroup { heading: Some(format!("{} ({} trusts)", g.label, g.trusts)), bars: group_bars(g) }).collect::<Vec<_>>(),
+                &o.trust_types.iter().map(|g| BarGroup { heading: Some(format!("{} ({})", g.label, trusts_word(g.trusts))), bars: group_bars(g) }).collect::<Vec<_>>(),
                 Scale::Share,
             ))
             (table_alternative("Ratings by trust type as a table", counts_table("table-trust-types", "Trusts at each rating by trust type", &o.trust_types.iter().collect::<Vec<_>>(), "Trust type")))

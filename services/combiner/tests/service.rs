@@ -626,10 +626,7 @@ fn conforms(
         return conforms(doc, target, value, at);
     }
     if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
-        return if options
-            .iter()
-            .any(|o| conforms(doc, o, value, at).is_ok())
-        {
+        return if options.iter().any(|o| conforms(doc, o, value, at).is_ok()) {
             Ok(())
         } else {
             Err(format!("{at}: {value} matches no oneOf option"))
@@ -706,8 +703,22 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
     use common::Rating::{Good, Inadequate, Outstanding};
     let trusts = [
         // code, region, type, safe, overall quality, UoR
-        ("RAA", "London", common::TrustType::Acute, Good, Good, Some(Inadequate)),
-        ("RBB", "london", common::TrustType::Acute, Good, Good, Some(Good)),
+        (
+            "RAA",
+            "London",
+            common::TrustType::Acute,
+            Good,
+            Good,
+            Some(Inadequate),
+        ),
+        (
+            "RBB",
+            "london",
+            common::TrustType::Acute,
+            Good,
+            Good,
+            Some(Good),
+        ),
         (
             "RCC",
             "North East and Yorkshire",
@@ -730,7 +741,11 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
             .unwrap();
         if let Some(r) = uor_rating {
             run.bus
-                .publish(subjects.uor_approved(), &format!("u-{code}"), &uor(code, 1, r))
+                .publish(
+                    subjects.uor_approved(),
+                    &format!("u-{code}"),
+                    &uor(code, 1, r),
+                )
                 .await
                 .unwrap();
         }
@@ -755,7 +770,10 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         async move {
             let (status, headers, body) = http_get_with(run.report, &path, &auth).await;
             assert_eq!(status, 200, "{path}: {body}");
-            (headers, serde_json::from_str::<serde_json::Value>(&body).unwrap())
+            (
+                headers,
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            )
         }
     };
     let codes = |v: &serde_json::Value| -> Vec<String> {
@@ -775,7 +793,10 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         ("?rating=outstanding", vec!["RCC"]),
         ("?rating=none", vec!["RDD"]),
         ("?uorRating=inadequate", vec!["RAA"]),
-        ("?qualityRating=good&trustType=acute", vec!["RAA", "RBB", "RCC"]),
+        (
+            "?qualityRating=good&trustType=acute",
+            vec!["RAA", "RBB", "RCC"],
+        ),
         ("?region=LONDON", vec!["RAA", "RBB"]),
         ("?trustType=mental_health", vec!["RDD"]),
         ("?flag=uor_lowered_result", vec!["RAA"]),
@@ -825,7 +846,10 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         .iter()
         .map(|v| v["version"].as_u64().unwrap())
         .collect();
-    assert_eq!(versions, (1..=raa["version"].as_u64().unwrap()).collect::<Vec<_>>());
+    assert_eq!(
+        versions,
+        (1..=raa["version"].as_u64().unwrap()).collect::<Vec<_>>()
+    );
 
     // Bad input names the parameter; unknown and malformed trusts.
     for (path, status, field) in [
@@ -864,7 +888,10 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
     assert_eq!(status, 200);
 
     // Authentication is gRPC's: no token or an unknown one is 401.
-    for headers in [vec![], vec![("Authorization", "Bearer not-a-known-token-at-all")]] {
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer not-a-known-token-at-all")],
+    ] {
         for path in [
             "/api/v1/trusts",
             "/api/v1/trusts/RAA",
@@ -872,7 +899,11 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         ] {
             let (status, h, body) = http_get_with(run.report, path, &headers).await;
             assert_eq!(status, 401, "{path}: {body}");
-            assert!(header(&h, "www-authenticate").unwrap().starts_with("Bearer"));
+            assert!(
+                header(&h, "www-authenticate")
+                    .unwrap()
+                    .starts_with("Bearer")
+            );
         }
     }
 
@@ -887,9 +918,21 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
     }
     assert_eq!(paths.len(), combiner::rest::PATHS.len());
     for (path, documented, value) in [
-        ("/api/v1/trusts", "/api/v1/trusts", get("/api/v1/trusts").await.1),
-        ("/api/v1/trusts/RAA", "/api/v1/trusts/{odsCode}", raa.clone()),
-        ("/api/v1/trusts/RDD", "/api/v1/trusts/{odsCode}", rdd.clone()),
+        (
+            "/api/v1/trusts",
+            "/api/v1/trusts",
+            get("/api/v1/trusts").await.1,
+        ),
+        (
+            "/api/v1/trusts/RAA",
+            "/api/v1/trusts/{odsCode}",
+            raa.clone(),
+        ),
+        (
+            "/api/v1/trusts/RDD",
+            "/api/v1/trusts/{odsCode}",
+            rdd.clone(),
+        ),
         (
             "/api/v1/trusts/RAA/history",
             "/api/v1/trusts/{odsCode}/history",
