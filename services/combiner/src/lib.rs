@@ -1,7 +1,8 @@
 //! combiner: joins CQC's quality ratings (`<ns>.quality.rated`) and NHSI's approved use-of-resources
 //! ratings (`<ns>.uor.approved`) into the combined trust rating (`combined-rules`), keeps every
 //! version, publishes them on `<ns>.combined.published`, and serves them over gRPC
-//! (`TrustRatingsService`) and as an HTML ratings report for people (`report`, over HTTP).
+//! (`TrustRatingsService`), as an HTML ratings report for people (`report`) and as a JSON API
+//! beside it (`rest`), both over HTTP.
 
 pub mod api;
 pub mod charts;
@@ -46,8 +47,8 @@ pub struct Config {
     /// Address for the gRPC API.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50054")]
     pub grpc_addr: SocketAddr,
-    /// Address for the HTML ratings report (HTTP); `off` disables it. Tests set it themselves
-    /// (`None`: no report server).
+    /// Address for the HTML ratings report and the JSON API (HTTP); `off` disables both. Tests
+    /// set it themselves (`None`: no report server).
     #[arg(long, env = "REPORT_ADDR", default_value = DEFAULT_REPORT_ADDR, value_parser = parse_report_addr)]
     pub report_addr: ::std::option::Option<SocketAddr>,
     /// Publish in shadow mode (UoR separately, no combined rating) whatever the date.
