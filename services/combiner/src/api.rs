@@ -17,6 +17,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 
 use crate::combining::Combiner;
+use crate::listing::flag_codes;
 
 /// Largest page a caller may ask for (bounded inputs).
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -43,14 +44,6 @@ fn trust_code(s: &str) -> Result<TrustCode, Status> {
 
 fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
     pb::CombinedRatingPublished::decode(e.payload.as_slice()).map_err(internal)
-}
-
-/// Flag codes a filter may name.
-fn flag_codes() -> Vec<&'static str> {
-    combined_rules::Flag::KINDS
-        .iter()
-        .map(|f| f.code())
-        .collect()
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, Status>> + Send>>;

@@ -95,12 +95,12 @@ pub fn stacked_bars(
             y += ROW + GAP;
         }
     }
-    html! {
-        svg id=(id) class="report-chart" xmlns="http://www.w3.org/2000/svg" role="img"
-            viewBox=(format!("0 0 {WIDTH} {height}")) width=(WIDTH) height=(height)
-            aria-labelledby=(format!("{id}-title {id}-desc")) {
-            title id=(format!("{id}-title")) { (title) }
-            desc id=(format!("{id}-desc")) { (desc) }
+    figure(
+        id,
+        title,
+        desc,
+        height,
+        html! {
             (legend())
             @for (y, heading, bar) in &placed {
                 @if let Some(h) = heading {
@@ -110,6 +110,19 @@ pub fn stacked_bars(
                     (bar_row(*y, bar, scale))
                 }
             }
+        },
+    )
+}
+
+/// The `<svg role="img">` every chart is: `title` and `desc` name it, `body` draws it.
+fn figure(id: &str, title: &str, desc: &str, height: usize, body: Markup) -> Markup {
+    html! {
+        svg id=(id) class="report-chart" xmlns="http://www.w3.org/2000/svg" role="img"
+            viewBox=(format!("0 0 {WIDTH} {height}")) width=(WIDTH) height=(height)
+            aria-labelledby=(format!("{id}-title {id}-desc")) {
+            title id=(format!("{id}-title")) { (title) }
+            desc id=(format!("{id}-desc")) { (desc) }
+            (body)
         }
     }
 }
@@ -196,45 +209,45 @@ pub fn timeline(id: &str, title: &str, desc: &str, points: &[TimelinePoint]) -> 
     let y_of = |band: RatingBand, series: usize| TOP + band as usize * LEVEL + 10 + series * 5;
     // At most about 8 date labels.
     let label_every = points.len().div_ceil(8).max(1);
-    html! {
-        svg id=(id) class="report-chart" xmlns="http://www.w3.org/2000/svg" role="img"
-            viewBox=(format!("0 0 {WIDTH} {height}")) width=(WIDTH) height=(height)
-            aria-labelledby=(format!("{id}-title {id}-desc")) {
-            title id=(format!("{id}-title")) { (title) }
-            desc id=(format!("{id}-desc")) { (desc) }
-            g class="legend" {
-                @for (i, (name, colour, dash, m)) in SERIES.iter().enumerate() {
-                    @let x = LEFT + i * 180;
-                    line x1=(x) y1="14" x2=(x + 30) y2="14" stroke=(colour) stroke-width="3" stroke-dasharray=(dash) {}
-                    (marker(*m, x + 15, 14, colour))
-                    text x=(x + 38) y="19" font-size="13" fill="#212b32" { (name) }
-                }
-            }
-            @for band in RatingBand::ALL {
-                @let y = TOP + band as usize * LEVEL + 15;
-                line x1=(LEFT) y1=(y) x2=(WIDTH - 10) y2=(y) stroke="#d8dde0" stroke-width="1" {}
-                text x=(LEFT - 8) y=(y + 4) font-size="13" text-anchor="end" fill="#212b32" { (band.words()) }
-            }
-            @for (s, (_, colour, dash, m)) in SERIES.iter().enumerate() {
-                @let path = points.iter().enumerate().filter_map(|(i, p)| {
-                    p.bands.get(s).map(|b| (x_of(i), y_of(*b, s)))
-                }).enumerate().map(|(k, (x, y))| {
-                    if k == 0 { format!("M{x} {y}") } else { format!("H{x} V{y}") }
-                }).collect::<Vec<_>>().join(" ");
-                path d=(path) fill="none" stroke=(colour) stroke-width="2.5" stroke-dasharray=(dash) {}
-                @for (i, p) in points.iter().enumerate() {
-                    @if let Some(b) = p.bands.get(s) {
-                        (marker(*m, x_of(i), y_of(*b, s), colour))
+    figure(
+        id,
+        title,
+        desc,
+        height,
+        html! {
+                g class="legend" {
+                    @for (i, (name, colour, dash, m)) in SERIES.iter().enumerate() {
+                        @let x = LEFT + i * 180;
+                        line x1=(x) y1="14" x2=(x + 30) y2="14" stroke=(colour) stroke-width="3" stroke-dasharray=(dash) {}
+                        (marker(*m, x + 15, 14, colour))
+                        text x=(x + 38) y="19" font-size="13" fill="#212b32" { (name) }
                     }
                 }
-            }
-            @for (i, p) in points.iter().enumerate() {
-                @if i % label_every == 0 || i + 1 == points.len() {
-                    text x=(x_of(i)) y=(height - 12) font-size="12" text-anchor="middle" fill="#212b32" { (p.label) }
+                @for band in RatingBand::ALL {
+                    @let y = TOP + band as usize * LEVEL + 15;
+                    line x1=(LEFT) y1=(y) x2=(WIDTH - 10) y2=(y) stroke="#d8dde0" stroke-width="1" {}
+                    text x=(LEFT - 8) y=(y + 4) font-size="13" text-anchor="end" fill="#212b32" { (band.words()) }
                 }
-            }
-        }
-    }
+                @for (s, (_, colour, dash, m)) in SERIES.iter().enumerate() {
+                    @let path = points.iter().enumerate().filter_map(|(i, p)| {
+                        p.bands.get(s).map(|b| (x_of(i), y_of(*b, s)))
+                    }).enumerate().map(|(k, (x, y))| {
+                        if k == 0 { format!("M{x} {y}") } else { format!("H{x} V{y}") }
+                    }).collect::<Vec<_>>().join(" ");
+                    path d=(path) fill="none" stroke=(colour) stroke-width="2.5" stroke-dasharray=(dash) {}
+                    @for (i, p) in points.iter().enumerate() {
+                        @if let Some(b) = p.bands.get(s) {
+                            (marker(*m, x_of(i), y_of(*b, s), colour))
+                        }
+                    }
+                }
+                @for (i, p) in points.iter().enumerate() {
+                    @if i % label_every == 0 || i + 1 == points.len() {
+                        text x=(x_of(i)) y=(height - 12) font-size="12" text-anchor="middle" fill="#212b32" { (p.label) }
+                    }
+                }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -598,6 +598,35 @@ fn table_alternative(summary: &str, table: Markup) -> Markup {
     }
 }
 
+/// A chart of the three ratings for each group (regions, trust types) with its table.
+fn group_section(
+    slug: &str,
+    heading: &str,
+    grouped_by: &str,
+    each: &str,
+    column: &str,
+    groups: &[GroupCounts],
+    note: Option<&str>,
+) -> Markup {
+    html! {
+        h2 id=(format!("by-{slug}")) { (heading) }
+        @if let Some(note) = note {
+            p.nhsuk-body-s { (note) }
+        }
+        (charts::stacked_bars(
+            &format!("chart-{slug}"),
+            &format!("Trusts at each rating by {grouped_by}"),
+            &format!("For each {each}, the overall quality, combined and use of resources ratings of its trusts as shares; the table below gives the numbers."),
+            &groups.iter().map(|g| BarGroup { heading: Some(format!("{} ({})", g.label, trusts_word(g.trusts))), bars: group_bars(g) }).collect::<Vec<_>>(),
+            Scale::Share,
+        ))
+        (table_alternative(
+            &format!("Ratings by {each} as a table"),
+            counts_table(&format!("table-{slug}"), &format!("Trusts at each rating by {each}"), &groups.iter().collect::<Vec<_>>(), column),
+        ))
+    }
+}
+
 /// The national overview page.
 pub fn render_overview(o: &Overview) -> Markup {
     let n = o.national.trusts;
@@ -638,26 +667,9 @@ pub fn render_overview(o: &Overview) -> Markup {
             ))
             (table_alternative("Ratings in England as a table", counts_table("table-national", "Trusts at each rating in England", &[&o.national], "Area")))
 
-            h2 id="by-region" { "By region" }
-            (charts::stacked_bars(
-                "chart-regions",
-                "Trusts at each rating by NHS England region",
-                "For each region, the overall quality, combined and use of resources ratings of its trusts as shares; the table below gives the numbers.",
-                &o.regions.iter().map(|g| BarGroup { heading: Some(format!("{} ({})", g.label, trusts_word(g.trusts))), bars: group_bars(g) }).collect::<Vec<_>>(),
-                Scale::Share,
-            ))
-            (table_alternative("Ratings by region as a table", counts_table("table-regions", "Trusts at each rating by region", &o.regions.iter().collect::<Vec<_>>(), "Region")))
-
-            h2 id="by-trust-type" { "By trust type" }
-            p.nhsuk-body-s { "Combined ratings apply to non-specialist acute trusts only; other trusts show as no combined rating." }
-            (charts::stacked_bars(
-                "chart-trust-types",
-                "Trusts at each rating by trust type",
-                "For each trust type, the overall quality, combined and use of resources ratings of its trusts as shares; the table below gives the numbers.",
-                &o.trust_types.iter().map(|g| BarGroup { heading: Some(format!("{} ({})", g.label, trusts_word(g.trusts))), bars: group_bars(g) }).collect::<Vec<_>>(),
-                Scale::Share,
-            ))
-            (table_alternative("Ratings by trust type as a table", counts_table("table-trust-types", "Trusts at each rating by trust type", &o.trust_types.iter().collect::<Vec<_>>(), "Trust type")))
+            (group_section("regions", "By region", "NHS England region", "region", "Region", &o.regions, None))
+            (group_section("trust-types", "By trust type", "trust type", "trust type", "Trust type", &o.trust_types,
+                Some("Combined ratings apply to non-specialist acute trusts only; other trusts show as no combined rating.")))
 
             h2 id="flags" { "Where the anti-masking flags fall" }
             @let most = o.flags.iter().map(|f| f.trusts).max().unwrap_or(0);
