@@ -774,6 +774,19 @@ fn filter_form(q: &ListQuery, regions: &[String]) -> Markup {
             .into_iter()
             .map(|c| (c.to_string(), c.replace('_', " "))),
     );
+    // A region asked for that no trust has still shows as chosen.
+    let mut region_options: Vec<(String, String)> =
+        regions.iter().map(|r| (r.clone(), r.clone())).collect();
+    let region_selected = match &q.region {
+        None => String::new(),
+        Some(r) => match regions.iter().find(|x| x.eq_ignore_ascii_case(r)) {
+            Some(known) => known.clone(),
+            None => {
+                region_options.push((r.clone(), r.clone()));
+                r.clone()
+            }
+        },
+    };
     html! {
         form id="filters" method="get" action="/trusts" novalidate {
             div.nhsuk-form-group {
@@ -789,9 +802,7 @@ fn filter_form(q: &ListQuery, regions: &[String]) -> Markup {
                     (select("trustType", "Trust type",
                         &TrustType::ALL.iter().map(|t| (t.as_str().to_string(), t.describe().to_string())).collect::<Vec<_>>(),
                         q.trust_type.map_or("", |t| t.as_str()), Some("Any")))
-                    (select("region", "Region",
-                        &regions.iter().map(|r| (r.clone(), r.clone())).collect::<Vec<_>>(),
-                        q.region.as_deref().unwrap_or(""), Some("Any")))
+                    (select("region", "Region", &region_options, &region_selected, Some("Any")))
                     (select("flag", "Anti-masking flag", &flag_options, &flag, Some("Any or none")))
                 }
             }
@@ -809,9 +820,10 @@ fn filter_form(q: &ListQuery, regions: &[String]) -> Markup {
                         &q.page_size.to_string(), None))
                 }
             }
-            button.nhsuk-button type="submit" id="apply-filters" { "Apply" }
-            " "
-            a.nhsuk-link href="/trusts" id="clear-filters" { "Clear filters" }
+            div.nhsuk-button-group {
+                button.nhsuk-button type="submit" id="apply-filters" { "Apply" }
+                a.nhsuk-link href="/trusts" id="clear-filters" { "Clear filters" }
+            }
         }
     }
 }
@@ -1206,6 +1218,19 @@ mod tests {
         assert!(html.contains("href=\"/trusts/RXX\""));
         assert!(html.contains("North East &amp; Yorkshire"));
         assert!(html.contains("<option value=\"North East &amp; Yorkshire\">"));
+        // A region asked for in another case is shown chosen; one no trust has is kept.
+        let all = vec![Arc::new(sample())];
+        for (asked, shown) in [
+            ("north east & yorkshire", "North East &amp; Yorkshire"),
+            ("Midlands", "Midlands"),
+        ] {
+            let q = ListQuery::parse([("region", asked)]).unwrap();
+            let html = render_list(&q, &q.apply(&all), &regions_of(&all)).into_string();
+            assert!(
+                html.contains(&format!("<option value=\"{shown}\" selected>")),
+                "{asked}"
+            );
+        }
     }
 
     #[test]
