@@ -8,9 +8,10 @@
 //!   checks it against real responses). Served without a token, like the report.
 //!
 //! Shapes are `export`'s. Every response carries a strong `ETag` (a digest of its body) and
-//! `Cache-Control: no-cache`; a matching `If-None-Match` gets `304 Not Modified`. Authentication is
-//! gRPC's: the same tokens file and `Authenticator`; every role may read (the ratings are public),
-//! a missing or unknown bearer token is `401` with `WWW-Authenticate: Bearer`. Errors are
+//! `Cache-Control: private, no-cache` (revalidate every time; shared caches keep nothing); a
+//! matching `If-None-Match` gets `304 Not Modified`. Authentication is gRPC's: the same tokens
+//! file and `Authenticator`; every role may read (the ratings are public), a missing or unknown
+//! bearer token is `401` with `WWW-Authenticate: Bearer`. Errors are
 //! `{ "error": { "status", "message", "field"? } }`.
 
 use std::sync::Arc;
@@ -188,9 +189,10 @@ pub fn cached(headers: &HeaderMap, body: Vec<u8>, content_type: &'static str) ->
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     response
 }
 
