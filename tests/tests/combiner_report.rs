@@ -417,6 +417,9 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
             { "url": format!("{base}/trusts?flag=any&pageSize=1"), "axe": true },
             // 12: an unknown trust.
             { "url": format!("{base}/trusts/RQQ"), "axe": true },
+            // 13: find a trust from the overview by part of its name.
+            { "url": format!("{base}/"),
+              "actions": [{ "fill": { "find-q": "westfield" } }, { "click": "#find-trust" }] },
         ]),
     )
     .await;
@@ -588,6 +591,7 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
         listed(&seen[10].html),
         codes_where(&trusts, |t| t.region == "North West")
     );
+    assert_eq!(listed(&seen[13].html), ["RWW"]);
     assert_eq!(seen[12].status, 404);
     assert!(seen[12].html.contains("no rating for trust RQQ"));
 

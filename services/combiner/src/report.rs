@@ -644,6 +644,15 @@ pub fn render_overview(o: &Overview) -> Markup {
                 a href="/trusts" { "Search or filter the trusts" }
                 "."
             }
+            form id="find" method="get" action="/trusts" novalidate {
+                div.nhsuk-form-group {
+                    label.nhsuk-label for="find-q" { "Find a trust by name or ODS code" }
+                    div.report-find {
+                        input.nhsuk-input id="find-q" name="q" type="search" autocomplete="off";
+                        button.nhsuk-button type="submit" id="find-trust" { "Find" }
+                    }
+                }
+            }
             @if o.national.flagged > 0 {
                 div class="nhsuk-card nhsuk-card--warning" id="flag-summary" {
                     div.nhsuk-card__content {
