@@ -206,7 +206,7 @@ pub fn timeline(id: &str, title: &str, desc: &str, points: &[TimelinePoint]) -> 
     };
     let x_of = |i: usize| LEFT + 10 + i * step;
     // Series apart by a few pixels so equal ratings stay visible side by side.
-    let y_of = |band: RatingBand, series: usize| TOP + band as usize * LEVEL + 10 + series * 5;
+    let y_of = |band: RatingBand, series: usize| TOP + band as usize * LEVEL + 6 + series * 9;
     // At most about 8 date labels.
     let label_every = points.len().div_ceil(8).max(1);
     figure(
