@@ -20,6 +20,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 
 use crate::combining::Combiner;
+use crate::listing::flag_codes;
 
 /// Largest page a caller may ask for (bounded inputs).
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -46,14 +47,6 @@ fn trust_code(s: &str) -> Result<TrustCode, Status> {
 
 fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
     pb::CombinedRatingPublished::decode(e.payload.as_slice()).map_err(internal)
-}
-
-/// Flag codes a filter may name.
-fn flag_codes() -> Vec<&'static str> {
-    combined_rules::Flag::KINDS
-        .iter()
-        .map(|f| f.code())
-        .collect()
 }
 
 /// The `TrustRatingsService` to route: the generated server, its hot reads served from bytes

@@ -1,11 +1,17 @@
 //! combiner: joins CQC's quality ratings (`<ns>.quality.rated`) and NHSI's approved use-of-resources
 //! ratings (`<ns>.uor.approved`) into the combined trust rating (`combined-rules`), keeps every
 //! version, publishes them on `<ns>.combined.published`, and serves them over gRPC
-//! (`TrustRatingsService`) and as an HTML ratings report for people (`report`, over HTTP).
+//! (`TrustRatingsService`), as an HTML ratings report for people (`report`) and as a JSON API
+//! beside it (`rest`), both over HTTP.
 
 pub mod api;
+pub mod charts;
 pub mod combining;
+pub mod export;
+pub mod listing;
+pub mod overview;
 pub mod report;
+pub mod rest;
 pub mod view;
 pub mod wire;
 
@@ -42,8 +48,8 @@ pub struct Config {
     /// Address for the gRPC API.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50054")]
     pub grpc_addr: SocketAddr,
-    /// Address for the HTML ratings report (HTTP); `off` disables it. Tests set it themselves
-    /// (`None`: no report server).
+    /// Address for the HTML ratings report and the JSON API (HTTP); `off` disables both. Tests
+    /// set it themselves (`None`: no report server).
     #[arg(long, env = "REPORT_ADDR", default_value = DEFAULT_REPORT_ADDR, value_parser = parse_report_addr)]
     pub report_addr: ::std::option::Option<SocketAddr>,
     /// Publish in shadow mode (UoR separately, no combined rating) whatever the date.
@@ -106,6 +112,7 @@ pub struct App {
     listener: TcpListener,
     serve: grpc::ServeConfig,
     report_listener: Option<TcpListener>,
+    auth: oversight_runtime::auth::Authenticator,
     routes: Routes,
     bus: Bus,
     combiner: Arc<Combiner>,
@@ -172,6 +179,7 @@ impl App {
             listener,
             serve: grpc::ServeConfig::from_infra(&config.infra)?,
             report_listener,
+            auth,
             routes: routes.routes(),
             bus,
             combiner,
@@ -240,7 +248,8 @@ impl App {
         let report = async {
             match self.report_listener {
                 Some(listener) => {
-                    report::serve(listener, self.combiner.clone(), shutdown.clone()).await
+                    report::serve(listener, self.combiner.clone(), self.auth, shutdown.clone())
+                        .await
                 }
                 None => Ok(()),
             }

@@ -324,7 +324,7 @@ async fn every_part_version_is_kept_and_each_change_is_a_new_combined_version() 
     );
 
     // The report serves the same.
-    let (status, page) = http_get(run.report, "/").await;
+    let (status, page) = http_get(run.report, "/trusts").await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"trust-RAA\"") && page.contains("data-flag=\"uor_lowered_result\""));
     let (status, page) = http_get(run.report, "/trusts/RAA").await;
@@ -571,4 +571,385 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
         .await
         .expect("graceful shutdown with a watcher open");
     assert!(matches!(watching.message().await, Ok(None) | Err(_)));
+}
+
+/// A raw HTTP/1.1 GET with extra headers: status, response headers (lower-cased names) and body.
+async fn http_get_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Check `value` against an OpenAPI 3.1 schema: `$ref`, `oneOf`, `type` (one or several), `enum`,
+/// `required`, `properties` with `additionalProperties: false`, and `items`. Returns the first
+/// mismatch with its JSON path.
+fn conforms(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let target = doc
+            .pointer(r.trim_start_matches('#'))
+            .ok_or_else(|| format!("{at}: dangling $ref {r}"))?;
+        return conforms(doc, target, value, at);
+    }
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        return if options.iter().any(|o| conforms(doc, o, value, at).is_ok()) {
+            Ok(())
+        } else {
+            Err(format!("{at}: {value} matches no oneOf option"))
+        };
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let allowed = types.contains(&actual) || actual == "integer" && types.contains(&"number");
+        if !allowed {
+            return Err(format!("{at}: {actual} where the document says {types:?}"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(value)
+    {
+        return Err(format!("{at}: {value} is not in the enum {e:?}"));
+    }
+    if let Value::Object(map) = value {
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(r) {
+                return Err(format!("{at}: required {r} missing"));
+            }
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, v) in map {
+                match props.get(k) {
+                    Some(s) => conforms(doc, s, v, &format!("{at}.{k}"))?,
+                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                        return Err(format!("{at}.{k}: not in the document"));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    if let (Value::Array(items), Some(s)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            conforms(doc, s, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The schema of the 200 response of `path` in the OpenAPI document.
+fn ok_schema<'a>(doc: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi_document() {
+    let run = start(true).await;
+    let subjects = run.bus.subjects().clone();
+    // Four trusts whose ratings are worked by hand from DOMAIN.md §3 (UoR a sixth rating; one
+    // inadequate of six → at best requires improvement; two outstanding and the rest good →
+    // outstanding) and the flags' definitions (combined below / above overall quality).
+    use common::Rating::{Good, Inadequate, Outstanding};
+    let trusts = [
+        // code, region, type, safe, overall quality, UoR
+        (
+            "RAA",
+            "London",
+            common::TrustType::Acute,
+            Good,
+            Good,
+            Some(Inadequate),
+        ),
+        (
+            "RBB",
+            "london",
+            common::TrustType::Acute,
+            Good,
+            Good,
+            Some(Good),
+        ),
+        (
+            "RCC",
+            "North East and Yorkshire",
+            common::TrustType::Acute,
+            Outstanding,
+            Good,
+            Some(Outstanding),
+        ),
+        ("RDD", "", common::TrustType::MentalHealth, Good, Good, None),
+    ];
+    for (code, region, ty, safe, overall, uor_rating) in trusts {
+        let q = QualityRatingIssued {
+            region: region.into(),
+            trust_type: ty as i32,
+            ..quality(code, 1, safe, overall)
+        };
+        run.bus
+            .publish(subjects.quality_rated(), &format!("q-{code}"), &q)
+            .await
+            .unwrap();
+        if let Some(r) = uor_rating {
+            run.bus
+                .publish(
+                    subjects.uor_approved(),
+                    &format!("u-{code}"),
+                    &uor(code, 1, r),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    wait_until(DEADLINE, "four trusts with their parts", || async {
+        let view = run.combiner.view();
+        trusts
+            .iter()
+            .all(|(code, _, _, _, _, u)| {
+                view.get(code)
+                    .is_some_and(|r| r.use_of_resources_version == u64::from(u.is_some()))
+            })
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    let bearer = format!("Bearer {READER_TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let get = |path: &str| {
+        let path = path.to_string();
+        async move {
+            let (status, headers, body) = http_get_with(run.report, &path, &auth).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            (
+                headers,
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let codes = |v: &serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["odsCode"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Filters.
+    for (query, expected) in [
+        ("", vec!["RAA", "RBB", "RCC", "RDD"]),
+        ("?rating=requires_improvement", vec!["RAA"]),
+        ("?rating=good", vec!["RBB"]),
+        ("?rating=outstanding", vec!["RCC"]),
+        ("?rating=none", vec!["RDD"]),
+        ("?uorRating=inadequate", vec!["RAA"]),
+        (
+            "?qualityRating=good&trustType=acute",
+            vec!["RAA", "RBB", "RCC"],
+        ),
+        ("?region=LONDON", vec!["RAA", "RBB"]),
+        ("?trustType=mental_health", vec!["RDD"]),
+        ("?flag=uor_lowered_result", vec!["RAA"]),
+        ("?flag=uor_raised_result", vec!["RCC"]),
+        ("?flag=any", vec!["RAA", "RCC"]),
+        ("?q=rcc", vec!["RCC"]),
+        ("?q=hospitals&region=london&rating=good", vec!["RBB"]),
+        ("?sort=rating", vec!["RCC", "RBB", "RAA", "RDD"]),
+        ("?sort=rating&order=desc", vec!["RDD", "RAA", "RBB", "RCC"]),
+    ] {
+        let (_, page) = get(&format!("/api/v1/trusts{query}")).await;
+        assert_eq!(codes(&page), expected, "{query}");
+        assert_eq!(page["total"], expected.len(), "{query}");
+    }
+    // Paging: pages of three.
+    let (_, second) = get("/api/v1/trusts?pageSize=3&page=2").await;
+    assert_eq!(codes(&second), ["RDD"]);
+    assert_eq!(
+        (&second["page"], &second["pageSize"], &second["total"]),
+        (&2.into(), &3.into(), &4.into())
+    );
+    // Field names and values in CQC's style.
+    let (_, raa) = get("/api/v1/trusts/RAA").await;
+    assert_eq!(raa["odsCode"], "RAA");
+    assert_eq!(raa["region"], "London");
+    assert_eq!(raa["trustType"], "acute");
+    let overall = &raa["currentRatings"]["overall"];
+    assert_eq!(overall["rating"], "Good");
+    assert_eq!(overall["reportDate"], "2018-06-01");
+    assert_eq!(overall["keyQuestionRatings"][0]["name"], "Safe");
+    assert_eq!(
+        overall["useOfResources"]["useOfResourcesRating"],
+        "Inadequate"
+    );
+    assert_eq!(
+        overall["useOfResources"]["combinedQualityRating"],
+        "Requires improvement"
+    );
+    let (_, rdd) = get("/api/v1/trusts/RDD").await;
+    assert!(rdd["region"].is_null());
+    assert!(rdd["currentRatings"]["overall"]["useOfResources"]["combinedQualityRating"].is_null());
+    // History, oldest first, ending at the latest version.
+    let (_, history) = get("/api/v1/trusts/RAA/history").await;
+    let versions: Vec<u64> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=raa["version"].as_u64().unwrap()).collect::<Vec<_>>()
+    );
+
+    // Bad input names the parameter; unknown and malformed trusts.
+    for (path, status, field) in [
+        ("/api/v1/trusts?pageSize=0", 400, Some("pageSize")),
+        ("/api/v1/trusts?rating=great", 400, Some("rating")),
+        ("/api/v1/trusts?sort=colour", 400, Some("sort")),
+        ("/api/v1/trusts/RQQ", 404, None),
+        ("/api/v1/trusts/not-a-code", 400, Some("odsCode")),
+        ("/api/v1/trusts/RQQ/history", 404, None),
+    ] {
+        let (got, _, body) = http_get_with(run.report, path, &auth).await;
+        assert_eq!(got, status, "{path}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["status"], status, "{path}");
+        assert_eq!(body["error"]["field"].as_str(), field, "{path}");
+    }
+
+    // ETag: the same tag again is 304 with no body; a stale tag gets the body.
+    let (headers, _) = get("/api/v1/trusts?region=london").await;
+    let tag = header(&headers, "etag").expect("ETag").to_string();
+    let (status, headers, body) = http_get_with(
+        run.report,
+        "/api/v1/trusts?region=london",
+        &[auth[0], ("If-None-Match", &tag)],
+    )
+    .await;
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+    assert_eq!(header(&headers, "etag"), Some(tag.as_str()));
+    let (status, ..) = http_get_with(
+        run.report,
+        "/api/v1/trusts?region=london",
+        &[auth[0], ("If-None-Match", "\"stale\"")],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Authentication is gRPC's: no token or an unknown one is 401.
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer not-a-known-token-at-all")],
+    ] {
+        for path in [
+            "/api/v1/trusts",
+            "/api/v1/trusts/RAA",
+            "/api/v1/trusts/RAA/history",
+        ] {
+            let (status, h, body) = http_get_with(run.report, path, &headers).await;
+            assert_eq!(status, 401, "{path}: {body}");
+            assert!(
+                header(&h, "www-authenticate")
+                    .unwrap()
+                    .starts_with("Bearer")
+            );
+        }
+    }
+
+    // The OpenAPI document: served without a token, lists every path, and describes the real
+    // responses exactly (no field missing, none undocumented).
+    let (status, _, doc) = http_get_with(run.report, "/api/v1/openapi.json", &[]).await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for p in combiner::rest::PATHS {
+        assert!(paths.iter().any(|x| *x == p), "{p} not documented");
+    }
+    assert_eq!(paths.len(), combiner::rest::PATHS.len());
+    for (path, documented, value) in [
+        (
+            "/api/v1/trusts",
+            "/api/v1/trusts",
+            get("/api/v1/trusts").await.1,
+        ),
+        (
+            "/api/v1/trusts/RAA",
+            "/api/v1/trusts/{odsCode}",
+            raa.clone(),
+        ),
+        (
+            "/api/v1/trusts/RDD",
+            "/api/v1/trusts/{odsCode}",
+            rdd.clone(),
+        ),
+        (
+            "/api/v1/trusts/RAA/history",
+            "/api/v1/trusts/{odsCode}/history",
+            history.clone(),
+        ),
+    ] {
+        conforms(&doc, ok_schema(&doc, documented), &value, "$")
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    let (_, _, bad) = http_get_with(run.report, "/api/v1/trusts?page=0", &auth).await;
+    conforms(
+        &doc,
+        &doc["components"]["schemas"]["Error"],
+        &serde_json::from_str(&bad).unwrap(),
+        "$",
+    )
+    .unwrap();
+    run.stop().await;
 }
