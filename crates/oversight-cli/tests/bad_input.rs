@@ -1,5 +1,5 @@
 //! Bad input through every door: the ratings feed (CSV and NDJSON), the NHSI feeds (finance,
-//! productivity, operational) and CQC API JSON, each with good records and generated bad ones —
+//! productivity, operational CSV; ward staffing NDJSON) and CQC API JSON, each with good records and generated bad ones —
 //! a good record with exactly one field corrupted, for every field the feed's documentation says
 //! is checked (so every case passes the column count and reaches the field-level checks) — sent
 //! through the running stack's gRPC `Submit`, the queue door (`<ns>.feeds.submit` chunks) and
@@ -181,15 +181,28 @@ fn ratings(file: &str, shape: Shape, trust: &str) -> Case {
     build(file, shape, good, bad)
 }
 
-/// An NHSI CSV feed: two good records of `trust` and each column corrupted once.
-fn nhsi(file: &str, header: &str, good_line: &str, trust: &str, bad: &[(&str, &str)]) -> Case {
+/// An NHSI feed (CSV, or NDJSON with the same field names): two good records of `trust` and each
+/// field corrupted once.
+fn nhsi(
+    file: &str,
+    shape: Shape,
+    header: &str,
+    good_line: &str,
+    trust: &str,
+    bad: &[(&str, &str)],
+) -> Case {
     let good_line = good_line.replace("{trust}", trust);
     let template = record(header, &good_line);
-    let second = with(&template, "period_end", "2018-03-31");
+    let date_field = if header.contains(",date,") {
+        "date"
+    } else {
+        "period_end"
+    };
+    let second = with(&template, date_field, "2018-03-31");
     let bad: Vec<(&str, String)> = bad.iter().map(|(f, v)| (*f, v.to_string())).collect();
     build(
         file,
-        Shape::Csv,
+        shape,
         vec![template.clone(), second],
         corrupted(&template, &bad),
     )
@@ -225,6 +238,7 @@ fn cases(trust: &str) -> Vec<Case> {
         ratings("ratings.ndjson", Shape::Ndjson, &ndjson_trust),
         nhsi(
             "finance.csv",
+            Shape::Csv,
             "trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct",
             "{trust},2017-03-31,2.6,-3,0.5,-1.5,60",
             trust,
@@ -240,6 +254,7 @@ fn cases(trust: &str) -> Vec<Case> {
         ),
         nhsi(
             "productivity.csv",
+            Shape::Csv,
             "trust_code,period_end,metric,value",
             "{trust},2017-03-31,sickness_absence_rate,4.2",
             trust,
@@ -252,6 +267,7 @@ fn cases(trust: &str) -> Vec<Case> {
         ),
         nhsi(
             "operational.csv",
+            Shape::Csv,
             "trust_code,period_end,standard,value_pct",
             "{trust},2017-03-31,ae_4h,91.5",
             trust,
@@ -260,6 +276,23 @@ fn cases(trust: &str) -> Vec<Case> {
                 ("period_end", "2017-3-31x"),
                 ("standard", "ae_5h"),
                 ("value_pct", "100.5"),
+            ],
+        ),
+        nhsi(
+            "ward.ndjson",
+            Shape::Ndjson,
+            "trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours",
+            "{trust},W1,2018-04-01,20,150.5,0,12,60",
+            trust,
+            &[
+                ("trust_code", "R_X"),
+                ("ward_code", ""),
+                ("date", "2018-04-31"),
+                ("patients_at_midnight", "-1"),
+                ("registered_nurse_hours", "-0.5"),
+                ("registered_midwife_hours", "many"),
+                ("allied_health_professional_hours", "1,5"),
+                ("healthcare_support_worker_hours", "∞"),
             ],
         ),
         cqc_json(trust),
