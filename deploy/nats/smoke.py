@@ -6,8 +6,9 @@ creates every stream in deploy/jetstream as `operator` (with num_replicas 1: one
 service create its own consumer from deploy/jetstream with its own user (so the pinned
 CONSUMER.CREATE permissions and the consumer JSON are both exercised), drives one message along
 feeds → evidence → quality → uor → combined, and checks that a sample of forbidden publishes,
-subscriptions and consumer creations is refused. The full permission matrix is the services' own
-test (issue 8); this proves the deploy files work together.
+subscriptions and consumer creations is refused. The full permission matrix is a Rust test
+(tests/tests/nats_permissions.rs, generated from the subject map); this proves the deploy files
+work together. The server binary: $NATS_SERVER_BIN, else nats-server on PATH.
 
 Standard library only: speaks the NATS text protocol directly. Usage: smoke.py [REPO_ROOT]
 """
@@ -168,9 +169,19 @@ class Conn:
         self.send(f"SUB {subject} {next(self.sid)}\r\n")
         self.sync()
 
+    @staticmethod
+    def pull_request(stream, durable):
+        """A pull of one message; consumers with priority groups (deploy/jetstream: pinned
+        clients, nats-server ≥ 2.11) only answer pulls that name their group."""
+        req = {"batch": 1, "expires": 2_000_000_000}
+        cfg = json.loads((JS_DIR / f"consumer-{stream}-{durable}.json").read_text())
+        if cfg.get("priority_groups"):
+            req["group"] = cfg["priority_groups"][0]
+        return req
+
     def pull(self, stream, durable):
         _, ack, payload = self.request(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
-                                       json.dumps({"batch": 1, "expires": 2_000_000_000}), timeout=5)
+                                       json.dumps(self.pull_request(stream, durable)), timeout=5)
         if payload is None or ack is None:
             raise RuntimeError(f"{self.user}: nothing pulled from {stream}/{durable}")
         self.pub(ack, "+ACK")
@@ -207,7 +218,7 @@ def refused(what, fn):
 
 
 def main():
-    server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    server = os.environ.get("NATS_SERVER_BIN") or shutil.which("nats-server") or "/usr/sbin/nats-server"
     store = tempfile.mkdtemp(prefix="oversight-nats-smoke-")
     port = free_port()
     # The shipped config with only the store directory changed (`-sd` may not repeat `store_dir`).

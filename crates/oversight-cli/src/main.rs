@@ -7,8 +7,12 @@
 //! - `oversight ratings [TRUST]` prints the combiner's combined ratings (gRPC) as a table.
 //! - `oversight ingest FILE...` sends feed files to ingestion (gRPC) with a progress bar and a
 //!   summary; `oversight ingest --status BATCH` shows a stored batch.
+//! - `oversight deadletters list|show SEQ|requeue SEQ...` lists the messages the services gave up
+//!   on (NATS dead-letter stream), shows one with its reason and decoded body, and republishes
+//!   them after a fix.
 
 mod client;
+mod deadletters;
 mod ingest;
 mod offline;
 mod ratings;
@@ -66,6 +70,9 @@ enum Command {
     /// Send feed files (CSV, NDJSON, CQC API JSON) to the ingestion service over gRPC with a
     /// progress bar and a summary, or show a stored batch's status and rejections.
     Ingest(ingest::IngestArgs),
+    /// The messages the services gave up on (NATS dead-letter stream): list them, show one with
+    /// its reason and decoded body, requeue them to their original subjects after a fix.
+    Deadletters(deadletters::DeadLettersArgs),
 }
 
 fn parse_trust_type(s: &str) -> Result<oversight_rating::TrustType, String> {
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
         Command::Score { files, format } => offline::score(&files, format),
         Command::Ratings(args) => ratings::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Deadletters(args) => deadletters::run(args),
     };
     match result {
         Ok(code) => code,

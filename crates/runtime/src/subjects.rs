@@ -11,7 +11,23 @@ pub mod consumers {
     pub const NHSI_QUALITY: &str = "nhsi-resources-quality";
     pub const COMBINER_QUALITY: &str = "combiner-quality";
     pub const COMBINER_UOR: &str = "combiner-uor";
+
+    /// Every durable consumer with the service that runs it.
+    pub const BY_SERVICE: [(&str, &str); 6] = [
+        ("ingestion", INGESTION_FEEDS),
+        ("cqc-quality", CQC_EVIDENCE),
+        ("nhsi-resources", NHSI_EVIDENCE),
+        ("nhsi-resources", NHSI_QUALITY),
+        ("combiner", COMBINER_QUALITY),
+        ("combiner", COMBINER_UOR),
+    ];
 }
+
+/// The services, by the names they dead-letter and own streams under.
+pub const SERVICES: [&str; 4] = ["ingestion", "cqc-quality", "nhsi-resources", "combiner"];
+
+/// The publisher of the feeds subject: external feed senders (the CLI, regulators' batch jobs).
+pub const FEED_SENDERS: &str = "feeds";
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a duplicate publish. Beyond it, the
 /// stores' uniqueness constraints keep handlers idempotent.
@@ -96,6 +112,33 @@ impl Subjects {
     /// Dead letters of one service.
     pub fn deadletter(&self, service: &str) -> String {
         self.subject(&format!("deadletter.{service}"))
+    }
+
+    /// Every data subject with the one party that may publish on it (a service, or
+    /// [`FEED_SENDERS`]).
+    pub fn publishers(&self) -> Vec<(String, &'static str)> {
+        let mut out = vec![
+            (self.feeds_submit(), FEED_SENDERS),
+            (self.evidence_quality(), "ingestion"),
+            (self.evidence_resources(), "ingestion"),
+            (self.quality_rated(), "cqc-quality"),
+            (self.uor_approved(), "nhsi-resources"),
+            (self.combined_published(), "combiner"),
+        ];
+        out.extend(SERVICES.iter().map(|s| (self.deadletter(s), *s)));
+        out
+    }
+
+    /// Every stream.
+    pub fn streams(&self) -> Vec<StreamSpec> {
+        vec![
+            self.feeds_stream(),
+            self.evidence_stream(),
+            self.quality_stream(),
+            self.uor_stream(),
+            self.combined_stream(),
+            self.deadletter_stream(),
+        ]
     }
 
     pub fn feeds_stream(&self) -> StreamSpec {
