@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod grpc;
+pub mod host;
 pub mod metrics;
 pub mod nats;
 pub mod outbox;
