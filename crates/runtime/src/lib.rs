@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod error;
 pub mod grpc;
 pub mod host;
 pub mod metrics;

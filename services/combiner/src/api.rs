@@ -1,6 +1,7 @@
 //! The `TrustRatings` gRPC API for regulator systems. Every authenticated caller may read, whatever
 //! their role (the ratings are public): no call here checks a role.
 
+use oversight_runtime::error::internal;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -29,11 +30,6 @@ pub struct TrustRatingsApi {
     /// Ends every `WatchRatings` stream, so that a graceful shutdown does not wait for watchers
     /// forever (the gRPC server drains in-flight calls before it stops).
     pub watch_stop: Shutdown,
-}
-
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "request failed");
-    Status::internal("internal error; see the service log")
 }
 
 fn trust_code(s: &str) -> Result<TrustCode, Status> {
