@@ -216,11 +216,12 @@ pub fn require<T>(req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> 
     if allowed.contains(&c.role) {
         return Ok(c);
     }
-    let names: Vec<String> = allowed.iter().map(|r| r.to_string()).collect();
+    // Roles as the tokens file spells them.
+    let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
     Err(Status::permission_denied(format!(
         "caller {} has role {}; this call needs {}",
         c.name,
-        c.role,
+        c.role.as_str(),
         names.join(" or ")
     )))
 }
