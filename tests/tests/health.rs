@@ -229,3 +229,68 @@ async fn readiness_follows_nats_while_liveness_holds() {
     svc.shutdown.cancel();
     svc.task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_while_liveness_holds() {
+    use sqlx::Connection;
+    let env = oversight_testkit::TestEnv::start().await.unwrap();
+    // SQLite is a file the service holds open: only a database server can go away.
+    let Some(admin) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|_| env.uses_postgres())
+    else {
+        eprintln!("skipped: needs Postgres (set TEST_DATABASE_URL)");
+        return;
+    };
+    let infra = env.infra(ingestion::SERVICE).await.unwrap();
+    // The service's own database: the last path segment of its URL.
+    let url = infra.database_url_for(ingestion::SERVICE);
+    let database = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap()
+        .to_string();
+    let app = ingestion::App::build(ingestion::Config {
+        infra,
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    })
+    .await
+    .unwrap();
+    let addr = app.grpc_addr().unwrap();
+    let shutdown = oversight_runtime::Shutdown::new();
+    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let liveness = oversight_runtime::host::LIVENESS;
+    assert_eq!(serving(addr, "").await, ServingStatus::Serving);
+
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    oversight_testkit::wait_until(DEADLINE, "not ready without the database", || async {
+        assert_eq!(serving(addr, liveness).await, ServingStatus::Serving);
+        (serving(addr, oversight_runtime::host::READINESS).await == ServingStatus::NotServing)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    oversight_testkit::wait_until(DEADLINE, "ready again with the database back", || async {
+        assert_eq!(serving(addr, liveness).await, ServingStatus::Serving);
+        (serving(addr, "").await == ServingStatus::Serving).then_some(())
+    })
+    .await
+    .unwrap();
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
