@@ -96,8 +96,12 @@ struct Ingestion {
 }
 
 async fn start_ingestion(env: &oversight_testkit::TestEnv) -> Ingestion {
+    start_ingestion_with(env.infra(ingestion::SERVICE).await.unwrap()).await
+}
+
+async fn start_ingestion_with(infra: oversight_runtime::InfraConfig) -> Ingestion {
     let app = ingestion::App::build(ingestion::Config {
-        infra: env.infra(ingestion::SERVICE).await.unwrap(),
+        infra,
         grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
     })
     .await
@@ -251,15 +255,11 @@ async fn readiness_follows_the_database_while_liveness_holds() {
         .and_then(|u| u.rsplit('/').next())
         .unwrap()
         .to_string();
-    let app = ingestion::App::build(ingestion::Config {
-        infra,
-        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-    })
-    .await
-    .unwrap();
-    let addr = app.grpc_addr().unwrap();
-    let shutdown = oversight_runtime::Shutdown::new();
-    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let Ingestion {
+        addr,
+        shutdown,
+        task,
+    } = start_ingestion_with(infra).await;
     let liveness = oversight_runtime::host::LIVENESS;
     assert_eq!(serving(addr, "").await, ServingStatus::Serving);
 
