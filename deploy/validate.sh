@@ -121,8 +121,12 @@ for overlay in ("dev", "prod"):
         c = pod["containers"][0]
         need(pod["securityContext"].get("runAsUser") == 10001, f"{where}: uid 10001")
         need(c["command"] == [f"/usr/local/bin/{svc}"], f"{where}: command")
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            need(c.get(probe, {}).get("grpc", {}).get("port") == port, f"{where}: {probe} grpc {port}")
+        # Readiness follows the dependencies; liveness flips only before the process exits.
+        for probe, health in (("livenessProbe", "liveness"), ("readinessProbe", "readiness"),
+                              ("startupProbe", "liveness")):
+            grpc = c.get(probe, {}).get("grpc", {})
+            need(grpc.get("port") == port, f"{where}: {probe} grpc {port}")
+            need(grpc.get("service") == health, f"{where}: {probe} asks for health of {health!r}")
         mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
         need({"/tmp", "/var/lib/oversight"} <= mounts, f"{where}: /tmp and /var/lib/oversight mounted")
         env = {e["name"]: e for e in c.get("env", [])}

@@ -348,6 +348,8 @@ impl Processes {
                     ("OVERSIGHT_NAMESPACE", namespace.clone()),
                     ("DATABASE_URL", env.database_url(name).await.unwrap()),
                     ("DATA_DIR", data_dir.display().to_string()),
+                    // The fault tests exercise the pipeline, not authentication.
+                    ("AUTH_INSECURE_NO_AUTH", "true".to_string()),
                 ],
                 log: env.dir().join(format!("{name}.log")),
                 child: None,

@@ -152,3 +152,210 @@ async fn every_service_reports_health_and_lists_its_api() {
     }
     stack.stop().await.unwrap();
 }
+
+/// One ingestion service alone (it owns the stream its consumer reads), running in the background.
+struct Ingestion {
+    addr: SocketAddr,
+    shutdown: oversight_runtime::Shutdown,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_ingestion(env: &oversight_testkit::TestEnv) -> Ingestion {
+    start_ingestion_with(env.infra(ingestion::SERVICE).await.unwrap()).await
+}
+
+async fn start_ingestion_with(infra: oversight_runtime::InfraConfig) -> Ingestion {
+    let app = ingestion::App::build(ingestion::Config {
+        infra,
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    })
+    .await
+    .unwrap();
+    let addr = app.grpc_addr().unwrap();
+    let shutdown = oversight_runtime::Shutdown::new();
+    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    Ingestion {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The first status a `Watch` of `service` reports that is `wanted`.
+async fn watch_until(
+    updates: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+    wanted: ServingStatus,
+) {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let update = updates
+                .next()
+                .await
+                .expect("the watch stream stays open")
+                .expect("a health update");
+            if ServingStatus::try_from(update.status).unwrap() == wanted {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {wanted:?} within {DEADLINE:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_stops_turns_health_not_serving_and_the_service_exits_with_an_error() {
+    let env = oversight_testkit::TestEnv::start().await.unwrap();
+    let svc = start_ingestion(&env).await;
+    let bus = env.nats_client().await.unwrap();
+    let spec = bus
+        .subjects()
+        .consumer(oversight_runtime::subjects::consumers::INGESTION_FEEDS)
+        .unwrap();
+    let stream = bus.jetstream().get_stream(&spec.stream).await.unwrap();
+    oversight_testkit::wait_until(DEADLINE, "the feeds consumer", || {
+        let stream = stream.clone();
+        let durable = spec.durable.clone();
+        async move { stream.consumer_info(durable).await.ok() }
+    })
+    .await
+    .unwrap();
+    let mut health = HealthClient::new(Stack::channel(svc.addr).await.unwrap());
+    let mut liveness = health
+        .watch(HealthCheckRequest {
+            service: oversight_runtime::host::LIVENESS.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch_until(&mut liveness, ServingStatus::Serving).await;
+
+    // Deleting the durable consumer ends its message stream: the service cannot go on.
+    stream.delete_consumer(&spec.durable).await.unwrap();
+    watch_until(&mut liveness, ServingStatus::NotServing).await;
+    drop(liveness);
+    let result = tokio::time::timeout(DEADLINE, svc.task)
+        .await
+        .expect("the service stops by itself")
+        .unwrap();
+    let error = format!("{:#}", result.expect_err("the service exits with an error"));
+    assert!(error.contains(&spec.durable), "{error}");
+    assert!(svc.shutdown.is_cancelled());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_nats_while_liveness_holds() {
+    let mut env = oversight_testkit::TestEnv::start().await.unwrap();
+    if env.nats.is_none() {
+        // TEST_NATS_URL: a shared server this test must not stop.
+        eprintln!("skipped: needs its own nats-server (unset TEST_NATS_URL)");
+        return;
+    }
+    let svc = start_ingestion(&env).await;
+    let name = "oversight.ingestion.v1.IngestionService";
+    let readiness = [
+        "",
+        oversight_runtime::host::READINESS,
+        "oversight.ingestion.v1.IngestionService",
+    ];
+    for service in readiness {
+        assert_eq!(serving(svc.addr, service).await, ServingStatus::Serving);
+    }
+    let liveness = oversight_runtime::host::LIVENESS;
+    assert_eq!(serving(svc.addr, liveness).await, ServingStatus::Serving);
+
+    let nats = env.nats.as_mut().unwrap();
+    nats.kill().await.unwrap();
+    oversight_testkit::wait_until(DEADLINE, "not ready without NATS", || async {
+        assert_eq!(
+            serving(svc.addr, liveness).await,
+            ServingStatus::Serving,
+            "liveness does not follow an outage"
+        );
+        (serving(svc.addr, "").await == ServingStatus::NotServing).then_some(())
+    })
+    .await
+    .unwrap();
+    for service in readiness {
+        assert_eq!(
+            serving(svc.addr, service).await,
+            ServingStatus::NotServing,
+            "{service:?}"
+        );
+    }
+
+    nats.restart().await.unwrap();
+    oversight_testkit::wait_until(DEADLINE, "ready again with NATS back", || async {
+        assert_eq!(serving(svc.addr, liveness).await, ServingStatus::Serving);
+        (serving(svc.addr, name).await == ServingStatus::Serving).then_some(())
+    })
+    .await
+    .unwrap();
+    for service in readiness {
+        assert_eq!(serving(svc.addr, service).await, ServingStatus::Serving);
+    }
+    svc.shutdown.cancel();
+    svc.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_while_liveness_holds() {
+    use sqlx::Connection;
+    let env = oversight_testkit::TestEnv::start().await.unwrap();
+    // SQLite is a file the service holds open: only a database server can go away.
+    let Some(admin) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|_| env.uses_postgres())
+    else {
+        eprintln!("skipped: needs Postgres (set TEST_DATABASE_URL)");
+        return;
+    };
+    let infra = env.infra(ingestion::SERVICE).await.unwrap();
+    // The service's own database: the last path segment of its URL.
+    let url = infra.database_url_for(ingestion::SERVICE);
+    let database = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap()
+        .to_string();
+    let Ingestion {
+        addr,
+        shutdown,
+        task,
+    } = start_ingestion_with(infra).await;
+    let liveness = oversight_runtime::host::LIVENESS;
+    assert_eq!(serving(addr, "").await, ServingStatus::Serving);
+
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    oversight_testkit::wait_until(DEADLINE, "not ready without the database", || async {
+        assert_eq!(serving(addr, liveness).await, ServingStatus::Serving);
+        (serving(addr, oversight_runtime::host::READINESS).await == ServingStatus::NotServing)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    oversight_testkit::wait_until(DEADLINE, "ready again with the database back", || async {
+        assert_eq!(serving(addr, liveness).await, ServingStatus::Serving);
+        (serving(addr, "").await == ServingStatus::Serving).then_some(())
+    })
+    .await
+    .unwrap();
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}

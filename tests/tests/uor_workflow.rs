@@ -1,7 +1,7 @@
 //! The use-of-resources workflow across services: a rating NHSI proposes never reaches the
 //! combiner; once CQC approves it, the combined rating includes it; a factual-accuracy revision
-//! produces a new combined version. (The stack runs with authentication off, so every caller is
-//! the anonymous operator; role checks are covered by nhsi-resources' own tests.)
+//! produces a new combined version. (The stack runs with authentication explicitly off, so every
+//! call acts in the role it needs; role checks are covered by nhsi-resources' own tests.)
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 

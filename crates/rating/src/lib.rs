@@ -8,6 +8,7 @@ mod aggregate;
 mod explain;
 mod ids;
 pub mod kq_map;
+mod role;
 mod scale;
 
 pub use aggregate::{
@@ -19,4 +20,5 @@ pub use ids::{
     IdError, LocationId, MAX_SERVICE_ID_CHARS, RuleSetVersion, ServiceId, SiteCode, TrustCode,
 };
 pub use kq_map::KeyQuestionMap;
+pub use role::{Role, UnknownRole};
 pub use scale::{KeyQuestion, NonRating, Rating, RatingValue, ScaleError, TrustType};

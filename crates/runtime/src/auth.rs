@@ -10,63 +10,24 @@
 //! ```
 //!
 //! Missing or unknown tokens → `UNAUTHENTICATED`; a write by the wrong role → `PERMISSION_DENIED`.
-//! Tokens are compared by SHA-256 digest and never logged. Without a tokens file, authentication is
-//! off (development and tests): every caller is the anonymous `operator`, and a warning says so.
+//! Tokens are compared by SHA-256 digest and never logged.
+//!
+//! Authentication fails closed: without a tokens file a service refuses to start, unless it is
+//! given `--insecure-no-auth` (`AUTH_INSECURE_NO_AUTH=true`, development and tests only, logged
+//! as a warning). Then no caller is authenticated and [`require`] lets every call through in the
+//! role it needs. That is decided by the authenticator's mode, carried in the request, never by a
+//! caller's name: a token whose caller is called `anonymous` is checked like any other.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// CQC systems: record inspections, approve UoR ratings.
-    Cqc,
-    /// NHSI systems: propose UoR ratings, record segments.
-    Nhsi,
-    /// Operators: replay, backfill, everything read.
-    Operator,
-    /// Read-only.
-    Reader,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Cqc => "cqc",
-            Role::Nhsi => "nhsi",
-            Role::Operator => "operator",
-            Role::Reader => "reader",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cqc" => Ok(Role::Cqc),
-            "nhsi" => Ok(Role::Nhsi),
-            "operator" => Ok(Role::Operator),
-            "reader" => Ok(Role::Reader),
-            other => Err(format!(
-                "unknown role {other:?} (expected cqc, nhsi, operator or reader)"
-            )),
-        }
-    }
-}
+pub use oversight_rating::Role;
 
 /// An authenticated caller, put in each request's extensions by the interceptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +36,12 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// Put in a request's extensions instead of a [`Caller`] when authentication is off.
+#[derive(Debug, Clone, Copy)]
+struct Unauthenticated;
+
 /// Token digests → callers.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Authenticator {
     tokens: Option<Arc<HashMap<[u8; 32], Caller>>>,
 }
@@ -95,8 +60,9 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl Authenticator {
-    /// Authentication off: every caller is the anonymous operator.
-    pub fn off() -> Self {
+    /// Authentication off (`--insecure-no-auth`): no caller is authenticated and every call is
+    /// allowed.
+    pub fn insecure() -> Self {
         Authenticator { tokens: None }
     }
 
@@ -141,16 +107,28 @@ impl Authenticator {
         })
     }
 
-    /// Load from a file, or turn authentication off when `path` is `None`.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        match path {
-            None => {
+    /// Load from a file. Without one, authentication is off only when `insecure` says so;
+    /// otherwise the service must not start.
+    pub fn load(path: Option<&Path>, insecure: bool) -> anyhow::Result<Self> {
+        match (path, insecure) {
+            (None, false) => anyhow::bail!(
+                "no AUTH_TOKENS_FILE: gRPC authentication fails closed. Set AUTH_TOKENS_FILE \
+                 (--auth-tokens-file) to a file of `role caller token` lines, or, for development \
+                 only, pass --insecure-no-auth (AUTH_INSECURE_NO_AUTH=true)"
+            ),
+            (None, true) => {
                 tracing::warn!(
-                    "AUTH_TOKENS_FILE not set: gRPC authentication is OFF (development only)"
+                    "INSECURE: gRPC authentication is OFF (--insecure-no-auth); every caller may do \
+                     everything. Never run like this outside development and tests"
                 );
-                Ok(Authenticator::off())
+                Ok(Authenticator::insecure())
             }
-            Some(p) => {
+            (Some(p), insecure) => {
+                if insecure {
+                    tracing::warn!(
+                        "--insecure-no-auth ignored: AUTH_TOKENS_FILE is set, authentication is on"
+                    );
+                }
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("failed to read tokens file {}", p.display()))?;
                 Authenticator::parse(&text)
@@ -159,13 +137,13 @@ impl Authenticator {
         }
     }
 
-    /// Authenticate a request's metadata.
-    pub fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Status> {
+    /// Authenticate a request's metadata: `None` when authentication is off.
+    pub fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Option<Caller>, Status> {
         let Some(tokens) = &self.tokens else {
-            return Ok(Caller {
-                name: "anonymous".into(),
-                role: Role::Operator,
-            });
+            return Ok(None);
         };
         let header = metadata
             .get("authorization")
@@ -178,42 +156,72 @@ impl Authenticator {
         tokens
             .get(&digest(token.trim()))
             .cloned()
+            .map(Some)
             .ok_or_else(|| Status::unauthenticated("unknown token"))
     }
 
     /// A tonic interceptor that authenticates and stores the `Caller` in the request extensions.
-    pub fn interceptor(
-        &self,
-    ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
-        let auth = self.clone();
-        move |mut req: Request<()>| {
-            let caller = auth.authenticate(req.metadata())?;
-            req.extensions_mut().insert(caller);
-            Ok(req)
-        }
+    pub fn interceptor(&self) -> AuthInterceptor {
+        AuthInterceptor { auth: self.clone() }
     }
 }
 
-/// The caller of a request (set by the interceptor).
-pub fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
-    req.extensions()
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("request was not authenticated"))
+/// The interceptor every service's gRPC API sits behind (see [`crate::host::Host::serve_grpc`]).
+#[derive(Clone)]
+pub struct AuthInterceptor {
+    auth: Authenticator,
 }
 
-/// The caller, if their role is one of `allowed` (operators are not implied: list them).
+impl tonic::service::Interceptor for AuthInterceptor {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        match self.auth.authenticate(req.metadata())? {
+            Some(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            None => {
+                req.extensions_mut().insert(Unauthenticated);
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// The caller authenticating as nobody, when authentication is off.
+const ANONYMOUS: &str = "anonymous";
+
+/// The caller of a request (set by the interceptor). With authentication off, the anonymous
+/// operator.
+pub fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
+    caller_in(req, Role::Operator)
+}
+
+fn caller_in<T>(req: &Request<T>, role_when_off: Role) -> Result<Caller, Status> {
+    if let Some(c) = req.extensions().get::<Caller>() {
+        return Ok(c.clone());
+    }
+    if req.extensions().get::<Unauthenticated>().is_some() {
+        return Ok(Caller {
+            name: ANONYMOUS.to_string(),
+            role: role_when_off,
+        });
+    }
+    Err(Status::unauthenticated("request was not authenticated"))
+}
+
+/// The caller, if their role is one of `allowed` (operators are not implied: list them). With
+/// authentication off the anonymous caller acts in the first allowed role, so the role that later
+/// checks see (the workflow's) is one the call permits.
 pub fn require<T>(req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> {
-    let c = caller(req)?;
-    // With authentication off every caller is the anonymous operator and may do anything.
-    if c.name == "anonymous" && c.role == Role::Operator || allowed.contains(&c.role) {
+    let c = caller_in(req, allowed.first().copied().unwrap_or(Role::Reader))?;
+    if allowed.contains(&c.role) {
         return Ok(c);
     }
+    // Roles as the tokens file spells them.
     let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
     Err(Status::permission_denied(format!(
         "caller {} has role {}; this call needs {}",
         c.name,
-        c.role,
+        c.role.as_str(),
         names.join(" or ")
     )))
 }
@@ -238,10 +246,10 @@ mod tests {
             .expect("known");
         assert_eq!(
             c,
-            Caller {
+            Some(Caller {
                 name: "inspections".into(),
                 role: Role::Cqc
-            }
+            })
         );
         assert_eq!(
             a.authenticate(&meta(None)).unwrap_err().code(),
@@ -279,12 +287,56 @@ mod tests {
             tonic::Code::PermissionDenied
         );
         assert!(require(&req, &[Role::Reader, Role::Cqc]).is_ok());
-        let mut anon = Request::new(());
-        anon.extensions_mut().insert(Caller {
-            name: "anonymous".into(),
+        // A caller *named* anonymous with the operator role is checked like any other.
+        let mut named = Request::new(());
+        named.extensions_mut().insert(Caller {
+            name: ANONYMOUS.into(),
             role: Role::Operator,
         });
-        assert!(require(&anon, &[Role::Cqc]).is_ok());
+        assert_eq!(
+            require(&named, &[Role::Cqc]).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+    }
+
+    fn intercepted(auth: &Authenticator, token: Option<&str>) -> Result<Request<()>, Status> {
+        use tonic::service::Interceptor;
+        let mut req = Request::new(());
+        *req.metadata_mut() = meta(token);
+        auth.interceptor().call(req)
+    }
+
+    #[test]
+    fn insecure_mode_lets_calls_through_in_the_role_they_need() {
+        let req = intercepted(&Authenticator::insecure(), None).expect("no auth");
+        let c = require(&req, &[Role::Nhsi]).expect("allowed");
+        assert_eq!(
+            c.role,
+            Role::Nhsi,
+            "the workflow sees the role the call needs"
+        );
+        assert_eq!(caller(&req).expect("anonymous").role, Role::Operator);
+        // With authentication on, nothing is let through without a token.
+        let on = Authenticator::parse("reader board bbbbbbbbbbbbbbbbbbbb").expect("valid");
+        assert_eq!(
+            intercepted(&on, None).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let reader = intercepted(&on, Some("Bearer bbbbbbbbbbbbbbbbbbbb")).expect("known");
+        assert_eq!(
+            require(&reader, &[Role::Nhsi]).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn no_tokens_file_fails_closed_unless_insecure() {
+        let e = Authenticator::load(None, false).unwrap_err().to_string();
+        assert!(
+            e.contains("AUTH_TOKENS_FILE") && e.contains("--insecure-no-auth"),
+            "the error names both fixes: {e}"
+        );
+        assert!(!Authenticator::load(None, true).expect("insecure").is_on());
     }
 
     #[test]

@@ -31,6 +31,9 @@ impl FromStr for Secret {
     }
 }
 
+/// Default ms between readiness checks of NATS and the database.
+pub const DEFAULT_HEALTH_CHECK_MS: u64 = 1_000;
+
 /// Infrastructure settings shared by all four services.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InfraConfig {
@@ -65,9 +68,21 @@ pub struct InfraConfig {
     /// of them (mutual TLS). Bearer tokens still name the caller and its role.
     #[arg(long, env = "GRPC_TLS_CLIENT_CA")]
     pub grpc_tls_client_ca: Option<PathBuf>,
-    /// File of gRPC bearer tokens (`role caller token` per line). Unset: authentication off.
+    /// File of gRPC bearer tokens (`role caller token` per line). Required unless
+    /// `--insecure-no-auth` is given: authentication fails closed.
     #[arg(long, env = "AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
+    /// Serve gRPC without authentication (development only; every caller may do everything).
+    /// Without it, a service with no `AUTH_TOKENS_FILE` refuses to start.
+    #[arg(
+        long = "insecure-no-auth",
+        env = "AUTH_INSECURE_NO_AUTH",
+        default_value_t = false
+    )]
+    pub insecure_no_auth: bool,
+    /// How often readiness checks NATS and the database, in ms.
+    #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = DEFAULT_HEALTH_CHECK_MS)]
+    pub health_check_interval_ms: u64,
     /// Most messages a consumer handles in one batch (one database transaction).
     #[arg(long, env = "CONSUMER_BATCH_MAX", default_value_t = crate::consumer::DEFAULT_BATCH_MAX)]
     pub consumer_batch_max: usize,
@@ -109,6 +124,8 @@ impl InfraConfig {
             database_url: Some(Secret::new(database_url)),
             data_dir: PathBuf::from("."),
             auth_tokens_file: None,
+            insecure_no_auth: false,
+            health_check_interval_ms: DEFAULT_HEALTH_CHECK_MS,
             metrics_addr: None,
             grpc_tls_cert: None,
             grpc_tls_key: None,
@@ -161,9 +178,15 @@ impl InfraConfig {
         }
     }
 
-    /// The gRPC authenticator from `auth_tokens_file`.
+    /// The gRPC authenticator from `auth_tokens_file`; an error when there is none and
+    /// `insecure_no_auth` was not given (authentication fails closed).
     pub fn authenticator(&self) -> anyhow::Result<crate::auth::Authenticator> {
-        crate::auth::Authenticator::load(self.auth_tokens_file.as_deref())
+        crate::auth::Authenticator::load(self.auth_tokens_file.as_deref(), self.insecure_no_auth)
+    }
+
+    /// How often readiness checks the dependencies.
+    pub fn health_check_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.health_check_interval_ms.max(10))
     }
 
     pub fn subjects(&self) -> crate::Subjects {

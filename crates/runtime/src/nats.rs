@@ -45,7 +45,8 @@ pub struct Outgoing {
     pub payload: Bytes,
 }
 
-/// How a handler's failure is settled.
+/// How a handler's failure is settled (acked is `Ok`). Services turn their errors into it through
+/// the one error map, [`crate::error::settle`], from the error's kind.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// Worth retrying (database down, downstream unavailable): nak with backoff.

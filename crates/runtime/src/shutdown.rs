@@ -32,18 +32,3 @@ pub fn on_signals(token: Shutdown) {
         token.cancel();
     });
 }
-
-/// Run a part of the service (a consumer, a server) under supervision: when it fails, the whole
-/// service shuts down and the error reaches `main`, which exits non-zero so the orchestrator
-/// restarts the process. A service never runs half (gRPC up, consumer dead).
-pub async fn supervised<F>(part: &str, token: Shutdown, fut: F) -> anyhow::Result<()>
-where
-    F: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let result = fut.await;
-    if let Err(e) = &result {
-        tracing::error!(part, error = %format!("{e:#}"), "service part failed; shutting down");
-        token.cancel();
-    }
-    result
-}

@@ -129,9 +129,12 @@ impl NatsServer {
             .context("failed to kill nats-server")
     }
 
-    /// Start it again on the same port with the same store (file-backed JetStream survives).
+    /// Start it again on the same port with the same store (file-backed JetStream survives);
+    /// kills it first unless it is already stopped.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.kill().await?;
+        if self.child.try_wait()?.is_none() {
+            self.kill().await?;
+        }
         let fresh =
             NatsServer::start_with(&self.store_dir, self.port, self.config.as_deref()).await?;
         *self = fresh;
@@ -247,7 +250,9 @@ impl TestEnv {
         }
     }
 
-    /// Infrastructure config for one service: this env's NATS and namespace, a fresh database.
+    /// Infrastructure config for one service: this env's NATS and namespace, a fresh database,
+    /// readiness checked often, and authentication explicitly off (`insecure_no_auth`) unless
+    /// the test sets a tokens file, which then wins.
     pub async fn infra(&self, service: &str) -> anyhow::Result<InfraConfig> {
         let mut cfg = InfraConfig::new(
             self.nats_url.clone(),
@@ -255,6 +260,8 @@ impl TestEnv {
             self.database_url(service).await?,
         );
         cfg.data_dir = self.dir.path().join(service);
+        cfg.insecure_no_auth = true;
+        cfg.health_check_interval_ms = 100;
         Ok(cfg)
     }
 

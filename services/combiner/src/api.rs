@@ -1,6 +1,7 @@
 //! The `TrustRatings` gRPC API for regulator systems. Every authenticated caller may read, whatever
 //! their role (the ratings are public): no call here checks a role.
 
+use oversight_runtime::error::internal;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -35,11 +36,6 @@ pub struct TrustRatingsApi {
     pub watch_stop: Shutdown,
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "request failed");
-    Status::internal("internal error; see the service log")
-}
-
 fn trust_code(s: &str) -> Result<TrustCode, Status> {
     s.parse()
         .map_err(|e| oversight_runtime::grpc::invalid_field("trust_code", format!("{e}")))
@@ -49,20 +45,13 @@ fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
     pb::CombinedRatingPublished::decode(e.payload.as_slice()).map_err(internal)
 }
 
-/// The `TrustRatingsService` to route: the generated server, its hot reads served from bytes
-/// ([`crate::wire::FastReads`]), behind `interceptor` (authentication).
-pub fn service<F: tonic::service::Interceptor>(
+/// The `TrustRatingsService` to route (the host puts it behind authentication): the generated
+/// server, its hot reads served from bytes ([`crate::wire::FastReads`]).
+pub fn service(
     api: TrustRatingsApi,
-    interceptor: F,
-) -> tonic::service::interceptor::InterceptedService<
-    crate::wire::FastReads<TrustRatingsServiceServer<TrustRatingsApi>>,
-    F,
-> {
+) -> crate::wire::FastReads<TrustRatingsServiceServer<TrustRatingsApi>> {
     let api = Arc::new(api);
-    tonic::service::interceptor::InterceptedService::new(
-        crate::wire::FastReads::new(TrustRatingsServiceServer::from_arc(api.clone()), api),
-        interceptor,
-    )
+    crate::wire::FastReads::new(TrustRatingsServiceServer::from_arc(api.clone()), api)
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, Status>> + Send>>;

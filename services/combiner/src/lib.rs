@@ -20,20 +20,20 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use combined_rules::CombinedRuleSet;
-use oversight_proto::combined::v1::trust_ratings_service_server::TrustRatingsServiceServer;
-use oversight_runtime::nats::{Bus, run_consumer};
+use oversight_proto::combined::v1::trust_ratings_service_server::SERVICE_NAME;
+use oversight_runtime::host::{Host, ServiceSpec};
 use oversight_runtime::outbox::Outbox;
-use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::{ConsumerSpec, consumers};
-use oversight_runtime::{InfraConfig, Shutdown, grpc};
+use oversight_runtime::{InfraConfig, Shutdown, Subjects};
 use tokio::net::TcpListener;
-use tonic::service::Routes;
 
 pub use combining::{Combiner, Part};
 
 pub const SERVICE: &str = "combiner";
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SPEC: ServiceSpec = ServiceSpec::new(SERVICE, &[SERVICE_NAME], &MIGRATIONS, streams);
 
 /// combiner's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
@@ -109,32 +109,33 @@ fn consumer_spec(
 }
 
 pub struct App {
-    listener: TcpListener,
-    serve: grpc::ServeConfig,
+    host: Host,
     report_listener: Option<TcpListener>,
-    auth: oversight_runtime::auth::Authenticator,
-    routes: Routes,
-    bus: Bus,
     combiner: Arc<Combiner>,
     watch_stop: Shutdown,
     quality_consumer: ConsumerSpec,
     uor_consumer: ConsumerSpec,
-    sweep_every: std::time::Duration,
+}
+
+/// The streams the combiner owns.
+fn streams(subjects: &Subjects) -> Vec<oversight_runtime::subjects::StreamSpec> {
+    vec![subjects.combined_stream(), subjects.deadletter_stream()]
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
-        let bus = Bus::connect(&config.infra, SERVICE).await?;
-        let subjects = bus.subjects().clone();
-        for stream in [subjects.combined_stream(), subjects.deadletter_stream()] {
-            bus.ensure_stream(&stream).await?;
-        }
-        let outbox = Outbox::new(pool.clone(), bus.clone(), "combiner_events");
+        let mut host = Host::build(&SPEC, &config.infra, config.grpc_addr).await?;
+        let subjects = host.subjects().clone();
+        let outbox = Outbox::new(host.pool().clone(), host.bus().clone(), "combiner_events");
         let mut rules = CombinedRuleSet::cqc_combined_2018();
         rules.force_shadow = config.force_shadow;
         rules.max_months_apart = config.max_months_apart;
-        let combiner = Arc::new(Combiner::new(pool, outbox.clone(), subjects.clone(), rules));
+        let combiner = Arc::new(Combiner::new(
+            host.pool().clone(),
+            outbox.clone(),
+            subjects.clone(),
+            rules,
+        ));
         // The read view starts from the record; the combined stream keeps it current.
         combiner
             .view()
@@ -150,7 +151,6 @@ impl App {
             consumers::COMBINER_UOR,
             config.consumer_suffix.as_deref(),
         )?;
-        let listener = grpc::bind(config.grpc_addr).await?;
         let report_listener = match config.report_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -159,39 +159,23 @@ impl App {
             ),
             None => None,
         };
-        let (mut routes, health) = grpc::base_routes(&[
-            oversight_proto::combined::v1::trust_ratings_service_server::SERVICE_NAME,
-        ])
-        .await?;
-        let auth = config.infra.authenticator()?;
         let watch_stop = Shutdown::new();
-        routes.add_service(api::service(
-            api::TrustRatingsApi {
-                combiner: combiner.clone(),
-                watch_stop: watch_stop.clone(),
-            },
-            auth.interceptor(),
-        ));
-        health
-            .set_serving::<TrustRatingsServiceServer<api::TrustRatingsApi>>()
-            .await;
+        host.serve_grpc(api::service(api::TrustRatingsApi {
+            combiner: combiner.clone(),
+            watch_stop: watch_stop.clone(),
+        }))?;
         Ok(App {
-            listener,
-            serve: grpc::ServeConfig::from_infra(&config.infra)?,
+            host,
             report_listener,
-            auth,
-            routes: routes.routes(),
-            bus,
             combiner,
             watch_stop,
             quality_consumer,
             uor_consumer,
-            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
     pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listener.local_addr().context("no local address")
+        self.host.grpc_addr()
     }
 
     /// Where the HTML report is served, when it is.
@@ -206,57 +190,33 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        if let Err(e) = self.combiner.outbox().publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
-        }
-        let quality_spec = self.quality_consumer;
-        let uor_spec = self.uor_consumer;
         let combiner = &self.combiner;
-        let quality = supervised(
-            "combiner-quality",
-            shutdown.clone(),
-            run_consumer(
-                self.bus.clone(),
-                quality_spec,
-                |batch| combiner.handle_batch(Part::Quality, batch),
-                shutdown.clone(),
-            ),
-        );
-        let uor = supervised(
-            "combiner-uor",
-            shutdown.clone(),
-            run_consumer(
-                self.bus.clone(),
-                uor_spec,
-                |batch| combiner.handle_batch(Part::Uor, batch),
-                shutdown.clone(),
-            ),
-        );
-        let follow = supervised(
-            "read-view",
-            shutdown.clone(),
-            combiner.view().follow(&self.bus, shutdown.clone()),
-        );
-        let sweep = combiner.outbox().sweep(self.sweep_every, shutdown.clone());
-        let server =
-            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        // End the open WatchRatings streams when shutdown starts, or the server would wait for them.
-        let watchers = async {
-            shutdown.cancelled().await;
-            self.watch_stop.cancel();
-        };
-        let report = async {
-            match self.report_listener {
-                Some(listener) => {
-                    report::serve(listener, self.combiner.clone(), self.auth, shutdown.clone())
-                        .await
-                }
-                None => Ok(()),
-            }
-        };
-        let (a, b, s, r, (), f, ()) =
-            tokio::join!(quality, uor, server, report, watchers, follow, sweep);
-        shutdown.cancel();
-        a.and(b).and(s).and(r).and(f)
+        let bus = self.host.bus().clone();
+        let auth = self.host.auth().clone();
+        let watch_stop = self.watch_stop;
+        let mut tasks = self
+            .host
+            .tasks(&shutdown)
+            .outbox(|| combiner.outbox().publish_pending())
+            .consume_spec("combiner-quality", self.quality_consumer, |batch| {
+                combiner.handle_batch(Part::Quality, batch)
+            })
+            .consume_spec("combiner-uor", self.uor_consumer, |batch| {
+                combiner.handle_batch(Part::Uor, batch)
+            })
+            .supervise("read-view", combiner.view().follow(&bus, shutdown.clone()))
+            // End the open WatchRatings streams when shutdown starts, or the server would wait
+            // for them.
+            .background(async {
+                shutdown.cancelled().await;
+                watch_stop.cancel();
+            });
+        if let Some(listener) = self.report_listener {
+            tasks = tasks.supervise(
+                "report",
+                report::serve(listener, combiner.clone(), auth, shutdown.clone()),
+            );
+        }
+        self.host.run(shutdown.clone(), tasks).await
     }
 }

@@ -27,15 +27,7 @@ pub struct QualityApi {
 
 /// The one mapping from the service's errors to gRPC statuses.
 fn status(e: RecordError) -> Status {
-    match e {
-        RecordError::Invalid(e) => oversight_runtime::grpc::invalid_field(&e.field, &e.reason),
-        RecordError::NotFound(m) => Status::not_found(m),
-        RecordError::FailedPrecondition(m) => Status::failed_precondition(m),
-        e @ (RecordError::Store(_) | RecordError::Other(_)) => {
-            tracing::error!(error = %format!("{e:#}"), "request failed");
-            Status::internal("internal error; see the service log")
-        }
-    }
+    oversight_runtime::error::status(&e)
 }
 
 fn bad(e: InvalidEvidence) -> Status {

@@ -1,7 +1,9 @@
-//! The decisions a caller of the service makes, as one error type. `api` maps it to a gRPC status
-//! in one place; the evidence consumer maps it to ack / nak / dead-letter.
+//! The decisions a caller of the service makes, as one error type with its kind for the runtime's
+//! one map (`oversight_runtime::error`): a gRPC status in `api`, ack / retry / dead-letter in the
+//! evidence consumer.
 
 use cqc_rules::RulesError;
+use oversight_runtime::error::{ErrorKind, Failure};
 
 /// Input that cannot be recorded, naming the field (and record, e.g. `ratings[2].key_question`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,6 +48,18 @@ pub enum RecordError {
     Store(#[from] sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// The runtime's one map (gRPC status, queue decision) sees these kinds.
+impl Failure for RecordError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RecordError::Invalid(e) => ErrorKind::invalid(&e.field, &e.reason),
+            RecordError::NotFound(_) => ErrorKind::NotFound,
+            RecordError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            RecordError::Store(_) | RecordError::Other(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 impl From<RulesError> for RecordError {

@@ -19,15 +19,11 @@ pub mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
-use oversight_proto::quality::v1::quality_service_server::QualityServiceServer;
-use oversight_runtime::nats::Bus;
+use oversight_proto::quality::v1::quality_service_server::{QualityServiceServer, SERVICE_NAME};
+use oversight_runtime::host::{Host, ServiceSpec};
 use oversight_runtime::outbox::Outbox;
-use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, grpc};
-use tokio::net::TcpListener;
-use tonic::service::Routes;
+use oversight_runtime::{InfraConfig, Shutdown, Subjects};
 
 pub use rating::Rater;
 
@@ -35,6 +31,8 @@ pub const SERVICE: &str = "cqc-quality";
 
 /// cqc-quality's migrations (applied by `App::build`; store tests apply them too).
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SPEC: ServiceSpec = ServiceSpec::new(SERVICE, &[SERVICE_NAME], &MIGRATIONS, streams);
 
 /// cqc-quality's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
@@ -55,12 +53,13 @@ pub struct Config {
 }
 
 pub struct App {
-    listener: TcpListener,
-    serve: grpc::ServeConfig,
-    routes: Routes,
-    bus: Bus,
+    host: Host,
     rater: Arc<Rater>,
-    sweep_every: std::time::Duration,
+}
+
+/// The streams cqc-quality owns.
+fn streams(subjects: &Subjects) -> Vec<oversight_runtime::subjects::StreamSpec> {
+    vec![subjects.quality_stream(), subjects.deadletter_stream()]
 }
 
 impl App {
@@ -69,41 +68,26 @@ impl App {
             cqc_rules::RuleSet::select(oversight_runtime::time::today(), Some(name))
                 .map_err(|e| anyhow::anyhow!("CQC_RULE_SET: {e}"))?;
         }
-        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
-        let bus = Bus::connect(&config.infra, SERVICE).await?;
-        let subjects = bus.subjects().clone();
-        for stream in [subjects.quality_stream(), subjects.deadletter_stream()] {
-            bus.ensure_stream(&stream).await?;
-        }
-        let outbox = Outbox::new(pool.clone(), bus.clone(), "cqc_quality_events");
-        let rater = Arc::new(Rater::new(pool, outbox, subjects, config.rule_set.clone()));
-        let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes(&[
-            oversight_proto::quality::v1::quality_service_server::SERVICE_NAME,
-        ])
-        .await?;
-        let auth = config.infra.authenticator()?;
-        routes.add_service(QualityServiceServer::with_interceptor(
-            api::QualityApi {
-                rater: rater.clone(),
-            },
-            auth.interceptor(),
+        let mut host = Host::build(&SPEC, &config.infra, config.grpc_addr).await?;
+        let outbox = Outbox::new(
+            host.pool().clone(),
+            host.bus().clone(),
+            "cqc_quality_events",
+        );
+        let rater = Arc::new(Rater::new(
+            host.pool().clone(),
+            outbox,
+            host.subjects().clone(),
+            config.rule_set.clone(),
         ));
-        health
-            .set_serving::<QualityServiceServer<api::QualityApi>>()
-            .await;
-        Ok(App {
-            listener,
-            serve: grpc::ServeConfig::from_infra(&config.infra)?,
-            routes: routes.routes(),
-            bus,
-            rater,
-            sweep_every: config.infra.outbox_sweep(),
-        })
+        host.serve_grpc(QualityServiceServer::new(api::QualityApi {
+            rater: rater.clone(),
+        }))?;
+        Ok(App { host, rater })
     }
 
     pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listener.local_addr().context("no local address")
+        self.host.grpc_addr()
     }
 
     pub fn rater(&self) -> Arc<Rater> {
@@ -111,24 +95,14 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        if let Err(e) = self.rater.outbox().publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
-        }
         let rater = &self.rater;
-        let consumer = supervised(
-            consumers::CQC_EVIDENCE,
-            shutdown.clone(),
-            self.bus.consume(
-                consumers::CQC_EVIDENCE,
-                |batch| rater.handle_evidence_batch(batch),
-                shutdown.clone(),
-            ),
-        );
-        let server =
-            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let sweep = rater.outbox().sweep(self.sweep_every, shutdown.clone());
-        let (c, s, ()) = tokio::join!(consumer, server, sweep);
-        shutdown.cancel();
-        c.and(s)
+        let tasks = self
+            .host
+            .tasks(&shutdown)
+            .outbox(|| rater.outbox().publish_pending())
+            .consume(consumers::CQC_EVIDENCE, |batch| {
+                rater.handle_evidence_batch(batch)
+            });
+        self.host.run(shutdown, tasks).await
     }
 }

@@ -159,18 +159,15 @@ impl Rater {
                     valid.push((i, v));
                     outcomes.push(Ok(()));
                 }
-                Err(RecordError::Invalid(e)) => {
+                Err(e) => {
                     let id = evidence
                         .provenance
                         .as_ref()
                         .map(|p| p.evidence_id.as_str())
                         .unwrap_or("?");
-                    outcomes.push(Err(HandleError::poison(format!(
-                        "evidence {id} for trust {:?}: {e}",
-                        evidence.trust_code
-                    ))));
+                    let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
+                    outcomes.push(oversight_runtime::error::settle(what, Err(e)));
                 }
-                Err(e) => outcomes.push(Err(HandleError::Transient(anyhow::Error::new(e)))),
             }
         }
         if valid.is_empty() {

@@ -8,6 +8,8 @@ use futures::StreamExt;
 use oversight_proto::ingestion::v1 as pb;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionService;
 use oversight_runtime::auth::{self, Role};
+use oversight_runtime::error::{self, internal};
+use oversight_runtime::grpc;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
@@ -39,33 +41,9 @@ fn receipt_pb(r: &Receipt) -> pb::SubmitResponse {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "request failed");
-    Status::internal("internal error; see the service log")
-}
-
-/// One mapping from ingestion errors to gRPC codes.
+/// The one mapping from ingestion errors to gRPC codes (the runtime's).
 fn status_of(e: IngestError) -> Status {
-    match e {
-        IngestError::AllRejected { ref receipt, .. } => {
-            // Name every rejected record and field (bounded) for programs as well as people.
-            let violations: Vec<(String, String)> = receipt
-                .rejections
-                .iter()
-                .map(|r| {
-                    (
-                        format!("{} record {}: {}", r.file_name, r.record_number, r.field),
-                        r.reason.clone(),
-                    )
-                })
-                .collect();
-            oversight_runtime::grpc::bad_request(e.to_string(), violations)
-        }
-        IngestError::InvalidBatch(_) => Status::invalid_argument(e.to_string()),
-        IngestError::Source { .. } => Status::aborted(e.to_string()),
-        IngestError::Store(_) => Status::unavailable(e.to_string()),
-        IngestError::Internal(_) => internal(e),
-    }
+    error::status(&e)
 }
 
 #[tonic::async_trait]
@@ -84,12 +62,14 @@ impl IngestionService for IngestionApi {
             })) => h,
             Some(Err(e)) => return Err(e),
             _ => {
-                return Err(Status::invalid_argument(
+                return Err(grpc::invalid_field(
+                    "header",
                     "the first message of Submit must be a BatchHeader",
                 ));
             }
         };
-        let format = Format::from_wire(header.format).map_err(Status::invalid_argument)?;
+        let format = Format::from_wire(header.format)
+            .map_err(|e| grpc::invalid_field("header.format", e))?;
         let meta = BatchMeta {
             source: if header.source.trim().is_empty() {
                 caller.name.clone()

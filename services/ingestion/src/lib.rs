@@ -9,21 +9,21 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
-use oversight_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
-use oversight_runtime::consumer::one_by_one;
-use oversight_runtime::nats::Bus;
-use oversight_runtime::shutdown::supervised;
+use oversight_proto::ingestion::v1::ingestion_service_server::{
+    IngestionServiceServer, SERVICE_NAME,
+};
+use oversight_runtime::consumer::{ConsumerSettings, one_by_one};
+use oversight_runtime::host::{Host, ServiceSpec};
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, grpc};
-use tokio::net::TcpListener;
-use tonic::service::Routes;
+use oversight_runtime::{InfraConfig, Shutdown, Subjects, grpc};
 
 pub use pipeline::Ingestor;
 
 pub const SERVICE: &str = "ingestion";
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SPEC: ServiceSpec = ServiceSpec::new(SERVICE, &[SERVICE_NAME], &MIGRATIONS, streams);
 
 /// ingestion's configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
@@ -38,56 +38,35 @@ pub struct Config {
 
 /// A built, not yet running, ingestion service.
 pub struct App {
-    listener: TcpListener,
-    serve: grpc::ServeConfig,
-    routes: Routes,
-    bus: Bus,
+    host: Host,
     ingestor: Ingestor,
-    sweep_every: std::time::Duration,
+}
+
+/// The streams ingestion owns.
+fn streams(subjects: &Subjects) -> Vec<oversight_runtime::subjects::StreamSpec> {
+    vec![
+        subjects.feeds_stream(),
+        subjects.evidence_stream(),
+        subjects.deadletter_stream(),
+    ]
 }
 
 impl App {
     /// Connect, migrate, declare streams and bind the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
-        let bus = Bus::connect(&config.infra, SERVICE).await?;
-        let subjects = bus.subjects().clone();
-        for stream in [
-            subjects.feeds_stream(),
-            subjects.evidence_stream(),
-            subjects.deadletter_stream(),
-        ] {
-            bus.ensure_stream(&stream).await?;
-        }
-        let ingestor = Ingestor::new(pool, bus.clone());
-        let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes(&[
-            oversight_proto::ingestion::v1::ingestion_service_server::SERVICE_NAME,
-        ])
-        .await?;
-        let auth = config.infra.authenticator()?;
-        routes.add_service(tonic::service::interceptor::InterceptedService::new(
+        let mut host = Host::build(&SPEC, &config.infra, config.grpc_addr).await?;
+        let ingestor = Ingestor::new(host.pool().clone(), host.bus().clone());
+        host.serve_grpc(
             IngestionServiceServer::new(api::IngestionApi {
                 ingestor: ingestor.clone(),
             })
             .max_decoding_message_size(grpc::MAX_MESSAGE_BYTES),
-            auth.interceptor(),
-        ));
-        health
-            .set_serving::<IngestionServiceServer<api::IngestionApi>>()
-            .await;
-        Ok(App {
-            listener,
-            serve: grpc::ServeConfig::from_infra(&config.infra)?,
-            routes: routes.routes(),
-            bus,
-            ingestor,
-            sweep_every: config.infra.outbox_sweep(),
-        })
+        )?;
+        Ok(App { host, ingestor })
     }
 
     pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listener.local_addr().context("no local address")
+        self.host.grpc_addr()
     }
 
     pub fn ingestor(&self) -> &Ingestor {
@@ -96,35 +75,24 @@ impl App {
 
     /// Serve gRPC and consume queued feeds until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        // Publish anything stored but not yet published before a crash.
-        if let Err(e) = self.ingestor.publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
-        }
         let ingestor = &self.ingestor;
         // Feed chunks are large (up to a few MB): one at a time, one lane.
-        let settings = oversight_runtime::consumer::ConsumerSettings {
+        let settings = ConsumerSettings {
             batch_max: 1,
             lanes: 1,
-            ..self.bus.consumer_settings()
+            ..self.host.bus().consumer_settings()
         };
-        let on_chunk = |msg| ingestor.handle_feed_message(msg);
-        let consumer = supervised(
-            consumers::INGESTION_FEEDS,
-            shutdown.clone(),
-            self.bus.consume_with(
+        let tasks = self
+            .host
+            .tasks(&shutdown)
+            .outbox(|| ingestor.publish_pending())
+            .consume_with(
                 consumers::INGESTION_FEEDS,
                 settings,
-                |batch| one_by_one(batch, &on_chunk),
-                shutdown.clone(),
-            ),
-        );
-        let server =
-            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let sweep = oversight_runtime::outbox::sweep(self.sweep_every, shutdown.clone(), || {
-            ingestor.publish_pending()
-        });
-        let (c, s, ()) = tokio::join!(consumer, server, sweep);
-        shutdown.cancel();
-        c.and(s)
+                move |batch| async move {
+                    one_by_one(batch, &|msg| ingestor.handle_feed_message(msg)).await
+                },
+            );
+        self.host.run(shutdown, tasks).await
     }
 }

@@ -18,6 +18,7 @@ use anyhow::Context;
 use futures::{Stream, StreamExt};
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::ingestion::v1::FeedBatch;
+use oversight_runtime::error::{ErrorKind, Failure, Violation};
 use oversight_runtime::nats::{Bus, HandleError, Incoming, Outgoing};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
@@ -59,8 +60,9 @@ pub struct Receipt {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("invalid batch: {0}")]
-    InvalidBatch(String),
+    /// A field of the batch's header is missing or unusable.
+    #[error("invalid batch: {field}: {reason}")]
+    InvalidBatch { field: &'static str, reason: String },
     #[error("{}", all_rejected_message(.file_name, .receipt))]
     AllRejected { file_name: String, receipt: Receipt },
     /// The sender's stream failed part-way; what was committed stays, and sending the batch again
@@ -264,7 +266,10 @@ impl Ingestor {
         E: std::fmt::Display,
     {
         if meta.batch_id.trim().is_empty() {
-            return Err(IngestError::InvalidBatch("batch_id is required".into()));
+            return Err(IngestError::InvalidBatch {
+                field: "batch_id",
+                reason: "is required".into(),
+            });
         }
         let (chunk_tx, chunk_rx) = mpsc::channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
         let (record_tx, record_rx) = mpsc::channel::<Result<Parsed, ReadError>>(GROUP_RECORDS);
@@ -610,16 +615,32 @@ pub fn file_name_or_batch(file_name: &str, batch_id: &str) -> String {
     }
 }
 
-/// How a queued batch's outcome settles its message.
+/// How a queued batch's outcome settles its message (the runtime's one map: a batch whose every
+/// record was rejected is recorded, so acked; an invalid batch is dead-lettered; the rest retried).
 fn settle(outcome: Result<Receipt, IngestError>) -> Result<(), HandleError> {
-    match outcome {
-        Ok(_) => Ok(()),
-        // The batch and its rejections are stored and queryable: nothing to retry.
-        Err(IngestError::AllRejected { .. }) => Ok(()),
-        Err(IngestError::InvalidBatch(reason)) => Err(HandleError::poison(reason)),
-        Err(e @ (IngestError::Source { .. } | IngestError::Store(_))) => {
-            Err(HandleError::Transient(anyhow::Error::new(e)))
+    oversight_runtime::error::settle("feed batch", outcome.map(|_| ()))
+}
+
+impl Failure for IngestError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            IngestError::InvalidBatch { field, reason } => ErrorKind::invalid(*field, reason),
+            // Name every rejected record and field (bounded) for programs as well as people.
+            IngestError::AllRejected { receipt, .. } => ErrorKind::Rejected(
+                receipt
+                    .rejections
+                    .iter()
+                    .map(|r| {
+                        Violation::new(
+                            format!("{} record {}: {}", r.file_name, r.record_number, r.field),
+                            r.reason.clone(),
+                        )
+                    })
+                    .collect(),
+            ),
+            IngestError::Source { .. } => ErrorKind::Aborted,
+            IngestError::Store(_) => ErrorKind::Unavailable,
+            IngestError::Internal(_) => ErrorKind::Internal,
         }
-        Err(IngestError::Internal(reason)) => Err(HandleError::Transient(anyhow::anyhow!(reason))),
     }
 }

@@ -837,3 +837,96 @@ async fn roles_decide_who_may_submit_and_replay() {
     );
     svc.stop().await;
 }
+
+/// The fields of an `INVALID_ARGUMENT`'s `google.rpc.BadRequest` details.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    tonic_types::StatusExt::get_details_bad_request(status)
+        .expect("BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_fields_are_named_in_details_and_database_errors_hide_their_sql() {
+    let env = TestEnv::start().await.unwrap();
+    let infra = env.infra("ingestion").await.unwrap();
+    let svc = Service::start(&infra).await;
+    let csv = b"trust_code,period_end,metric,value\nRXX,2017-03-31,bed_days,1\n";
+
+    let err = svc
+        .submit("", pb::FeedFormat::Csv, "a.csv", csv, 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["batch_id"], "{}", err.message());
+    let err = svc
+        .submit("b1", pb::FeedFormat::Unspecified, "a.csv", csv, 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&err),
+        ["header.format"],
+        "{}",
+        err.message()
+    );
+    let err = svc
+        .client()
+        .await
+        .submit(tokio_stream::iter([pb::SubmitRequest {
+            part: Some(pb::submit_request::Part::Chunk(csv.to_vec())),
+        }]))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["header"], "{}", err.message());
+
+    // Take the batches table away behind the service's back: the caller learns that the
+    // service failed, not the SQL that did.
+    sqlx::any::install_default_drivers();
+    let url = infra.database_url_for("ingestion");
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("DROP TABLE ingestion_rejections")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE ingestion_batches")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let err = svc
+        .submit("b2", pb::FeedFormat::Csv, "a.csv", csv, 1024)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), tonic::Code::Unavailable | tonic::Code::Internal),
+        "{err:?}"
+    );
+    let shown = err.message().to_ascii_lowercase();
+    for sql in [
+        "ingestion_batches",
+        "no such table",
+        "relation",
+        "select",
+        "insert",
+        "sqlite",
+    ] {
+        assert!(!shown.contains(sql), "{sql:?} leaked: {}", err.message());
+    }
+    let err = svc
+        .client()
+        .await
+        .get_batch_status(pb::GetBatchStatusRequest {
+            batch_id: "b2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+    assert!(
+        !err.message().contains("ingestion_batches"),
+        "{}",
+        err.message()
+    );
+    svc.stop().await;
+}

@@ -1,6 +1,8 @@
-//! The decisions a caller of the service's core makes, mapped once onto gRPC codes in `api`.
+//! The decisions a caller of the service's core makes, with their kinds for the runtime's one map
+//! onto gRPC codes (`oversight_runtime::error`).
 
 use nhsi_rules::workflow::WorkflowError;
+use oversight_runtime::error::{ErrorKind, Failure};
 
 /// Why a request was refused or failed. Every variant names the record it is about.
 #[derive(Debug, thiserror::Error)]
@@ -79,29 +81,26 @@ impl ServiceError {
     }
 }
 
-impl From<ServiceError> for tonic::Status {
-    fn from(e: ServiceError) -> Self {
-        match &e {
+/// The runtime's one map turns these kinds into gRPC statuses (and queue decisions).
+impl Failure for ServiceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
             ServiceError::InvalidArgument {
                 record,
                 field,
                 reason,
-            } => oversight_runtime::grpc::bad_request(
-                e.to_string(),
-                [(field.clone(), format!("{record}: {reason}"))],
-            ),
-            ServiceError::NotFound { .. } => tonic::Status::not_found(e.to_string()),
-            ServiceError::FailedPrecondition { .. } => {
-                tonic::Status::failed_precondition(e.to_string())
-            }
-            ServiceError::PermissionDenied { .. } => {
-                tonic::Status::permission_denied(e.to_string())
-            }
-            ServiceError::Conflict { .. } => tonic::Status::aborted(e.to_string()),
-            ServiceError::Internal(inner) => {
-                tracing::error!(error = %format!("{inner:#}"), "request failed");
-                tonic::Status::internal("internal error; see the service log")
-            }
+            } => ErrorKind::invalid(field, format!("{record}: {reason}")),
+            ServiceError::NotFound { .. } => ErrorKind::NotFound,
+            ServiceError::FailedPrecondition { .. } => ErrorKind::FailedPrecondition,
+            ServiceError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            ServiceError::Conflict { .. } => ErrorKind::Aborted,
+            ServiceError::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(e: ServiceError) -> Self {
+        oversight_runtime::error::status(&e)
     }
 }

@@ -15,15 +15,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use oversight_proto::resources::v1::resources_service_server::ResourcesServiceServer;
+use oversight_proto::resources::v1::resources_service_server::{
+    ResourcesServiceServer, SERVICE_NAME,
+};
 use oversight_runtime::consumer::one_by_one;
-use oversight_runtime::nats::Bus;
+use oversight_runtime::host::{Host, ServiceSpec};
 use oversight_runtime::outbox::Outbox;
-use oversight_runtime::shutdown::supervised;
 use oversight_runtime::subjects::consumers;
-use oversight_runtime::{InfraConfig, Shutdown, grpc};
-use tokio::net::TcpListener;
-use tonic::service::Routes;
+use oversight_runtime::{InfraConfig, Shutdown, Subjects};
 
 pub use metrics::{Metrics, RuleSets};
 pub use resources::Resources;
@@ -32,6 +31,8 @@ pub use workflow::Assessments;
 pub const SERVICE: &str = "nhsi-resources";
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+const SPEC: ServiceSpec = ServiceSpec::new(SERVICE, &[SERVICE_NAME], &MIGRATIONS, streams);
 
 /// nhsi-resources' configuration (flags or environment).
 #[derive(clap::Parser, Debug, Clone)]
@@ -49,19 +50,21 @@ pub struct Config {
 }
 
 pub struct App {
-    listener: TcpListener,
-    serve: grpc::ServeConfig,
-    routes: Routes,
-    bus: Bus,
+    host: Host,
     resources: Arc<Resources>,
     metrics: Arc<Metrics>,
     assessments: Arc<Assessments>,
-    sweep_every: std::time::Duration,
+}
+
+/// The streams nhsi-resources owns.
+fn streams(subjects: &Subjects) -> Vec<oversight_runtime::subjects::StreamSpec> {
+    vec![subjects.uor_stream(), subjects.deadletter_stream()]
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let pool = config.infra.connect_database(SERVICE, &MIGRATIONS).await?;
+        let mut host = Host::build(&SPEC, &config.infra, config.grpc_addr).await?;
+        let pool = host.pool().clone();
         let moved = metrics::migrate_legacy_observations(&pool)
             .await
             .context("failed to move observations into the packed table")?;
@@ -71,49 +74,32 @@ impl App {
                 "moved observations into the packed table"
             );
         }
-        let bus = Bus::connect(&config.infra, SERVICE).await?;
-        let subjects = bus.subjects().clone();
-        for stream in [subjects.uor_stream(), subjects.deadletter_stream()] {
-            bus.ensure_stream(&stream).await?;
-        }
-        let outbox = Outbox::new(pool.clone(), bus.clone(), "nhsi_uor_events");
-        let resources = Arc::new(Resources::new(pool.clone(), outbox, subjects));
+        let outbox = Outbox::new(pool.clone(), host.bus().clone(), "nhsi_uor_events");
+        let resources = Arc::new(Resources::new(
+            pool.clone(),
+            outbox,
+            host.subjects().clone(),
+        ));
         let metrics = Arc::new(Metrics::new(
             pool.clone(),
             RuleSets::shipped().context("failed to load the shipped NHSI rule sets")?,
         ));
         let assessments = Arc::new(Assessments::new(pool, resources.clone(), metrics.clone()));
-        let listener = grpc::bind(config.grpc_addr).await?;
-        let (mut routes, health) = grpc::base_routes(&[
-            oversight_proto::resources::v1::resources_service_server::SERVICE_NAME,
-        ])
-        .await?;
-        let auth = config.infra.authenticator()?;
-        routes.add_service(ResourcesServiceServer::with_interceptor(
-            api::ResourcesApi {
-                resources: resources.clone(),
-                metrics: metrics.clone(),
-                assessments: assessments.clone(),
-            },
-            auth.interceptor(),
-        ));
-        health
-            .set_serving::<ResourcesServiceServer<api::ResourcesApi>>()
-            .await;
+        host.serve_grpc(ResourcesServiceServer::new(api::ResourcesApi {
+            resources: resources.clone(),
+            metrics: metrics.clone(),
+            assessments: assessments.clone(),
+        }))?;
         Ok(App {
-            listener,
-            serve: grpc::ServeConfig::from_infra(&config.infra)?,
-            routes: routes.routes(),
-            bus,
+            host,
             resources,
             metrics,
             assessments,
-            sweep_every: config.infra.outbox_sweep(),
         })
     }
 
     pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listener.local_addr().context("no local address")
+        self.host.grpc_addr()
     }
 
     pub fn resources(&self) -> Arc<Resources> {
@@ -129,37 +115,22 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        if let Err(e) = self.resources.outbox().publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "outbox not drained at start");
-        }
-        if let Err(e) = self.assessments.publish_approved().await {
-            tracing::warn!(error = %e, "approved use-of-resources ratings not published at start");
-        }
         let resources = &self.resources;
-        let evidence = supervised(
-            consumers::NHSI_EVIDENCE,
-            shutdown.clone(),
-            self.bus.consume(
-                consumers::NHSI_EVIDENCE,
-                |batch| resources.handle_evidence_batch(batch),
-                shutdown.clone(),
-            ),
-        );
-        let on_quality = |msg| resources.handle_quality(msg);
-        let quality = supervised(
-            consumers::NHSI_QUALITY,
-            shutdown.clone(),
-            self.bus.consume(
-                consumers::NHSI_QUALITY,
-                |batch| one_by_one(batch, &on_quality),
-                shutdown.clone(),
-            ),
-        );
-        let server =
-            grpc::serve_configured(self.listener, self.routes, self.serve, shutdown.clone());
-        let sweep = resources.outbox().sweep(self.sweep_every, shutdown.clone());
-        let (e, q, s, ()) = tokio::join!(evidence, quality, server, sweep);
-        shutdown.cancel();
-        e.and(q).and(s)
+        let assessments = &self.assessments;
+        let tasks = self
+            .host
+            .tasks(&shutdown)
+            .outbox(|| resources.outbox().publish_pending())
+            .at_start("publishing approved use-of-resources ratings", async {
+                assessments.publish_approved().await?;
+                Ok(())
+            })
+            .consume(consumers::NHSI_EVIDENCE, |batch| {
+                resources.handle_evidence_batch(batch)
+            })
+            .consume(consumers::NHSI_QUALITY, move |batch| async move {
+                one_by_one(batch, &|msg| resources.handle_quality(msg)).await
+            });
+        self.host.run(shutdown, tasks).await
     }
 }

@@ -11,6 +11,7 @@ use oversight_proto::resources::v1 as pb;
 use oversight_rating::{ExplanationText, Rating, TrustCode, TrustType};
 use oversight_runtime::Subjects;
 use oversight_runtime::consumer::BatchOutcome;
+use oversight_runtime::error::{ErrorKind, Failure, settle};
 use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
@@ -26,6 +27,16 @@ pub enum RecordError {
     Invalid { field: String, reason: String },
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+}
+
+/// The runtime's one map (queue decision, gRPC status) sees these kinds.
+impl Failure for RecordError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RecordError::Invalid { field, reason } => ErrorKind::invalid(field, reason),
+            RecordError::Store(_) => ErrorKind::Unavailable,
+        }
+    }
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> RecordError {
@@ -203,18 +214,15 @@ impl Resources {
                     valid.push((i, v));
                     outcomes.push(Ok(()));
                 }
-                Err(RecordError::Invalid { field, reason }) => {
+                Err(e) => {
                     let id = evidence
                         .provenance
                         .as_ref()
                         .map(|p| p.evidence_id.as_str())
                         .unwrap_or("?");
-                    outcomes.push(Err(HandleError::poison(format!(
-                        "evidence {id} for trust {:?}: {field}: {reason}",
-                        evidence.trust_code
-                    ))));
+                    let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
+                    outcomes.push(settle(what, Err(e)));
                 }
-                Err(RecordError::Store(e)) => outcomes.push(Err(HandleError::Transient(e.into()))),
             }
         }
         if valid.is_empty() {
@@ -372,14 +380,8 @@ impl Resources {
     /// rating (a segmentation trigger) and learn trusts and their types.
     pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
         let q: QualityRatingIssued = msg.decode()?;
-        match self.record_quality(&q).await {
-            Ok(()) => Ok(()),
-            Err(RecordError::Invalid { field, reason }) => Err(HandleError::poison(format!(
-                "quality rating {} for trust {:?}: {field}: {reason}",
-                q.event_id, q.trust_code
-            ))),
-            Err(RecordError::Store(e)) => Err(HandleError::Transient(e.into())),
-        }
+        let what = format!("quality rating {} for trust {:?}", q.event_id, q.trust_code);
+        settle(what, self.record_quality(&q).await)
     }
 
     /// Store a trust's CQC overall rating if it is newer than the one held.

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use nhsi_rules::workflow::{Action, HistoryEntry, Role as WorkflowRole, UorState, UorWorkflow};
+use nhsi_rules::workflow::{Action, HistoryEntry, UorState, UorWorkflow};
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{Rating, TrustCode, TrustType};
 use oversight_runtime::auth::{Caller, Role};
@@ -154,7 +154,8 @@ impl Assessments {
             .collect()
     }
 
-    /// NHSI's assessor proposes a rating with a rationale (the API has checked the role).
+    /// NHSI's assessor proposes a rating with a rationale. The workflow checks `caller`'s role
+    /// (the API has checked it too).
     pub async fn propose(
         &self,
         trust: &TrustCode,
@@ -201,7 +202,7 @@ impl Assessments {
         let record = record_of(trust, assessment.number);
         assessment
             .workflow
-            .propose(WorkflowRole::Nhsi, rating, rationale)
+            .propose(caller.role, rating, rationale)
             .map_err(|e| ServiceError::workflow(&record, e))?;
         // A proposal sets the report date the rating will carry.
         assessment.report_date = report_date;
@@ -226,7 +227,7 @@ impl Assessments {
         let record = record_of(trust, assessment.number);
         assessment
             .workflow
-            .approve(WorkflowRole::Cqc, rating, reason)
+            .approve(caller.role, rating, reason)
             .map_err(|e| ServiceError::workflow(&record, e))?;
         self.store_approved(&mut assessment, before, caller).await?;
         Ok(self.publish(assessment).await)
@@ -246,7 +247,7 @@ impl Assessments {
         let record = record_of(trust, assessment.number);
         assessment
             .workflow
-            .revise(WorkflowRole::Cqc, rating, reason)
+            .revise(caller.role, rating, reason)
             .map_err(|e| ServiceError::workflow(&record, e))?;
         self.store_approved(&mut assessment, before, caller).await?;
         Ok(self.publish(assessment).await)
@@ -345,12 +346,14 @@ impl Assessments {
         let outcome: Result<Option<pb::UseOfResourcesRatingApproved>, ServiceError> = async {
             self.resources.republish(&trust).await?;
             let before = assessment.workflow.history().len();
+            // Publishing follows approval on its own: the service acts, as itself.
+            let system = system_caller();
             assessment
                 .workflow
-                .publish(WorkflowRole::Operator)
+                .publish(system.role)
                 .map_err(|e| ServiceError::workflow(record_of(&trust, assessment.number), e))?;
             let mut tx = self.pool.begin().await?;
-            save(&mut tx, &mut assessment, before, &system_caller()).await?;
+            save(&mut tx, &mut assessment, before, &system).await?;
             tx.commit().await?;
             Ok(self.resources.latest_event(&trust).await?)
         }

@@ -13,7 +13,8 @@ use oversight_testkit::wait_until;
 use tonic::Code;
 
 use common::{
-    CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, observation, req, ward_day,
+    ANONYMOUS_OPERATOR_TOKEN, CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance,
+    observation, req, ward_day,
 };
 
 async fn finance_score(
@@ -295,6 +296,24 @@ async fn workflow_roles_and_states_are_enforced_and_recorded() {
         .propose_use_of_resources(propose(
             pb_common::Rating::RequiresImprovement,
             READER_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
+    // A caller's name grants nothing: an operator called `anonymous` may not propose or approve.
+    let e = client
+        .propose_use_of_resources(propose(
+            pb_common::Rating::RequiresImprovement,
+            ANONYMOUS_OPERATOR_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
+    let e = client
+        .approve_use_of_resources(approve(
+            pb_common::Rating::Unspecified,
+            "",
+            ANONYMOUS_OPERATOR_TOKEN,
         ))
         .await
         .unwrap_err();

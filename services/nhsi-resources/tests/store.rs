@@ -219,6 +219,21 @@ async fn workflow_state_and_history_are_persisted() {
         .record(&finance("RXX", "2018-03-31", ["3", "5", "2", "0.5", "-1"]))
         .await
         .unwrap();
+    // The workflow checks the caller's own role: CQC may not propose, and an operator may not
+    // approve, whoever the service is.
+    assert!(matches!(
+        assessments
+            .propose(&rxx, &cqc, Rating::Good, "fine", date("2018-07-01"))
+            .await,
+        Err(ServiceError::PermissionDenied { .. })
+    ));
+    let operator = caller("ops", Role::Operator);
+    assert!(matches!(
+        assessments
+            .propose(&rxx, &operator, Rating::Good, "fine", date("2018-07-01"))
+            .await,
+        Err(ServiceError::PermissionDenied { .. })
+    ));
     let proposed = assessments
         .propose(
             &rxx,

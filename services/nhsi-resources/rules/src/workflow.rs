@@ -19,30 +19,8 @@ use std::fmt;
 use oversight_rating::{Rating, TrustCode};
 use serde::{Deserialize, Serialize};
 
-/// Who is asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// NHS Improvement: assessors who propose the rating.
-    Nhsi,
-    /// The Care Quality Commission: approves (and revises) the rating.
-    Cqc,
-    /// The system's operator: may publish an approved rating.
-    Operator,
-    /// Read-only access.
-    Reader,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Nhsi => "NHSI",
-            Role::Cqc => "CQC",
-            Role::Operator => "operator",
-            Role::Reader => "reader",
-        })
-    }
-}
+/// Who is asking: the one role type, as authenticated at the edge.
+pub use oversight_rating::Role;
 
 /// Where a version of the rating is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

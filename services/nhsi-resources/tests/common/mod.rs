@@ -23,6 +23,8 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 pub const NHSI_TOKEN: &str = "nhsi-token-0123456789";
 pub const CQC_TOKEN: &str = "cqc-token-0123456789abc";
 pub const READER_TOKEN: &str = "reader-token-0123456789";
+/// An operator whose caller name is `anonymous`: the name must not bypass role checks.
+pub const ANONYMOUS_OPERATOR_TOKEN: &str = "anonymous-operator-token-0123";
 
 pub struct Service {
     pub env: TestEnv,
@@ -42,7 +44,7 @@ impl Service {
             std::fs::write(
                 &path,
                 format!(
-                    "# role caller token\nnhsi nhsi-uor-team {NHSI_TOKEN}\ncqc cqc-inspections {CQC_TOKEN}\nreader dashboard {READER_TOKEN}\n"
+                    "# role caller token\nnhsi nhsi-uor-team {NHSI_TOKEN}\ncqc cqc-inspections {CQC_TOKEN}\nreader dashboard {READER_TOKEN}\noperator anonymous {ANONYMOUS_OPERATOR_TOKEN}\n"
                 ),
             )
             .unwrap();
