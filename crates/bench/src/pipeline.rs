@@ -22,11 +22,26 @@ use crate::stats::Latencies;
 /// Batches submitted concurrently.
 const SUBMITS_IN_FLIGHT: usize = 4;
 
-/// What the watcher saw on `<ns>.combined.published`.
+/// The messages between a submit and its combined rating, each seen on its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Hop {
+    /// ingestion published the trust's quality evidence.
+    EvidenceQuality,
+    /// ingestion published the trust's resources evidence.
+    EvidenceResources,
+    /// cqc-quality published the trust's quality rating.
+    QualityRated,
+    /// nhsi-resources published the trust's approved use of resources.
+    UorApproved,
+}
+
+/// What the watcher saw on `<ns>.combined.published` (and when each hop's first message passed).
 #[derive(Default)]
 struct Seen {
     /// First time each trust had a combined rating with both parts.
     complete: HashMap<String, Instant>,
+    /// First time each hop's message of each trust passed (partition key header).
+    hops: HashMap<(Hop, String), Instant>,
     last_event: Option<Instant>,
     events: usize,
 }
@@ -61,7 +76,45 @@ impl Watcher {
                 }
             }
         });
+        let subjects = bus.subjects();
+        for (hop, subject) in [
+            (Hop::EvidenceQuality, subjects.evidence_quality()),
+            (Hop::EvidenceResources, subjects.evidence_resources()),
+            (Hop::QualityRated, subjects.quality_rated()),
+            (Hop::UorApproved, subjects.uor_approved()),
+        ] {
+            let mut sub = bus
+                .client()
+                .subscribe(subject)
+                .await
+                .context("failed to watch a hop")?;
+            let sink = seen.clone();
+            tokio::spawn(async move {
+                while let Some(msg) = sub.next().await {
+                    let now = Instant::now();
+                    let Some(key) = msg
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(oversight_runtime::nats::KEY_HEADER))
+                    else {
+                        continue;
+                    };
+                    if let Ok(mut s) = sink.lock() {
+                        s.hops.entry((hop, key.to_string())).or_insert(now);
+                    }
+                }
+            });
+        }
         Ok(Watcher { seen })
+    }
+
+    fn hop_at(&self, hop: Hop, trust: &str) -> Option<Instant> {
+        self.seen
+            .lock()
+            .ok()?
+            .hops
+            .get(&(hop, trust.to_string()))
+            .copied()
     }
 
     fn completed_at(&self, trust: &str) -> Option<Instant> {
@@ -212,6 +265,8 @@ pub async fn nhsi_phase(
 #[derive(Debug, Clone)]
 pub struct LatencyResult {
     pub latencies: Latencies,
+    /// The same samples by hop, each as (what, latencies): where the time goes.
+    pub hops: Vec<(&'static str, Latencies)>,
     pub offered_records_per_s: f64,
     pub records_per_sample: usize,
 }
@@ -280,16 +335,41 @@ pub async fn latency_phase(
     )
     .await?;
     let mut latencies = Latencies::default();
+    let mut hops: Vec<(&'static str, Latencies)> = [
+        "submit → quality evidence published (ingestion)",
+        "quality evidence → quality rating (cqc-quality)",
+        "submit → resources evidence published (ingestion)",
+        "resources evidence → UoR approved (nhsi-resources)",
+        "later part → combined with both parts (combiner)",
+    ]
+    .into_iter()
+    .map(|what| (what, Latencies::default()))
+    .collect();
     let starts = started_at
         .lock()
         .map_err(|_| anyhow::anyhow!("latency map poisoned"))?;
     for t in &trusts {
         if let (Some(s), Some(e)) = (starts.get(&t.code), watcher.completed_at(&t.code)) {
             latencies.push(e.saturating_duration_since(*s));
+            let at = |hop| watcher.hop_at(hop, &t.code);
+            if let (Some(eq), Some(er), Some(qr), Some(ua)) = (
+                at(Hop::EvidenceQuality),
+                at(Hop::EvidenceResources),
+                at(Hop::QualityRated),
+                at(Hop::UorApproved),
+            ) {
+                for (i, (from, to)) in [(*s, eq), (eq, qr), (*s, er), (er, ua), (qr.max(ua), e)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    hops[i].1.push(to.saturating_duration_since(from));
+                }
+            }
         }
     }
     Ok(LatencyResult {
         latencies,
+        hops,
         offered_records_per_s: records_per_s,
         records_per_sample: per_sample,
     })

@@ -239,6 +239,12 @@ impl Results {
             r.latency.latencies.summary(),
             verdict(lat99 < Duration::from_millis(25))
         ));
+        for (what, hop) in &r.latency.hops {
+            out.push_str(&format!(
+                "| end-to-end by hop: {what}, p50 / p99 / p999 | {} | | |\n",
+                hop.summary()
+            ));
+        }
         out.push_str(&format!(
             "| gRPC GetTrustRating at {} req/s offered: p50 / p99 / p999 ({} requests, {} errors, achieved {} req/s) | {} | p99 < 2 ms at 20,000 req/s | {} |\n",
             per_s(r.grpc_rate),
