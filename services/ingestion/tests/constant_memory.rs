@@ -95,6 +95,8 @@ async fn a_64_mib_feed_is_ingested_in_bounded_memory() {
         .env("DATABASE_URL", env.database_url("ingestion").await.unwrap())
         .env("DATA_DIR", env.dir().join("ingestion"))
         .env("GRPC_ADDR", "127.0.0.1:0")
+        // Authentication fails closed; this test is about memory, not callers.
+        .env("AUTH_INSECURE_NO_AUTH", "true")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env_remove("METRICS_ADDR")
