@@ -738,7 +738,9 @@ impl Events {
     }
 }
 
-/// The fault-free ratings of the whole feed, from the in-process stack (computed once).
+/// The fault-free ratings of the whole feed, from the in-process stack (computed once). Every
+/// test awaits it first, before starting its processes: the first test computes it while nothing
+/// else runs and the others wait, so its deadline is never spent competing with a faulted run.
 async fn reference() -> &'static Finals {
     static REFERENCE: OnceCell<Finals> = OnceCell::const_new();
     REFERENCE
@@ -867,9 +869,6 @@ async fn wait_progress(bus: &Bus, what: &str, reached: impl Fn((u64, u64, u64, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
-    // The fault-free reference first, while nothing else runs: computed once per test binary
-    // (the first test computes it, the others wait), so its deadline is never spent competing
-    // with a faulted run's processes.
     reference().await;
     assert!(
         feed.records() >= 100_000,
@@ -909,9 +908,6 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_server_restart_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
-    // The fault-free reference first, while nothing else runs: computed once per test binary
-    // (the first test computes it, the others wait), so its deadline is never spent competing
-    // with a faulted run's processes.
     reference().await;
     let mut p = Processes::start().await;
     let bus = p.bus().await;
@@ -988,9 +984,6 @@ impl DbOutage {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_stored() {
     let feed = feed();
-    // The fault-free reference first, while nothing else runs: computed once per test binary
-    // (the first test computes it, the others wait), so its deadline is never spent competing
-    // with a faulted run's processes.
     reference().await;
     // A quarter of the feed is enough to show the retries.
     let batches = &feed.batches[..BATCHES / 4];
@@ -1045,9 +1038,6 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_counts() {
     let feed = feed();
-    // The fault-free reference first, while nothing else runs: computed once per test binary
-    // (the first test computes it, the others wait), so its deadline is never spent competing
-    // with a faulted run's processes.
     reference().await;
     let batches = &feed.batches[..1];
     let p = Processes::start().await;

@@ -132,18 +132,18 @@ pub(crate) fn difference(
     }
 }
 
-/// The flags a combined rating `combined` carries.
+/// The flags a combined rating `combined` carries, given its [`difference`] from overall quality.
 pub(crate) fn raise(
     combined: Rating,
+    difference: &Difference,
     input: &CombineInput,
     kqs: &[(KeyQuestion, DatedRating)],
     uor: ApprovedUor,
-    rules: &crate::CombinedRuleSet,
+    max_months_apart: u32,
 ) -> Vec<Flag> {
-    let max_months_apart = rules.max_months_apart;
     let mut flags = Vec::new();
-    if let Difference::ByUor(flag) = difference(combined, input, kqs, &rules.thresholds) {
-        flags.push(flag);
+    if let Difference::ByUor(flag) = difference {
+        flags.push(*flag);
     }
     let good_or_better = combined >= Rating::Good;
     if good_or_better

@@ -380,15 +380,15 @@ pub fn combine(input: &CombineInput, as_of: NaiveDate, rules: &CombinedRuleSet) 
     let agg = aggregate
         .unwrap_or_else(|| oversight_rating::aggregate(std::iter::empty(), &rules.thresholds));
     let combined = agg.rating;
-    let flags = match (combined, input.uor) {
-        (Some(c), Some(uor)) => flags::raise(c, input, &kqs, uor, rules),
+    let difference = combined.map(|c| flags::difference(c, input, &kqs, &rules.thresholds));
+    let flags = match (combined, &difference, input.uor) {
+        (Some(c), Some(d), Some(uor)) => {
+            flags::raise(c, d, input, &kqs, uor, rules.max_months_apart)
+        }
         _ => Vec::new(),
     };
     notes.extend(flags.iter().copied().map(Note::Flag));
-    if let Some(c) = combined
-        && let flags::Difference::NotByUor { quality, would_be } =
-            flags::difference(c, input, &kqs, &rules.thresholds)
-    {
+    if let Some(flags::Difference::NotByUor { quality, would_be }) = difference {
         notes.push(Note::DiffersNotByUor { quality, would_be });
     }
     CombinedOutcome {
