@@ -1,86 +1,9 @@
-//! Published decisions beside computed ratings (DOMAIN.md §2.4): finding an entity's rating in the
-//! rules' result, and laying final decisions over it for publication. No IO.
+//! Stored decisions (DOMAIN.md §2.4) as the rules' judgements. What a decision does to the
+//! published ratings is `cqc_rules::publish`'s to decide. No IO.
 
-use std::collections::BTreeMap;
-
-use chrono::NaiveDate;
-use cqc_rules::explain::{Note, Rule};
-use cqc_rules::{
-    CqcExplanation, Entity, Judgement, RatedResult, Stage, TrustQuality, check_departure,
-};
-use oversight_rating::{KeyQuestion, KeyQuestionMap, Rating};
+use cqc_rules::{Entity, Judgement, check_departure};
 
 use crate::store::{EntityKey, EntityKind, JudgementRow};
-
-/// The key questions and overall of one entity in the rules' result.
-type Node<'a> = (&'a KeyQuestionMap<RatedResult>, &'a RatedResult);
-type NodeMut<'a> = (&'a mut KeyQuestionMap<RatedResult>, &'a mut RatedResult);
-
-/// An entity's ratings in `q`, or `None` if the rules rated no such entity.
-pub fn node<'a>(q: &'a TrustQuality, e: &EntityKey) -> Option<Node<'a>> {
-    match e.kind {
-        EntityKind::Trust => Some((&q.key_questions, &q.overall)),
-        EntityKind::Location => q
-            .locations
-            .iter()
-            .find(|l| l.id.as_str() == e.location_id)
-            .map(|l| (&l.key_questions, &l.overall)),
-        EntityKind::Service => {
-            let services = if q.trust_type.has_location_level() {
-                &q.locations
-                    .iter()
-                    .find(|l| l.id.as_str() == e.location_id)?
-                    .services
-            } else {
-                &q.services
-            };
-            services
-                .iter()
-                .find(|s| s.service.as_str() == e.service_id)
-                .map(|s| (&s.key_questions, &s.overall))
-        }
-    }
-}
-
-fn node_mut<'a>(q: &'a mut TrustQuality, e: &EntityKey) -> Option<NodeMut<'a>> {
-    match e.kind {
-        EntityKind::Trust => Some((&mut q.key_questions, &mut q.overall)),
-        EntityKind::Location => q
-            .locations
-            .iter_mut()
-            .find(|l| l.id.as_str() == e.location_id)
-            .map(|l| (&mut l.key_questions, &mut l.overall)),
-        EntityKind::Service => {
-            let services = if q.trust_type.has_location_level() {
-                &mut q
-                    .locations
-                    .iter_mut()
-                    .find(|l| l.id.as_str() == e.location_id)?
-                    .services
-            } else {
-                &mut q.services
-            };
-            services
-                .iter_mut()
-                .find(|s| s.service.as_str() == e.service_id)
-                .map(|s| (&mut s.key_questions, &mut s.overall))
-        }
-    }
-}
-
-/// What the rules computed for an entity's key question (`None`: overall): `None` when the entity
-/// is not rated at all, `Some(None)` when it is but this rating is "no rating".
-pub fn computed(
-    q: &TrustQuality,
-    e: &EntityKey,
-    key_question: Option<KeyQuestion>,
-) -> Option<Option<Rating>> {
-    let (kqs, overall) = node(q, e)?;
-    Some(match key_question {
-        None => overall.rating,
-        Some(kq) => kqs.get(&kq).and_then(|r| r.rating),
-    })
-}
 
 /// A stored entity as the rules name it.
 pub fn rules_entity(e: &EntityKey) -> Result<Entity, oversight_rating::IdError> {
@@ -124,65 +47,17 @@ pub fn is_departure(row: &JudgementRow) -> bool {
     )
 }
 
-/// Lays the latest final decision of each entity and key question (decided on or before `as_of`,
-/// if given) over the computed ratings, so that what is published is what CQC decided. A decision
-/// applies while the ratings beneath it are not newer than the decision: a later inspection
-/// makes the rules' rating stand again (and says so). Each change is noted in the explanation;
-/// the computed rating stays in the rule text.
-pub fn apply_final_decisions(
-    q: &mut TrustQuality,
-    rows: &[JudgementRow],
-    as_of: Option<NaiveDate>,
-) {
-    let mut latest: BTreeMap<(&EntityKey, Option<KeyQuestion>), &JudgementRow> = BTreeMap::new();
-    for row in rows.iter().filter(|r| {
-        r.stage == Stage::Final
-            && r.entity.trust == q.trust
-            && as_of.is_none_or(|d| r.decided_on <= d)
-    }) {
-        // Rows come oldest first within each history.
-        latest.insert((&row.entity, row.key_question), row);
-    }
-    let rule_set = q.overall.explanation.rule_set.clone();
-    for ((entity, kq), row) in latest {
-        let Some((kqs, overall)) = node_mut(q, entity) else {
-            continue;
-        };
-        // An overall with no date of its own (the trust overall when the previous rating stands)
-        // is as new as the key questions beneath it.
-        let beneath = kqs.values().filter_map(|r| r.date).max();
-        let target = match kq {
-            None => overall,
-            Some(k) => kqs.entry(k).or_insert_with(|| RatedResult {
-                rating: None,
-                date: None,
-                percent: None,
-                explanation: CqcExplanation::new(rule_set.clone(), Rule::NothingRatedBeneath),
-            }),
-        };
-        if target.rating == Some(row.published) {
-            continue;
-        }
-        let as_new_as = match kq {
-            None => target.date.or(beneath),
-            Some(_) => target.date,
-        };
-        if as_new_as.is_some_and(|d| d > row.decided_on) {
-            target.explanation.notes.push(Note::FinalDecisionLapsed {
-                decided_on: row.decided_on,
-                key_question: kq,
-                published: row.published,
-            });
-            continue;
-        }
-        target.explanation.notes.push(Note::PublishedDeparture {
-            decided_on: row.decided_on,
-            computed: target.rating,
-            published: row.published,
-            rationale: row.rationale.clone(),
-        });
-        target.rating = Some(row.published);
-        // A rating carries the date of the report that set it: here, the decision.
-        target.date = target.date.or(Some(row.decided_on));
-    }
+/// The stored decisions of a trust as the rules' judgements, in the order recorded. A stored row
+/// whose ids no longer parse (never written by this service) is logged and left out.
+pub fn judgements(rows: &[JudgementRow]) -> Vec<Judgement> {
+    rows.iter()
+        .filter_map(|row| match judgement(row) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                tracing::warn!(trust = %row.entity.trust, location = %row.entity.location_id,
+                    service = %row.entity.service_id, error = %e, "stored decision not applied");
+                None
+            }
+        })
+        .collect()
 }

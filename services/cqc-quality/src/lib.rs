@@ -6,8 +6,8 @@
 //!   actions, merged services and published decisions; get ratings as of a date; list departures).
 //! - [`commands`]: requests parsed and validated at the edge, naming the field on error.
 //! - [`rating`]: the core: record, re-rate the trust, publish a new version only when it changed.
-//! - [`judging`]: published decisions beside the computed ratings (no IO).
-//! - [`store`]: the tables of `migrations/`.
+//! - [`judging`]: stored decisions as the rules' judgements (no IO; `cqc_rules::publish` applies them).
+//! - [`store`]: the tables of `migrations/`: SQL and decoding only.
 
 pub mod api;
 pub mod commands;

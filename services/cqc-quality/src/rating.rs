@@ -2,8 +2,11 @@
 //! and publish a new version of a trust's quality rating when (and only when) it changed.
 
 use chrono::NaiveDate;
-use cqc_rules::explain::{LimiterApplied, LimiterBeneath, Note, Rule};
-use cqc_rules::{Judgement, OverallBasis, RatedResult, RuleSet, TrustQuality, TrustType};
+use cqc_rules::publish::{self, PublishedOverall};
+use cqc_rules::{
+    Judgement, MergedRecord, RatedResult, RuleSet, TrustEvidence, TrustQuality, TrustRecords,
+    TrustType,
+};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
@@ -388,15 +391,17 @@ impl Rater {
         let quality = self
             .compute(&entity.trust, trust_type, Some(cmd.decided_on))
             .await?;
-        let computed = judging::computed(&quality, &entity, cmd.key_question).ok_or_else(|| {
-            RecordError::NotFound(format!(
-                "entity: {} of trust {} has no ratings on or before {}",
-                describe(&entity),
-                entity.trust,
-                cmd.decided_on
-            ))
-        })?;
         let rules_entity = judging::rules_entity(&entity).map_err(anyhow::Error::new)?;
+        let computed = quality
+            .rating_of(&rules_entity, cmd.key_question)
+            .ok_or_else(|| {
+                RecordError::NotFound(format!(
+                    "entity: {} of trust {} has no ratings on or before {}",
+                    describe(&entity),
+                    entity.trust,
+                    cmd.decided_on
+                ))
+            })?;
         // The rules decide whether this is a departure, and reject one without a rationale.
         Judgement::new(
             rules_entity,
@@ -499,7 +504,7 @@ impl Rater {
         trust_type: TrustType,
         as_of: Option<NaiveDate>,
     ) -> Result<TrustQuality, RecordError> {
-        let evidence = store::evidence(&self.pool, trust, trust_type, as_of).await?;
+        let evidence = evidence(&self.pool, trust, trust_type, as_of).await?;
         let latest_report = evidence
             .locations
             .iter()
@@ -519,7 +524,7 @@ impl Rater {
                 .unwrap_or_else(oversight_runtime::time::today),
         };
         let mut quality = cqc_rules::rate_trust(&evidence, as_of, &rules);
-        note_limiters(&mut quality);
+        publish::note_limiters_beneath(&mut quality);
         Ok(quality)
     }
 
@@ -568,14 +573,11 @@ impl Rater {
             .await
             .map_err(|e| anyhow::anyhow!("failed to rate {trust}: {e}"))?;
         let decisions = store::judgements(&self.pool, Some(trust)).await?;
-        judging::apply_final_decisions(&mut quality, &decisions, None);
-        let mut event = to_event(&quality, &name, &region);
-        if let OverallBasis::PreviousStands { reason } = &quality.overall_basis
-            && quality.overall.rating.is_none()
-            && let Some(previous) = self.previous_overall(trust).await?
-        {
-            event.overall = Some(carried_forward(previous, reason));
+        publish::apply_final_decisions(&mut quality, &judging::judgements(&decisions), None);
+        if publish::carries_forward(&quality) {
+            publish::carry_forward(&mut quality, self.previous_overall(trust).await?);
         }
+        let event = to_event(&quality, &name, &region);
         let fp = fingerprint(&event.encode_to_vec());
         let subject = self.subjects.quality_rated();
         let key = trust.to_string();
@@ -604,13 +606,16 @@ impl Rater {
     async fn previous_overall(
         &self,
         trust: &TrustCode,
-    ) -> anyhow::Result<Option<common::DatedRating>> {
+    ) -> anyhow::Result<Option<PublishedOverall>> {
         for stored in self.outbox.history(trust.as_str()).await?.iter().rev() {
             let e = pb::QualityRatingIssued::decode(stored.payload.as_slice())?;
             if let Some(o) = e.overall
-                && o.rating != common::Rating::Unspecified as i32
+                && let Some(rating) = convert::real_rating(o.rating)
             {
-                return Ok(Some(o));
+                return Ok(Some(PublishedOverall {
+                    rating,
+                    date: oversight_runtime::time::parse_date(&o.report_date),
+                }));
             }
         }
         Ok(None)
@@ -626,6 +631,47 @@ impl Rater {
             None => Ok(None),
         }
     }
+}
+
+/// Everything recorded about a trust, as the rules read it (the store reads, nothing decided).
+pub async fn records(
+    pool: &AnyPool,
+    trust: &TrustCode,
+    trust_type: TrustType,
+) -> Result<TrustRecords, RecordError> {
+    let merged = store::merged_services(pool, trust)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok(MergedRecord {
+                location: store::stored_location(&m.location_id)?,
+                service: m.service_id,
+                exclusion: m.exclusion,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?;
+    Ok(TrustRecords {
+        trust: trust.clone(),
+        trust_type,
+        ratings: store::service_ratings(pool, trust).await?,
+        actions: store::enforcement_actions(pool, trust).await?,
+        merged,
+        well_led: store::well_led_assessments(pool, trust).await?,
+    })
+}
+
+/// The rules' evidence for a trust as of `as_of` (every enforcement action when `None`): the
+/// records, with `cqc_rules` deciding which limiter and exclusion applies where.
+pub async fn evidence(
+    pool: &AnyPool,
+    trust: &TrustCode,
+    trust_type: TrustType,
+    as_of: Option<NaiveDate>,
+) -> Result<TrustEvidence, RecordError> {
+    records(pool, trust, trust_type)
+        .await?
+        .evidence(as_of)
+        .map_err(|e| RecordError::Other(anyhow::anyhow!("stored records of {trust}: {e}")))
 }
 
 /// Validate one piece of quality evidence (parse at the edge; inside, it is trusted).
@@ -707,76 +753,6 @@ async fn store_evidence(
         store::upsert_well_led(tx, &v.trust, *r, *d, &[], &v.evidence_id).await?;
     }
     Ok(())
-}
-
-/// The rules apply limiters at key question × service (DOMAIN.md §2.2) and explain them there;
-/// the location and trust key questions above name them too, so the published trust rating
-/// says which limiter lowered it.
-fn note_limiters(q: &mut TrustQuality) {
-    fn limited(
-        services: &[cqc_rules::ServiceQuality],
-        kq: KeyQuestion,
-    ) -> Vec<(ServiceId, LimiterApplied)> {
-        services
-            .iter()
-            .filter_map(|s| match &s.key_questions.get(&kq)?.explanation.rule {
-                Rule::Judged {
-                    limiter: Some(applied),
-                    ..
-                } => Some((s.service.clone(), (**applied).clone())),
-                _ => None,
-            })
-            .collect()
-    }
-    let beneath = |location: Option<&LocationId>, service, key_question, applied| {
-        Note::LimiterBeneath(Box::new(LimiterBeneath {
-            location: location.cloned(),
-            service,
-            key_question,
-            applied,
-        }))
-    };
-    let mut trust_notes: Vec<(KeyQuestion, Note)> = Vec::new();
-    for l in &mut q.locations {
-        for kq in KeyQuestion::ALL {
-            for (service, applied) in limited(&l.services, kq) {
-                if let Some(r) = l.key_questions.get_mut(&kq) {
-                    r.explanation
-                        .notes
-                        .push(beneath(None, service.clone(), kq, applied.clone()));
-                }
-                trust_notes.push((kq, beneath(Some(&l.id), service, kq, applied)));
-            }
-        }
-    }
-    for kq in KeyQuestion::ALL {
-        for (service, applied) in limited(&q.services, kq) {
-            trust_notes.push((kq, beneath(None, service, kq, applied)));
-        }
-    }
-    for (kq, note) in trust_notes {
-        // Well-led at trust level is never aggregated, so a service limiter does not reach it.
-        if kq != KeyQuestion::WellLed
-            && let Some(r) = q.key_questions.get_mut(&kq)
-        {
-            r.explanation.notes.push(note);
-        }
-    }
-}
-
-/// The previously published trust overall, still standing, with a note saying why (once).
-fn carried_forward(mut previous: common::DatedRating, reason: &str) -> common::DatedRating {
-    let explanation = previous.explanation.get_or_insert_with(Default::default);
-    // The previous overall is on the wire already, in words: it carries this note if it was
-    // carried forward before.
-    let note = Note::OverallCarriedForward {
-        reason: reason.to_string(),
-    }
-    .to_string();
-    if !explanation.notes.contains(&note) {
-        explanation.notes.push(note);
-    }
-    previous
 }
 
 /// An entity in words: "trust RXX", "location RXX01", "service RXX01/urgent".

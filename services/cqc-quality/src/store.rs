@@ -1,13 +1,13 @@
-//! cqc-quality's tables (see `migrations/`).
-
-use std::collections::BTreeMap;
+//! cqc-quality's tables (see `migrations/`): SQL and decoding only. What the rows mean (which
+//! limiter applies, which exclusion, which decision is published) is `cqc_rules`' to decide.
 
 use chrono::NaiveDate;
+pub use cqc_rules::ActionKind;
 use cqc_rules::{
-    EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion,
-    QualityStatementScore, ServiceEvidence, Stage, TrustEvidence, TrustType, WellLedAssessment,
+    ActionRecord, KqServiceRating, MergedExclusion, QualityStatementScore, RatingRecord, Stage,
+    TrustType, WellLedAssessment,
 };
-use oversight_rating::{KeyQuestion, Rating, RatingValue, ServiceId, TrustCode};
+use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 /// One KQ × service rating row.
@@ -159,17 +159,18 @@ fn decode<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> sqlx::Result<
     r.map_err(|e| sqlx::Error::Decode(format!("stored {what} is invalid: {e}").into()))
 }
 
-/// Everything stored about a trust, as the rules' input: service ratings with the limiters of
-/// the enforcement actions dated on or before `as_of` (all of them when `None`), merged-service
-/// exclusions, and well-led assessments.
-pub async fn evidence(
-    pool: &AnyPool,
-    trust: &TrustCode,
-    trust_type: TrustType,
-    as_of: Option<NaiveDate>,
-) -> sqlx::Result<TrustEvidence> {
-    let actions = enforcement_actions(pool, trust).await?;
-    let merged = merged_services(pool, trust).await?;
+/// A stored location id: `None` for `""` (a trust-wide service).
+pub fn stored_location(s: &str) -> sqlx::Result<Option<LocationId>> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        decode(s.parse(), "location id").map(Some)
+    }
+}
+
+/// A trust's key question × service ratings, ordered by location, service, key question and
+/// report date (the order [`cqc_rules::TrustRecords`] reads them in).
+pub async fn service_ratings(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Vec<RatingRecord>> {
     let rows = sqlx::query(
         "SELECT location_id, location_name, service_id, key_question, rating, report_date, statement_scores
          FROM cqc_service_ratings WHERE trust_code = $1 ORDER BY location_id, service_id, key_question, report_date",
@@ -177,134 +178,74 @@ pub async fn evidence(
     .bind(trust.as_str())
     .fetch_all(pool)
     .await?;
-    // location → (name, service → ratings)
-    let mut locations: BTreeMap<String, (String, BTreeMap<String, Vec<KqServiceRating>>)> =
-        BTreeMap::new();
-    for r in rows {
-        let location_id: String = r.try_get("location_id")?;
-        let location_name: String = r.try_get("location_name")?;
-        let service_id: String = r.try_get("service_id")?;
-        let kq: String = r.try_get("key_question")?;
-        let rating: String = r.try_get("rating")?;
-        let date: String = r.try_get("report_date")?;
-        let scores: String = r.try_get("statement_scores")?;
-        let entry = locations
-            .entry(location_id)
-            .or_insert_with(|| (String::new(), BTreeMap::new()));
-        if !location_name.is_empty() {
-            entry.0 = location_name;
-        }
-        entry
-            .1
-            .entry(service_id)
-            .or_default()
-            .push(KqServiceRating {
-                key_question: decode(kq.parse(), "key question")?,
+    rows.iter()
+        .map(|r| {
+            let location_id: String = r.try_get("location_id")?;
+            let service: String = r.try_get("service_id")?;
+            let kq: String = r.try_get("key_question")?;
+            let rating: String = r.try_get("rating")?;
+            let date: String = r.try_get("report_date")?;
+            let scores: String = r.try_get("statement_scores")?;
+            Ok(RatingRecord {
+                location: stored_location(&location_id)?,
+                location_name: r.try_get("location_name")?,
+                service: decode(service.parse(), "service id")?,
+                rating: KqServiceRating {
+                    key_question: decode(kq.parse(), "key question")?,
+                    rating: decode(rating.parse(), "rating")?,
+                    report_date: stored_date(&date)?,
+                    limiter: None,
+                    statement_scores: stored_scores(&scores)?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A trust's well-led assessments, oldest first.
+pub async fn well_led_assessments(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Vec<WellLedAssessment>> {
+    let rows = sqlx::query(
+        "SELECT report_date, rating, statement_scores FROM cqc_well_led_assessments WHERE trust_code = $1 ORDER BY report_date",
+    )
+    .bind(trust.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let date: String = r.try_get("report_date")?;
+            let rating: String = r.try_get("rating")?;
+            let scores: String = r.try_get("statement_scores")?;
+            Ok(WellLedAssessment {
                 rating: decode(rating.parse(), "rating")?,
                 report_date: stored_date(&date)?,
-                limiter: None,
                 statement_scores: stored_scores(&scores)?,
-            });
-    }
-    let mut location_evidence = Vec::new();
-    // For trusts without a location level an empty location names the trust-wide service,
-    // wherever it was registered.
-    let trust_wide = !trust_type.has_location_level();
-    let at = |stored: &str, given: &str| stored == given || (trust_wide && given.is_empty());
-    for a in actions
-        .iter()
-        .filter(|a| as_of.is_none_or(|d| a.action_date <= d))
-    {
-        let standing = locations
-            .iter_mut()
-            .filter(|(id, _)| at(id, &a.location_id))
-            .filter_map(|(_, (_, services))| services.get_mut(a.service_id.as_str()))
-            .flat_map(|ratings| ratings.iter_mut())
-            .filter(|r| r.key_question == a.key_question && r.report_date <= a.action_date)
-            .max_by_key(|r| r.report_date);
-        if let Some(r) = standing {
-            let limiter = a.limiter();
-            // One limiter per rating: the strictest stands (enforcement action over requirement
-            // notice); among equals the later action (actions are ordered by date).
-            if r.limiter.as_ref().is_none_or(|l| limiter.cap() <= l.cap()) {
-                r.limiter = Some(limiter);
-            }
-        }
-    }
-    for (id, (name, services)) in locations {
-        // Trusts without a location level store services under an empty location id; they still
-        // need a location entry for the rules, named after the trust.
-        let loc_id = if id.is_empty() {
-            format!("{}HQ", trust.as_str())
-        } else {
-            id.clone()
-        };
-        let mut svc = Vec::new();
-        for (service, ratings) in services {
-            let merged_from = merged
-                .iter()
-                .find(|m| at(&id, &m.location_id) && m.service_id.as_str() == service)
-                .map(|m| m.exclusion.clone());
-            svc.push(ServiceEvidence {
-                service: decode(service.parse(), "service id")?,
-                ratings,
-                merged_from,
-            });
-        }
-        location_evidence.push(LocationEvidence {
-            id: decode(loc_id.parse(), "location id")?,
-            name: (!name.is_empty()).then_some(name),
-            services: svc,
-        });
-    }
-    let wl_rows = sqlx::query("SELECT report_date, rating, statement_scores FROM cqc_well_led_assessments WHERE trust_code = $1 ORDER BY report_date")
-        .bind(trust.as_str())
-        .fetch_all(pool)
-        .await?;
-    let mut well_led = Vec::new();
-    for r in wl_rows {
-        let date: String = r.try_get("report_date")?;
-        let rating: String = r.try_get("rating")?;
-        let scores: String = r.try_get("statement_scores")?;
-        well_led.push(WellLedAssessment {
-            rating: decode(rating.parse(), "rating")?,
-            report_date: stored_date(&date)?,
-            statement_scores: stored_scores(&scores)?,
-        });
-    }
-    Ok(TrustEvidence {
-        trust: trust.clone(),
-        trust_type,
-        locations: location_evidence,
-        well_led,
-    })
+            })
+        })
+        .collect()
 }
 
 /// The kind of a limiter as stored (`requirement_notice`, `warning_notice`, `condition`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ActionKind {
-    RequirementNotice,
-    WarningNotice,
-    Condition,
+fn action_kind_str(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::RequirementNotice => "requirement_notice",
+        ActionKind::WarningNotice => "warning_notice",
+        ActionKind::Condition => "condition",
+    }
 }
 
-impl ActionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::RequirementNotice => "requirement_notice",
-            ActionKind::WarningNotice => "warning_notice",
-            ActionKind::Condition => "condition",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ActionKind> {
-        Some(match s {
-            "requirement_notice" => ActionKind::RequirementNotice,
-            "warning_notice" => ActionKind::WarningNotice,
-            "condition" => ActionKind::Condition,
-            _ => return None,
-        })
-    }
+fn stored_action_kind(s: &str) -> sqlx::Result<ActionKind> {
+    decode(
+        match s {
+            "requirement_notice" => Ok(ActionKind::RequirementNotice),
+            "warning_notice" => Ok(ActionKind::WarningNotice),
+            "condition" => Ok(ActionKind::Condition),
+            _ => Err(format!("unknown kind {s:?}")),
+        },
+        "enforcement kind",
+    )
 }
 
 /// An enforcement action or requirement notice on a key question × service (DOMAIN.md §2.2).
@@ -318,24 +259,6 @@ pub struct EnforcementActionRow {
     pub reason: String,
     pub action_date: NaiveDate,
     pub recorded_by: String,
-}
-
-impl EnforcementActionRow {
-    /// The rules' limiter, with the action's date in its reason.
-    pub fn limiter(&self) -> Limiter {
-        let reason = format!("{}, {}", self.reason, self.action_date);
-        match self.kind {
-            ActionKind::RequirementNotice => Limiter::RequirementNotice { reason },
-            ActionKind::WarningNotice => Limiter::EnforcementAction {
-                action: EnforcementKind::WarningNotice,
-                reason,
-            },
-            ActionKind::Condition => Limiter::EnforcementAction {
-                action: EnforcementKind::Condition,
-                reason,
-            },
-        }
-    }
 }
 
 /// A service from a previously separate organisation (DOMAIN.md §2.3).
@@ -494,7 +417,7 @@ pub async fn upsert_enforcement_action(
     .bind(a.service_id.as_str())
     .bind(a.key_question.camel())
     .bind(a.action_date.to_string())
-    .bind(a.kind.as_str())
+    .bind(action_kind_str(a.kind))
     .bind(&a.reason)
     .bind(&a.recorded_by)
     .bind(oversight_runtime::time::now_rfc3339())
@@ -503,13 +426,14 @@ pub async fn upsert_enforcement_action(
     Ok(())
 }
 
-/// A trust's enforcement actions, oldest first.
+/// A trust's enforcement actions, oldest first (on one date, by location, service, key question
+/// and kind).
 pub async fn enforcement_actions(
     pool: &AnyPool,
     trust: &TrustCode,
-) -> sqlx::Result<Vec<EnforcementActionRow>> {
+) -> sqlx::Result<Vec<ActionRecord>> {
     let rows = sqlx::query(
-        "SELECT location_id, service_id, key_question, action_date, kind, reason, recorded_by
+        "SELECT location_id, service_id, key_question, action_date, kind, reason
          FROM cqc_enforcement_actions WHERE trust_code = $1
          ORDER BY action_date, location_id, service_id, key_question, kind",
     )
@@ -518,21 +442,18 @@ pub async fn enforcement_actions(
     .await?;
     rows.iter()
         .map(|r| {
+            let location_id: String = r.try_get("location_id")?;
             let service: String = r.try_get("service_id")?;
             let kq: String = r.try_get("key_question")?;
             let date: String = r.try_get("action_date")?;
             let kind: String = r.try_get("kind")?;
-            Ok(EnforcementActionRow {
-                location_id: r.try_get("location_id")?,
-                service_id: decode(service.parse(), "service id")?,
+            Ok(ActionRecord {
+                location: stored_location(&location_id)?,
+                service: decode(service.parse(), "service id")?,
                 key_question: decode(kq.parse(), "key question")?,
-                kind: decode(
-                    ActionKind::parse(&kind).ok_or(format!("unknown kind {kind:?}")),
-                    "enforcement kind",
-                )?,
+                kind: stored_action_kind(&kind)?,
                 reason: r.try_get("reason")?,
                 action_date: stored_date(&date)?,
-                recorded_by: r.try_get("recorded_by")?,
             })
         })
         .collect()

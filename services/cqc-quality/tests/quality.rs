@@ -153,7 +153,7 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     );
 
     // Each action limits the rating standing on its date.
-    let ev = store::evidence(&pool, &trust, RulesTrustType::Acute, None)
+    let ev = cqc_quality::rating::evidence(&pool, &trust, RulesTrustType::Acute, None)
         .await
         .unwrap();
     let urgent = &ev.locations[0].services[0];
@@ -194,7 +194,7 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
         Some(Limiter::EnforcementAction { .. })
     ));
     // As of a date before the warning notice, it does not apply yet.
-    let before = store::evidence(
+    let before = cqc_quality::rating::evidence(
         &pool,
         &trust,
         RulesTrustType::Acute,

@@ -55,6 +55,11 @@ pub enum Rule {
     PreviousOverallStands,
     /// A published decision about a rating that has nothing rated beneath it.
     NothingRatedBeneath,
+    /// The trust overall is not re-rated and the one published before stands (§2.3).
+    CarriedForward {
+        /// The trust overall published before.
+        published: Rating,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -89,6 +94,9 @@ impl fmt::Display for Rule {
             }
             Rule::PreviousOverallStands => write!(f, "{PREVIOUS_STANDS} → no rating"),
             Rule::NothingRatedBeneath => f.write_str("nothing rated beneath → no rating"),
+            Rule::CarriedForward { published } => {
+                write!(f, "the trust overall published before stands → {published}")
+            }
         }
     }
 }
@@ -316,6 +324,8 @@ pub enum Label {
     KeyQuestion(KeyQuestion),
     /// The trust-level well-led assessment.
     TrustWellLedAssessment,
+    /// The trust overall published before (carried forward, §2.3).
+    PublishedTrustOverall,
 }
 
 impl fmt::Display for Label {
@@ -330,6 +340,7 @@ impl fmt::Display for Label {
             Label::LocationWithoutMerged(l) => write!(f, "{l} without merged services"),
             Label::KeyQuestion(kq) => kq.fmt(f),
             Label::TrustWellLedAssessment => f.write_str("trust well-led assessment"),
+            Label::PublishedTrustOverall => f.write_str("trust overall published before"),
         }
     }
 }

@@ -7,6 +7,12 @@
 //!   service → service → location → trust), each rating with its explanation as data
 //!   ([`explain`]: the rule, the inputs and the notes, rendered to sentences only at the edges).
 //! - [`judgement`]: published decisions beside computed ones; departures need a rationale.
+//! - [`records`]: what a service records about a trust (ratings, enforcement actions, merged
+//!   services, well-led assessments) and the rules that make them [`TrustEvidence`]: which
+//!   limiter applies to which rating, which exclusion to which service.
+//! - [`publish`]: from computed ratings to what CQC publishes: limiters named above the rating
+//!   they lowered, final decisions laid over the computed ratings, the previous trust overall
+//!   carried forward.
 //! - [`cqc_api`]: CQC's public API JSON (locations, providers) and its mapping to evidence.
 //! - [`audit`]: the ratings auditor behind `oversight rate FILE...`.
 //!
@@ -32,7 +38,9 @@ mod error;
 mod evidence;
 pub mod explain;
 pub mod judgement;
+pub mod publish;
 mod rate;
+pub mod records;
 mod rule_set;
 mod saf;
 pub mod serde_cqc;
@@ -50,6 +58,7 @@ pub use rate::{
     LocationQuality, OverallBasis, RatedResult, ServiceQuality, TrustQuality, rate_service,
     rate_trust,
 };
+pub use records::{ActionKind, ActionRecord, MergedRecord, RatingRecord, TrustRecords};
 pub use rule_set::{
     CQC_2018, QualityStatementScore, RuleSet, SAF_2023, SafBands, Scoring, Selection, newest_area,
     saf_percent,
