@@ -388,8 +388,21 @@ impl Rater {
             // Services of trusts without a location level are trust-wide.
             entity.location_id.clear();
         }
+        // What the rules compute here: with CQC's earlier final decisions about other ratings of
+        // the trust flowing up into it (§2.4), not this rating's own.
+        let others: Vec<JudgementRow> = store::judgements(&self.pool, Some(&entity.trust))
+            .await?
+            .into_iter()
+            .filter(|j| !(j.entity == entity && j.key_question == cmd.key_question))
+            .collect();
+        let others = judging::judgements(&others);
         let quality = self
-            .compute(&entity.trust, trust_type, Some(cmd.decided_on))
+            .compute(
+                &entity.trust,
+                trust_type,
+                Some(cmd.decided_on),
+                Some((&others, Some(cmd.decided_on))),
+            )
             .await?;
         let rules_entity = judging::rules_entity(&entity).map_err(anyhow::Error::new)?;
         let computed = quality
@@ -449,7 +462,7 @@ impl Rater {
         as_of: Option<NaiveDate>,
     ) -> Result<RatingsView, RecordError> {
         let (trust_name, trust_type) = self.known_trust(trust).await?;
-        let quality = self.compute(trust, trust_type, as_of).await?;
+        let quality = self.compute(trust, trust_type, as_of, None).await?;
         let decisions = store::judgements(&self.pool, Some(trust))
             .await?
             .into_iter()
@@ -497,12 +510,15 @@ impl Rater {
         RuleSet::select(when, self.rule_set.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
-    /// Rate a trust as of `as_of`, or by default as of its latest evidence (report or action).
+    /// Rate a trust as of `as_of`, or by default as of its latest evidence (report or action):
+    /// as computed, or with final decisions (decided by a date, or all) laid over the ratings so
+    /// that the levels above aggregate them (§2.4).
     async fn compute(
         &self,
         trust: &TrustCode,
         trust_type: TrustType,
         as_of: Option<NaiveDate>,
+        decided: Option<(&[Judgement], Option<NaiveDate>)>,
     ) -> Result<TrustQuality, RecordError> {
         let evidence = evidence(&self.pool, trust, trust_type, as_of).await?;
         let latest_report = evidence
@@ -523,7 +539,12 @@ impl Rater {
                 .max()
                 .unwrap_or_else(oversight_runtime::time::today),
         };
-        let mut quality = cqc_rules::rate_trust(&evidence, as_of, &rules);
+        let mut quality = match decided {
+            None => cqc_rules::rate_trust(&evidence, as_of, &rules),
+            Some((decisions, decided_by)) => {
+                cqc_rules::rate_trust_published(&evidence, as_of, &rules, decisions, decided_by)
+            }
+        };
         publish::note_limiters_beneath(&mut quality);
         Ok(quality)
     }
@@ -568,12 +589,11 @@ impl Rater {
         else {
             anyhow::bail!("unknown trust {trust}");
         };
+        let decisions = judging::judgements(&store::judgements(&self.pool, Some(trust)).await?);
         let mut quality = self
-            .compute(trust, trust_type, None)
+            .compute(trust, trust_type, None, Some((&decisions, None)))
             .await
             .map_err(|e| anyhow::anyhow!("failed to rate {trust}: {e}"))?;
-        let decisions = store::judgements(&self.pool, Some(trust)).await?;
-        publish::apply_final_decisions(&mut quality, &judging::judgements(&decisions), None);
         if publish::carries_forward(&quality) {
             publish::carry_forward(&mut quality, self.previous_overall(trust).await?);
         }

@@ -807,6 +807,60 @@ async fn departure_needs_a_rationale_and_is_listed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_trust_key_question_flows_into_the_published_overall() {
+    // Seeded: trust safe RI, effective, caring, responsive and well-led Good → overall Good.
+    let (svc, mut client, mut events) = Service::seeded().await;
+
+    // CQC publishes trust effective Inadequate, departing from the computed Good.
+    let r = client
+        .record_published_decision(decision(
+            trust_entity("RXX"),
+            KeyQuestion::Effective,
+            Rating::Inadequate,
+            "a serious incident was not investigated",
+            pb::Stage::Final,
+            "2019-06-01",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.decision.unwrap().computed, G as i32);
+    let v3 = events.next().await;
+    assert_eq!(
+        rating(kq(&v3.key_questions, KeyQuestion::Effective)),
+        Rating::Inadequate
+    );
+    // The overall aggregates the published key questions (DOMAIN §2.4, as CQC does): S = RI,
+    // E = I, C = R = W = G: n = 5, X = 2, one inadequate (below X) → Requires improvement (§2.1).
+    assert_eq!(rating(overall(&v3)), RI);
+    let notes = explanation(overall(&v3)).notes.join("\n");
+    assert!(
+        notes.contains("from the computed ratings the rules give Good"),
+        "the computed overall is kept beside it: {notes}"
+    );
+
+    // A CQC overall of RI now follows the rules (the aggregate of what CQC published): no
+    // departure, nothing new to publish.
+    let follows = client
+        .record_published_decision(decision(
+            trust_entity("RXX"),
+            KeyQuestion::Unspecified,
+            RI,
+            "",
+            pb::Stage::Final,
+            "2019-06-01",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let d = follows.decision.unwrap();
+    assert_eq!((d.computed, d.departs), (RI as i32, false));
+    assert_eq!(follows.published_version, 0);
+
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draft_then_final_is_kept_as_history() {
     let svc = Service::start().await;
     let mut client = svc.client().await;

@@ -480,6 +480,9 @@ pub enum Note {
         /// Empty when the decision agreed with nothing to depart from.
         rationale: String,
     },
+    /// This rating aggregates CQC's published ratings beneath it (§2.4: the levels above take
+    /// the published rating, as CQC does); from the computed ratings the rules give `computed`.
+    PublishedBeneath { computed: Option<Rating> },
     /// A final decision that no longer applies: ratings beneath it are newer.
     FinalDecisionLapsed {
         decided_on: NaiveDate,
@@ -633,6 +636,11 @@ impl fmt::Display for Note {
                     write!(f, ": {rationale}")
                 }
             }
+            Note::PublishedBeneath { computed } => write!(
+                f,
+                "aggregates the ratings CQC published beneath it (DOMAIN §2.4); from the computed ratings the rules give {}",
+                computed.map_or("no rating", Rating::cqc_str)
+            ),
             Note::FinalDecisionLapsed {
                 decided_on,
                 key_question,

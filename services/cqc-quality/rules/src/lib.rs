@@ -34,6 +34,7 @@
 
 pub mod audit;
 pub mod cqc_api;
+mod decided;
 mod error;
 mod evidence;
 pub mod explain;
@@ -56,7 +57,7 @@ pub use judgement::{
 };
 pub use rate::{
     LocationQuality, OverallBasis, RatedResult, ServiceQuality, TrustQuality, rate_service,
-    rate_trust,
+    rate_trust, rate_trust_published,
 };
 pub use records::{ActionKind, ActionRecord, MergedRecord, RatingRecord, TrustRecords};
 pub use rule_set::{

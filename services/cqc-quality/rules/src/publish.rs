@@ -1,9 +1,8 @@
 //! From the computed ratings to what CQC publishes for a trust: limiters named at every level
-//! above the rating they lowered (§2.2), final decisions laid over the computed ratings (§2.4),
-//! and the previously published trust overall carried forward while the trust is not re-rated
-//! (§2.3). Pure: the service reads the records and the published history, the rules decide.
-
-use std::collections::BTreeMap;
+//! above the rating they lowered (§2.2) and the previously published trust overall carried
+//! forward while the trust is not re-rated (§2.3). Final decisions (§2.4) are laid over the
+//! ratings while rating ([`crate::rate_trust_published`]), so the levels above aggregate them.
+//! Pure: the service reads the records and the published history, the rules decide.
 
 use chrono::NaiveDate;
 use oversight_rating::{
@@ -11,7 +10,7 @@ use oversight_rating::{
 };
 
 use crate::explain::{CqcExplanation, Input, Label, LimiterApplied, LimiterBeneath, Note, Rule};
-use crate::judgement::{Entity, Judgement, Stage};
+use crate::judgement::Entity;
 use crate::rate::{OverallBasis, RatedResult, ServiceQuality, TrustQuality};
 
 /// Names, at every level above a key question × service, the limiters that lowered a rating
@@ -115,9 +114,6 @@ pub fn carry_forward(q: &mut TrustQuality, previous: Option<PublishedOverall>) {
     };
 }
 
-/// The key questions and overall of one entity.
-type NodeMut<'a> = (&'a mut KeyQuestionMap<RatedResult>, &'a mut RatedResult);
-
 impl TrustQuality {
     /// The key questions and overall of an entity of this trust, if the rules rated it.
     fn node(&self, e: &Entity) -> Option<(&KeyQuestionMap<RatedResult>, &RatedResult)> {
@@ -150,42 +146,6 @@ impl TrustQuality {
         }
     }
 
-    fn node_mut(&mut self, e: &Entity) -> Option<NodeMut<'_>> {
-        match e {
-            Entity::Trust(t) => {
-                (*t == self.trust).then_some((&mut self.key_questions, &mut self.overall))
-            }
-            Entity::Location(id) => self
-                .locations
-                .iter_mut()
-                .find(|l| l.id == *id)
-                .map(|l| (&mut l.key_questions, &mut l.overall)),
-            Entity::Service {
-                trust,
-                location,
-                service,
-            } => {
-                if *trust != self.trust {
-                    return None;
-                }
-                let services = if self.trust_type.has_location_level() {
-                    let location = location.as_ref()?;
-                    &mut self
-                        .locations
-                        .iter_mut()
-                        .find(|l| l.id == *location)?
-                        .services
-                } else {
-                    &mut self.services
-                };
-                services
-                    .iter_mut()
-                    .find(|s| s.service == *service)
-                    .map(|s| (&mut s.key_questions, &mut s.overall))
-            }
-        }
-    }
-
     /// What the rules rated an entity's key question (`None`: its overall): `None` when the
     /// entity is not rated at all, `Some(None)` when it is but this rating is "no rating".
     pub fn rating_of(
@@ -199,70 +159,4 @@ impl TrustQuality {
             Some(kq) => kqs.get(&kq).and_then(|r| r.rating),
         })
     }
-}
-
-/// §2.4: what is published is what CQC decided. Lays the latest final decision of each entity and
-/// key question (decided on or before `as_of`, if given; `decisions` in the order recorded, so the
-/// last of a history is its latest) over the computed ratings.
-///
-/// A decision applies while the ratings beneath it are not newer than the decision: a later
-/// inspection makes the rules' rating stand again, noted as [`Note::FinalDecisionLapsed`]. An
-/// applied decision that changes the rating is noted as [`Note::PublishedDeparture`] with the
-/// computed rating beside it (the rule that computed it stays the explanation's rule), and the
-/// rating takes the decision's date if it had none.
-pub fn apply_final_decisions(
-    q: &mut TrustQuality,
-    decisions: &[Judgement],
-    as_of: Option<NaiveDate>,
-) {
-    let mut latest: BTreeMap<(&Entity, Option<KeyQuestion>), &Judgement> = BTreeMap::new();
-    for j in decisions
-        .iter()
-        .filter(|j| j.stage == Stage::Final && as_of.is_none_or(|d| j.decided_on <= d))
-    {
-        latest.insert((&j.entity, j.key_question), j);
-    }
-    let rule_set = q.overall.explanation.rule_set.clone();
-    for ((entity, kq), j) in latest {
-        let Some((kqs, overall)) = q.node_mut(entity) else {
-            continue;
-        };
-        // An overall with no date of its own (the trust overall when the previous rating stands)
-        // is as new as the key questions beneath it.
-        let beneath = kqs.values().filter_map(|r| r.date).max();
-        let target = match kq {
-            None => overall,
-            Some(k) => kqs.entry(k).or_insert_with(|| RatedResult {
-                rating: None,
-                date: None,
-                percent: None,
-                explanation: CqcExplanation::new(rule_set.clone(), Rule::NothingRatedBeneath),
-            }),
-        };
-        decide(target, j, kq.map_or(beneath, |_| None));
-    }
-}
-
-/// Lays one final decision over one rating; `beneath` dates an overall that has no date.
-fn decide(target: &mut RatedResult, j: &Judgement, beneath: Option<NaiveDate>) {
-    if target.rating == Some(j.published) {
-        return;
-    }
-    if target.date.or(beneath).is_some_and(|d| d > j.decided_on) {
-        target.explanation.notes.push(Note::FinalDecisionLapsed {
-            decided_on: j.decided_on,
-            key_question: j.key_question,
-            published: j.published,
-        });
-        return;
-    }
-    target.explanation.notes.push(Note::PublishedDeparture {
-        decided_on: j.decided_on,
-        computed: target.rating,
-        published: j.published,
-        rationale: j.rationale.clone().unwrap_or_default(),
-    });
-    target.rating = Some(j.published);
-    // A rating carries the date of the report that set it: here, the decision.
-    target.date = target.date.or(Some(j.decided_on));
 }

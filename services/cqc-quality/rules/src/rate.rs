@@ -13,6 +13,7 @@ use oversight_rating::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::decided::{Decided, note_computed_beside};
 use crate::evidence::{
     KqServiceRating, Limiter, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType,
     WellLedAssessment,
@@ -21,6 +22,7 @@ use crate::explain::{
     Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, Input, Label,
     LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Percent, Rule,
 };
+use crate::judgement::{Entity, Judgement};
 use crate::rule_set::{QualityStatementScore, RuleSet, SafBands, newest_area, saf_percent};
 use crate::saf::SafPercent;
 
@@ -131,7 +133,42 @@ impl TrustQuality {
 /// inspections move the key questions but not the overall until the next assessment (noted). With
 /// no assessment the overall has no rating and [`OverallBasis::PreviousStands`].
 pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> TrustQuality {
-    let mut levels = rate_levels(evidence, as_of, rules);
+    rate_trust_with(evidence, as_of, rules, &Decided::none())
+}
+
+/// Rates a trust as [`rate_trust`] does, with CQC's final decisions (§2.4) about it decided on or
+/// before `decided_by` (all when `None`; `decisions` in the order recorded) laid over the
+/// ratings level by level, so that each level above aggregates the published rating, as CQC does
+/// (a published service key question counts in its location's key question, a published trust
+/// key question in the trust overall). Each decided rating notes the rating computed beneath it
+/// ([`Note::PublishedDeparture`]); each level whose rating differs from what the computed ratings
+/// give because of a published rating beneath it notes that one ([`Note::PublishedBeneath`]).
+///
+/// A decision applies while the ratings beneath it are not newer than the decision: a later
+/// inspection makes the rules' rating stand again ([`Note::FinalDecisionLapsed`]).
+pub fn rate_trust_published(
+    evidence: &TrustEvidence,
+    as_of: NaiveDate,
+    rules: &RuleSet,
+    decisions: &[Judgement],
+    decided_by: Option<NaiveDate>,
+) -> TrustQuality {
+    let decided = Decided::new(&evidence.trust, decisions, decided_by);
+    if decided.is_empty() {
+        return rate_trust(evidence, as_of, rules);
+    }
+    let mut published = rate_trust_with(evidence, as_of, rules, &decided);
+    note_computed_beside(&mut published, &rate_trust(evidence, as_of, rules));
+    published
+}
+
+fn rate_trust_with(
+    evidence: &TrustEvidence,
+    as_of: NaiveDate,
+    rules: &RuleSet,
+    decided: &Decided,
+) -> TrustQuality {
+    let mut levels = rate_levels(evidence, as_of, rules, decided);
     let (overall, overall_basis) = match latest_well_led(&evidence.well_led, as_of) {
         None => {
             let mut e = CqcExplanation::new(rules.version.clone(), Rule::PreviousOverallStands);
@@ -153,7 +190,7 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
             let mut overall = if later == 0 {
                 overall_of(&levels.key_questions, rules)
             } else {
-                let then = rate_levels(evidence, wl.report_date, rules);
+                let then = rate_levels(evidence, wl.report_date, rules, decided);
                 overall_of(&then.key_questions, rules)
             };
             let well_led_date = wl.report_date;
@@ -173,8 +210,16 @@ pub fn rate_trust(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -
             (overall, OverallBasis::Rerated { well_led_date })
         }
     };
+    let mut overall = overall;
+    decided.overall(|| decided.trust(), &mut overall, &levels.key_questions);
     if let [only] = levels.locations.as_mut_slice() {
         single_location(only, &levels.key_questions, &overall);
+        // The location's own decisions stand over what it takes from the trust.
+        let location = || Some(Entity::Location(only.id.clone()));
+        if let Some(wl) = only.key_questions.get_mut(&KeyQuestion::WellLed) {
+            decided.key_question(location, KeyQuestion::WellLed, wl);
+        }
+        decided.overall(location, &mut only.overall, &only.key_questions);
     }
     TrustQuality {
         trust: evidence.trust.clone(),
@@ -196,7 +241,14 @@ pub fn rate_service(
     as_of: NaiveDate,
     rules: &RuleSet,
 ) -> ServiceQuality {
-    rate_service_group(service, std::iter::empty(), as_of, rules)
+    rate_service_group(
+        service,
+        std::iter::empty(),
+        as_of,
+        rules,
+        None,
+        &Decided::none(),
+    )
 }
 
 /// A rated result as an input of the level above.
@@ -292,13 +344,18 @@ struct Levels {
     services: Vec<ServiceQuality>,
 }
 
-fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> Levels {
+fn rate_levels(
+    evidence: &TrustEvidence,
+    as_of: NaiveDate,
+    rules: &RuleSet,
+    decided: &Decided,
+) -> Levels {
     let mut key_questions = KeyQuestionMap::new();
     let (locations, services) = if evidence.trust_type.has_location_level() {
         let locations: Vec<LocationQuality> = evidence
             .locations
             .iter()
-            .map(|l| rate_location(l, as_of, rules))
+            .map(|l| rate_location(l, as_of, rules, decided))
             .collect();
         let labels: Vec<Arc<LocationLabel>> = locations.iter().map(location_label).collect();
         for kq in aggregated_trust_kqs() {
@@ -356,7 +413,7 @@ fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
             .iter()
             .flat_map(|l| &l.services)
             .collect();
-        let services = rate_services(&all, as_of, rules);
+        let services = rate_services(&all, as_of, rules, None, decided);
         for kq in aggregated_trust_kqs() {
             let inputs = services
                 .iter()
@@ -390,6 +447,7 @@ fn rate_levels(evidence: &TrustEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
         KeyQuestion::WellLed,
         trust_well_led(&evidence.well_led, as_of, rules),
     );
+    decided.key_questions(|| decided.trust(), &mut key_questions, &rules.version);
     Levels {
         key_questions,
         locations,
@@ -410,8 +468,13 @@ fn location_label(l: &LocationQuality) -> Arc<LocationLabel> {
     })
 }
 
-fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> LocationQuality {
-    let services = rate_services(&loc.services, as_of, rules);
+fn rate_location(
+    loc: &LocationEvidence,
+    as_of: NaiveDate,
+    rules: &RuleSet,
+    decided: &Decided,
+) -> LocationQuality {
+    let services = rate_services(&loc.services, as_of, rules, Some(&loc.id), decided);
     let mut key_questions = KeyQuestionMap::new();
     for kq in KeyQuestion::ALL {
         let mut inputs = Vec::with_capacity(services.len());
@@ -422,7 +485,10 @@ fn rate_location(loc: &LocationEvidence, as_of: NaiveDate, rules: &RuleSet) -> L
         }
         key_questions.insert(kq, combine(rules, inputs.into()));
     }
-    let overall = overall_of(&key_questions, rules);
+    let location = || Some(Entity::Location(loc.id.clone()));
+    decided.key_questions(location, &mut key_questions, &rules.version);
+    let mut overall = overall_of(&key_questions, rules);
+    decided.overall(location, &mut overall, &key_questions);
     LocationQuality {
         id: loc.id.clone(),
         name: loc.name.clone(),
@@ -463,6 +529,8 @@ fn rate_services<S: Borrow<ServiceEvidence>>(
     services: &[S],
     as_of: NaiveDate,
     rules: &RuleSet,
+    at: Option<&LocationId>,
+    decided: &Decided,
 ) -> Vec<ServiceQuality> {
     let n = services.len();
     let services = |i: usize| services[i].borrow();
@@ -475,7 +543,14 @@ fn rate_services<S: Borrow<ServiceEvidence>>(
     for group in order.chunk_by(|a, b| a.0 == b.0) {
         if let Some(((_, head), tail)) = group.split_first() {
             let tail = tail.iter().map(|(_, i)| services(*i));
-            rated.push(rate_service_group(services(*head), tail, as_of, rules));
+            rated.push(rate_service_group(
+                services(*head),
+                tail,
+                as_of,
+                rules,
+                at,
+                decided,
+            ));
         }
     }
     rated
@@ -497,6 +572,8 @@ fn rate_service_group<'a>(
     tail: impl Iterator<Item = &'a ServiceEvidence> + Clone,
     as_of: NaiveDate,
     rules: &RuleSet,
+    at: Option<&LocationId>,
+    decided: &Decided,
 ) -> ServiceQuality {
     let members = std::iter::once(head).chain(tail.clone());
     let several = tail.clone().next().is_some();
@@ -591,7 +668,10 @@ fn rate_service_group<'a>(
         }
         key_questions.insert(kq, result);
     }
+    let entity = || decided.service(at, service);
+    decided.key_questions(entity, &mut key_questions, &rules.version);
     let mut overall = overall_of(&key_questions, rules);
+    decided.overall(entity, &mut overall, &key_questions);
     overall.explanation.notes.extend(group_notes);
     let excluded_from_trust = members
         .filter_map(|m| m.merged_from.as_ref())

@@ -487,7 +487,7 @@ fn a_final_decision_replaces_the_computed_rating_with_the_computed_beside_it() {
         five(Some("RXX01"), "urgent", [G; 5], "2019-01-01"),
     );
     let e = r.evidence(None).unwrap();
-    let mut q = rate_trust(&e, d("2019-02-01"), &RuleSet::cqc_2018());
+    let q = rate_trust(&e, d("2019-02-01"), &RuleSet::cqc_2018());
     assert_eq!(
         q.rating_of(&urgent_at_rxx01(), Some(KeyQuestion::Safe)),
         Some(Some(G))
@@ -513,7 +513,13 @@ fn a_final_decision_replaces_the_computed_rating_with_the_computed_beside_it() {
         Stage::Final,
         "2019-02-01",
     );
-    publish::apply_final_decisions(&mut q, &[draft, fin], None);
+    let q = rate_trust_published(
+        &e,
+        d("2019-02-01"),
+        &RuleSet::cqc_2018(),
+        &[draft, fin],
+        None,
+    );
     let safe = &q.locations[0].services[0].key_questions[&KeyQuestion::Safe];
     assert_eq!(safe.rating, Some(RI), "the final decision, not the draft");
     assert!(safe.explanation.notes.contains(&Note::PublishedDeparture {
@@ -535,7 +541,7 @@ fn a_final_decision_lapses_when_a_later_inspection_rates_beneath_it() {
         .concat(),
     );
     let e = r.evidence(None).unwrap();
-    let mut q = rate_trust(&e, d("2019-05-01"), &RuleSet::cqc_2018());
+    let rules = RuleSet::cqc_2018();
     let fin = decision(
         urgent_at_rxx01(),
         Some(KeyQuestion::Safe),
@@ -544,7 +550,13 @@ fn a_final_decision_lapses_when_a_later_inspection_rates_beneath_it() {
         Stage::Final,
         "2019-02-01",
     );
-    publish::apply_final_decisions(&mut q, std::slice::from_ref(&fin), None);
+    let q = rate_trust_published(
+        &e,
+        d("2019-05-01"),
+        &rules,
+        std::slice::from_ref(&fin),
+        None,
+    );
     let safe = &q.locations[0].services[0].key_questions[&KeyQuestion::Safe];
     assert_eq!(safe.rating, Some(G), "the rules' rating stands again");
     assert!(safe.explanation.notes.contains(&Note::FinalDecisionLapsed {
@@ -553,8 +565,7 @@ fn a_final_decision_lapses_when_a_later_inspection_rates_beneath_it() {
         published: RI,
     }));
     // As of a date before the decision, it does not apply at all.
-    let mut q = rate_trust(&e, d("2019-01-15"), &RuleSet::cqc_2018());
-    publish::apply_final_decisions(&mut q, &[fin], Some(d("2019-01-15")));
+    let q = rate_trust_published(&e, d("2019-01-15"), &rules, &[fin], Some(d("2019-01-15")));
     assert_eq!(
         q.locations[0].services[0].key_questions[&KeyQuestion::Safe].rating,
         Some(G)
@@ -570,5 +581,189 @@ fn a_carried_forward_overall_in_words() {
     assert_eq!(
         Label::PublishedTrustOverall.to_string(),
         "trust overall published before"
+    );
+    assert_eq!(
+        Note::PublishedBeneath { computed: Some(G) }.to_string(),
+        "aggregates the ratings CQC published beneath it (DOMAIN §2.4); from the computed ratings the rules give Good"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// §2.4 published decisions flow upward
+
+/// A mental health trust (no location level): one service, all five key questions Good on
+/// 2019-01-10, and a trust-level well-led assessment Good the same day. Trust safe, effective,
+/// caring and responsive aggregate the one service (n = 1: Good), well-led is the assessment
+/// (Good); the overall of five Good is Good.
+fn one_service_trust() -> TrustEvidence {
+    let mut r = records(
+        TrustType::MentalHealth,
+        five(None, "community", [G; 5], "2019-01-10"),
+    );
+    r.well_led = vec![well_led(G, "2019-01-10")];
+    r.evidence(None).unwrap()
+}
+
+fn published_beneath(r: &RatedResult) -> Vec<Option<Rating>> {
+    r.explanation
+        .notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::PublishedBeneath { computed } => Some(*computed),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_published_trust_key_question_changes_the_trust_overall_aggregated_from_it() {
+    let e = one_service_trust();
+    let rules = RuleSet::cqc_2018();
+    let computed = rate_trust(&e, d("2019-01-10"), &rules);
+    assert_eq!(computed.overall.rating, Some(G));
+    // CQC publishes trust safe Inadequate (a departure, with its rationale) on 2019-02-01.
+    let safe_inadequate = decision(
+        Entity::Trust(code()),
+        Some(KeyQuestion::Safe),
+        Some(G),
+        I,
+        Stage::Final,
+        "2019-02-01",
+    );
+    let q = rate_trust_published(&e, d("2019-01-10"), &rules, &[safe_inadequate], None);
+    // Trust KQs as published: S = I, E = C = R = W = G. n = 5, X = 2: one inadequate is below X,
+    // so "RI if any is inadequate" (§2.1) → Requires improvement.
+    assert_eq!(safe(&q), Some(I));
+    assert_eq!(
+        q.overall.rating,
+        Some(RI),
+        "the overall aggregates the published safe"
+    );
+    // The computed one is kept beside it: Good, from the computed key questions.
+    assert_eq!(published_beneath(&q.overall), [Some(G)]);
+    assert!(
+        q.key_questions[&KeyQuestion::Safe]
+            .explanation
+            .notes
+            .iter()
+            .any(|n| matches!(
+                n,
+                Note::PublishedDeparture {
+                    computed: Some(G),
+                    published: I,
+                    ..
+                }
+            ))
+    );
+    // The safe the overall counted is the published one.
+    let counted: Vec<Option<RatingValue>> = q
+        .overall
+        .explanation
+        .inputs
+        .iter()
+        .map(|i| i.value)
+        .collect();
+    assert!(
+        counted.contains(&Some(RatingValue::Rated(I))),
+        "{counted:?}"
+    );
+
+    // A CQC overall of RI agrees with the aggregate of what CQC published: no departure. (What
+    // the rules compute for a new overall decision is the aggregate with the other decisions.)
+    assert_eq!(q.rating_of(&Entity::Trust(code()), None), Some(Some(RI)));
+    let overall_ri = decision(
+        Entity::Trust(code()),
+        None,
+        Some(RI),
+        RI,
+        Stage::Final,
+        "2019-02-01",
+    );
+    assert_eq!(overall_ri.departure(), Ok(None));
+}
+
+#[test]
+fn a_published_service_key_question_flows_to_its_location_and_the_trust() {
+    // Two locations: RXX01 urgent and RXX02 surgery, all Good on 2019-01-10; well-led Good.
+    let mut r = records(
+        TrustType::Acute,
+        [
+            five(Some("RXX01"), "urgent", [G; 5], "2019-01-10"),
+            five(Some("RXX02"), "surgery", [G; 5], "2019-01-10"),
+        ]
+        .concat(),
+    );
+    r.well_led = vec![well_led(G, "2019-01-10")];
+    let e = r.evidence(None).unwrap();
+    let urgent_safe_ri = decision(
+        urgent_at_rxx01(),
+        Some(KeyQuestion::Safe),
+        Some(G),
+        RI,
+        Stage::Final,
+        "2019-02-01",
+    );
+    let q = rate_trust_published(
+        &e,
+        d("2019-01-10"),
+        &RuleSet::cqc_2018(),
+        &[urgent_safe_ri],
+        None,
+    );
+    let rxx01 = q.locations.iter().find(|l| l.id == loc("RXX01")).unwrap();
+    // RXX01 safe: one service, n = 1, X = 1, one RI → RI; Good from the computed ratings.
+    let rxx01_safe = &rxx01.key_questions[&KeyQuestion::Safe];
+    assert_eq!(rxx01_safe.rating, Some(RI));
+    assert_eq!(published_beneath(rxx01_safe), [Some(G)]);
+    // RXX01 overall: S = RI, four Good: n = 5, X = 2, one RI → Good: unchanged, nothing noted.
+    assert_eq!(rxx01.overall.rating, Some(G));
+    assert!(published_beneath(&rxx01.overall).is_empty());
+    // Trust safe: RXX01 RI, RXX02 G: n = 2, X = 1, one RI → RI; Good from the computed ones.
+    assert_eq!(safe(&q), Some(RI));
+    assert_eq!(
+        published_beneath(&q.key_questions[&KeyQuestion::Safe]),
+        [Some(G)]
+    );
+    // Trust overall: S = RI, four Good → Good.
+    assert_eq!(q.overall.rating, Some(G));
+    // RXX02 is untouched.
+    let rxx02 = q.locations.iter().find(|l| l.id == loc("RXX02")).unwrap();
+    assert_eq!(rxx02.key_questions[&KeyQuestion::Safe].rating, Some(G));
+    assert!(published_beneath(&rxx02.key_questions[&KeyQuestion::Safe]).is_empty());
+}
+
+#[test]
+fn drafts_and_decisions_after_the_date_do_not_flow() {
+    let e = one_service_trust();
+    let rules = RuleSet::cqc_2018();
+    let draft = decision(
+        Entity::Trust(code()),
+        Some(KeyQuestion::Safe),
+        Some(G),
+        I,
+        Stage::Draft,
+        "2019-02-01",
+    );
+    let q = rate_trust_published(
+        &e,
+        d("2019-01-10"),
+        &rules,
+        std::slice::from_ref(&draft),
+        None,
+    );
+    assert_eq!(
+        q,
+        rate_trust(&e, d("2019-01-10"), &rules),
+        "a draft is not published"
+    );
+    let fin = Judgement {
+        stage: Stage::Final,
+        ..draft
+    };
+    let q = rate_trust_published(&e, d("2019-01-10"), &rules, &[fin], Some(d("2019-01-31")));
+    assert_eq!(
+        q.overall.rating,
+        Some(G),
+        "decided after the date asked for"
     );
 }
