@@ -318,8 +318,16 @@ impl Combiner {
         quality: &QualityRatingIssued,
         uor: Option<&UseOfResourcesRatingApproved>,
     ) -> pb::CombinedRatingPublished {
-        let key_questions: BTreeMap<_, _> = quality
-            .key_questions
+        // The key questions the quality overall stands on (DOMAIN.md §2.3: the overall is only
+        // re-rated after a well-led assessment): the combined rating combines those, never newer
+        // key questions beside an overall that was not re-rated. The newest key questions are
+        // still shown beside it (`key_questions` of the event).
+        let beneath = if quality.overall_key_questions.is_empty() {
+            &quality.key_questions
+        } else {
+            &quality.overall_key_questions
+        };
+        let key_questions: BTreeMap<_, _> = beneath
             .iter()
             .filter_map(|k| {
                 convert::key_question(k.key_question).map(|kq| (kq, dated_part(k.rating.as_ref())))

@@ -2,7 +2,7 @@
 //! and publish a new version of a trust's quality rating when (and only when) it changed.
 
 use chrono::NaiveDate;
-use cqc_rules::publish::{self, PublishedOverall};
+use cqc_rules::publish::{self, PublishedOverall, PublishedRating};
 use cqc_rules::{
     Judgement, MergedRecord, RatedResult, RuleSet, TrustEvidence, TrustQuality, TrustRecords,
     TrustType,
@@ -113,6 +113,11 @@ pub fn to_event(q: &TrustQuality, trust_name: &str, region: &str) -> pb::Quality
             })
             .collect(),
         region: region.to_string(),
+        overall_key_questions: q
+            .overall_beneath
+            .as_ref()
+            .map(kq_ratings)
+            .unwrap_or_default(),
     }
 }
 
@@ -622,19 +627,38 @@ impl Rater {
         Ok(version)
     }
 
-    /// The overall of the latest published version that had one.
+    /// The overall of the latest published version that had one, with the key questions it
+    /// stood on as published with it.
     async fn previous_overall(
         &self,
         trust: &TrustCode,
     ) -> anyhow::Result<Option<PublishedOverall>> {
         for stored in self.outbox.history(trust.as_str()).await?.iter().rev() {
             let e = pb::QualityRatingIssued::decode(stored.payload.as_slice())?;
-            if let Some(o) = e.overall
+            if let Some(o) = &e.overall
                 && let Some(rating) = convert::real_rating(o.rating)
             {
+                let beneath = if e.overall_key_questions.is_empty() {
+                    &e.key_questions
+                } else {
+                    &e.overall_key_questions
+                };
                 return Ok(Some(PublishedOverall {
                     rating,
                     date: oversight_runtime::time::parse_date(&o.report_date),
+                    key_questions: beneath
+                        .iter()
+                        .filter_map(|k| {
+                            let d = k.rating.as_ref();
+                            let published = PublishedRating {
+                                rating: d.and_then(|d| convert::real_rating(d.rating)),
+                                date: d.and_then(|d| {
+                                    oversight_runtime::time::parse_date(&d.report_date)
+                                }),
+                            };
+                            Some((convert::key_question(k.key_question)?, published))
+                        })
+                        .collect(),
                 }));
             }
         }

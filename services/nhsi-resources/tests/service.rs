@@ -523,6 +523,7 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
         issued_at: String::new(),
         locations: vec![],
         region: String::new(),
+        overall_key_questions: vec![],
     };
     s.bus
         .publish(s.bus.subjects().quality_rated(), "RXX-quality-v1", &quality)

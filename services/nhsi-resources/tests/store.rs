@@ -61,6 +61,7 @@ fn quality(trust: &str, version: u64, overall: pb_common::Rating) -> QualityRati
         issued_at: String::new(),
         locations: vec![],
         region: String::new(),
+        overall_key_questions: vec![],
     }
 }
 

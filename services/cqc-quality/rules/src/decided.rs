@@ -16,6 +16,8 @@ use crate::rate::{RatedResult, ServiceQuality, TrustQuality};
 pub(crate) struct Decided<'a> {
     /// `None` only without decisions.
     trust: Option<&'a TrustCode>,
+    /// Every final decision that applies, in the order recorded.
+    all: Vec<&'a Judgement>,
     latest: BTreeMap<(&'a Entity, Option<KeyQuestion>), &'a Judgement>,
 }
 
@@ -24,6 +26,7 @@ impl<'a> Decided<'a> {
     pub(crate) fn none() -> Self {
         Decided {
             trust: None,
+            all: Vec::new(),
             latest: BTreeMap::new(),
         }
     }
@@ -35,20 +38,44 @@ impl<'a> Decided<'a> {
         decisions: &'a [Judgement],
         decided_by: Option<NaiveDate>,
     ) -> Self {
+        let all = decisions
+            .iter()
+            .filter(|j| {
+                j.stage == Stage::Final
+                    && decided_by.is_none_or(|d| j.decided_on <= d)
+                    && match &j.entity {
+                        Entity::Trust(t) | Entity::Service { trust: t, .. } => t == trust,
+                        Entity::Location(_) => true,
+                    }
+            })
+            .collect();
+        Decided::of(trust, all)
+    }
+
+    fn of(trust: &'a TrustCode, all: Vec<&'a Judgement>) -> Self {
         let mut latest = BTreeMap::new();
-        for j in decisions.iter().filter(|j| {
-            j.stage == Stage::Final
-                && decided_by.is_none_or(|d| j.decided_on <= d)
-                && match &j.entity {
-                    Entity::Trust(t) | Entity::Service { trust: t, .. } => t == trust,
-                    Entity::Location(_) => true,
-                }
-        }) {
-            latest.insert((&j.entity, j.key_question), j);
+        for j in &all {
+            latest.insert((&j.entity, j.key_question), *j);
         }
         Decided {
             trust: Some(trust),
+            all,
             latest,
+        }
+    }
+
+    /// Only the decisions made before `date` (all when `None`).
+    pub(crate) fn made_before(&self, date: Option<NaiveDate>) -> Decided<'a> {
+        match self.trust {
+            Some(trust) => Decided::of(
+                trust,
+                self.all
+                    .iter()
+                    .copied()
+                    .filter(|j| date.is_none_or(|d| j.decided_on < d))
+                    .collect(),
+            ),
+            None => Decided::none(),
         }
     }
 

@@ -60,6 +60,12 @@ pub enum Rule {
         /// The trust overall published before.
         published: Rating,
     },
+    /// A trust key question as published beneath a trust overall that is carried forward (§2.3):
+    /// what the overall stands on.
+    PublishedBeneathCarried {
+        /// As published (`None`: no rating).
+        published: Option<Rating>,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -97,6 +103,11 @@ impl fmt::Display for Rule {
             Rule::CarriedForward { published } => {
                 write!(f, "the trust overall published before stands → {published}")
             }
+            Rule::PublishedBeneathCarried { published } => write!(
+                f,
+                "as published beneath the trust overall that stands → {}",
+                published.map_or("no rating", Rating::cqc_str)
+            ),
         }
     }
 }

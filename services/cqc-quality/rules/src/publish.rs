@@ -66,11 +66,20 @@ pub fn note_limiters_beneath(q: &mut TrustQuality) {
     }
 }
 
-/// A trust overall as published before: its rating and the date it carries.
+/// A rating as published: the rating (`None`: no rating) and the date it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedRating {
+    pub rating: Option<Rating>,
+    pub date: Option<NaiveDate>,
+}
+
+/// A trust overall as published before: its rating, the date it carries, and the trust key
+/// questions it stood on as published with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedOverall {
     pub rating: Rating,
     pub date: Option<NaiveDate>,
+    pub key_questions: KeyQuestionMap<PublishedRating>,
 }
 
 /// Whether the trust overall published before stands ([`carry_forward`]): the rules did not
@@ -82,8 +91,9 @@ pub fn carries_forward(q: &TrustQuality) -> bool {
 /// §2.3: "The trust overall is only re-rated after a trust-level well-led assessment; otherwise
 /// the previous trust rating stands." When the rules did not re-rate the trust
 /// ([`OverallBasis::PreviousStands`]) and nothing else rated it (no final decision), the trust
-/// overall published before stands, with its date, explained as carried forward. Otherwise
-/// nothing changes.
+/// overall published before stands, with its date, explained as carried forward, and so do the
+/// trust key questions it stood on ([`TrustQuality::overall_key_questions`]): newer key questions
+/// are shown beside it but are not what it stands on. Otherwise nothing changes.
 pub fn carry_forward(q: &mut TrustQuality, previous: Option<PublishedOverall>) {
     let Some(previous) = previous.filter(|_| carries_forward(q)) else {
         return;
@@ -112,6 +122,34 @@ pub fn carry_forward(q: &mut TrustQuality, previous: Option<PublishedOverall>) {
         percent: None,
         explanation,
     };
+    let rule_set = &q.overall.explanation.rule_set;
+    q.overall_beneath = Some(
+        previous
+            .key_questions
+            .iter()
+            .map(|(kq, p)| {
+                let mut explanation = CqcExplanation::new(
+                    rule_set.clone(),
+                    Rule::PublishedBeneathCarried {
+                        published: p.rating,
+                    },
+                );
+                explanation.inputs = Items::one(Input {
+                    label: Label::KeyQuestion(*kq),
+                    value: p.rating.map(RatingValue::Rated),
+                    percent: None,
+                    date: p.date,
+                });
+                let r = RatedResult {
+                    rating: p.rating,
+                    date: p.date,
+                    percent: None,
+                    explanation,
+                };
+                (*kq, r)
+            })
+            .collect(),
+    );
 }
 
 impl TrustQuality {

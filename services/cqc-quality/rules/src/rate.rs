@@ -105,6 +105,12 @@ pub struct TrustQuality {
     pub overall: RatedResult,
     /// Whether `overall` was re-rated or the previous trust rating stands.
     pub overall_basis: OverallBasis,
+    /// The trust key questions `overall` was aggregated from, when they are not `key_questions`:
+    /// as they stood on the date of the well-led assessment that re-rated it, when services were
+    /// rated since (§2.3: the overall is only re-rated after a well-led assessment), or those a
+    /// carried-forward overall was published with. See [`TrustQuality::overall_key_questions`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overall_beneath: Option<KeyQuestionMap<RatedResult>>,
     /// Locations (acute and specialist acute trusts only).
     pub locations: Vec<LocationQuality>,
     /// Trust-wide services (mental health, community and ambulance trusts: no location level).
@@ -115,6 +121,13 @@ impl TrustQuality {
     /// Whether the trust overall was re-rated (a trust-level well-led assessment exists).
     pub fn overall_rerated(&self) -> bool {
         matches!(self.overall_basis, OverallBasis::Rerated { .. })
+    }
+
+    /// The trust key questions the overall stands on: what anything rated with the overall (the
+    /// combined rating, §3) must use, rather than newer key questions beside an overall that was
+    /// not re-rated.
+    pub fn overall_key_questions(&self) -> &KeyQuestionMap<RatedResult> {
+        self.overall_beneath.as_ref().unwrap_or(&self.key_questions)
     }
 }
 
@@ -169,6 +182,7 @@ fn rate_trust_with(
     decided: &Decided,
 ) -> TrustQuality {
     let mut levels = rate_levels(evidence, as_of, rules, decided);
+    let mut overall_beneath = None;
     let (overall, overall_basis) = match latest_well_led(&evidence.well_led, as_of) {
         None => {
             let mut e = CqcExplanation::new(rules.version.clone(), Rule::PreviousOverallStands);
@@ -190,8 +204,15 @@ fn rate_trust_with(
             let mut overall = if later == 0 {
                 overall_of(&levels.key_questions, rules)
             } else {
-                let then = rate_levels(evidence, wl.report_date, rules, decided);
-                overall_of(&then.key_questions, rules)
+                // \[A\] The decisions that apply to the key questions as they stood then are
+                // those made before the first rating reported after the assessment; later ones
+                // are about the newer ratings.
+                let next_report = next_report_date(evidence, wl.report_date, as_of);
+                let then_decided = decided.made_before(next_report);
+                let then = rate_levels(evidence, wl.report_date, rules, &then_decided);
+                let overall = overall_of(&then.key_questions, rules);
+                overall_beneath = Some(then.key_questions);
+                overall
             };
             let well_led_date = wl.report_date;
             overall
@@ -229,6 +250,7 @@ fn rate_trust_with(
         key_questions: levels.key_questions,
         overall,
         overall_basis,
+        overall_beneath,
         locations: levels.locations,
         services: levels.services,
     }
@@ -882,6 +904,18 @@ fn trust_well_led(all: &[WellLedAssessment], as_of: NaiveDate, rules: &RuleSet) 
             notes,
         },
     }
+}
+
+/// The first report date of a service rating after `from` and on or before `to`.
+fn next_report_date(evidence: &TrustEvidence, from: NaiveDate, to: NaiveDate) -> Option<NaiveDate> {
+    evidence
+        .locations
+        .iter()
+        .flat_map(|l| &l.services)
+        .flat_map(|s| &s.ratings)
+        .map(|r| r.report_date)
+        .filter(|d| *d > from && *d <= to)
+        .min()
 }
 
 /// How many service ratings are dated after `from` and on or before `to`.

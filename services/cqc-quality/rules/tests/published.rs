@@ -8,7 +8,7 @@
 use Rating::{Good as G, Inadequate as I, Outstanding as O, RequiresImprovement as RI};
 use chrono::NaiveDate;
 use cqc_rules::explain::{Label, Note, Rule};
-use cqc_rules::publish::{self, PublishedOverall};
+use cqc_rules::publish::{self, PublishedOverall, PublishedRating};
 use cqc_rules::*;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 
@@ -392,11 +392,22 @@ fn without_a_well_led_assessment_the_previous_trust_overall_stands() {
     let e = r.evidence(None).unwrap();
     let mut q = rate_trust(&e, d("2019-03-01"), &RuleSet::cqc_2018());
     assert!(publish::carries_forward(&q));
+    // Published before: overall Good, standing on five Good key questions of 2019-01-10.
     let previous = PublishedOverall {
         rating: G,
         date: Some(d("2019-02-01")),
+        key_questions: KeyQuestion::ALL
+            .into_iter()
+            .map(|kq| {
+                let published = PublishedRating {
+                    rating: Some(G),
+                    date: Some(d("2019-01-10")),
+                };
+                (kq, published)
+            })
+            .collect(),
     };
-    publish::carry_forward(&mut q, Some(previous));
+    publish::carry_forward(&mut q, Some(previous.clone()));
     assert_eq!(
         q.overall.rating,
         Some(G),
@@ -424,8 +435,12 @@ fn without_a_well_led_assessment_the_previous_trust_overall_stands() {
     let mut again = rate_trust(&e, d("2019-03-01"), &RuleSet::cqc_2018());
     publish::carry_forward(&mut again, Some(previous));
     assert_eq!(again, q);
-    // The trust key questions are re-rated all the same: four RI services → safe RI.
+    // The trust key questions are re-rated all the same: one RI service → safe RI (n = 1) …
     assert_eq!(safe(&q), Some(RI));
+    // … but the overall stands on the key questions it was published with: safe Good.
+    let beneath = q.overall_key_questions();
+    assert_eq!(beneath[&KeyQuestion::Safe].rating, Some(G));
+    assert_eq!(beneath[&KeyQuestion::Safe].date, Some(d("2019-01-10")));
 }
 
 #[test]
@@ -443,10 +458,12 @@ fn after_a_well_led_assessment_the_trust_overall_is_re_rated_not_carried() {
         Some(PublishedOverall {
             rating: O,
             date: Some(d("2018-01-01")),
+            key_questions: Default::default(),
         }),
     );
     // Five trust KQs RI: n = 5, X = 2, at least 2 RI → RI (§2.1).
     assert_eq!(q.overall.rating, Some(RI));
+    assert_eq!(q.overall_key_questions(), &q.key_questions);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,5 +782,87 @@ fn drafts_and_decisions_after_the_date_do_not_flow() {
         q.overall.rating,
         Some(G),
         "decided after the date asked for"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// §2.3 the trust overall stands on the key questions of its well-led assessment
+
+/// A mental health trust: community all Good and well-led Good on 2019-04-01 (overall Good); a
+/// focused inspection on 2019-09-01 rates community safe Requires improvement, without a
+/// well-led assessment.
+fn focused_after_well_led() -> TrustEvidence {
+    let mut r = records(
+        TrustType::MentalHealth,
+        five(None, "community", [G; 5], "2019-04-01"),
+    );
+    r.ratings.push(RatingRecord {
+        location: None,
+        location_name: String::new(),
+        service: svc("community"),
+        rating: KqServiceRating {
+            key_question: KeyQuestion::Safe,
+            rating: RatingValue::Rated(RI),
+            report_date: d("2019-09-01"),
+            limiter: None,
+            statement_scores: vec![],
+        },
+    });
+    r.well_led = vec![well_led(G, "2019-04-01")];
+    r.evidence(None).unwrap()
+}
+
+#[test]
+fn a_focused_inspection_moves_the_key_question_not_what_the_overall_stands_on() {
+    let e = focused_after_well_led();
+    let q = rate_trust(&e, d("2019-09-01"), &RuleSet::cqc_2018());
+    // Trust safe now: the one service's safe, Requires improvement (n = 1, X = 1).
+    assert_eq!(safe(&q), Some(RI));
+    // "The trust overall is only re-rated after a trust-level well-led assessment": Good, from
+    // the key questions of 2019-04-01 (five Good), which are what it stands on.
+    assert_eq!(q.overall.rating, Some(G));
+    let beneath = q.overall_key_questions();
+    assert_eq!(beneath[&KeyQuestion::Safe].rating, Some(G));
+    assert_eq!(beneath[&KeyQuestion::Safe].date, Some(d("2019-04-01")));
+    assert!(
+        KeyQuestion::ALL
+            .iter()
+            .all(|kq| beneath[kq].rating == Some(G)),
+        "{beneath:?}"
+    );
+
+    // Before the focused inspection there is nothing newer: the overall stands on the key
+    // questions themselves.
+    let before = rate_trust(&e, d("2019-08-31"), &RuleSet::cqc_2018());
+    assert!(before.overall_beneath.is_none());
+    assert_eq!(before.overall_key_questions(), &before.key_questions);
+}
+
+#[test]
+fn a_decision_about_a_newer_key_question_does_not_move_the_overall_it_was_not_part_of() {
+    let e = focused_after_well_led();
+    // CQC publishes trust safe Inadequate on 2019-10-01, about the focused inspection's RI.
+    let safe_inadequate = decision(
+        Entity::Trust(code()),
+        Some(KeyQuestion::Safe),
+        Some(RI),
+        I,
+        Stage::Final,
+        "2019-10-01",
+    );
+    let q = rate_trust_published(
+        &e,
+        d("2019-09-01"),
+        &RuleSet::cqc_2018(),
+        &[safe_inadequate],
+        None,
+    );
+    assert_eq!(safe(&q), Some(I), "the published safe is shown");
+    // Laid over the safe of 2019-04-01 it would give one inadequate of five → RI; the overall is
+    // not re-rated, so it stays Good on the key questions of 2019-04-01.
+    assert_eq!(q.overall.rating, Some(G), "the overall is not re-rated");
+    assert_eq!(
+        q.overall_key_questions()[&KeyQuestion::Safe].rating,
+        Some(G)
     );
 }
