@@ -20,7 +20,14 @@
 //! - trust safe/effective/caring/responsive aggregate the location key questions (acute); services
 //!   of mental health, community and ambulance trusts go straight to the trust ([`rate_trust`]);
 //! - the trust overall is the aggregate of the trust key questions as they stood on the latest
-//!   trust-level well-led assessment; without one, [`OverallBasis::PreviousStands`];
+//!   trust-level well-led assessment (kept as [`TrustQuality::overall_key_questions`], what the
+//!   combined rating combines); without one, [`OverallBasis::PreviousStands`], and the overall
+//!   published before stands with the key questions it was published with
+//!   ([`publish::carry_forward`]);
+//! - final decisions (§2.4) are laid over the ratings level by level, so the levels above
+//!   aggregate the published rating ([`rate_trust_published`]); a decision lapses once a rating
+//!   beneath it is reported after it; the key questions as they stood on the well-led assessment
+//!   take only the decisions made before the first rating reported after it;
 //! - same-date conflicts: the lower rating stands; superseded areas merge per key question, the
 //!   later report wins, the newer area on the same date ([`RuleSet::superseded_areas`]);
 //! - merged-organisation services: left out of the trust level (not of their location) until 24
