@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 use crate::combining::Combiner;
 use crate::listing::flag_codes;
 
+use chrono::NaiveDate;
 use combined_rules::whatif::{
     Changeable, Direction, Moves, QualityAggregation, Step, Target, Unavailable, sentence,
 };
@@ -202,23 +203,35 @@ fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
 
 /// How the quality rule set that rated `r`'s overall quality aggregates the trust overall: the
 /// §2.1 counting rule with its thresholds (`cqc-2018`, as `cqc-rules` rates it), or not by
-/// counting (`saf-2023`, or a rule set this combiner does not know).
-fn quality_aggregation(r: &pb::CombinedRatingPublished) -> QualityAggregation {
+/// counting (`saf-2023`, or a rule set this combiner does not know). The rule set is the one the
+/// overall quality's (or else a key question's) explanation names; when none names one, the one
+/// cqc-quality chooses by default for a rating of that date (`cqc_rules::RuleSet::select`).
+fn quality_aggregation(r: &pb::CombinedRatingPublished, as_of: NaiveDate) -> QualityAggregation {
     let named = |d: Option<&common::DatedRating>| {
         d.and_then(|d| d.explanation.as_ref())
             .map(|e| e.rule_set.clone())
             .filter(|s| !s.is_empty())
     };
-    let rule_set = named(r.overall_quality.as_ref())
-        .or_else(|| {
-            r.key_questions
-                .iter()
-                .find_map(|k| named(k.rating.as_ref()))
-        })
-        .unwrap_or_default();
-    match cqc_rules::RuleSet::by_name(&rule_set) {
+    let named = named(r.overall_quality.as_ref()).or_else(|| {
+        r.key_questions
+            .iter()
+            .find_map(|k| named(k.rating.as_ref()))
+    });
+    let rules = match &named {
+        Some(name) => cqc_rules::RuleSet::by_name(name),
+        None => {
+            let date = dated_part(r.overall_quality.as_ref()).date.unwrap_or(as_of);
+            cqc_rules::RuleSet::select(date, None)
+        }
+    };
+    match rules {
         Ok(rules) if rules.saf_bands().is_none() => QualityAggregation::Counting(rules.thresholds),
-        _ => QualityAggregation::NotCounting { rule_set },
+        Ok(rules) => QualityAggregation::NotCounting {
+            rule_set: rules.name().to_string(),
+        },
+        Err(_) => QualityAggregation::NotCounting {
+            rule_set: named.unwrap_or_default(),
+        },
     }
 }
 
@@ -267,7 +280,7 @@ pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, 
         &input,
         as_of,
         &rules,
-        &quality_aggregation(r),
+        &quality_aggregation(r, as_of),
     ))
 }
 
