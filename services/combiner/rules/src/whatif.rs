@@ -243,10 +243,6 @@ impl RatingChanges {
 /// One sentence for a set of changes: "responsive from Requires improvement to Good would make
 /// the combined rating Good".
 pub fn sentence(set: &ChangeSet, target: Target, to: Rating) -> String {
-    let target = match target {
-        Target::OverallQuality => "overall quality".to_string(),
-        Target::Combined => target.to_string(),
-    };
     format!("{set} would make {target} {to}")
 }
 
