@@ -433,3 +433,104 @@ impl TrustRatingsService for TrustRatingsApi {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use combined_rules::Ineligible;
+    use combined_rules::whatif::Unavailable;
+    use oversight_rating::Rating;
+
+    fn dated(r: common::Rating, date: &str, rule_set: &str) -> Option<common::DatedRating> {
+        Some(common::DatedRating {
+            rating: r as i32,
+            report_date: date.into(),
+            explanation: Some(common::Explanation {
+                rule_set: rule_set.into(),
+                ..Default::default()
+            }),
+        })
+    }
+
+    /// A published acute version: every key question and overall quality Good on `date` under the
+    /// quality rule set `quality_rules`, use of resources Good on the same day, in `mode`.
+    fn version(date: &str, quality_rules: &str, mode: &str) -> pb::CombinedRatingPublished {
+        pb::CombinedRatingPublished {
+            trust_code: "RXX".into(),
+            trust_type: common::TrustType::Acute as i32,
+            version: 1,
+            rule_set: "cqc-combined-2018".into(),
+            mode: mode.into(),
+            key_questions: [
+                common::KeyQuestion::Safe,
+                common::KeyQuestion::Effective,
+                common::KeyQuestion::Caring,
+                common::KeyQuestion::Responsive,
+                common::KeyQuestion::WellLed,
+            ]
+            .into_iter()
+            .map(|k| common::KeyQuestionRating {
+                key_question: k as i32,
+                rating: dated(common::Rating::Good, date, quality_rules),
+            })
+            .collect(),
+            overall_quality: dated(common::Rating::Good, date, quality_rules),
+            use_of_resources: dated(common::Rating::Good, date, ""),
+            use_of_resources_version: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_combined_version_is_worked_from_its_own_inputs() {
+        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "combined")).unwrap();
+        // Six good ratings: combined Good; five good key questions: overall quality Good.
+        assert_eq!(changes.combined.as_ref().unwrap().current, Rating::Good);
+        assert_eq!(
+            changes.overall_quality.as_ref().unwrap().current,
+            Rating::Good
+        );
+    }
+
+    #[test]
+    fn shadow_on_a_combined_date_is_shadow_by_configuration() {
+        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "shadow")).unwrap();
+        assert!(matches!(
+            &changes.combined,
+            Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: true, .. }])
+        ));
+        let before = rating_changes(&version("2018-01-15", "cqc-2018", "shadow")).unwrap();
+        assert!(matches!(
+            &before.combined,
+            Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: false, .. }])
+        ));
+    }
+
+    #[test]
+    fn the_quality_rule_set_decides_whether_overall_quality_is_counted() {
+        let saf = rating_changes(&version("2024-06-01", "saf-2023", "combined")).unwrap();
+        assert_eq!(
+            saf.overall_quality,
+            Err(Unavailable::QualityNotCounted {
+                rule_set: "saf-2023".into()
+            })
+        );
+        // The combined rating counts six ratings whatever the quality rule set (§3).
+        assert_eq!(saf.combined.as_ref().unwrap().current, Rating::Good);
+        // No rule set named: the one cqc-quality chooses for the date (saf-2023 from 2023-11-01).
+        let unnamed_2024 = rating_changes(&version("2024-06-01", "", "combined")).unwrap();
+        assert!(unnamed_2024.overall_quality.is_err());
+        let unnamed_2018 = rating_changes(&version("2018-06-01", "", "combined")).unwrap();
+        assert!(unnamed_2018.overall_quality.is_ok());
+    }
+
+    #[test]
+    fn an_unknown_combined_rule_set_is_a_typed_error() {
+        let mut v = version("2018-06-01", "cqc-2018", "combined");
+        v.rule_set = "cqc-combined-2030".into();
+        let e = rating_changes(&v).unwrap_err();
+        assert!(e.to_string().contains("cqc-combined-2030"), "{e}");
+        assert!(rating_changes_pb(&v).is_err());
+    }
+}
