@@ -282,14 +282,7 @@ pub fn rating_changes(
             rule_set: rule_set.clone(),
         }),
         QualityAggregation::Counting(thresholds) => {
-            let rule = |ratings: &[Rating]| {
-                oversight_rating::aggregate(
-                    ratings.iter().copied().map(RatingValue::Rated),
-                    thresholds,
-                )
-                .rating
-            };
-            moves(&key_questions, rule).ok_or(Unavailable::NoKeyQuestionRatings)
+            moves(&key_questions, counting(thresholds)).ok_or(Unavailable::NoKeyQuestionRatings)
         }
     };
 
@@ -299,14 +292,7 @@ pub fn rating_changes(
             let mut six = key_questions;
             six.push((Changeable::UseOfResources, uor.rating));
             // Eligible: all six are real ratings, and `combine` counted them with this call.
-            let rule = |ratings: &[Rating]| {
-                oversight_rating::aggregate(
-                    ratings.iter().copied().map(RatingValue::Rated),
-                    &rules.thresholds,
-                )
-                .rating
-            };
-            moves(&six, rule).ok_or(Unavailable::NoCombined {
+            moves(&six, counting(&rules.thresholds)).ok_or(Unavailable::NoCombined {
                 reasons: outcome.ineligible,
             })
         }
@@ -317,6 +303,14 @@ pub fn rating_changes(
     RatingChanges {
         overall_quality,
         combined,
+    }
+}
+
+/// The shared counting rule (`oversight_rating::aggregate`) with `thresholds`, over real ratings.
+fn counting(thresholds: &Thresholds) -> impl Fn(&[Rating]) -> Option<Rating> + '_ {
+    move |ratings| {
+        oversight_rating::aggregate(ratings.iter().copied().map(RatingValue::Rated), thresholds)
+            .rating
     }
 }
 
