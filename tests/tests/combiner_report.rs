@@ -154,6 +154,20 @@ fn element<'a>(html: &'a str, marker: &str, end: &str) -> &'a str {
     &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
+/// One direction of a trust page's "What would change this rating" card (`whatif-combined` or
+/// `whatif-overall-quality`): its heading and the text of each listed set of changes.
+fn what_if(page: &str, card: &str, direction: &str) -> (String, Vec<String>) {
+    let card = element(page, &format!("id=\"{card}\""), "id=\"history\"");
+    let step = element(card, &format!("data-direction=\"{direction}\""), "</ul>");
+    let heading = text(element(step, "<h4", "</h4>"));
+    let items = step
+        .split("<li")
+        .skip(1)
+        .map(|li| text(&li[li.find('>').unwrap() + 1..]))
+        .collect();
+    (heading, items)
+}
+
 /// Trust codes of the list's rows, in order.
 fn listed(html: &str) -> Vec<String> {
     html.match_indices("data-trust=\"")
@@ -551,6 +565,63 @@ async fn the_ratings_report_works_in_headless_chromium_and_passes_axe() {
         combined_row.contains("use of resources: Inadequate (2018-07-01"),
         "{combined_row}"
     );
+    // What would change this rating (worked from DOMAIN.md for RYY: S=RI, E=C=R=W=G, UoR=I).
+    // Combined (§3): one inadequate of six, below the threshold of 2, limits it to RI. Up to
+    // Good: only use of resources leaving inadequate lifts the limit, and RI is enough (2 RI of
+    // 6 are below 3). Down to Inadequate: a second inadequate — safe one step, or a good key
+    // question all the way (to RI it would only add an RI).
+    assert_eq!(
+        what_if(page, "whatif-combined", "up"),
+        (
+            "One step up (to Good)".to_string(),
+            vec!["use of resources from Inadequate to Requires improvement would make the combined rating Good".to_string()]
+        )
+    );
+    let (heading, down) = what_if(page, "whatif-combined", "down");
+    assert_eq!(heading, "One step down (to Inadequate)");
+    let expected: Vec<String> = [
+        "safe from Requires improvement",
+        "effective from Good",
+        "caring from Good",
+        "responsive from Good",
+        "well-led from Good",
+    ]
+    .iter()
+    .map(|from| format!("{from} to Inadequate would make the combined rating Inadequate"))
+    .collect();
+    assert_eq!(down, expected);
+    // Overall quality (§2.1, n = 5, X = 2): 1 RI + 4 G → Good. Up to Outstanding: 2 outstanding
+    // with the rest good, so safe must go to Outstanding with one other key question. Down: a
+    // second RI, or safe inadequate (one inadequate limits to RI).
+    let (heading, up) = what_if(page, "whatif-overall-quality", "up");
+    assert_eq!(heading, "One step up (to Outstanding)");
+    let expected: Vec<String> = ["effective", "caring", "responsive", "well-led"]
+        .iter()
+        .map(|kq| format!("safe from Requires improvement to Outstanding and {kq} from Good to Outstanding would make overall quality Outstanding"))
+        .collect();
+    assert_eq!(up, expected);
+    let (heading, down) = what_if(page, "whatif-overall-quality", "down");
+    assert_eq!(heading, "One step down (to Requires improvement)");
+    assert_eq!(down.len(), 5, "{down:?}");
+    assert_eq!(
+        down[0],
+        "safe from Requires improvement to Inadequate would make overall quality Requires improvement"
+    );
+    // A specialist acute trust has no combined rating, so nothing changes it; its overall
+    // quality still has its what-ifs.
+    let (status, _, rzz_page) = http_get(report, "/trusts/RZZ").await;
+    assert_eq!(status, 200);
+    let rzz_combined = element(&rzz_page, "id=\"whatif-combined\"", "id=\"history\"");
+    assert!(
+        text(rzz_combined).contains("no combined rating: specialist acute trust"),
+        "{rzz_combined}"
+    );
+    assert!(!rzz_combined.contains("data-direction"), "{rzz_combined}");
+    assert_eq!(
+        what_if(&rzz_page, "whatif-overall-quality", "up").1.len(),
+        4
+    );
+
     let versions = rating_history(reporting_grpc, "RYY").await;
     assert!(!versions.is_empty());
     for v in &versions {

@@ -93,15 +93,22 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
 
     // Operators see the flow in the metrics (a handler's decision is counted just after the
     // rating it produced becomes visible, so wait for it).
+    use oversight_runtime::subjects::consumers;
     for needle in [
-        "oversight_messages_handled_total{service=\"cqc-quality\",consumer=\"cqc-quality-evidence\",outcome=\"ack\"}",
-        "oversight_messages_handled_total{service=\"combiner\",consumer=\"combiner-quality\",outcome=\"ack\"}",
-        "oversight_events_published_total{service=\"combiner\"",
-        "oversight_grpc_requests_total{method=\"/oversight.ingestion.v1.IngestionService/Submit\",code=\"OK\"}",
+        format!(
+            "oversight_messages_handled_total{{service=\"cqc-quality\",consumer=\"{}\",outcome=\"ack\"}}",
+            consumers::CQC_EVIDENCE
+        ),
+        format!(
+            "oversight_messages_handled_total{{service=\"combiner\",consumer=\"{}\",outcome=\"ack\"}}",
+            consumers::COMBINER_QUALITY
+        ),
+        "oversight_events_published_total{service=\"combiner\"".to_string(),
+        "oversight_grpc_requests_total{method=\"/oversight.ingestion.v1.IngestionService/Submit\",code=\"OK\"}".to_string(),
     ] {
-        wait_until(DEADLINE, needle, || async {
+        wait_until(DEADLINE, &needle, || async {
             oversight_runtime::metrics::render()
-                .contains(needle)
+                .contains(needle.as_str())
                 .then_some(())
         })
         .await

@@ -108,10 +108,7 @@ async fn services_work_within_their_nats_permissions() {
             b"forged".to_vec().into(),
         )
         .await;
-    assert!(
-        forged.is_err(),
-        "the feeds user must not publish on quality.rated"
-    );
+    assert!(forged.is_err(), "the feeds user must not publish ratings");
     stack.stop().await.unwrap();
 }
 
@@ -238,7 +235,7 @@ impl Expected {
         let s = &self.subjects;
         let mut out: Vec<String> = s.publishers().into_iter().map(|(subj, _)| subj).collect();
         out.push(format!("{}.feeds.other", s.namespace()));
-        out.push(format!("{}.deadletter.someone-else", s.namespace()));
+        out.push(s.deadletter("someone-else"));
         out.push("$JS.API.INFO".into());
         out.push("$JS.API.STREAM.LIST".into());
         out.push("$JS.API.STREAM.NAMES".into());

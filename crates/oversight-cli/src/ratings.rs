@@ -3,11 +3,13 @@
 //!
 //! Without TRUST: one row per trust — trust, the five key questions (S E C R W), overall quality,
 //! use of resources, combined and flags (`⚠ code,…`). Ratings are CQC's short forms: O, G, RI, I;
-//! `-` is no rating. With TRUST: that trust's parts, each with its explanation, its flags, and its
-//! history (every published version, oldest first).
+//! `-` is no rating. With TRUST: that trust's parts, each with its explanation, its flags, what
+//! would change its overall quality and combined rating (`GetRatingChanges`: the smallest sets of
+//! single-rating changes that move each one step up or down), and its history (every published
+//! version, oldest first).
 //!
 //! `--format json` prints NDJSON instead: one object per trust with its name and `region` (null
-//! when unknown), or, with TRUST, one object with `parts` and `history`.
+//! when unknown), or, with TRUST, one object with `parts`, `rating_changes` and `history`.
 //!
 //! Exit status: 0 on success; 1 when the trust has no rating (NOT_FOUND) or the server refuses the
 //! request; 2 when the server cannot be reached or the arguments are wrong.
@@ -70,10 +72,16 @@ async fn run_async(args: RatingsArgs) -> anyhow::Result<ExitCode> {
                 .map(|r| format!("{}\n", row_json(r)))
                 .collect(),
         }),
-        Some(trust) => client.trust(trust).await.map(|history| match args.format {
-            Format::Table => render_trust(&history),
-            Format::Json => format!("{}\n", trust_json(&history)),
-        }),
+        Some(trust) => match client.trust(trust).await {
+            Ok(history) => client
+                .changes(trust)
+                .await
+                .map(|changes| match args.format {
+                    Format::Table => render_trust(&history, changes.as_ref()),
+                    Format::Json => format!("{}\n", trust_json(&history, changes.as_ref())),
+                }),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(out) => {
@@ -135,6 +143,131 @@ impl Client {
             .into_inner()
             .versions)
     }
+}
+
+impl Client {
+    /// What would change the trust's ratings; `None` from a combiner without `GetRatingChanges`.
+    async fn changes(
+        &mut self,
+        trust: &str,
+    ) -> Result<Option<pb::GetRatingChangesResponse>, tonic::Status> {
+        let req = pb::GetRatingChangesRequest {
+            trust_code: trust.to_string(),
+        };
+        match self.inner.get_rating_changes(req).await {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(e) if e.code() == tonic::Code::Unimplemented => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The words of a wire rating that must be a real one ("Good"; `?` otherwise).
+fn rating_words(raw: i32) -> &'static str {
+    convert::real_rating(raw).map_or("?", oversight_rating::Rating::cqc_str)
+}
+
+/// One change in words from its typed fields ("responsive from Requires improvement to Good").
+fn change_words(c: &pb::RatingChange) -> String {
+    let part = match c.part {
+        Some(pb::rating_change::Part::KeyQuestion(k)) => convert::key_question(k)
+            .map_or_else(|| "?".to_string(), |kq| kq.cqc_str().to_lowercase()),
+        Some(pb::rating_change::Part::UseOfResources(_)) => "use of resources".to_string(),
+        None => "?".to_string(),
+    };
+    format!(
+        "{part} from {} to {}",
+        rating_words(c.from),
+        rating_words(c.to)
+    )
+}
+
+fn direction_word(step: &pb::RatingStep) -> &'static str {
+    match pb::Direction::try_from(step.direction) {
+        Ok(pb::Direction::Up) => "up",
+        Ok(pb::Direction::Down) => "down",
+        _ => "?",
+    }
+}
+
+fn what_if_lines(out: &mut String, label: &str, w: Option<&pb::RatingWhatIf>) {
+    let Some(w) = w else { return };
+    if w.unavailable != pb::WhatIfUnavailable::Unspecified as i32 {
+        let _ = writeln!(out, "  {label}: none — {}", w.unavailable_reason);
+        return;
+    }
+    let _ = writeln!(out, "  {label} ({} now):", rating_words(w.current));
+    for step in [w.up.as_ref(), w.down.as_ref()].into_iter().flatten() {
+        let direction = direction_word(step);
+        match pb::StepOutcome::try_from(step.outcome) {
+            Ok(pb::StepOutcome::Changes) => {
+                let _ = writeln!(out, "    {direction} to {}:", rating_words(step.to));
+                for set in &step.change_sets {
+                    let words: Vec<String> = set.changes.iter().map(change_words).collect();
+                    let _ = writeln!(out, "      - {}", words.join(" and "));
+                }
+            }
+            Ok(pb::StepOutcome::AlreadyOutstanding) => {
+                let _ = writeln!(out, "    {direction}: already Outstanding");
+            }
+            Ok(pb::StepOutcome::AlreadyInadequate) => {
+                let _ = writeln!(out, "    {direction}: already Inadequate");
+            }
+            Ok(pb::StepOutcome::NoExactStep) => {
+                let _ = writeln!(
+                    out,
+                    "    {direction} to {}: no change to single ratings gives exactly that",
+                    rating_words(step.to)
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// "What would change this rating": each rating's current value and, per direction, the smallest
+/// sets of changes.
+fn render_changes(out: &mut String, changes: Option<&pb::GetRatingChangesResponse>) {
+    let Some(c) = changes else { return };
+    out.push_str("\nWhat would change this rating (smallest sets of changes, one step):\n");
+    what_if_lines(out, "Overall quality", c.overall_quality.as_ref());
+    what_if_lines(out, "Combined", c.combined.as_ref());
+}
+
+fn what_if_json(w: Option<&pb::RatingWhatIf>) -> Value {
+    let Some(w) = w else { return Value::Null };
+    if w.unavailable != pb::WhatIfUnavailable::Unspecified as i32 {
+        return json!({"current": Value::Null, "unavailable": w.unavailable_reason});
+    }
+    let step = |s: Option<&pb::RatingStep>| {
+        s.map_or(Value::Null, |s| {
+            let outcome = pb::StepOutcome::try_from(s.outcome)
+                .map(|o| o.as_str_name().trim_start_matches("STEP_OUTCOME_").to_lowercase())
+                .unwrap_or_default();
+            json!({
+                "outcome": outcome,
+                "to": convert::real_rating(s.to).map(oversight_rating::Rating::cqc_str),
+                "sets": s.change_sets.iter().map(|set| json!({
+                    "changes": set.changes.iter().map(|c| json!({
+                        "rating": match c.part {
+                            Some(pb::rating_change::Part::KeyQuestion(k)) =>
+                                convert::key_question(k).map(|kq| kq.camel()),
+                            Some(pb::rating_change::Part::UseOfResources(_)) => Some("useOfResources"),
+                            None => None,
+                        },
+                        "from": rating_words(c.from),
+                        "to": rating_words(c.to),
+                    })).collect::<Vec<_>>(),
+                    "description": set.description,
+                })).collect::<Vec<_>>(),
+            })
+        })
+    };
+    json!({
+        "current": rating_words(w.current),
+        "up": step(w.up.as_ref()),
+        "down": step(w.down.as_ref()),
+    })
 }
 
 /// CQC's short form of a wire rating: O, G, RI, I; `-` for no rating or a non-rating.
@@ -247,8 +380,11 @@ fn explanation_lines(out: &mut String, e: Option<&common::Explanation>) {
     }
 }
 
-/// One trust: its parts with explanations, flags, and history.
-pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
+/// One trust: its parts with explanations, flags, what would change its ratings, and history.
+pub fn render_trust(
+    history: &[pb::CombinedRatingPublished],
+    changes: Option<&pb::GetRatingChangesResponse>,
+) -> String {
     let Some(latest) = history.last() else {
         return "no versions\n".to_string();
     };
@@ -284,6 +420,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> String {
     for f in &latest.flags {
         let _ = writeln!(out, "⚠ FLAG {}: {}", f.code, f.description);
     }
+    render_changes(&mut out, changes);
     out.push_str("\nHistory:\n");
     let mut rows = vec![
         ["VERSION", "PUBLISHED", "MODE"]
@@ -340,7 +477,10 @@ pub fn row_json(r: &pb::CombinedRatingPublished) -> Value {
     v
 }
 
-fn trust_json(history: &[pb::CombinedRatingPublished]) -> Value {
+fn trust_json(
+    history: &[pb::CombinedRatingPublished],
+    changes: Option<&pb::GetRatingChangesResponse>,
+) -> Value {
     let Some(latest) = history.last() else {
         return Value::Null;
     };
@@ -363,6 +503,13 @@ fn trust_json(history: &[pb::CombinedRatingPublished]) -> Value {
         );
     }
     v["explanations"] = Value::Object(parts);
+    v["rating_changes"] = changes.map_or(Value::Null, |c| {
+        json!({
+            "version": c.version,
+            "overall_quality": what_if_json(c.overall_quality.as_ref()),
+            "combined": what_if_json(c.combined.as_ref()),
+        })
+    });
     v["history"] = Value::Array(history.iter().map(row_json).collect());
     v
 }

@@ -181,6 +181,69 @@ async fn the_ratings_table_matches_the_api() {
         "{text}"
     );
     assert!(text.contains("⚠ FLAG uor_lowered_result:"), "{text}");
+    // What would change RYY's ratings (S=RI, E=C=R=W=G, UoR=I), worked from DOMAIN.md:
+    // - overall quality (§2.1, n = 5, X = 2): 1 RI + 4 G → Good. Up: 2 outstanding with all the
+    //   rest good, so safe to Outstanding with one other; down: a second RI, or safe inadequate
+    //   (one inadequate limits to RI).
+    // - combined (§3): one inadequate of 6 (threshold 2) limits to RI. Up: use of resources to
+    //   RI lifts the limit (2 RI of 6 < 3 → Good); down: a second inadequate — safe one step,
+    //   or a good key question all the way.
+    let changes = text
+        .split("What would change this rating (smallest sets of changes, one step):\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nHistory:").next())
+        .unwrap_or_else(|| panic!("no what-if section in {text}"));
+    let mut expected = vec![
+        "  Overall quality (Good now):".to_string(),
+        "    up to Outstanding:".to_string(),
+    ];
+    for kq in ["effective", "caring", "responsive", "well-led"] {
+        expected.push(format!(
+            "      - safe from Requires improvement to Outstanding and {kq} from Good to Outstanding"
+        ));
+    }
+    expected.push("    down to Requires improvement:".into());
+    expected.push("      - safe from Requires improvement to Inadequate".into());
+    for kq in ["effective", "caring", "responsive", "well-led"] {
+        expected.push(format!("      - {kq} from Good to Requires improvement"));
+    }
+    expected.extend([
+        "  Combined (Requires improvement now):".to_string(),
+        "    up to Good:".to_string(),
+        "      - use of resources from Inadequate to Requires improvement".to_string(),
+        "    down to Inadequate:".to_string(),
+        "      - safe from Requires improvement to Inadequate".to_string(),
+    ]);
+    for kq in ["effective", "caring", "responsive", "well-led"] {
+        expected.push(format!("      - {kq} from Good to Inadequate"));
+    }
+    assert_eq!(changes.lines().collect::<Vec<_>>(), expected, "{text}");
+    // The same as JSON, typed.
+    let out = oversight(&["ratings", "RYY", "--server", &server, "--format", "json"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let one: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = &one["rating_changes"]["combined"]["up"];
+    assert_eq!(up["outcome"], "changes");
+    assert_eq!(up["to"], "Good");
+    assert_eq!(
+        up["sets"][0]["changes"],
+        serde_json::json!([{"rating": "useOfResources", "from": "Inadequate", "to": "Requires improvement"}])
+    );
+    assert_eq!(
+        one["rating_changes"]["overall_quality"]["down"]["sets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    // A mental health trust: no combined rating, so nothing changes it.
+    let out = oversight(&["ratings", "RZZ", "--server", &server]).await;
+    assert!(out.status.success(), "{out:?}");
+    let text_rzz = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text_rzz.contains("  Combined: none — no combined rating: not an acute trust"),
+        "{text_rzz}"
+    );
     let history_part = text.split("History:").nth(1).expect("a history section");
     for v in &history {
         assert!(

@@ -354,14 +354,20 @@ mod tests {
     fn recorded_values_are_rendered() {
         message_handled("svc-test", "c1", "ack", Duration::from_millis(3));
         message_handled("svc-test", "c1", "dead_letter", Duration::from_millis(1));
-        events_published("svc-test", "x.quality.rated", 2);
+        let subject = crate::subjects::Subjects::new("x").quality_rated();
+        events_published("svc-test", &subject, 2);
         let text = render();
         assert!(text.contains("oversight_messages_handled_total{service=\"svc-test\",consumer=\"c1\",outcome=\"ack\"} 1"), "{text}");
         assert!(
             text.contains("oversight_dead_letters_total{service=\"svc-test\"} 1"),
             "{text}"
         );
-        assert!(text.contains("oversight_events_published_total{service=\"svc-test\",subject=\"x.quality.rated\"} 2"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "oversight_events_published_total{{service=\"svc-test\",subject=\"{subject}\"}} 2"
+            )),
+            "{text}"
+        );
         assert!(
             text.contains("oversight_handler_duration_seconds_bucket"),
             "{text}"
@@ -371,7 +377,11 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_served_over_http() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        events_published("svc-http", "x.combined.published", 1);
+        events_published(
+            "svc-http",
+            &crate::subjects::Subjects::new("x").combined_published(),
+            1,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new();

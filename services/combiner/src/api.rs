@@ -23,6 +23,15 @@ use tonic::{Request, Response, Status};
 use crate::combining::Combiner;
 use crate::listing::flag_codes;
 
+use chrono::NaiveDate;
+use combined_rules::whatif::{
+    Changeable, Direction, Moves, QualityAggregation, Step, Target, Unavailable, sentence,
+};
+use combined_rules::{
+    ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, RatingChanges, TrustType,
+};
+use oversight_proto::convert;
+
 /// Largest page a caller may ask for (bounded inputs).
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -171,6 +180,182 @@ impl TrustRatingsApi {
     }
 }
 
+/// Why the what-ifs of a published version cannot be worked.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatIfError {
+    /// The version names a combined rule set this combiner does not have.
+    #[error(
+        "version {version} of trust {trust} was combined by rule set {rule_set:?}, which this combiner cannot work what-ifs for"
+    )]
+    UnknownRuleSet {
+        trust: String,
+        version: u64,
+        rule_set: String,
+    },
+}
+
+fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
+    DatedRating {
+        rating: d.and_then(|d| convert::real_rating(d.rating)),
+        date: d.and_then(|d| oversight_runtime::time::parse_date(&d.report_date)),
+    }
+}
+
+/// How the quality rule set that rated `r`'s overall quality aggregates the trust overall: the
+/// §2.1 counting rule with its thresholds (`cqc-2018`, as `cqc-rules` rates it), or not by
+/// counting (`saf-2023`, or a rule set this combiner does not know). The rule set is the one the
+/// overall quality's (or else a key question's) explanation names; when none names one, the one
+/// cqc-quality chooses by default for a rating of that date (`cqc_rules::RuleSet::select`).
+fn quality_aggregation(r: &pb::CombinedRatingPublished, as_of: NaiveDate) -> QualityAggregation {
+    let named = |d: Option<&common::DatedRating>| {
+        d.and_then(|d| d.explanation.as_ref())
+            .map(|e| e.rule_set.clone())
+            .filter(|s| !s.is_empty())
+    };
+    let named = named(r.overall_quality.as_ref()).or_else(|| {
+        r.key_questions
+            .iter()
+            .find_map(|k| named(k.rating.as_ref()))
+    });
+    let rules = match &named {
+        Some(name) => cqc_rules::RuleSet::by_name(name),
+        None => {
+            let date = dated_part(r.overall_quality.as_ref()).date.unwrap_or(as_of);
+            cqc_rules::RuleSet::select(date, None)
+        }
+    };
+    match rules {
+        Ok(rules) if rules.saf_bands().is_none() => QualityAggregation::Counting(rules.thresholds),
+        Ok(rules) => QualityAggregation::NotCounting {
+            rule_set: rules.name().to_string(),
+        },
+        Err(_) => QualityAggregation::NotCounting {
+            rule_set: named.unwrap_or_default(),
+        },
+    }
+}
+
+/// The what-ifs of a published combined version (`combined_rules::whatif`), worked from its
+/// inputs as the combiner combined them: the same trust type, key questions, overall quality and
+/// approved use of resources, dated by its latest part (the combined rating's date), under the
+/// rule set it names in the mode it was published in.
+pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, WhatIfError> {
+    let mut rules = CombinedRuleSet::cqc_combined_2018();
+    if r.rule_set != rules.version.as_str() {
+        return Err(WhatIfError::UnknownRuleSet {
+            trust: r.trust_code.clone(),
+            version: r.version,
+            rule_set: r.rule_set.clone(),
+        });
+    }
+    let uor = r.use_of_resources.as_ref().and_then(|u| {
+        Some(ApprovedUor {
+            rating: convert::real_rating(u.rating)?,
+            date: oversight_runtime::time::parse_date(&u.report_date)?,
+            version: u32::try_from(r.use_of_resources_version).unwrap_or(u32::MAX),
+        })
+    });
+    let input = CombineInput {
+        trust_type: convert::trust_type(r.trust_type).unwrap_or(TrustType::Acute),
+        key_questions: r
+            .key_questions
+            .iter()
+            .filter_map(|k| {
+                Some((
+                    convert::key_question(k.key_question)?,
+                    dated_part(k.rating.as_ref()),
+                ))
+            })
+            .collect(),
+        overall_quality: dated_part(r.overall_quality.as_ref()),
+        uor,
+        sources: Default::default(),
+    };
+    let as_of = input
+        .latest_part_date()
+        .unwrap_or_else(oversight_runtime::time::today);
+    // Published in shadow mode on or after the first combined day: shadow by configuration.
+    rules.force_shadow = r.mode == "shadow" && as_of >= rules.combined_from;
+    Ok(combined_rules::rating_changes(
+        &input,
+        as_of,
+        &rules,
+        &quality_aggregation(r, as_of),
+    ))
+}
+
+fn change_pb(c: &combined_rules::whatif::Change) -> pb::RatingChange {
+    use pb::rating_change::Part;
+    pb::RatingChange {
+        part: Some(match c.rating {
+            Changeable::KeyQuestion(kq) => Part::KeyQuestion(common::KeyQuestion::from(kq) as i32),
+            Changeable::UseOfResources => Part::UseOfResources(true),
+        }),
+        from: common::Rating::from(c.from) as i32,
+        to: common::Rating::from(c.to) as i32,
+    }
+}
+
+fn step_pb(target: Target, direction: Direction, step: &Step) -> pb::RatingStep {
+    let (outcome, to, sets) = match step {
+        Step::Changes { to, sets } => (pb::StepOutcome::Changes, Some(*to), sets.as_slice()),
+        Step::AlreadyOutstanding => (pb::StepOutcome::AlreadyOutstanding, None, &[][..]),
+        Step::AlreadyInadequate => (pb::StepOutcome::AlreadyInadequate, None, &[][..]),
+        Step::NoExactStep { to } => (pb::StepOutcome::NoExactStep, Some(*to), &[][..]),
+    };
+    pb::RatingStep {
+        direction: match direction {
+            Direction::Up => pb::Direction::Up,
+            Direction::Down => pb::Direction::Down,
+        } as i32,
+        outcome: outcome as i32,
+        to: convert::rating_or_unspecified(to) as i32,
+        change_sets: sets
+            .iter()
+            .map(|set| pb::RatingChangeSet {
+                changes: set.changes.iter().map(change_pb).collect(),
+                description: to.map(|to| sentence(set, target, to)).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+fn what_if_pb(target: Target, what: &Result<Moves, Unavailable>) -> pb::RatingWhatIf {
+    match what {
+        Ok(m) => pb::RatingWhatIf {
+            current: common::Rating::from(m.current) as i32,
+            up: Some(step_pb(target, Direction::Up, &m.up)),
+            down: Some(step_pb(target, Direction::Down, &m.down)),
+            unavailable: pb::WhatIfUnavailable::Unspecified as i32,
+            unavailable_reason: String::new(),
+        },
+        Err(why) => pb::RatingWhatIf {
+            current: common::Rating::Unspecified as i32,
+            up: None,
+            down: None,
+            unavailable: match why {
+                Unavailable::NoKeyQuestionRatings => pb::WhatIfUnavailable::NoKeyQuestionRatings,
+                Unavailable::QualityNotCounted { .. } => pb::WhatIfUnavailable::QualityNotCounted,
+                Unavailable::NoCombined { .. } => pb::WhatIfUnavailable::NoCombinedRating,
+            } as i32,
+            unavailable_reason: why.to_string(),
+        },
+    }
+}
+
+/// The `GetRatingChanges` answer for a published version.
+pub fn rating_changes_pb(
+    r: &pb::CombinedRatingPublished,
+) -> Result<pb::GetRatingChangesResponse, WhatIfError> {
+    let changes = rating_changes(r)?;
+    Ok(pb::GetRatingChangesResponse {
+        trust_code: r.trust_code.clone(),
+        version: r.version,
+        overall_quality: Some(what_if_pb(Target::OverallQuality, &changes.overall_quality)),
+        combined: Some(what_if_pb(Target::Combined, &changes.combined)),
+    })
+}
+
 #[tonic::async_trait]
 impl TrustRatingsService for TrustRatingsApi {
     async fn get_trust_rating(
@@ -213,6 +398,22 @@ impl TrustRatingsService for TrustRatingsApi {
         Ok(Response::new(pb::GetTrustHistoryResponse { versions }))
     }
 
+    async fn get_rating_changes(
+        &self,
+        request: Request<pb::GetRatingChangesRequest>,
+    ) -> Result<Response<pb::GetRatingChangesResponse>, Status> {
+        let trust = trust_code(&request.into_inner().trust_code)?;
+        // The latest version, from the read view like GetTrustRating.
+        let latest = self
+            .combiner
+            .view()
+            .get(trust.as_str())
+            .ok_or_else(|| Status::not_found(format!("no rating for trust {trust}")))?;
+        rating_changes_pb(&latest)
+            .map(Response::new)
+            .map_err(|e| Status::failed_precondition(e.to_string()))
+    }
+
     type WatchRatingsStream = WatchStream;
 
     async fn watch_ratings(
@@ -230,5 +431,106 @@ impl TrustRatingsService for TrustRatingsApi {
         let stream =
             futures::StreamExt::take_until(stream, self.watch_stop.clone().cancelled_owned());
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use combined_rules::Ineligible;
+    use combined_rules::whatif::Unavailable;
+    use oversight_rating::Rating;
+
+    fn dated(r: common::Rating, date: &str, rule_set: &str) -> Option<common::DatedRating> {
+        Some(common::DatedRating {
+            rating: r as i32,
+            report_date: date.into(),
+            explanation: Some(common::Explanation {
+                rule_set: rule_set.into(),
+                ..Default::default()
+            }),
+        })
+    }
+
+    /// A published acute version: every key question and overall quality Good on `date` under the
+    /// quality rule set `quality_rules`, use of resources Good on the same day, in `mode`.
+    fn version(date: &str, quality_rules: &str, mode: &str) -> pb::CombinedRatingPublished {
+        pb::CombinedRatingPublished {
+            trust_code: "RXX".into(),
+            trust_type: common::TrustType::Acute as i32,
+            version: 1,
+            rule_set: "cqc-combined-2018".into(),
+            mode: mode.into(),
+            key_questions: [
+                common::KeyQuestion::Safe,
+                common::KeyQuestion::Effective,
+                common::KeyQuestion::Caring,
+                common::KeyQuestion::Responsive,
+                common::KeyQuestion::WellLed,
+            ]
+            .into_iter()
+            .map(|k| common::KeyQuestionRating {
+                key_question: k as i32,
+                rating: dated(common::Rating::Good, date, quality_rules),
+            })
+            .collect(),
+            overall_quality: dated(common::Rating::Good, date, quality_rules),
+            use_of_resources: dated(common::Rating::Good, date, ""),
+            use_of_resources_version: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_combined_version_is_worked_from_its_own_inputs() {
+        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "combined")).unwrap();
+        // Six good ratings: combined Good; five good key questions: overall quality Good.
+        assert_eq!(changes.combined.as_ref().unwrap().current, Rating::Good);
+        assert_eq!(
+            changes.overall_quality.as_ref().unwrap().current,
+            Rating::Good
+        );
+    }
+
+    #[test]
+    fn shadow_on_a_combined_date_is_shadow_by_configuration() {
+        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "shadow")).unwrap();
+        assert!(matches!(
+            &changes.combined,
+            Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: true, .. }])
+        ));
+        let before = rating_changes(&version("2018-01-15", "cqc-2018", "shadow")).unwrap();
+        assert!(matches!(
+            &before.combined,
+            Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: false, .. }])
+        ));
+    }
+
+    #[test]
+    fn the_quality_rule_set_decides_whether_overall_quality_is_counted() {
+        let saf = rating_changes(&version("2024-06-01", "saf-2023", "combined")).unwrap();
+        assert_eq!(
+            saf.overall_quality,
+            Err(Unavailable::QualityNotCounted {
+                rule_set: "saf-2023".into()
+            })
+        );
+        // The combined rating counts six ratings whatever the quality rule set (§3).
+        assert_eq!(saf.combined.as_ref().unwrap().current, Rating::Good);
+        // No rule set named: the one cqc-quality chooses for the date (saf-2023 from 2023-11-01).
+        let unnamed_2024 = rating_changes(&version("2024-06-01", "", "combined")).unwrap();
+        assert!(unnamed_2024.overall_quality.is_err());
+        let unnamed_2018 = rating_changes(&version("2018-06-01", "", "combined")).unwrap();
+        assert!(unnamed_2018.overall_quality.is_ok());
+    }
+
+    #[test]
+    fn an_unknown_combined_rule_set_is_a_typed_error() {
+        let mut v = version("2018-06-01", "cqc-2018", "combined");
+        v.rule_set = "cqc-combined-2030".into();
+        let e = rating_changes(&v).unwrap_err();
+        assert!(e.to_string().contains("cqc-combined-2030"), "{e}");
+        assert!(rating_changes_pb(&v).is_err());
     }
 }

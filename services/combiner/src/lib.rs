@@ -198,10 +198,12 @@ impl App {
             .host
             .tasks(&shutdown)
             .outbox(|| combiner.outbox().publish_pending())
-            .consume_spec("combiner-quality", self.quality_consumer, |batch| {
-                combiner.handle_batch(Part::Quality, batch)
-            })
-            .consume_spec("combiner-uor", self.uor_consumer, |batch| {
+            .consume_spec(
+                consumers::COMBINER_QUALITY,
+                self.quality_consumer,
+                |batch| combiner.handle_batch(Part::Quality, batch),
+            )
+            .consume_spec(consumers::COMBINER_UOR, self.uor_consumer, |batch| {
                 combiner.handle_batch(Part::Uor, batch)
             })
             .supervise("read-view", combiner.view().follow(&bus, shutdown.clone()))

@@ -7,8 +7,9 @@
 //!   SVG charts (`charts`), each with a table of the same numbers.
 //! - `GET /trusts` — the list: search, filters, sorting and paging as GET parameters (`listing`);
 //!   `GET /trusts.csv`, `GET /trusts.json` — every trust the same filters select.
-//! - `GET /trusts/{code}` — one trust: the parts beside the whole with their explanations, a
-//!   timeline of its ratings over every version, and the version table; `GET
+//! - `GET /trusts/{code}` — one trust: the parts beside the whole with their explanations, what
+//!   would change its overall quality and combined rating (`combined_rules::whatif`), a timeline
+//!   of its ratings over every version, and the version table; `GET
 //!   /trusts/{code}/history.csv`, `GET /trusts/{code}/history.json` — every version.
 //! - `GET /api/v1/…` — the JSON API (`rest`); `GET /assets/…` — stylesheets and icons;
 //!   `GET /healthz` — `ok`.
@@ -33,6 +34,8 @@ use oversight_rating::{KeyQuestion, TrustCode, TrustType};
 use oversight_runtime::Shutdown;
 use oversight_runtime::auth::Authenticator;
 use tokio::net::TcpListener;
+
+use combined_rules::whatif::{Direction, Step, Target, sentence};
 
 use crate::charts::{self, Bar, BarGroup, Scale, TimelinePoint};
 use crate::combining::Combiner;
@@ -1008,6 +1011,96 @@ fn why(label: &str, e: Option<&common::Explanation>) -> Markup {
     }
 }
 
+/// A real rating as a tag.
+fn real_rating_tag(r: oversight_rating::Rating) -> Markup {
+    rating_tag(Some(&common::DatedRating {
+        rating: common::Rating::from(r) as i32,
+        ..Default::default()
+    }))
+}
+
+/// One direction of a what-if: the sentences of its smallest sets, or why there are none.
+fn what_if_step(target: Target, direction: Direction, step: &Step) -> Markup {
+    let (slug, heading) = match direction {
+        Direction::Up => ("up", "One step up"),
+        Direction::Down => ("down", "One step down"),
+    };
+    html! {
+        div class="whatif-step" data-direction=(slug) {
+            h4.nhsuk-heading-xs.nhsuk-u-margin-bottom-2 {
+                (heading)
+                @match step {
+                    Step::Changes { to, .. } | Step::NoExactStep { to } => { " (to " (to.cqc_str()) ")" }
+                    _ => {}
+                }
+            }
+            @match step {
+                Step::Changes { to, sets } => {
+                    @if sets.len() > 1 {
+                        p.nhsuk-body-s.nhsuk-u-margin-bottom-1 { "Any one of these would do it:" }
+                    }
+                    ul.nhsuk-list.nhsuk-list--bullet.nhsuk-body-s {
+                        @for set in sets {
+                            li data-changes=(set.changes.len()) { (sentence(set, target, *to)) }
+                        }
+                    }
+                }
+                Step::AlreadyOutstanding => p.nhsuk-body-s { "Already Outstanding: nothing is above it." },
+                Step::AlreadyInadequate => p.nhsuk-body-s { "Already Inadequate: nothing is below it." },
+                Step::NoExactStep { to } => p.nhsuk-body-s {
+                    "No change to single ratings gives exactly " (to.cqc_str())
+                    ": with so few ratings counted, every change that moves it moves it further."
+                },
+            }
+        }
+    }
+}
+
+/// "What would change this rating" (`combined_rules::whatif`, worked from the latest version).
+fn what_would_change(latest: &pb::CombinedRatingPublished) -> Markup {
+    let changes = crate::api::rating_changes(latest);
+    let published_quality = latest
+        .overall_quality
+        .as_ref()
+        .and_then(|d| oversight_proto::convert::real_rating(d.rating));
+    html! {
+        h2 id="what-would-change" { "What would change this rating" }
+        p.nhsuk-body-s {
+            "The smallest sets of changes to single ratings that would move overall quality or the combined rating one step up or down, worked by the rules: "
+            "overall quality from the five key questions (CQC's aggregation), the combined rating from them and use of resources as a sixth rating. "
+            "Each set changes as few ratings as possible, each no further than it needs to."
+        }
+        @match &changes {
+            Err(e) => p.nhsuk-body id="whatif-unavailable" { (e) },
+            Ok(changes) => {
+                @for (target, id, heading) in [
+                    (Target::OverallQuality, "whatif-overall-quality", "Overall quality"),
+                    (Target::Combined, "whatif-combined", "Combined rating"),
+                ] {
+                    div.nhsuk-card id=(id) {
+                        div.nhsuk-card__content {
+                            h3.nhsuk-card__heading { (heading) }
+                            @match changes.of(target) {
+                                Err(why) => p.nhsuk-body-s.whatif-unavailable { (why) },
+                                Ok(m) => {
+                                    p.nhsuk-body-s {
+                                        "The rules give " (real_rating_tag(m.current)) " now."
+                                        @if target == Target::OverallQuality && published_quality.is_some_and(|p| p != m.current) {
+                                            " The published overall quality differs (a judgement, or a rating carried forward); the changes start from what the rules give."
+                                        }
+                                    }
+                                    (what_if_step(target, Direction::Up, &m.up))
+                                    (what_if_step(target, Direction::Down, &m.down))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One trust's page from its history (oldest first, as stored).
 pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
     let Some(latest) = history.last() else {
@@ -1099,6 +1192,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
                 }
             }
         }
+        (what_would_change(latest))
         h2 id="history" { "Ratings over time" }
         (charts::timeline(
             "chart-timeline",

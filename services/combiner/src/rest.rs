@@ -4,6 +4,8 @@
 //!   sorting and paging (`listing`): `{ "items": [...], "page", "pageSize", "total" }`.
 //! - `GET /api/v1/trusts/{odsCode}` — one trust's latest version.
 //! - `GET /api/v1/trusts/{odsCode}/history` — every version, oldest first.
+//! - `GET /api/v1/trusts/{odsCode}/rating-changes` — what would change the latest version's overall
+//!   quality and combined rating (`combined_rules::whatif`, as gRPC `GetRatingChanges`).
 //! - `GET /api/v1/openapi.json` — the OpenAPI 3.1 document (hand-written, `openapi.json`; a test
 //!   checks it against real responses). Served without a token, like the report.
 //!
@@ -28,6 +30,9 @@ use oversight_runtime::auth::Authenticator;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use combined_rules::whatif::{Changeable, Moves, Step, Target, Unavailable, sentence};
+use oversight_rating::Rating;
+
 use crate::combining::Combiner;
 use crate::export::{TrustHistory, TrustPage, TrustRating};
 use crate::listing::{ListQuery, ListQueryError};
@@ -36,10 +41,11 @@ use crate::listing::{ListQuery, ListQueryError};
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The API's paths, as the OpenAPI document names them.
-pub const PATHS: [&str; 4] = [
+pub const PATHS: [&str; 5] = [
     "/api/v1/trusts",
     "/api/v1/trusts/{odsCode}",
     "/api/v1/trusts/{odsCode}/history",
+    "/api/v1/trusts/{odsCode}/rating-changes",
     "/api/v1/openapi.json",
 ];
 
@@ -116,6 +122,10 @@ pub fn router(combiner: Arc<Combiner>, auth: Authenticator) -> Router {
         .route("/api/v1/trusts", get(list))
         .route("/api/v1/trusts/{odsCode}", get(trust))
         .route("/api/v1/trusts/{odsCode}/history", get(history))
+        .route(
+            "/api/v1/trusts/{odsCode}/rating-changes",
+            get(rating_changes),
+        )
         .route_layer(middleware::from_fn_with_state(auth, authenticate))
         .with_state(ApiState { combiner });
     Router::new()
@@ -273,6 +283,129 @@ async fn history(
     let body = TrustHistory {
         ods_code: trust.to_string(),
         versions: versions.iter().map(TrustRating::from).collect(),
+    };
+    Ok(cached_json(&headers, to_json(&body)?))
+}
+
+/// A change in the JSON API: key questions by their lowerCamelCase names, ratings in CQC's words.
+#[derive(Serialize)]
+struct ChangeBody {
+    rating: &'static str,
+    from: &'static str,
+    to: &'static str,
+}
+
+#[derive(Serialize)]
+struct ChangeSetBody {
+    changes: Vec<ChangeBody>,
+    description: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepBody {
+    /// `changes`, `alreadyOutstanding`, `alreadyInadequate` or `noExactStep`.
+    outcome: &'static str,
+    to: Option<&'static str>,
+    change_sets: Vec<ChangeSetBody>,
+}
+
+#[derive(Serialize)]
+struct UnavailableBody {
+    /// `noKeyQuestionRatings`, `qualityNotCounted` or `noCombinedRating`.
+    reason: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct WhatIfBody {
+    current: Option<&'static str>,
+    up: Option<StepBody>,
+    down: Option<StepBody>,
+    unavailable: Option<UnavailableBody>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RatingChangesBody {
+    ods_code: String,
+    version: u64,
+    overall_quality: WhatIfBody,
+    combined: WhatIfBody,
+}
+
+fn step_body(target: Target, step: &Step) -> StepBody {
+    let (outcome, to, sets) = match step {
+        Step::Changes { to, sets } => ("changes", Some(*to), sets.as_slice()),
+        Step::AlreadyOutstanding => ("alreadyOutstanding", None, &[][..]),
+        Step::AlreadyInadequate => ("alreadyInadequate", None, &[][..]),
+        Step::NoExactStep { to } => ("noExactStep", Some(*to), &[][..]),
+    };
+    StepBody {
+        outcome,
+        to: to.map(Rating::cqc_str),
+        change_sets: sets
+            .iter()
+            .map(|set| ChangeSetBody {
+                changes: set
+                    .changes
+                    .iter()
+                    .map(|c| ChangeBody {
+                        rating: match c.rating {
+                            Changeable::KeyQuestion(kq) => kq.camel(),
+                            Changeable::UseOfResources => "useOfResources",
+                        },
+                        from: c.from.cqc_str(),
+                        to: c.to.cqc_str(),
+                    })
+                    .collect(),
+                description: to.map(|to| sentence(set, target, to)).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+fn what_if_body(target: Target, what: &Result<Moves, Unavailable>) -> WhatIfBody {
+    match what {
+        Ok(m) => WhatIfBody {
+            current: Some(m.current.cqc_str()),
+            up: Some(step_body(target, &m.up)),
+            down: Some(step_body(target, &m.down)),
+            unavailable: None,
+        },
+        Err(why) => WhatIfBody {
+            current: None,
+            up: None,
+            down: None,
+            unavailable: Some(UnavailableBody {
+                reason: match why {
+                    Unavailable::NoKeyQuestionRatings => "noKeyQuestionRatings",
+                    Unavailable::QualityNotCounted { .. } => "qualityNotCounted",
+                    Unavailable::NoCombined { .. } => "noCombinedRating",
+                },
+                message: why.to_string(),
+            }),
+        },
+    }
+}
+
+async fn rating_changes(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let trust = parse_code(&code)?;
+    let latest = s
+        .combiner
+        .view()
+        .get(trust.as_str())
+        .ok_or(ApiError::UnknownTrust(trust))?;
+    let changes = crate::api::rating_changes(&latest).map_err(anyhow::Error::from)?;
+    let body = RatingChangesBody {
+        ods_code: latest.trust_code.clone(),
+        version: latest.version,
+        overall_quality: what_if_body(Target::OverallQuality, &changes.overall_quality),
+        combined: what_if_body(Target::Combined, &changes.combined),
     };
     Ok(cached_json(&headers, to_json(&body)?))
 }

@@ -852,6 +852,79 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         (1..=raa["version"].as_u64().unwrap()).collect::<Vec<_>>()
     );
 
+    // What would change RAA's ratings (S=E=C=R=W=G, UoR=I), worked from DOMAIN.md:
+    // - combined (§3): one inadequate of six (threshold 2) limits it to RI. Up to Good: use of
+    //   resources to RI lifts the limit (1 RI of 6 < 3). Down to Inadequate: a second inadequate
+    //   — a good key question all the way (to RI it would only add an RI).
+    // - overall quality (§2.1, n = 5, X = 2): all good → Good. Down: one RI of 5 is below X, so
+    //   the smallest change is a key question to Inadequate (any inadequate limits to RI). Up:
+    //   two outstanding with the rest good: any 2 of the 5 (10 sets).
+    let (_, changes) = get("/api/v1/trusts/RAA/rating-changes").await;
+    assert_eq!(changes["odsCode"], "RAA");
+    assert_eq!(changes["version"], raa["version"]);
+    let combined = &changes["combined"];
+    assert_eq!(combined["current"], "Requires improvement");
+    assert!(combined["unavailable"].is_null());
+    assert_eq!(
+        combined["up"],
+        serde_json::json!({
+            "outcome": "changes",
+            "to": "Good",
+            "changeSets": [{
+                "changes": [{"rating": "useOfResources", "from": "Inadequate", "to": "Requires improvement"}],
+                "description": "use of resources from Inadequate to Requires improvement would make the combined rating Good",
+            }],
+        })
+    );
+    let sets = |v: &serde_json::Value| -> Vec<String> {
+        v["changeSets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|set| {
+                set["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}>{}",
+                            c["rating"].as_str().unwrap(),
+                            c["from"].as_str().unwrap(),
+                            c["to"].as_str().unwrap()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            })
+            .collect()
+    };
+    let every_kq = ["safe", "effective", "caring", "responsive", "wellLed"];
+    let to_inadequate: Vec<String> = every_kq
+        .iter()
+        .map(|kq| format!("{kq} Good>Inadequate"))
+        .collect();
+    assert_eq!(combined["down"]["to"], "Inadequate");
+    assert_eq!(sets(&combined["down"]), to_inadequate);
+    let quality = &changes["overallQuality"];
+    assert_eq!(quality["current"], "Good");
+    assert_eq!(quality["down"]["to"], "Requires improvement");
+    assert_eq!(sets(&quality["down"]), to_inadequate);
+    assert_eq!(quality["up"]["to"], "Outstanding");
+    assert_eq!(sets(&quality["up"]).len(), 10);
+    assert_eq!(
+        sets(&quality["up"])[0],
+        "safe Good>Outstanding + effective Good>Outstanding"
+    );
+    // A mental health trust: no combined rating, so nothing is worked for it.
+    let (_, rdd_changes) = get("/api/v1/trusts/RDD/rating-changes").await;
+    assert_eq!(
+        rdd_changes["combined"]["unavailable"]["reason"],
+        "noCombinedRating"
+    );
+    assert!(rdd_changes["combined"]["current"].is_null());
+    assert_eq!(rdd_changes["overallQuality"]["current"], "Good");
+
     // Bad input names the parameter; unknown and malformed trusts.
     for (path, status, field) in [
         ("/api/v1/trusts?pageSize=0", 400, Some("pageSize")),
@@ -860,6 +933,12 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
         ("/api/v1/trusts/RQQ", 404, None),
         ("/api/v1/trusts/not-a-code", 400, Some("odsCode")),
         ("/api/v1/trusts/RQQ/history", 404, None),
+        ("/api/v1/trusts/RQQ/rating-changes", 404, None),
+        (
+            "/api/v1/trusts/not-a-code/rating-changes",
+            400,
+            Some("odsCode"),
+        ),
     ] {
         let (got, _, body) = http_get_with(run.report, path, &auth).await;
         assert_eq!(got, status, "{path}: {body}");
@@ -897,6 +976,7 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
             "/api/v1/trusts",
             "/api/v1/trusts/RAA",
             "/api/v1/trusts/RAA/history",
+            "/api/v1/trusts/RAA/rating-changes",
         ] {
             let (status, h, body) = http_get_with(run.report, path, &headers).await;
             assert_eq!(status, 401, "{path}: {body}");
@@ -938,6 +1018,16 @@ async fn the_json_api_filters_pages_caches_authenticates_and_matches_its_openapi
             "/api/v1/trusts/RAA/history",
             "/api/v1/trusts/{odsCode}/history",
             history.clone(),
+        ),
+        (
+            "/api/v1/trusts/RAA/rating-changes",
+            "/api/v1/trusts/{odsCode}/rating-changes",
+            changes.clone(),
+        ),
+        (
+            "/api/v1/trusts/RDD/rating-changes",
+            "/api/v1/trusts/{odsCode}/rating-changes",
+            rdd_changes.clone(),
         ),
     ] {
         conforms(&doc, ok_schema(&doc, documented), &value, "$")

@@ -19,13 +19,13 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use tonic::{Request, Response, Status};
 
 use crate::error::ServiceError;
-use crate::metrics::{Metrics, Peers, RecordedDecision};
+use crate::observations::{Observations, Peers, RecordedDecision};
 use crate::resources::Resources;
 use crate::workflow::{Assessment, Assessments, Published, Transition};
 
 pub struct ResourcesApi {
     pub resources: Arc<Resources>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<Observations>,
     pub assessments: Arc<Assessments>,
 }
 

@@ -7,7 +7,7 @@
 
 pub mod api;
 pub mod error;
-pub mod metrics;
+pub mod observations;
 pub mod resources;
 pub mod workflow;
 
@@ -24,7 +24,7 @@ use oversight_runtime::outbox::Outbox;
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, Subjects};
 
-pub use metrics::{Metrics, RuleSets};
+pub use observations::{Observations, RuleSets};
 pub use resources::Resources;
 pub use workflow::Assessments;
 
@@ -52,7 +52,7 @@ pub struct Config {
 pub struct App {
     host: Host,
     resources: Arc<Resources>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<Observations>,
     assessments: Arc<Assessments>,
 }
 
@@ -65,7 +65,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let mut host = Host::build(&SPEC, &config.infra, config.grpc_addr).await?;
         let pool = host.pool().clone();
-        let moved = metrics::migrate_legacy_observations(&pool)
+        let moved = observations::migrate_legacy_observations(&pool)
             .await
             .context("failed to move observations into the packed table")?;
         if moved > 0 {
@@ -80,7 +80,7 @@ impl App {
             outbox,
             host.subjects().clone(),
         ));
-        let metrics = Arc::new(Metrics::new(
+        let metrics = Arc::new(Observations::new(
             pool.clone(),
             RuleSets::shipped().context("failed to load the shipped NHSI rule sets")?,
         ));
@@ -106,7 +106,7 @@ impl App {
         self.resources.clone()
     }
 
-    pub fn metrics(&self) -> Arc<Metrics> {
+    pub fn observations(&self) -> Arc<Observations> {
         self.metrics.clone()
     }
 

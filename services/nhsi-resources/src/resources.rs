@@ -80,7 +80,7 @@ fn validate_observation(
     field: &str,
     m: &ev::MetricObservation,
 ) -> Result<ValidObservation, RecordError> {
-    crate::metrics::check_observation(&m.feed, &m.ward_code, &m.values).map_err(
+    crate::observations::check_observation(&m.feed, &m.ward_code, &m.values).map_err(
         |(f, reason)| {
             invalid(
                 &format!("{field}{}", f.trim_start_matches("metric")),

@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::Mutex;
 
 use crate::error::ServiceError;
-use crate::metrics::{Metrics, Peers};
+use crate::observations::{Observations, Peers};
 use crate::resources::Resources;
 
 /// The caller recorded for transitions the service makes itself (the suggestion, publishing).
@@ -68,7 +68,7 @@ pub struct Published {
 pub struct Assessments {
     pool: AnyPool,
     resources: Arc<Resources>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<Observations>,
     /// One transition at a time in this process; `revision` guards against other processes.
     writing: Mutex<()>,
 }
@@ -88,7 +88,7 @@ fn to_u32(v: i64) -> Result<u32, ServiceError> {
 }
 
 impl Assessments {
-    pub fn new(pool: AnyPool, resources: Arc<Resources>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(pool: AnyPool, resources: Arc<Resources>, metrics: Arc<Observations>) -> Self {
         Assessments {
             pool,
             resources,

@@ -70,7 +70,7 @@ async fn metric_observations_are_stored_idempotently_and_scored_by_period() {
     let env = TestEnv::start().await.unwrap();
     let app = app(&env).await;
     let resources = app.resources();
-    let metrics = app.metrics();
+    let metrics = app.observations();
     let rxx = trust("RXX");
 
     let older = finance("RXX", "2017-03-31", ["2.6", "-3", "-0.5", "0", "60"]);
@@ -188,14 +188,14 @@ async fn cqc_overall_keeps_the_newest_version() {
         .record_quality(&quality("RXX", 1, pb_common::Rating::Good))
         .await
         .unwrap();
-    let (inputs, _) = app.metrics().segment_inputs(&rxx).await.unwrap();
+    let (inputs, _) = app.observations().segment_inputs(&rxx).await.unwrap();
     assert_eq!(
         inputs.cqc_overall,
         Some(RatingValue::Rated(Rating::RequiresImprovement))
     );
     // The quality rating made the trust known, with its type.
     assert_eq!(
-        app.metrics().trust_type(&rxx).await.unwrap(),
+        app.observations().trust_type(&rxx).await.unwrap(),
         oversight_rating::TrustType::Acute
     );
 }

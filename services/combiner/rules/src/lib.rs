@@ -14,6 +14,7 @@
 
 pub mod explain;
 mod flags;
+pub mod whatif;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use explain::CombinedExplanation;
 use explain::{DatedInput, Input, Note, Part, Publication, Rule};
 pub use flags::Flag;
+pub use whatif::{QualityAggregation, RatingChanges, rating_changes};
 
 /// The name of this rule set, recorded on every combined rating.
 pub const RULE_SET: &str = "cqc-combined-2018";

@@ -66,8 +66,9 @@ impl Direction {
 /// The kind of NHS provider, for national peer groups and NOF organisation types.
 pub use oversight_rating::TrustType;
 
-/// Parses a decimal written plainly (`-7.25`) or in scientific notation (`1.5e2`).
-pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
+/// Parses a decimal written plainly (`-7.25`) or in scientific notation (`1.5e2`): the one decimal
+/// parser of NHSI's feeds and stored observations.
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
     let t = s.trim();
     if t.is_empty() {
         return None;

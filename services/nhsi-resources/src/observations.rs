@@ -6,13 +6,13 @@
 //! and league tables are computed in memory from one query per feed.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdReport, WardDay, YearMonth, compute_chppd};
 use nhsi_rules::nof::{
     LeagueRow, NofAssessment, NofPeerGroup, NofProvider, assess_providers, league_table,
 };
+use nhsi_rules::parse_decimal;
 use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
@@ -72,14 +72,6 @@ impl RuleSets {
     }
 }
 
-/// A decimal as the feeds write it: plain (`-7.25`) or scientific (`1.5e2`).
-pub fn parse_decimal(s: &str) -> Option<Decimal> {
-    let t = s.trim();
-    Decimal::from_str(t)
-        .ok()
-        .or_else(|| Decimal::from_scientific(t).ok())
-}
-
 /// One stored observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
@@ -126,7 +118,8 @@ pub struct RecordedDecision {
     pub decided_at: String,
 }
 
-pub struct Metrics {
+/// The stored observations of every trust (finance, productivity, staffing), read back for the rules.
+pub struct Observations {
     pool: AnyPool,
     rules: RuleSets,
 }
@@ -228,9 +221,9 @@ fn latest_by<K: Ord>(
     out
 }
 
-impl Metrics {
+impl Observations {
     pub fn new(pool: AnyPool, rules: RuleSets) -> Self {
-        Metrics { pool, rules }
+        Observations { pool, rules }
     }
 
     pub fn rules(&self) -> &RuleSets {
