@@ -143,37 +143,12 @@ where
     H: Fn(Vec<Incoming>) -> Fut,
     Fut: Future<Output = BatchOutcome>,
 {
-    // The stream belongs to another service, which may start later: wait for it.
-    let mut attempt = 0u32;
-    let consumer = loop {
-        match bus.ensure_consumer(&spec).await {
-            Ok(c) => break c,
-            Err(e) => {
-                attempt += 1;
-                if attempt == 1 || attempt.is_multiple_of(10) {
-                    tracing::warn!(consumer = %spec.durable, error = %format!("{e:#}"), "waiting for stream");
-                }
-                let delay = retry_backoff(attempt, Duration::from_secs(5));
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    };
     // The budget in KiB; the pull asks for at most half of it at a time.
     let budget_kib = (settings.max_inflight_bytes >> 10).max(64);
     let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib));
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(settings.batch_max.saturating_mul(2).max(2))
-        .max_bytes_per_batch((budget_kib << 10) / 2)
-        .expires(PULL_EXPIRES)
-        .heartbeat(PULL_HEARTBEAT)
-        .group(PRIORITY_GROUP)
-        .messages()
-        .await
-        .with_context(|| format!("failed to start consuming {}", spec.durable))?;
+    let Some(mut messages) = pull(&bus, &spec, &settings, budget_kib, &shutdown).await else {
+        return Ok(());
+    };
     tracing::info!(consumer = %spec.durable, stream = %spec.stream, lanes = settings.lanes,
         batch_max = settings.batch_max, "consuming");
 
@@ -196,6 +171,8 @@ where
     }));
     let dispatch = async {
         let mut failure = None;
+        // Whether the last thing the pull stream said was a missed heartbeat.
+        let mut missed_heartbeat = false;
         loop {
             let next = tokio::select! {
                 biased;
@@ -210,7 +187,10 @@ where
                     ));
                     break;
                 }
-                Some(Ok(m)) => m,
+                Some(Ok(m)) => {
+                    missed_heartbeat = false;
+                    m
+                }
                 Some(Err(e)) => {
                     use async_nats::jetstream::consumer::pull::MessagesErrorKind as K;
                     match e.kind() {
@@ -223,8 +203,25 @@ where
                             ));
                             break;
                         }
+                        // One missed heartbeat can be a slow server; the next is a dead pull.
+                        K::MissingHeartbeat if !missed_heartbeat => {
+                            missed_heartbeat = true;
+                            tracing::debug!(consumer = %spec.durable, "missed a pull heartbeat");
+                            continue;
+                        }
+                        // The pull is dead (its server or the consumer's leader is gone, no
+                        // leader answers, the request could not be sent): pull afresh from
+                        // whichever server leads the consumer now. What the old pull had
+                        // received and not handed over is redelivered after the ack wait.
                         _ => {
-                            tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; continuing");
+                            tracing::warn!(consumer = %spec.durable, error = %e,
+                                "pull stream failed; pulling again from the consumer's current leader");
+                            drop(messages);
+                            match pull(&bus, &spec, &settings, budget_kib, &shutdown).await {
+                                Some(m) => messages = m,
+                                None => break,
+                            }
+                            missed_heartbeat = false;
                             continue;
                         }
                     }
@@ -261,6 +258,54 @@ where
         return Err(e);
     }
     lane_results.into_iter().collect()
+}
+
+/// Look the consumer up (declaring it if need be) and open a pull stream on it, waiting out
+/// whatever stops that (the owner has not declared the stream yet, NATS is unreachable, the
+/// consumer has no leader during an election) until it works or `shutdown` (then `None`).
+async fn pull(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    settings: &ConsumerSettings,
+    budget_kib: usize,
+    shutdown: &Shutdown,
+) -> Option<jetstream::consumer::pull::Stream> {
+    let mut attempt = 0u32;
+    loop {
+        let opened = async {
+            let consumer = bus.ensure_consumer(spec).await?;
+            consumer
+                .stream()
+                .max_messages_per_batch(settings.batch_max.saturating_mul(2).max(2))
+                .max_bytes_per_batch((budget_kib << 10) / 2)
+                .expires(PULL_EXPIRES)
+                .heartbeat(PULL_HEARTBEAT)
+                .group(PRIORITY_GROUP)
+                .messages()
+                .await
+                .with_context(|| format!("failed to start consuming {}", spec.durable))
+        };
+        match opened.await {
+            Ok(messages) => {
+                if attempt > 0 {
+                    tracing::info!(consumer = %spec.durable, attempts = attempt + 1, "pulling");
+                }
+                return Some(messages);
+            }
+            Err(e) => {
+                attempt += 1;
+                if attempt == 1 || attempt.is_multiple_of(10) {
+                    tracing::warn!(consumer = %spec.durable, error = %format!("{e:#}"),
+                        attempt, "cannot pull yet (waiting for the stream, NATS or a consumer leader)");
+                }
+                let delay = retry_backoff(attempt, Duration::from_secs(5));
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
 }
 
 struct Lane<'a> {
