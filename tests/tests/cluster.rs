@@ -195,9 +195,16 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
     // The rest through a surviving node.
     let survivors = stack.env.cluster.as_ref().unwrap().live_urls();
     let bus = stack.env.nats_client_at(&survivors).await.unwrap();
-    national::publish(&bus, SOURCE, &feed.parts[BEFORE_KILL..])
-        .await
-        .unwrap();
+    // A sender whose publish is still refused after the bus's own retries (the streams have
+    // not elected their new leaders yet) sends again: the message ids make it once only.
+    wait_until(FEED_DEADLINE, "the rest of the feed accepted", || async {
+        national::publish(&bus, SOURCE, &feed.parts[BEFORE_KILL..])
+            .await
+            .inspect_err(|e| eprintln!("submitting the rest: {e:#}; again"))
+            .ok()
+    })
+    .await
+    .unwrap();
     let combiner = stack.combiner;
     let served = wait_until(
         FEED_DEADLINE,

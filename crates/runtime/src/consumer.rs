@@ -23,6 +23,13 @@
 //!   outcome per message. Settling comes after: poison messages are dead-lettered one by one (the
 //!   rest of the batch commits); when every other message is done, all are acked together. A
 //!   message is never acked before the handler has stored it.
+//! * **Dead pulls.** A pull request lives on the server that leads the consumer. When that server
+//!   dies (or the client's own server does, or the consumer has no leader for a moment) the pull
+//!   says so by missing its idle heartbeats ([`PULL_HEARTBEAT`]), by "no responders" or by a failed
+//!   request: after two missed heartbeats, or at once on the others, the pull is dropped and a new
+//!   one opened on whichever server leads the consumer now (`pull`, waiting through the
+//!   election). What the dead pull had received and not handed to a lane comes back after the ack
+//!   wait; the handlers are idempotent.
 //! * **Transient failures** (a dependency down) are never dead-lettered: the lane keeps the batch,
 //!   tells JetStream it is still working on it, and retries the whole batch with capped backoff
 //!   until it succeeds, so nothing behind it overtakes it. The handlers are idempotent, so the
@@ -54,7 +61,9 @@ pub const PRIORITY_GROUP: &str = "replicas";
 pub const PIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Pull requests expire well inside the pin timeout, so a live replica never loses its pin.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
-const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+/// The server sends an idle heartbeat this often while a pull waits; two missed mean the pull is
+/// dead (see the module's *Dead pulls*).
+pub const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// How a consumer batches, runs lanes and retries (from [`crate::InfraConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

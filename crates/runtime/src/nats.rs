@@ -27,10 +27,12 @@ pub const MAX_DELIVER: i64 = 10;
 pub const KEY_HEADER: &str = "Oversight-Key";
 
 /// How long [`Bus::publish_many`] keeps retrying messages whose publish was not acknowledged
-/// (the server they went through died, their stream is electing a leader) before it gives up and
-/// the caller's outbox keeps them. Well inside the streams' duplicate window, so a retried message
-/// that had landed after all is dropped by its `Nats-Msg-Id`.
-pub const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(30);
+/// (the server they went through died, their stream is electing a leader: a few seconds) before
+/// it gives up and the caller's outbox keeps them for the sweep. Well inside the streams'
+/// duplicate window, so a retried message that had landed after all is dropped by its
+/// `Nats-Msg-Id`; and short enough that, with a last round's ack timeout, a consumer batch that
+/// publishes its outbox before acking stays inside the ack wait ([`ACK_WAIT`]).
+pub const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(15);
 /// Longest pause between two rounds of publish retries.
 const PUBLISH_RETRY_MAX_BACKOFF: Duration = Duration::from_secs(2);
 
