@@ -328,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn replicas_come_from_the_environment_name_and_are_checked_by_the_flag() {
+    fn the_replicas_flag_defaults_to_one_and_refuses_out_of_range() {
         use clap::Parser;
         #[derive(clap::Parser)]
         struct Cli {

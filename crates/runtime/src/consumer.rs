@@ -182,6 +182,9 @@ where
         let mut failure = None;
         // Whether the last thing the pull stream said was a missed heartbeat.
         let mut missed_heartbeat = false;
+        // Pulls re-opened since the last message: spaces out re-opens that fail at once again
+        // (a server refusing the request) rather than spinning.
+        let mut reopened = 0u32;
         loop {
             let next = tokio::select! {
                 biased;
@@ -198,6 +201,7 @@ where
                 }
                 Some(Ok(m)) => {
                     missed_heartbeat = false;
+                    reopened = 0;
                     m
                 }
                 Some(Err(e)) => {
@@ -226,6 +230,14 @@ where
                             tracing::warn!(consumer = %spec.durable, error = %e,
                                 "pull stream failed; pulling again from the consumer's current leader");
                             drop(messages);
+                            if reopened > 0 {
+                                let delay = retry_backoff(reopened, Duration::from_secs(5));
+                                tokio::select! {
+                                    _ = shutdown.cancelled() => break,
+                                    _ = tokio::time::sleep(delay) => {}
+                                }
+                            }
+                            reopened += 1;
                             match pull(&bus, &spec, &settings, budget_kib, &shutdown).await {
                                 Some(m) => messages = m,
                                 None => break,
