@@ -173,13 +173,13 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
     national::publish(&via_node1, SOURCE, &feed.parts[..BEFORE_KILL])
         .await
         .unwrap();
-    let quality = via_node1.subjects().quality_stream().name;
+    let quality_stream = via_node1.subjects().quality_stream().name;
     let first_trusts: usize = feed.parts[..BEFORE_KILL]
         .iter()
         .map(|p| p.trusts.len())
         .sum();
     let rated_at_kill = wait_until(FEED_DEADLINE, "the feed part-way", || async {
-        let mut s = js.get_stream(&quality).await.ok()?;
+        let mut s = js.get_stream(&quality_stream).await.ok()?;
         let n = s.info().await.ok()?.state.messages;
         (n >= (first_trusts / 3) as u64).then_some(n)
     })
@@ -237,7 +237,7 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
     // Nothing duplicated: no event twice, versions 1, 2, … without a repeat, the history served
     // is the stream's.
     let s = bus.subjects().clone();
-    events(
+    let quality = events(
         &bus,
         &s.quality_stream().name,
         |q: &QualityRatingIssued| (q.event_id.clone(), q.trust_code.clone(), q.version),
@@ -249,7 +249,7 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
         },
     )
     .await;
-    events(
+    let uor = events(
         &bus,
         &s.uor_stream().name,
         |u: &UseOfResourcesRatingApproved| (u.event_id.clone(), u.trust_code.clone(), u.version),
@@ -274,6 +274,13 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
         "trusts with combined events"
     );
     for t in &feed.trusts {
+        // Each combined version comes from a new version of one of its parts.
+        let parts = quality.get(t).map_or(0, Vec::len) + uor.get(t).map_or(0, Vec::len);
+        assert!(
+            combined[t].len() <= parts,
+            "{t}: {} combined versions from {parts} part versions",
+            combined[t].len()
+        );
         let history = rating_history(combiner, t).await;
         assert_eq!(
             history.iter().map(|v| v.version).collect::<Vec<_>>(),
