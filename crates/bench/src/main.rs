@@ -140,6 +140,31 @@ async fn main() -> anyhow::Result<()> {
         for (what, hop) in &floor.hops {
             println!("  {what}: {}", hop.summary());
         }
+        // Mean handler time per batch, by consumer: the part of each hop spent in the handler
+        // (store, rate, publish) rather than in delivery.
+        let metrics = oversight_runtime::metrics::render();
+        let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+        for line in metrics.lines() {
+            if let Some(rest) = line.strip_prefix("oversight_handler_duration_seconds_sum")
+                && let Some(sum) = value(line)
+            {
+                let labels = rest.rsplit_once(' ').map_or(rest, |(l, _)| l);
+                let count = metrics
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("oversight_handler_duration_seconds_count")
+                            .filter(|r| r.starts_with(labels))
+                            .and_then(|_| value(l))
+                    })
+                    .unwrap_or(0.0);
+                if count > 0.0 {
+                    println!(
+                        "  handler {labels}: {count} batches, mean {:.2} ms",
+                        sum / count * 1e3
+                    );
+                }
+            }
+        }
         stack.stop().await?;
         return Ok(());
     }
