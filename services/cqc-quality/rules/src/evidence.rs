@@ -289,7 +289,7 @@ impl SignificantlySmall {
             return Err(RulesError::InvalidValue {
                 field: "until".into(),
                 value: u.to_string(),
-                reason: format!("must be after from ({from})"),
+                reason: format!("must be after the start of the decision ({from})"),
             });
         }
         Ok(SignificantlySmall {
