@@ -907,9 +907,7 @@ async fn store_evidence(
     v: &ValidEvidence,
 ) -> sqlx::Result<()> {
     store::upsert_trust(tx, &v.trust, &v.trust_name, v.trust_type, &v.region).await?;
-    for r in &v.rows {
-        store::upsert_service_rating(tx, &v.trust, r).await?;
-    }
+    store::upsert_service_ratings(tx, &v.trust, &v.rows).await?;
     for (r, d) in &v.well_led {
         store::upsert_well_led(tx, &v.trust, *r, *d, &[], &v.evidence_id).await?;
     }

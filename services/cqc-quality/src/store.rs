@@ -84,6 +84,82 @@ pub async fn upsert_service_rating(
     Ok(())
 }
 
+/// Rows per multi-row upsert of service ratings (9 parameters each). Small on purpose: SQLite
+/// finds a `$n` parameter's name by a linear scan, so binding costs grow with the square of the
+/// parameters in a statement.
+pub const UPSERT_ROWS: usize = 25;
+
+/// Insert or update many service ratings of one trust, [`UPSERT_ROWS`] to a statement: the same
+/// result as [`upsert_service_rating`] row after row (a later row with the same key wins), in a
+/// few round trips instead of one per row.
+pub async fn upsert_service_ratings(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    rows: &[ServiceRatingRow],
+) -> sqlx::Result<()> {
+    // One row per key, the last one given: Postgres refuses a statement that updates a row twice.
+    let key = |r: &ServiceRatingRow| {
+        (
+            r.location_id.clone(),
+            r.service_id.clone(),
+            r.key_question,
+            r.report_date,
+        )
+    };
+    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    let unique: Vec<&ServiceRatingRow> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect();
+    for page in unique.chunks(UPSERT_ROWS) {
+        let values: Vec<String> = (0..page.len())
+            .map(|i| {
+                let p = i * 9;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8,
+                    p + 9
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO cqc_service_ratings (trust_code, location_id, location_name, service_id, key_question, rating, report_date, evidence_id, statement_scores)
+             VALUES {}
+             ON CONFLICT (trust_code, location_id, service_id, key_question, report_date)
+             DO UPDATE SET rating = excluded.rating, location_name = excluded.location_name, evidence_id = excluded.evidence_id,
+                statement_scores = excluded.statement_scores",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in page {
+            q = q
+                .bind(trust.as_str())
+                .bind(&r.location_id)
+                .bind(&r.location_name)
+                .bind(&r.service_id)
+                .bind(r.key_question.camel())
+                .bind(r.rating.cqc_str())
+                .bind(r.report_date.to_string())
+                .bind(&r.evidence_id)
+                .bind(scores_text(&r.statement_scores));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn upsert_well_led(
     conn: &mut AnyConnection,
     trust: &TrustCode,

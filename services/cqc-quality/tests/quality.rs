@@ -46,6 +46,84 @@ fn scores(values: &[i64]) -> Vec<QualityStatementScore> {
 // ---------------------------------------------------------------------------------------------
 // Store tests
 
+/// The stored service ratings of a trust, every column but the trust, in key order.
+async fn stored_service_ratings(pool: &sqlx::AnyPool, trust: &str) -> Vec<Vec<String>> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT location_id, location_name, service_id, key_question, rating, report_date, evidence_id, statement_scores
+         FROM cqc_service_ratings WHERE trust_code = $1
+         ORDER BY location_id, service_id, key_question, report_date",
+    )
+    .bind(trust)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (0..8).map(|i| r.get::<String, _>(i)).collect())
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_service_ratings_in_few_statements_store_what_one_at_a_time_stores() {
+    let env = TestEnv::start().await.unwrap();
+    let infra = env.infra("cqc-quality").await.unwrap();
+    let pool = db::connect(
+        &infra.database_url_for(cqc_quality::SERVICE),
+        &cqc_quality::MIGRATIONS,
+    )
+    .await
+    .unwrap();
+    // 2 locations × 8 services × 5 key questions = 80 rows (more than three statements' worth),
+    // then 5 rows again with the same keys and new ratings: a later row with a key wins.
+    let services = ["urgent", "care", "surgery", "critical", "maternity", "childrens", "life", "outpatients"];
+    let ratings = [R::Outstanding, R::Good, R::RequiresImprovement, R::Inadequate];
+    let mut rows = Vec::new();
+    for (l, location) in ["RXX01", "RXX02"].into_iter().enumerate() {
+        for (s, service) in services.into_iter().enumerate() {
+            for (k, kq) in Kq::ALL.into_iter().enumerate() {
+                rows.push(ServiceRatingRow {
+                    location_id: location.into(),
+                    location_name: format!("Site {l}"),
+                    service_id: service.into(),
+                    key_question: kq,
+                    rating: RatingValue::Rated(ratings[(l + s + k) % 4]),
+                    report_date: day("2019-01-01"),
+                    evidence_id: format!("e{l}{s}{k}"),
+                    statement_scores: scores(&[4, 3]),
+                });
+            }
+        }
+    }
+    let again: Vec<ServiceRatingRow> = rows[10..15]
+        .iter()
+        .map(|r| ServiceRatingRow {
+            rating: RatingValue::Rated(R::Inadequate),
+            evidence_id: "later".into(),
+            ..r.clone()
+        })
+        .collect();
+    rows.extend(again);
+    let (many, one): (TrustCode, TrustCode) = ("RXX".parse().unwrap(), "RYY".parse().unwrap());
+    let mut tx = pool.begin().await.unwrap();
+    store::upsert_service_ratings(&mut tx, &many, &rows)
+        .await
+        .unwrap();
+    for row in &rows {
+        store::upsert_service_rating(&mut tx, &one, row)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (a, b) = (
+        stored_service_ratings(&pool, "RXX").await,
+        stored_service_ratings(&pool, "RYY").await,
+    );
+    assert_eq!(a.len(), 80, "one row per key");
+    assert_eq!(a, b);
+    let later = a.iter().filter(|r| r[6] == "later").count();
+    assert_eq!(later, 5, "the later rows with a key won");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     let env = TestEnv::start().await.unwrap();
