@@ -66,6 +66,9 @@ async fn record_every_metric() {
     metrics::handler_retried("monitoring-test", "c");
     metrics::batch_handled("monitoring-test", "c", 1);
     metrics::events_published("monitoring-test", "test.subject", 1);
+    metrics::publish_failed("monitoring-test", 1);
+    metrics::outbox_pending("monitoring-test", 3);
+    metrics::ready("monitoring-test", true);
     let listener = grpc::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (routes, _health) = grpc::base_routes(&[]).await.unwrap();
@@ -281,6 +284,9 @@ async fn dashboard_and_alerts_use_only_exported_metrics() {
         "oversight_events_published",
         "oversight_handler_retries",
         "oversight_batch_size",
+        "oversight_publish_failures",
+        "oversight_outbox_pending",
+        "oversight_ready",
     ] {
         assert!(
             exported.contains_key(family),

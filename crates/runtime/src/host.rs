@@ -312,6 +312,7 @@ async fn watch_readiness(
     shutdown: Shutdown,
 ) {
     let mut ready = true;
+    crate::metrics::ready(bus.service(), true);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -323,6 +324,7 @@ async fn watch_readiness(
             Ok(Ok(_))
         );
         let now_ready = nats_up && db_up;
+        crate::metrics::ready(bus.service(), now_ready && !shutdown.is_cancelled());
         if now_ready != ready && !shutdown.is_cancelled() {
             if now_ready {
                 tracing::info!("dependencies are back; ready");
@@ -334,6 +336,7 @@ async fn watch_readiness(
         }
     }
     health.set_ready(false).await;
+    crate::metrics::ready(bus.service(), false);
 }
 
 /// What a service runs besides gRPC (see [`Host::run`]). Borrows the service's state for `'a`.

@@ -10,6 +10,9 @@
 //! | `oversight_events_published_total` | service, subject | events (evidence, ratings) published |
 //! | `oversight_handler_retries_total` | service, consumer | batches retried after a transient failure (a dependency down) |
 //! | `oversight_batch_size` | service, consumer | messages per handled batch |
+//! | `oversight_publish_failures_total` | service | publishes JetStream did not acknowledge (each is retried, then left to the outbox sweep) |
+//! | `oversight_outbox_pending` | service | events stored but not yet published, as of the last outbox drain |
+//! | `oversight_ready` | service | 1 while the service reaches NATS and its database (its readiness), else 0 |
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,6 +25,7 @@ use anyhow::Context;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -79,6 +83,9 @@ struct Metrics {
     published: Family<PublishedLabels, Counter>,
     retries: Family<ConsumerLabels, Counter>,
     batch_size: HistogramFamily<ConsumerLabels>,
+    publish_failures: Family<ServiceLabels, Counter>,
+    outbox_pending: Family<ServiceLabels, Gauge>,
+    ready: Family<ServiceLabels, Gauge>,
 }
 
 fn metrics() -> &'static Metrics {
@@ -136,7 +143,28 @@ fn metrics() -> &'static Metrics {
             "Messages per handled batch",
             batch_size.clone(),
         );
+        let publish_failures = Family::<ServiceLabels, Counter>::default();
+        registry.register(
+            "oversight_publish_failures",
+            "Publishes JetStream did not acknowledge (retried, then left to the outbox sweep)",
+            publish_failures.clone(),
+        );
+        let outbox_pending = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "oversight_outbox_pending",
+            "Events stored but not yet published, as of the last outbox drain",
+            outbox_pending.clone(),
+        );
+        let ready = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "oversight_ready",
+            "1 while the service reaches NATS and its database, else 0",
+            ready.clone(),
+        );
         Metrics {
+            publish_failures,
+            outbox_pending,
+            ready,
             retries,
             batch_size,
             registry,
@@ -175,7 +203,6 @@ pub fn message_handled(service: &str, consumer: &str, outcome: &str, elapsed: Du
     }
 }
 
-/// Record published events.
 /// Record a batch retried after a transient failure.
 pub fn handler_retried(service: &str, consumer: &str) {
     metrics()
@@ -198,6 +225,7 @@ pub fn batch_handled(service: &str, consumer: &str, size: usize) {
         .observe(size as f64);
 }
 
+/// Record published events.
 pub fn events_published(service: &str, subject: &str, n: u64) {
     metrics()
         .published
@@ -206,6 +234,36 @@ pub fn events_published(service: &str, subject: &str, n: u64) {
             subject: subject.into(),
         })
         .inc_by(n);
+}
+
+/// Record `n` publishes JetStream did not acknowledge.
+pub fn publish_failed(service: &str, n: u64) {
+    metrics()
+        .publish_failures
+        .get_or_create(&ServiceLabels {
+            service: service.into(),
+        })
+        .inc_by(n);
+}
+
+/// Record how many events wait in the service's outbox after a drain.
+pub fn outbox_pending(service: &str, n: u64) {
+    metrics()
+        .outbox_pending
+        .get_or_create(&ServiceLabels {
+            service: service.into(),
+        })
+        .set(i64::try_from(n).unwrap_or(i64::MAX));
+}
+
+/// Record whether the service is ready (reaches NATS and its database).
+pub fn ready(service: &str, ready: bool) {
+    metrics()
+        .ready
+        .get_or_create(&ServiceLabels {
+            service: service.into(),
+        })
+        .set(i64::from(ready));
 }
 
 fn grpc_request(method: &str, code: &str, elapsed: Duration) {

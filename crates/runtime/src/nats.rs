@@ -277,6 +277,7 @@ impl Bus {
             let Some((_, error)) = failed.first() else {
                 break;
             };
+            crate::metrics::publish_failed(self.service, failed.len() as u64);
             attempt += 1;
             if started.elapsed() >= PUBLISH_RETRY_FOR {
                 return Err(anyhow::anyhow!("{error:#}").context(format!(

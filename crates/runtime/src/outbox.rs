@@ -168,9 +168,36 @@ impl Outbox {
 
     /// Publish every unpublished version, oldest first, a page at a time with the acks of a page
     /// awaited together (the one publish path, [`Bus::publish_many`]), then mark the page
-    /// published. A failure leaves the rest for the next call or the sweep.
+    /// published. A failure leaves the rest for the next call or the sweep. The outbox's depth
+    /// after the drain is exported as `oversight_outbox_pending`.
     pub async fn publish_pending(&self) -> anyhow::Result<u64> {
         let _one_at_a_time = self.publishing.lock().await;
+        let result = self.drain().await;
+        let left = match &result {
+            Ok(_) => Some(0),
+            Err(_) => self.unpublished().await.ok(),
+        };
+        if let Some(left) = left {
+            crate::metrics::outbox_pending(self.bus.service(), left);
+        }
+        result
+    }
+
+    /// How many versions are stored but not yet published.
+    pub async fn unpublished(&self) -> anyhow::Result<u64> {
+        let count = format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE published = 0",
+            self.table
+        );
+        let n: i64 = sqlx::query(&count)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// [`Outbox::publish_pending`] with the publishing lock held.
+    async fn drain(&self) -> anyhow::Result<u64> {
         let select = format!(
             "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT {PUBLISH_PAGE}",
             self.table

@@ -446,9 +446,23 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Publish every stored but unpublished evidence record (the outbox).
+    /// Publish every stored but unpublished evidence record (the outbox). The outbox's depth after
+    /// the drain is exported as `oversight_outbox_pending`.
     pub async fn publish_pending(&self) -> anyhow::Result<u64> {
         let _one_at_a_time = self.publishing.lock().await;
+        let result = self.drain_outbox().await;
+        let left = match &result {
+            Ok(_) => Some(0),
+            Err(_) => store::count_unpublished(&self.pool).await.ok(),
+        };
+        if let Some(left) = left {
+            oversight_runtime::metrics::outbox_pending(self.bus.service(), left);
+        }
+        result
+    }
+
+    /// [`Ingestor::publish_pending`] with the publishing lock held.
+    async fn drain_outbox(&self) -> anyhow::Result<u64> {
         let mut published = 0;
         loop {
             let rows = store::unpublished(&self.pool, PUBLISH_PAGE).await?;

@@ -187,6 +187,15 @@ pub async fn unpublished(pool: &AnyPool, limit: i64) -> sqlx::Result<Vec<OutboxR
     rows.iter().map(outbox_row).collect()
 }
 
+/// How many evidence records are stored but not yet published.
+pub async fn count_unpublished(pool: &AnyPool) -> sqlx::Result<u64> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ingestion_evidence WHERE published = 0")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Mark evidence as published (one statement for a page of ids).
 pub async fn mark_published(pool: &AnyPool, evidence_ids: &[String]) -> sqlx::Result<()> {
     if evidence_ids.is_empty() {
