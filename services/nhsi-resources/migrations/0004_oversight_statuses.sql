@@ -3,7 +3,8 @@
 -- Append-only: every record is kept. A record is a whole status; recording a status again with the
 -- same kind and from_date (e.g. with the day it ended) adds a record, and the rules take the latest
 -- (nhsi_rules::status). A status stands from from_date up to, not including, to_date ('' while it
--- stands). Portable SQL: runs on SQLite and Postgres.
+-- stands). evidence_id is the feed evidence a record came from ('' through gRPC): evidence already
+-- recorded is not recorded again (redelivery, replay). Portable SQL: runs on SQLite and Postgres.
 CREATE TABLE IF NOT EXISTS nhsi_oversight_statuses (
     trust_code  TEXT NOT NULL,
     seq         BIGINT NOT NULL,
@@ -13,5 +14,7 @@ CREATE TABLE IF NOT EXISTS nhsi_oversight_statuses (
     source      TEXT NOT NULL,
     recorded_by TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
+    evidence_id TEXT NOT NULL,
     PRIMARY KEY (trust_code, seq)
 );
+CREATE INDEX IF NOT EXISTS nhsi_oversight_statuses_evidence ON nhsi_oversight_statuses (evidence_id);

@@ -90,8 +90,7 @@ const COLUMNS: &str = "trust_code, seq, kind, from_date, to_date, source, record
 
 /// Records `status` for a known trust (INVALID_ARGUMENT naming `trust_code` otherwise), unless
 /// the latest record of the same status (kind and from date) already says the same: records are
-/// never overwritten, and recording the same thing twice (a redelivered feed, a retried call) adds
-/// nothing.
+/// never overwritten, and recording the same thing twice (a retried call) adds nothing.
 pub async fn record(
     pool: &AnyPool,
     trust: &TrustCode,
@@ -111,6 +110,12 @@ pub async fn record(
             format!("unknown trust {trust}: no resource evidence or quality rating recorded"),
         ));
     }
+    let recorded_at = oversight_runtime::time::now_rfc3339();
+    let appended = match append(&mut tx, trust, status, recorded_by, &recorded_at, "").await? {
+        Appended::Yes => true,
+        Appended::AlreadyRecorded => false,
+        Appended::Conflict => return Err(ServiceError::Conflict { record }),
+    };
     let latest = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM nhsi_oversight_statuses
          WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1"
@@ -118,54 +123,92 @@ pub async fn record(
     .bind(trust.as_str())
     .bind(status.kind.name())
     .bind(status.from.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    if let Some(r) = latest {
-        let latest = decode(&r)?;
-        if latest.status == *status {
-            return Ok(Recorded {
-                record: latest,
-                appended: false,
-            });
+    let latest = decode(&latest)?;
+    tx.commit().await?;
+    if appended {
+        tracing::info!(trust = %trust, kind = %status.kind, from = %status.from,
+            to = ?status.to, source = %status.source, "oversight status recorded");
+    }
+    Ok(Recorded {
+        record: latest,
+        appended,
+    })
+}
+
+/// Whether [`append`] added a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    Yes,
+    /// Nothing to add: the evidence, or the same status, was recorded already.
+    AlreadyRecorded,
+    /// A concurrent writer took the record's number; retrying is safe.
+    Conflict,
+}
+
+/// Appends a record of `status` in the caller's transaction, unless it would add nothing: the
+/// feed evidence it comes from (`evidence_id`, empty through gRPC) was recorded already, or the
+/// latest record of the same status (kind and from date) says the same.
+pub(crate) async fn append(
+    conn: &mut sqlx::AnyConnection,
+    trust: &TrustCode,
+    status: &OversightStatus,
+    recorded_by: &str,
+    recorded_at: &str,
+    evidence_id: &str,
+) -> Result<Appended, sqlx::Error> {
+    if !evidence_id.is_empty() {
+        let seen = sqlx::query(
+            "SELECT seq FROM nhsi_oversight_statuses WHERE evidence_id = $1 AND trust_code = $2",
+        )
+        .bind(evidence_id)
+        .bind(trust.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if seen.is_some() {
+            return Ok(Appended::AlreadyRecorded);
         }
     }
-    let next: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM nhsi_oversight_statuses WHERE trust_code = $1",
+    let to = status.to.map(|t| t.to_string()).unwrap_or_default();
+    let latest = sqlx::query(
+        "SELECT to_date, source FROM nhsi_oversight_statuses
+         WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1",
     )
     .bind(trust.as_str())
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("next")?;
-    let recorded_at = oversight_runtime::time::now_rfc3339();
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO nhsi_oversight_statuses ({COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (trust_code, seq) DO NOTHING"
-    ))
-    .bind(trust.as_str())
-    .bind(next)
     .bind(status.kind.name())
     .bind(status.from.to_string())
-    .bind(status.to.map(|t| t.to_string()).unwrap_or_default())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(r) = latest {
+        let (latest_to, latest_source): (String, String) =
+            (r.try_get("to_date")?, r.try_get("source")?);
+        if latest_to == to && latest_source == status.source {
+            return Ok(Appended::AlreadyRecorded);
+        }
+    }
+    // The next number of the trust's records; a concurrent writer that took it first leaves
+    // this insert with nothing to do (a conflict the caller retries).
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO nhsi_oversight_statuses ({COLUMNS}, evidence_id)
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
+         FROM nhsi_oversight_statuses WHERE trust_code = $1
+         ON CONFLICT (trust_code, seq) DO NOTHING"
+    ))
+    .bind(trust.as_str())
+    .bind(status.kind.name())
+    .bind(status.from.to_string())
+    .bind(to)
     .bind(&status.source)
     .bind(recorded_by)
-    .bind(&recorded_at)
-    .execute(&mut *tx)
+    .bind(recorded_at)
+    .bind(evidence_id)
+    .execute(&mut *conn)
     .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(ServiceError::Conflict { record });
-    }
-    tx.commit().await?;
-    tracing::info!(trust = %trust, kind = %status.kind, from = %status.from,
-        to = ?status.to, source = %status.source, "oversight status recorded");
-    Ok(Recorded {
-        record: RecordedStatus {
-            trust: trust.clone(),
-            seq: u64::try_from(next).map_err(|e| corrupt("sequence", e))?,
-            status: status.clone(),
-            recorded_by: recorded_by.to_string(),
-            recorded_at,
-        },
-        appended: true,
+    Ok(if inserted.rows_affected() == 0 {
+        Appended::Conflict
+    } else {
+        Appended::Yes
     })
 }
 

@@ -8,6 +8,8 @@
 
 mod common;
 
+use oversight_proto::common::v1 as pb_common;
+use oversight_proto::evidence::v1 as ev;
 use oversight_proto::resources::v1 as pb;
 use oversight_testkit::wait_until;
 use tonic::Code;
@@ -468,5 +470,143 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
         sm.triggers[0].description,
         "in quality special measures since 2025-05-01 (CQC recommendation 2025-05)"
     );
+    s.stop().await;
+}
+
+/// An oversight status as ingestion publishes it from the oversight status feed.
+fn status_evidence(
+    id: &str,
+    trust: &str,
+    kind: &str,
+    from: &str,
+    to: &str,
+) -> ev::ResourceEvidence {
+    ev::ResourceEvidence {
+        provenance: Some(ev::Provenance {
+            evidence_id: id.into(),
+            source: "nhsi-oversight-status".into(),
+            batch_id: "statuses".into(),
+            file_name: "statuses.csv".into(),
+            record_number: 1,
+        }),
+        trust_code: trust.into(),
+        trust_type: pb_common::TrustType::Unspecified as i32,
+        body: Some(ev::resource_evidence::Body::OversightStatus(
+            ev::OversightStatusEvidence {
+                kind: kind.into(),
+                from_date: from.into(),
+                to_date: to.into(),
+                source: "NHSI board 2018-01".into(),
+            },
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
+    let s = Service::start(true).await;
+    s.publish(&finance(RXX, "2018-03-31", ["3", "5", "0.5", "0.5", "-5"]))
+        .await;
+    let opened = status_evidence(
+        "status-1",
+        RXX,
+        "financial_special_measures",
+        "2018-01-01",
+        "",
+    );
+    s.publish(&opened).await;
+    s.publish(&status_evidence(
+        "status-2",
+        RXX,
+        "financial_special_measures",
+        "2018-01-01",
+        "2018-07-01",
+    ))
+    .await;
+    // The first evidence again (a replay, or a redelivery past the duplicate window) after the
+    // status's end was recorded: it must not be recorded again (that would reopen the status).
+    // Then a deficit support record: one lane per trust applies them in order, so once it is
+    // recorded the repeat has been handled.
+    s.publish_again(&opened).await;
+    s.publish(&status_evidence(
+        "status-3",
+        RXX,
+        "deficit_support",
+        "2018-02-01",
+        "",
+    ))
+    .await;
+    let client = s.client().await;
+    let history = wait_until(DEADLINE, "the deficit support record of RXX", || {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .list_oversight_statuses(req(
+                    pb::ListOversightStatusesRequest {
+                        trust_code: RXX.into(),
+                        as_of: "2018-03-31".into(),
+                    },
+                    READER_TOKEN,
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (r.history
+                .iter()
+                .any(|h| h.kind == pb::OversightStatusKind::DeficitSupport as i32))
+            .then_some(r)
+        }
+    })
+    .await
+    .unwrap();
+    let records: Vec<(u64, i32, &str, &str)> = history
+        .history
+        .iter()
+        .map(|h| {
+            (
+                h.sequence,
+                h.kind,
+                h.to_date.as_str(),
+                h.recorded_by.as_str(),
+            )
+        })
+        .collect();
+    let fsm = pb::OversightStatusKind::FinancialSpecialMeasures as i32;
+    let support = pb::OversightStatusKind::DeficitSupport as i32;
+    assert_eq!(
+        records,
+        vec![
+            (1, fsm, "", "feed statuses.csv"),
+            (2, fsm, "2018-07-01", "feed statuses.csv"),
+            (3, support, "", "feed statuses.csv"),
+        ]
+    );
+    // On 2018-03-31 both stand; financial special measures as their latest record says.
+    assert_eq!(
+        history
+            .standing
+            .iter()
+            .map(|h| (h.sequence, h.kind))
+            .collect::<Vec<_>>(),
+        vec![(2, fsm), (3, support)]
+    );
+    // The period ending 2018-03-31 is inside the status: score 4, computed 1 (1, 1, 2, 1, 1).
+    let f = wait_until(DEADLINE, "finance score of RXX", || async {
+        s.client()
+            .await
+            .get_finance_score(req(
+                pb::GetFinanceScoreRequest {
+                    trust_code: RXX.into(),
+                    period: "2018-03-31".into(),
+                },
+                READER_TOKEN,
+            ))
+            .await
+            .ok()
+            .map(tonic::Response::into_inner)
+    })
+    .await
+    .unwrap();
+    assert_eq!((f.overall, f.computed_overall), (4, 1));
     s.stop().await;
 }
