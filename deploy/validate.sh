@@ -69,7 +69,7 @@ done
 
 echo "== manifest policies"
 python3 - "$work" <<'PY'
-import pathlib, sys, yaml
+import json, pathlib, sys, yaml
 
 work = pathlib.Path(sys.argv[1])
 SERVICES = {"ingestion": 50051, "cqc-quality": 50052, "nhsi-resources": 50053, "combiner": 50054}
@@ -143,6 +143,20 @@ for overlay in ("dev", "prod"):
             need(hpa is not None and hpa["spec"]["minReplicas"] >= 2
                  and hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu", f"{where}: CPU HPA from 2")
     need("default-deny-all" in by_kind.get("NetworkPolicy", {}), f"{overlay}: default-deny NetworkPolicy")
+    # NATS: the server list and the replicas the services declare their streams and consumers with.
+    common = next((r for n, r in by_kind.get("ConfigMap", {}).items() if n.startswith("oversight-common")), {})
+    data = common.get("data", {})
+    servers = [u.strip() for u in data.get("NATS_URL", "").split(",")]
+    need(all(u.startswith(("nats://", "tls://")) and u.count(":") == 2 for u in servers),
+         f"{overlay}: NATS_URL is a comma-separated list of nats://host:port ({data.get('NATS_URL')!r})")
+    replicas = data.get("JETSTREAM_REPLICAS", "")
+    want = "3" if overlay == "prod" else "1"
+    need(replicas == want, f"{overlay}: JETSTREAM_REPLICAS {want} (got {replicas!r})")
+    if overlay == "prod":
+        need(len(servers) >= 3, f"prod: NATS_URL lists the cluster's servers (3+), got {len(servers)}")
+        for f in sorted(pathlib.Path("deploy/jetstream").glob("*.json")):
+            n = json.loads(f.read_text()).get("num_replicas")
+            need(str(n) == replicas, f"prod: {f.name} num_replicas {n} = JETSTREAM_REPLICAS {replicas}")
     if overlay == "prod":
         need("Secret" not in by_kind, "prod: no Secret objects (secrets by reference only)")
         need("jetstream-config" in by_kind.get("Job", {}), "prod: JetStream config job")

@@ -274,6 +274,7 @@ def run_checks(port):
     for f in sorted(JS_DIR.glob("consumer-*.json")):
         stream, durable = f.stem.removeprefix("consumer-").split("-", 1)
         cfg = json.loads(f.read_text())
+        cfg["num_replicas"] = 1  # one throwaway server
         user = consumer_user[durable]
         check(f"{user} declares consumer {stream}/{durable} from {f.name}", lambda s=stream, d=durable, c=cfg, u=user: (
             svc[u].js(f"$JS.API.STREAM.INFO.{s}"),

@@ -3,6 +3,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod national;
+
 use std::net::SocketAddr;
 
 use oversight_proto::combined::v1 as pb;

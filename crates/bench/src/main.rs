@@ -43,6 +43,10 @@ struct Args {
     /// Offered GetTrustRating load, requests per second.
     #[arg(long, default_value_t = 20000.0)]
     grpc_rate: f64,
+    /// Only the one-at-a-time end-to-end latency, this many samples, printed with its breakdown
+    /// by hop (for profiling the pipeline's floor, e.g. under `perf record`); writes no document.
+    #[arg(long)]
+    floor_only: Option<usize>,
 }
 
 /// Sizes of one run.
@@ -54,6 +58,8 @@ struct Plan {
     wards: usize,
     staffing_days: usize,
     latency_samples: usize,
+    /// Samples taken one at a time (the pipeline's floor, no queueing).
+    floor_samples: usize,
     grpc_requests: usize,
     grpc_workers: usize,
     grpc_budget: Duration,
@@ -72,6 +78,7 @@ impl Plan {
                 wards: 1,
                 staffing_days: 30,
                 latency_samples: 100,
+                floor_samples: 50,
                 grpc_requests: 10_000,
                 grpc_workers: 32,
                 grpc_budget: Duration::from_secs(3),
@@ -87,6 +94,7 @@ impl Plan {
                 wards: 30,
                 staffing_days: 1095,
                 latency_samples: 2000,
+                floor_samples: 300,
                 grpc_requests: 200_000,
                 grpc_workers: 64,
                 grpc_budget: Duration::from_secs(12),
@@ -118,6 +126,48 @@ async fn main() -> anyhow::Result<()> {
         .context("failed to start the in-process stack (is nats-server installed?)")?;
     let bus = stack.env.nats_client().await?;
     let watcher = pipeline::Watcher::start(&bus).await?;
+    if let Some(samples) = args.floor_only {
+        let floor = pipeline::latency_phase(
+            &stack,
+            &watcher,
+            pipeline::Pace::OneAtATime,
+            b'X',
+            samples,
+            plan.deadline,
+        )
+        .await?;
+        println!("end-to-end, one at a time: {}", floor.latencies.summary());
+        for (what, hop) in &floor.hops {
+            println!("  {what}: {}", hop.summary());
+        }
+        // Mean handler time per batch, by consumer: the part of each hop spent in the handler
+        // (store, rate, publish) rather than in delivery.
+        let metrics = oversight_runtime::metrics::render();
+        let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+        for line in metrics.lines() {
+            if let Some(rest) = line.strip_prefix("oversight_handler_duration_seconds_sum")
+                && let Some(sum) = value(line)
+            {
+                let labels = rest.rsplit_once(' ').map_or(rest, |(l, _)| l);
+                let count = metrics
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("oversight_handler_duration_seconds_count")
+                            .filter(|r| r.starts_with(labels))
+                            .and_then(|_| value(l))
+                    })
+                    .unwrap_or(0.0);
+                if count > 0.0 {
+                    println!(
+                        "  handler {labels}: {count} batches, mean {:.2} ms",
+                        sum / count * 1e3
+                    );
+                }
+            }
+        }
+        stack.stop().await?;
+        return Ok(());
+    }
 
     eprintln!("pipeline: ratings feed of {} trusts…", trusts.len());
     let ratings = pipeline::ratings_phase(
@@ -162,9 +212,27 @@ async fn main() -> anyhow::Result<()> {
         plan.latency_samples,
         stats::per_s(load)
     );
-    let latency =
-        pipeline::latency_phase(&stack, &watcher, load, plan.latency_samples, plan.deadline)
-            .await?;
+    let latency = pipeline::latency_phase(
+        &stack,
+        &watcher,
+        pipeline::Pace::OpenLoop {
+            records_per_s: load,
+        },
+        b'A',
+        plan.latency_samples,
+        plan.deadline,
+    )
+    .await?;
+    eprintln!("latency: {} samples one at a time…", plan.floor_samples);
+    let latency_floor = pipeline::latency_phase(
+        &stack,
+        &watcher,
+        pipeline::Pace::OneAtATime,
+        b'X',
+        plan.floor_samples,
+        plan.deadline,
+    )
+    .await?;
 
     let codes: Vec<String> = trusts.iter().map(|t| t.code.clone()).collect();
     eprintln!(
@@ -206,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
         all_evidence,
         raw,
         latency,
+        latency_floor,
         grpc_open,
         grpc_closed,
         grpc_single,

@@ -193,6 +193,7 @@ impl Trust {
                     service: service.parse().context("service id")?,
                     ratings,
                     merged_from: None,
+                    significantly_small: Vec::new(),
                 });
             }
             locations.push(LocationEvidence {

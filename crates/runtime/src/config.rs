@@ -34,12 +34,72 @@ impl FromStr for Secret {
 /// Default ms between readiness checks of NATS and the database.
 pub const DEFAULT_HEALTH_CHECK_MS: u64 = 1_000;
 
+/// Replicas of the streams and consumers a service declares, unless configured.
+pub const DEFAULT_JETSTREAM_REPLICAS: usize = 1;
+/// JetStream's limit on the replicas of a stream or consumer.
+pub const MAX_JETSTREAM_REPLICAS: usize = 5;
+
+/// A configuration value that cannot be used, named by its setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JETSTREAM_REPLICAS must be between 1 and {MAX_JETSTREAM_REPLICAS}, not {0:?}")]
+    Replicas(String),
+    #[error("NATS_URL {url:?}: server {index} {reason}")]
+    NatsServer {
+        url: String,
+        index: usize,
+        reason: String,
+    },
+}
+
+/// Parse `JETSTREAM_REPLICAS`: a whole number from 1 to [`MAX_JETSTREAM_REPLICAS`].
+pub fn parse_replicas(text: &str) -> Result<usize, ConfigError> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JETSTREAM_REPLICAS).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Replicas(text.to_string())),
+    }
+}
+
+/// The servers of a `NATS_URL`: one URL, or several separated by commas (blanks around each
+/// ignored). An empty entry or one that is no server address is an error naming its position.
+pub fn parse_nats_servers(url: &str) -> Result<Vec<async_nats::ServerAddr>, ConfigError> {
+    url.split(',')
+        .enumerate()
+        .map(|(i, part)| {
+            let bad = |reason: String| ConfigError::NatsServer {
+                url: url.to_string(),
+                index: i + 1,
+                reason,
+            };
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(bad("is empty".to_string()));
+            }
+            part.parse::<async_nats::ServerAddr>()
+                .map_err(|e| bad(format!("{part:?} is not a server address: {e}")))
+        })
+        .collect()
+}
+
 /// Infrastructure settings shared by all four services.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InfraConfig {
-    /// NATS server URL (JetStream must be enabled).
+    /// NATS server URL, or several comma-separated (the seeds of a cluster: the client connects
+    /// to one and fails over to the others and to the servers the cluster advertises). JetStream
+    /// must be enabled.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// Try the `NATS_URL` servers in the order given (first one first, at start and on every
+    /// reconnect) instead of in random order. Random spreads a deployment's connections over the
+    /// cluster; ordered pins them to a preferred server (the nearest one, or a test's).
+    #[arg(long, env = "NATS_RETAIN_SERVERS_ORDER", default_value_t = false)]
+    pub nats_retain_servers_order: bool,
+    /// Replicas of every stream and durable consumer this service declares (1 to 5; a cluster
+    /// of three or more servers runs 3). Only the declaration uses it: a stream that already
+    /// exists keeps its replicas (`deploy/jetstream/apply.sh` edits them).
+    #[arg(long, env = "JETSTREAM_REPLICAS", default_value_t = DEFAULT_JETSTREAM_REPLICAS,
+        value_parser = parse_replicas)]
+    pub jetstream_replicas: usize,
     /// NATS user name, when the server requires authentication.
     #[arg(long, env = "NATS_USER")]
     pub nats_user: Option<String>,
@@ -118,6 +178,8 @@ impl InfraConfig {
     ) -> Self {
         InfraConfig {
             nats_url: nats_url.into(),
+            nats_retain_servers_order: false,
+            jetstream_replicas: DEFAULT_JETSTREAM_REPLICAS,
             nats_user: None,
             nats_password: None,
             namespace: namespace.into(),
@@ -165,6 +227,17 @@ impl InfraConfig {
         }
     }
 
+    /// The NATS servers to connect to, from `nats_url`.
+    pub fn nats_servers(&self) -> Result<Vec<async_nats::ServerAddr>, ConfigError> {
+        parse_nats_servers(&self.nats_url)
+    }
+
+    /// Replicas for every stream and durable consumer the service declares, checked (a config
+    /// built in code bypasses the flag's parser).
+    pub fn replicas(&self) -> Result<usize, ConfigError> {
+        parse_replicas(&self.jetstream_replicas.to_string())
+    }
+
     /// How often the outbox sweep runs.
     pub fn outbox_sweep(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.outbox_sweep_secs.max(1))
@@ -207,6 +280,72 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("s3cret"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn nats_url_takes_one_server_or_a_comma_separated_list() {
+        let one = parse_nats_servers("nats://127.0.0.1:4222").unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].host(), "127.0.0.1");
+        assert_eq!(one[0].port(), 4222);
+        let three = parse_nats_servers("nats://a:4222, nats://b:4223 ,nats://c:4224").unwrap();
+        let hosts: Vec<(&str, u16)> = three.iter().map(|s| (s.host(), s.port())).collect();
+        assert_eq!(hosts, [("a", 4222), ("b", 4223), ("c", 4224)]);
+        // The default still parses.
+        let c = InfraConfig::new("nats://127.0.0.1:4222", "ns", "unused");
+        assert_eq!(c.nats_servers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_bad_server_in_nats_url_is_named_by_position() {
+        let err = parse_nats_servers("nats://a:4222,,nats://c:4222").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::NatsServer { index: 2, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("server 2 is empty"), "{err}");
+        let err = parse_nats_servers("nats://a:4222,nats://b:notaport").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::NatsServer { index: 2, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn replicas_are_one_to_five() {
+        assert_eq!(parse_replicas("1"), Ok(1));
+        assert_eq!(parse_replicas("3"), Ok(3));
+        assert_eq!(parse_replicas("5"), Ok(5));
+        for bad in ["0", "6", "-1", "three", ""] {
+            let err = parse_replicas(bad).unwrap_err();
+            assert_eq!(err, ConfigError::Replicas(bad.to_string()));
+            assert!(err.to_string().contains("between 1 and 5"), "{err}");
+        }
+        let mut c = InfraConfig::new("nats://x", "ns", "unused");
+        assert_eq!(c.replicas(), Ok(DEFAULT_JETSTREAM_REPLICAS));
+        c.jetstream_replicas = 7;
+        assert_eq!(c.replicas(), Err(ConfigError::Replicas("7".into())));
+    }
+
+    #[test]
+    fn the_replicas_flag_defaults_to_one_and_refuses_out_of_range() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            infra: InfraConfig,
+        }
+        let cli = Cli::try_parse_from(["x", "--jetstream-replicas", "3"]).unwrap();
+        assert_eq!(cli.infra.jetstream_replicas, 3);
+        assert_eq!(
+            Cli::try_parse_from(["x"]).unwrap().infra.jetstream_replicas,
+            1
+        );
+        let err = Cli::try_parse_from(["x", "--jetstream-replicas", "9"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("between 1 and 5"), "{err}");
     }
 
     #[test]

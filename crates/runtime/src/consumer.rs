@@ -23,6 +23,13 @@
 //!   outcome per message. Settling comes after: poison messages are dead-lettered one by one (the
 //!   rest of the batch commits); when every other message is done, all are acked together. A
 //!   message is never acked before the handler has stored it.
+//! * **Dead pulls.** A pull request lives on the server that leads the consumer. When that server
+//!   dies (or the client's own server does, or the consumer has no leader for a moment) the pull
+//!   says so by missing its idle heartbeats ([`PULL_HEARTBEAT`]), by "no responders" or by a failed
+//!   request: after two missed heartbeats, or at once on the others, the pull is dropped and a new
+//!   one opened on whichever server leads the consumer now (`pull`, waiting through the
+//!   election). What the dead pull had received and not handed to a lane comes back after the ack
+//!   wait; the handlers are idempotent.
 //! * **Transient failures** (a dependency down) are never dead-lettered: the lane keeps the batch,
 //!   tells JetStream it is still working on it, and retries the whole batch with capped backoff
 //!   until it succeeds, so nothing behind it overtakes it. The handlers are idempotent, so the
@@ -54,7 +61,9 @@ pub const PRIORITY_GROUP: &str = "replicas";
 pub const PIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Pull requests expire well inside the pin timeout, so a live replica never loses its pin.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
-const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+/// The server sends an idle heartbeat this often while a pull waits; two missed mean the pull is
+/// dead (see the module's *Dead pulls*).
+pub const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// How a consumer batches, runs lanes and retries (from [`crate::InfraConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,37 +152,12 @@ where
     H: Fn(Vec<Incoming>) -> Fut,
     Fut: Future<Output = BatchOutcome>,
 {
-    // The stream belongs to another service, which may start later: wait for it.
-    let mut attempt = 0u32;
-    let consumer = loop {
-        match bus.ensure_consumer(&spec).await {
-            Ok(c) => break c,
-            Err(e) => {
-                attempt += 1;
-                if attempt == 1 || attempt.is_multiple_of(10) {
-                    tracing::warn!(consumer = %spec.durable, error = %format!("{e:#}"), "waiting for stream");
-                }
-                let delay = retry_backoff(attempt, Duration::from_secs(5));
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    };
     // The budget in KiB; the pull asks for at most half of it at a time.
     let budget_kib = (settings.max_inflight_bytes >> 10).max(64);
     let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(budget_kib));
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(settings.batch_max.saturating_mul(2).max(2))
-        .max_bytes_per_batch((budget_kib << 10) / 2)
-        .expires(PULL_EXPIRES)
-        .heartbeat(PULL_HEARTBEAT)
-        .group(PRIORITY_GROUP)
-        .messages()
-        .await
-        .with_context(|| format!("failed to start consuming {}", spec.durable))?;
+    let Some(mut messages) = pull(&bus, &spec, &settings, budget_kib, &shutdown).await else {
+        return Ok(());
+    };
     tracing::info!(consumer = %spec.durable, stream = %spec.stream, lanes = settings.lanes,
         batch_max = settings.batch_max, "consuming");
 
@@ -196,6 +180,11 @@ where
     }));
     let dispatch = async {
         let mut failure = None;
+        // Whether the last thing the pull stream said was a missed heartbeat.
+        let mut missed_heartbeat = false;
+        // Pulls re-opened since the last message: spaces out re-opens that fail at once again
+        // (a server refusing the request) rather than spinning.
+        let mut reopened = 0u32;
         loop {
             let next = tokio::select! {
                 biased;
@@ -210,7 +199,11 @@ where
                     ));
                     break;
                 }
-                Some(Ok(m)) => m,
+                Some(Ok(m)) => {
+                    missed_heartbeat = false;
+                    reopened = 0;
+                    m
+                }
                 Some(Err(e)) => {
                     use async_nats::jetstream::consumer::pull::MessagesErrorKind as K;
                     match e.kind() {
@@ -223,8 +216,33 @@ where
                             ));
                             break;
                         }
+                        // One missed heartbeat can be a slow server; the next is a dead pull.
+                        K::MissingHeartbeat if !missed_heartbeat => {
+                            missed_heartbeat = true;
+                            tracing::debug!(consumer = %spec.durable, "missed a pull heartbeat");
+                            continue;
+                        }
+                        // The pull is dead (its server or the consumer's leader is gone, no
+                        // leader answers, the request could not be sent): pull afresh from
+                        // whichever server leads the consumer now. What the old pull had
+                        // received and not handed over is redelivered after the ack wait.
                         _ => {
-                            tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; continuing");
+                            tracing::warn!(consumer = %spec.durable, error = %e,
+                                "pull stream failed; pulling again from the consumer's current leader");
+                            drop(messages);
+                            if reopened > 0 {
+                                let delay = retry_backoff(reopened, Duration::from_secs(5));
+                                tokio::select! {
+                                    _ = shutdown.cancelled() => break,
+                                    _ = tokio::time::sleep(delay) => {}
+                                }
+                            }
+                            reopened += 1;
+                            match pull(&bus, &spec, &settings, budget_kib, &shutdown).await {
+                                Some(m) => messages = m,
+                                None => break,
+                            }
+                            missed_heartbeat = false;
                             continue;
                         }
                     }
@@ -261,6 +279,54 @@ where
         return Err(e);
     }
     lane_results.into_iter().collect()
+}
+
+/// Look the consumer up (declaring it if need be) and open a pull stream on it, waiting out
+/// whatever stops that (the owner has not declared the stream yet, NATS is unreachable, the
+/// consumer has no leader during an election) until it works or `shutdown` (then `None`).
+async fn pull(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    settings: &ConsumerSettings,
+    budget_kib: usize,
+    shutdown: &Shutdown,
+) -> Option<jetstream::consumer::pull::Stream> {
+    let mut attempt = 0u32;
+    loop {
+        let opened = async {
+            let consumer = bus.ensure_consumer(spec).await?;
+            consumer
+                .stream()
+                .max_messages_per_batch(settings.batch_max.saturating_mul(2).max(2))
+                .max_bytes_per_batch((budget_kib << 10) / 2)
+                .expires(PULL_EXPIRES)
+                .heartbeat(PULL_HEARTBEAT)
+                .group(PRIORITY_GROUP)
+                .messages()
+                .await
+                .with_context(|| format!("failed to start consuming {}", spec.durable))
+        };
+        match opened.await {
+            Ok(messages) => {
+                if attempt > 0 {
+                    tracing::info!(consumer = %spec.durable, attempts = attempt + 1, "pulling");
+                }
+                return Some(messages);
+            }
+            Err(e) => {
+                attempt += 1;
+                if attempt == 1 || attempt.is_multiple_of(10) {
+                    tracing::warn!(consumer = %spec.durable, error = %format!("{e:#}"),
+                        attempt, "cannot pull yet (waiting for the stream, NATS or a consumer leader)");
+                }
+                let delay = retry_backoff(attempt, Duration::from_secs(5));
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
 }
 
 struct Lane<'a> {

@@ -26,6 +26,16 @@ pub const MAX_DELIVER: i64 = 10;
 /// messages of one key in order, in one lane (see [`crate::consumer`]).
 pub const KEY_HEADER: &str = "Oversight-Key";
 
+/// How long [`Bus::publish_many`] keeps retrying messages whose publish was not acknowledged
+/// (the server they went through died, their stream is electing a leader: a few seconds) before
+/// it gives up and the caller's outbox keeps them for the sweep. Well inside the streams'
+/// duplicate window, so a retried message that had landed after all is dropped by its
+/// `Nats-Msg-Id`; and short enough that, with a last round's ack timeout, a consumer batch that
+/// publishes its outbox before acking stays inside the ack wait ([`ACK_WAIT`]).
+pub const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(15);
+/// Longest pause between two rounds of publish retries.
+const PUBLISH_RETRY_MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 /// A service's connection to NATS and JetStream.
 #[derive(Clone)]
 pub struct Bus {
@@ -34,6 +44,7 @@ pub struct Bus {
     subjects: Subjects,
     service: &'static str,
     settings: ConsumerSettings,
+    replicas: usize,
 }
 
 /// One message to publish: subject, deterministic message id, partition key and body.
@@ -102,16 +113,23 @@ pub struct Published {
 }
 
 impl Bus {
-    /// Connect to NATS as `service` with the configured credentials.
+    /// Connect to NATS as `service` with the configured credentials: to one of the `NATS_URL`
+    /// servers (in random order unless `NATS_RETAIN_SERVERS_ORDER`), reconnecting to any of them
+    /// or to the servers the cluster advertises when the one in use goes away.
     pub async fn connect(cfg: &InfraConfig, service: &'static str) -> anyhow::Result<Bus> {
+        let servers = cfg.nats_servers()?;
+        let replicas = cfg.replicas()?;
         let mut opts = async_nats::ConnectOptions::new()
             .name(service)
             .connection_timeout(Duration::from_secs(10));
+        if cfg.nats_retain_servers_order {
+            opts = opts.retain_servers_order();
+        }
         if let (Some(user), Some(password)) = (&cfg.nats_user, &cfg.nats_password) {
             opts = opts.user_and_password(user.clone(), password.expose().to_string());
         }
         let client = opts
-            .connect(cfg.nats_url.as_str())
+            .connect(servers)
             .await
             .with_context(|| format!("failed to connect to NATS at {}", cfg.nats_url))?;
         let js = jetstream::new(client.clone());
@@ -121,7 +139,13 @@ impl Bus {
             subjects: cfg.subjects(),
             service,
             settings: cfg.consumer_settings(),
+            replicas,
         })
+    }
+
+    /// Replicas of the streams and durable consumers this service declares.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     pub fn subjects(&self) -> &Subjects {
@@ -145,19 +169,28 @@ impl Bus {
         self.settings
     }
 
-    /// Declare a stream if it does not exist (idempotent; an existing stream is left as it is).
+    /// Declare a stream with the configured replicas if it does not exist (idempotent; an
+    /// existing stream is left as it is, with a warning when its replicas differ).
     pub async fn ensure_stream(&self, spec: &StreamSpec) -> anyhow::Result<stream::Stream> {
-        self.js
+        let stream = self
+            .js
             .get_or_create_stream(stream::Config {
                 name: spec.name.clone(),
                 subjects: spec.subjects.clone(),
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::Limits,
                 duplicate_window: DUPLICATE_WINDOW,
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
-            .with_context(|| format!("failed to declare stream {}", spec.name))
+            .with_context(|| format!("failed to declare stream {}", spec.name))?;
+        let found = stream.cached_info().config.num_replicas.max(1);
+        if found != self.replicas {
+            tracing::warn!(stream = %spec.name, replicas = found, configured = self.replicas,
+                "stream exists with other replicas than configured; left as it is (deploy/jetstream/apply.sh edits it)");
+        }
+        Ok(stream)
     }
 
     /// Declare a durable pull consumer if it does not exist (idempotent).
@@ -183,6 +216,7 @@ impl Bus {
                     priority_policy: jetstream::consumer::PriorityPolicy::PinnedClient,
                     priority_groups: vec![PRIORITY_GROUP.to_string()],
                     priority_timeout: PIN_TIMEOUT,
+                    num_replicas: self.replicas,
                     ..Default::default()
                 },
             )
@@ -227,45 +261,97 @@ impl Bus {
     }
 
     /// The one publish path: send every message (each with its `Nats-Msg-Id`, partition key and
-    /// trace context), then await all their acks together. Fails if any publish is not
-    /// acknowledged; callers keep the messages (an outbox) and publish them again, and JetStream
-    /// drops the duplicates by message id.
+    /// trace context), then await all their acks together. Messages whose ack does not come (the
+    /// server they went through died, their stream is electing a new leader) are sent again, with
+    /// the same message ids, until they are acknowledged or [`PUBLISH_RETRY_FOR`] has passed; a
+    /// retried message that had been stored after all is acknowledged as a duplicate. Fails if
+    /// some message is still not acknowledged then: callers keep the messages (an outbox) and
+    /// publish them again later.
     pub async fn publish_many(&self, messages: Vec<Outgoing>) -> anyhow::Result<Vec<Published>> {
-        let mut acks = Vec::with_capacity(messages.len());
-        for m in messages {
+        let started = tokio::time::Instant::now();
+        let mut acked: Vec<Option<Published>> = vec![None; messages.len()];
+        let mut pending: Vec<usize> = (0..messages.len()).collect();
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            let failed = self.publish_round(&messages, &pending, &mut acked).await;
+            let Some((_, error)) = failed.first() else {
+                break;
+            };
+            attempt += 1;
+            if started.elapsed() >= PUBLISH_RETRY_FOR {
+                return Err(anyhow::anyhow!("{error:#}").context(format!(
+                    "{} of {} publishes not acknowledged after {attempt} attempts",
+                    failed.len(),
+                    messages.len()
+                )));
+            }
+            let delay = consumer::retry_backoff(attempt, PUBLISH_RETRY_MAX_BACKOFF);
+            tracing::warn!(service = self.service, unacknowledged = failed.len(), attempt,
+                retry_in_ms = delay.as_millis() as u64, error = %format!("{error:#}"),
+                "publish not acknowledged; retrying with the same message ids");
+            tokio::time::sleep(delay).await;
+            pending = failed.into_iter().map(|(i, _)| i).collect();
+        }
+        Ok(acked.into_iter().flatten().collect())
+    }
+
+    /// Send the messages at `indices` and await their acks together, recording each ack in
+    /// `acked`; returns the ones not acknowledged, in order, with why.
+    async fn publish_round(
+        &self,
+        messages: &[Outgoing],
+        indices: &[usize],
+        acked: &mut [Option<Published>],
+    ) -> Vec<(usize, anyhow::Error)> {
+        let mut failed = Vec::new();
+        let mut sent = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let m = &messages[i];
             let mut headers = HeaderMap::new();
             headers.insert(async_nats::header::NATS_MESSAGE_ID, m.msg_id.as_str());
             if !m.key.is_empty() {
                 headers.insert(KEY_HEADER, m.key.as_str());
             }
             telemetry::inject_nats(&mut headers);
-            let ack = self
+            match self
                 .js
-                .publish_with_headers(m.subject.clone(), headers, m.payload)
+                .publish_with_headers(m.subject.clone(), headers, m.payload.clone())
                 .await
-                .with_context(|| format!("failed to publish to {}", m.subject))?;
-            acks.push((m.subject, ack));
-        }
-        let results =
-            futures::future::join_all(acks.into_iter().map(|(subject, ack)| async move {
-                let ack = ack.await.with_context(|| {
-                    format!("JetStream did not acknowledge the publish to {subject}")
-                })?;
-                Ok::<_, anyhow::Error>((subject, ack))
-            }))
-            .await;
-        let mut out = Vec::with_capacity(results.len());
-        for r in results {
-            let (subject, ack) = r?;
-            if !ack.duplicate {
-                crate::metrics::events_published(self.service, &subject, 1);
+            {
+                Ok(ack) => sent.push((i, ack)),
+                Err(e) => failed.push((
+                    i,
+                    anyhow::Error::new(e).context(format!("failed to publish to {}", m.subject)),
+                )),
             }
-            out.push(Published {
-                sequence: ack.sequence,
-                duplicate: ack.duplicate,
-            });
         }
-        Ok(out)
+        let results = futures::future::join_all(
+            sent.into_iter()
+                .map(|(i, ack)| async move { (i, ack.await) }),
+        )
+        .await;
+        for (i, result) in results {
+            let subject = &messages[i].subject;
+            match result {
+                Ok(ack) => {
+                    if !ack.duplicate {
+                        crate::metrics::events_published(self.service, subject, 1);
+                    }
+                    acked[i] = Some(Published {
+                        sequence: ack.sequence,
+                        duplicate: ack.duplicate,
+                    });
+                }
+                Err(e) => failed.push((
+                    i,
+                    anyhow::Error::new(e).context(format!(
+                        "JetStream did not acknowledge the publish to {subject}"
+                    )),
+                )),
+            }
+        }
+        failed.sort_by_key(|(i, _)| *i);
+        failed
     }
 
     /// Record a message this service gave up on, with the reason, on its dead-letter subject.

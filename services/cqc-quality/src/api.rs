@@ -1,5 +1,5 @@
 //! gRPC for CQC systems. Writes (inspections, well-led assessments, enforcement actions, merged
-//! services, published decisions) need the `cqc` role: they are CQC's findings and decisions, so
+//! services, "significantly small" services, published decisions) need the `cqc` role: they are CQC's findings and decisions, so
 //! not even an operator records them (with authentication off every caller is the anonymous
 //! operator, for development). Reads need any authenticated caller. Errors are mapped to a status
 //! in one place ([`status`]).
@@ -18,8 +18,8 @@ use tonic::{Request, Response, Status};
 use crate::commands;
 use crate::error::{InvalidEvidence, RecordError};
 use crate::judging;
-use crate::rating::{Rater, RatingsView, Recorded, dated, kq_ratings};
-use crate::store::{EntityKey, EntityKind, JudgementRow};
+use crate::rating::{Rater, RatingsView, Recorded, RecordedSmall, dated, kq_ratings};
+use crate::store::{EntityKey, EntityKind, JudgementRow, SignificantlySmallRow};
 
 pub struct QualityApi {
     pub rater: Arc<Rater>,
@@ -84,10 +84,39 @@ fn wire_decision(j: &JudgementRow) -> pb::Decision {
     }
 }
 
+fn wire_small(trust: &TrustCode, s: &SignificantlySmallRow) -> pb::SignificantlySmallDecision {
+    pb::SignificantlySmallDecision {
+        trust_code: trust.to_string(),
+        location_id: s.location_id.clone(),
+        service_id: s.service_id.to_string(),
+        from_date: s.decision.from.to_string(),
+        until: s.decision.until.map(|d| d.to_string()).unwrap_or_default(),
+        reason: s.decision.reason.clone(),
+        sequence: u64::try_from(s.sequence).unwrap_or(0),
+        recorded_by: s.decision.recorded_by.clone(),
+        recorded_at: s.recorded_at.clone(),
+    }
+}
+
+/// The standing "significantly small" decision in words, for `EntityRatings` (rendered here, at
+/// the edge).
+fn left_out_text(s: &cqc_rules::SignificantlySmall) -> String {
+    let mut text = format!(
+        "significantly small (DOMAIN §2.1): left out of its location's aggregation from {}",
+        s.from
+    );
+    if let Some(u) = s.until {
+        text.push_str(&format!(" until {u}"));
+    }
+    text.push_str(&format!(": {}", s.reason));
+    text
+}
+
 /// Builds the wire tree of the rules' result, with each entity's decisions beside it.
 struct Tree<'a> {
     trust: &'a TrustCode,
     decisions: &'a [JudgementRow],
+    significantly_small: &'a [SignificantlySmallRow],
 }
 
 impl Tree<'_> {
@@ -119,6 +148,21 @@ impl Tree<'_> {
                 .unwrap_or_default(),
             locations: vec![],
             services: vec![],
+            left_out_significantly_small: s
+                .significantly_small
+                .as_ref()
+                .map(left_out_text)
+                .unwrap_or_default(),
+            // A trust-wide service (`location_id` "") has the decisions recorded at any location.
+            significantly_small: self
+                .significantly_small
+                .iter()
+                .filter(|x| {
+                    x.service_id == s.service
+                        && (location_id.is_empty() || x.location_id == location_id)
+                })
+                .map(|x| wire_small(self.trust, x))
+                .collect(),
         }
     }
 
@@ -136,6 +180,8 @@ impl Tree<'_> {
             overall: Some(dated(&l.overall)),
             decisions: self.decisions_of(&key),
             excluded_from_trust: String::new(),
+            left_out_significantly_small: String::new(),
+            significantly_small: vec![],
             locations: vec![],
             services: l
                 .services
@@ -159,6 +205,8 @@ impl Tree<'_> {
             overall: Some(dated(&q.overall)),
             decisions: self.decisions_of(&key),
             excluded_from_trust: String::new(),
+            left_out_significantly_small: String::new(),
+            significantly_small: vec![],
             locations: q.locations.iter().map(|l| self.location(l)).collect(),
             services: q.services.iter().map(|s| self.service("", s)).collect(),
         }
@@ -260,6 +308,30 @@ impl QualityService for QualityApi {
         }))
     }
 
+    async fn record_significantly_small_service(
+        &self,
+        request: Request<pb::RecordSignificantlySmallServiceRequest>,
+    ) -> Result<Response<pb::RecordSignificantlySmallServiceResponse>, Status> {
+        let caller = auth::require(&request, WRITERS)?;
+        let cmd = commands::significantly_small(request.get_ref(), &caller.name).map_err(bad)?;
+        let RecordedSmall {
+            row,
+            history,
+            recorded,
+        } = self
+            .rater
+            .record_significantly_small(&cmd)
+            .await
+            .map_err(status)?;
+        let (rating, published_version) = recorded_parts(recorded);
+        Ok(Response::new(pb::RecordSignificantlySmallServiceResponse {
+            decision: Some(wire_small(&cmd.trust, &row)),
+            history: history.iter().map(|s| wire_small(&cmd.trust, s)).collect(),
+            rating,
+            published_version,
+        }))
+    }
+
     async fn record_published_decision(
         &self,
         request: Request<pb::RecordPublishedDecisionRequest>,
@@ -301,10 +373,12 @@ impl QualityService for QualityApi {
             trust_name,
             quality,
             decisions,
+            significantly_small,
         } = self.rater.ratings(&trust, as_of).await.map_err(status)?;
         let tree = Tree {
             trust: &trust,
             decisions: &decisions,
+            significantly_small: &significantly_small,
         };
         let not_found = |what: String| {
             Status::not_found(format!(

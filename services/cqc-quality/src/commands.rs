@@ -3,7 +3,7 @@
 //! (`ratings[2].key_question: …`). Inside, the commands are trusted.
 
 use chrono::NaiveDate;
-use cqc_rules::{MergedExclusion, QualityStatementScore, Stage, TrustType};
+use cqc_rules::{MergedExclusion, QualityStatementScore, SignificantlySmall, Stage, TrustType};
 use oversight_proto::convert;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
@@ -63,6 +63,17 @@ pub struct MergedService {
     pub location_id: String,
     pub service_id: ServiceId,
     pub exclusion: MergedExclusion,
+}
+
+/// A decision that a service is "significantly small" (DOMAIN.md §2.1): left out of its
+/// location's aggregation (and so the trust's) while it stands. `decision.recorded_by` is the
+/// caller, set by the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmallService {
+    pub trust: TrustCode,
+    pub location_id: String,
+    pub service_id: ServiceId,
+    pub decision: SignificantlySmall,
 }
 
 /// A published (or draft) decision about one rating.
@@ -259,6 +270,26 @@ pub fn merged_service(
         location_id,
         service_id,
         exclusion,
+    })
+}
+
+pub fn significantly_small(
+    r: &pb::RecordSignificantlySmallServiceRequest,
+    recorded_by: &str,
+) -> Result<SmallService, InvalidEvidence> {
+    let trust = trust_code("trust_code", &r.trust_code)?;
+    let location_id = location("location_id", &r.location_id)?;
+    let service_id = service("service_id", &r.service_id)?;
+    let from = date("from_date", &r.from_date)?;
+    let until = optional_date("until", &r.until)?;
+    let reason = text("reason", &r.reason)?;
+    // The rules refuse an end on or before the start, naming `until`.
+    let decision = SignificantlySmall::new(from, until, reason, recorded_by)?;
+    Ok(SmallService {
+        trust,
+        location_id,
+        service_id,
+        decision,
     })
 }
 

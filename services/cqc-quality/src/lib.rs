@@ -3,7 +3,8 @@
 //! ratings (5 KQs + overall, with explanations) on `<ns>.quality.rated` for the combiner.
 //!
 //! - [`api`]: gRPC for CQC systems (record inspections, well-led assessments, enforcement
-//!   actions, merged services and published decisions; get ratings as of a date; list departures).
+//!   actions, merged services, "significantly small" services and published decisions; get
+//!   ratings as of a date; list departures).
 //! - [`commands`]: requests parsed and validated at the edge, naming the field on error.
 //! - [`rating`]: the core: record, re-rate the trust, publish a new version only when it changed.
 //! - [`judging`]: stored decisions as the rules' judgements (no IO; `cqc_rules::publish` applies them).

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use cqc_rules::publish::{self, PublishedOverall, PublishedRating};
 use cqc_rules::{
-    Judgement, MergedRecord, RatedResult, RuleSet, TrustEvidence, TrustQuality, TrustRecords,
-    TrustType,
+    Judgement, MergedRecord, RatedResult, RuleSet, SmallServiceRecord, TrustEvidence, TrustQuality,
+    TrustRecords, TrustType,
 };
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
@@ -21,14 +21,15 @@ use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 use crate::commands::{
-    EnforcementAction, Inspection, MergedService, PublishedDecision, WellLed, date, rating_value,
+    EnforcementAction, Inspection, MergedService, PublishedDecision, SmallService, WellLed, date,
+    rating_value,
 };
 use crate::error::invalid;
 pub use crate::error::{InvalidEvidence, RecordError};
 use crate::judging;
 use crate::store::{
     self, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
-    MergedServiceRow, ServiceRatingRow,
+    MergedServiceRow, ServiceRatingRow, SignificantlySmallRow,
 };
 
 /// The outcome of a recorded change: the trust's latest published rating, and the version this
@@ -45,6 +46,17 @@ pub struct RatingsView {
     pub trust_name: String,
     pub quality: TrustQuality,
     pub decisions: Vec<JudgementRow>,
+    /// "Significantly small" decisions started on or before the date, in the order recorded.
+    pub significantly_small: Vec<SignificantlySmallRow>,
+}
+
+/// A recorded "significantly small" decision: the row, the history of its service, and the
+/// outcome of the re-rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedSmall {
+    pub row: SignificantlySmallRow,
+    pub history: Vec<SignificantlySmallRow>,
+    pub recorded: Recorded,
 }
 
 pub struct Rater {
@@ -377,6 +389,80 @@ impl Rater {
         self.rerate_and_report(&cmd.trust).await
     }
 
+    /// Record a "significantly small" decision about a service (DOMAIN.md §2.1), re-rate and
+    /// publish a new version if the ratings changed. The service must have ratings at the
+    /// location (`INVALID_ARGUMENT` naming `location_id` for a location the trust has no ratings
+    /// at, `service_id` for a service not rated there). Decisions are appended, never
+    /// overwritten.
+    pub async fn record_significantly_small(
+        &self,
+        cmd: &SmallService,
+    ) -> Result<RecordedSmall, RecordError> {
+        let _one_at_a_time = self.rerate_lock(&cmd.trust).lock().await;
+        let (_, trust_type) = self.known_trust(&cmd.trust).await?;
+        Self::check_location(trust_type, &cmd.location_id)?;
+        let location = store::stored_location(&cmd.location_id)?;
+        let ratings = store::service_ratings(&self.pool, &cmd.trust).await?;
+        // An empty location names a trust-wide service, wherever it was registered.
+        let at = |r: &&cqc_rules::RatingRecord| location.is_none() || r.location == location;
+        if !ratings.iter().any(|r| at(&r)) {
+            return Err(invalid(
+                "location_id",
+                format!(
+                    "unknown location {}: trust {} has no ratings there",
+                    cmd.location_id, cmd.trust
+                ),
+            )
+            .into());
+        }
+        if !ratings
+            .iter()
+            .filter(at)
+            .any(|r| r.service == cmd.service_id)
+        {
+            return Err(invalid(
+                "service_id",
+                format!(
+                    "unknown service {}: not rated at location {:?} of trust {}",
+                    cmd.service_id, cmd.location_id, cmd.trust
+                ),
+            )
+            .into());
+        }
+        let mut tx = self.pool.begin().await?;
+        let sequence = store::next_significantly_small_sequence(
+            &mut tx,
+            &cmd.trust,
+            &cmd.location_id,
+            &cmd.service_id,
+        )
+        .await?;
+        let row = SignificantlySmallRow {
+            location_id: cmd.location_id.clone(),
+            service_id: cmd.service_id.clone(),
+            sequence,
+            decision: cmd.decision.clone(),
+            recorded_at: oversight_runtime::time::now_rfc3339(),
+        };
+        store::insert_significantly_small(&mut tx, &cmd.trust, &row).await?;
+        tx.commit().await?;
+        tracing::info!(trust = %cmd.trust, location = %row.location_id, service = %row.service_id,
+            from = %row.decision.from, until = ?row.decision.until,
+            "significantly small service recorded");
+        let version = self.rerate_locked(&cmd.trust).await?;
+        let history = store::significantly_small_services(&self.pool, &cmd.trust)
+            .await?
+            .into_iter()
+            .filter(|s| s.location_id == row.location_id && s.service_id == row.service_id)
+            .collect();
+        let recorded = self.report(&cmd.trust, version).await?;
+        Ok(RecordedSmall {
+            row,
+            history,
+            recorded,
+        })
+    }
+
     /// Record a published (or draft) decision beside the rating the rules compute as of its date.
     /// A departure without a rationale is rejected naming `rationale`. Decisions are appended,
     /// never overwritten; returns the decision, the history of its entity and key question, and
@@ -473,10 +559,16 @@ impl Rater {
             .into_iter()
             .filter(|j| j.decided_on <= quality.as_of)
             .collect();
+        let significantly_small = store::significantly_small_services(&self.pool, trust)
+            .await?
+            .into_iter()
+            .filter(|s| s.decision.from <= quality.as_of)
+            .collect();
         Ok(RatingsView {
             trust_name,
             quality,
             decisions,
+            significantly_small,
         })
     }
 
@@ -535,14 +627,27 @@ impl Rater {
             .filter(|d| as_of.is_none_or(|a| *d <= a))
             .max();
         let rules = self.rules_for(latest_report)?;
+        // "Significantly small" decisions are dated evidence too: the ratings stand as of the
+        // latest start or end of one that has come (an end in the past means it no longer
+        // stands; one recorded ahead of its date waits for it).
+        let today = oversight_runtime::time::today();
+        let small_dates = evidence
+            .locations
+            .iter()
+            .flat_map(|l| l.services.iter())
+            .flat_map(|s| s.significantly_small.iter())
+            .flat_map(|s| std::iter::once(s.from).chain(s.until))
+            .filter(|d| *d <= today)
+            .max();
         let as_of = match as_of {
             Some(d) => d,
             None => store::latest_action_date(&self.pool, trust)
                 .await?
                 .into_iter()
                 .chain(latest_report)
+                .chain(small_dates)
                 .max()
-                .unwrap_or_else(oversight_runtime::time::today),
+                .unwrap_or(today),
         };
         let mut quality = match decided {
             None => cqc_rules::rate_trust(&evidence, as_of, &rules),
@@ -694,6 +799,17 @@ pub async fn records(
             })
         })
         .collect::<sqlx::Result<_>>()?;
+    let significantly_small = store::significantly_small_services(pool, trust)
+        .await?
+        .into_iter()
+        .map(|s| {
+            Ok(SmallServiceRecord {
+                location: store::stored_location(&s.location_id)?,
+                service: s.service_id,
+                decision: s.decision,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?;
     Ok(TrustRecords {
         trust: trust.clone(),
         trust_type,
@@ -701,6 +817,7 @@ pub async fn records(
         actions: store::enforcement_actions(pool, trust).await?,
         merged,
         well_led: store::well_led_assessments(pool, trust).await?,
+        significantly_small,
     })
 }
 

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 pub use cqc_rules::ActionKind;
 use cqc_rules::{
-    ActionRecord, KqServiceRating, MergedExclusion, QualityStatementScore, RatingRecord, Stage,
-    TrustType, WellLedAssessment,
+    ActionRecord, KqServiceRating, MergedExclusion, QualityStatementScore, RatingRecord,
+    SignificantlySmall, Stage, TrustType, WellLedAssessment,
 };
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -702,4 +702,103 @@ fn judgement_row(r: &sqlx::any::AnyRow) -> sqlx::Result<JudgementRow> {
         recorded_by: r.try_get("recorded_by")?,
         recorded_at: r.try_get("recorded_at")?,
     })
+}
+
+/// One recorded "significantly small" decision (DOMAIN.md §2.1), a row of the append-only history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignificantlySmallRow {
+    /// `""` for a trust-wide service of a trust without a location level.
+    pub location_id: String,
+    pub service_id: ServiceId,
+    /// 1, 2, … per service.
+    pub sequence: i64,
+    pub decision: SignificantlySmall,
+    pub recorded_at: String,
+}
+
+/// The next sequence number of a service's "significantly small" history (1 for the first).
+pub async fn next_significantly_small_sequence(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    location_id: &str,
+    service_id: &ServiceId,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM cqc_significantly_small_services
+         WHERE trust_code = $1 AND location_id = $2 AND service_id = $3",
+    )
+    .bind(trust.as_str())
+    .bind(location_id)
+    .bind(service_id.as_str())
+    .fetch_one(conn)
+    .await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n + 1)
+}
+
+/// Append a "significantly small" decision. Rows are never updated: the primary key rejects a
+/// reused sequence.
+pub async fn insert_significantly_small(
+    conn: &mut AnyConnection,
+    trust: &TrustCode,
+    s: &SignificantlySmallRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cqc_significantly_small_services (trust_code, location_id, service_id, sequence,
+            from_date, until_date, reason, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(trust.as_str())
+    .bind(&s.location_id)
+    .bind(s.service_id.as_str())
+    .bind(s.sequence)
+    .bind(s.decision.from.to_string())
+    .bind(s.decision.until.map(|d| d.to_string()).unwrap_or_default())
+    .bind(&s.decision.reason)
+    .bind(&s.decision.recorded_by)
+    .bind(&s.recorded_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A trust's "significantly small" decisions, ordered by location, service and sequence (each
+/// service's history contiguous, in the order recorded).
+pub async fn significantly_small_services(
+    pool: &AnyPool,
+    trust: &TrustCode,
+) -> sqlx::Result<Vec<SignificantlySmallRow>> {
+    let rows = sqlx::query(
+        "SELECT location_id, service_id, sequence, from_date, until_date, reason, recorded_by, recorded_at
+         FROM cqc_significantly_small_services WHERE trust_code = $1
+         ORDER BY location_id, service_id, sequence",
+    )
+    .bind(trust.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let service: String = r.try_get("service_id")?;
+            let from: String = r.try_get("from_date")?;
+            let until: String = r.try_get("until_date")?;
+            let until = if until.is_empty() {
+                None
+            } else {
+                Some(stored_date(&until)?)
+            };
+            let decision = SignificantlySmall::new(
+                stored_date(&from)?,
+                until,
+                r.try_get::<String, _>("reason")?,
+                r.try_get::<String, _>("recorded_by")?,
+            );
+            Ok(SignificantlySmallRow {
+                location_id: r.try_get("location_id")?,
+                service_id: decode(service.parse(), "service id")?,
+                sequence: r.try_get("sequence")?,
+                decision: decode(decision, "significantly small decision")?,
+                recorded_at: r.try_get("recorded_at")?,
+            })
+        })
+        .collect()
 }

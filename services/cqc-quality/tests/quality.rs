@@ -1059,6 +1059,15 @@ async fn writes_need_the_cqc_role() {
         .record_inspection(with(Some(CQC), request))
         .await
         .unwrap();
+    let small = significantly_small(("RXX01", "urgent"), "2019-06-01", "", "small");
+    let reader = client
+        .record_significantly_small_service(with(Some(READER), small.clone()))
+        .await;
+    expect_code(reader, Code::PermissionDenied, "cqc");
+    client
+        .record_significantly_small_service(with(Some(CQC), small))
+        .await
+        .unwrap();
 
     // Anyone authenticated may read.
     let tree = client
@@ -1457,6 +1466,235 @@ async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() 
         .unwrap()
         .into_inner();
     assert_eq!(latest.rating.unwrap().version, 2);
+
+    svc.stop().await;
+}
+
+fn significantly_small(
+    (location, service): (&str, &str),
+    from_date: &str,
+    until: &str,
+    reason: &str,
+) -> pb::RecordSignificantlySmallServiceRequest {
+    pb::RecordSignificantlySmallServiceRequest {
+        trust_code: "RXX".into(),
+        location_id: location.into(),
+        service_id: service.into(),
+        from_date: from_date.into(),
+        until: until.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Names the field, in the message and as a BadRequest violation.
+fn expect_bad_field<T: std::fmt::Debug>(r: Result<T, Status>, field: &str) {
+    let status = expect_code(r, Code::InvalidArgument, &format!("{field}: "));
+    let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("BadRequest");
+    assert_eq!(details.field_violations[0].field, field, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn significantly_small_service_is_left_out_of_the_location_and_the_trust() {
+    const I: Rating = Rating::Inadequate;
+    const REASON: &str = "renal satellite unit: 4 chairs, a fraction of the hospital's activity";
+    let svc = Service::start().await;
+    let mut client = svc.client().await;
+    let mut events = svc.events().await;
+    // One location RXX01: urgent and surgery all Good, renal safe Inadequate; trust well-led
+    // Good. Location safe over G, G, I: n = 3 → X = 1, 1 inadequate ≥ 1 → Inadequate; the
+    // single-location trust safe is the same; trust overall over S I, E G, C G, R G, W G: n = 5
+    // → X = 2, 1 inadequate < 2 but one is inadequate → Requires improvement.
+    let mut first = inspection(
+        "RXX",
+        "RXX01",
+        "2019-04-01",
+        [
+            five("urgent", [G; 5]),
+            five("surgery", [G; 5]),
+            five("renal", [I, G, G, G, G]),
+        ]
+        .concat(),
+    );
+    first.trust_type = TrustType::Acute as i32;
+    client.record_inspection(first).await.unwrap();
+    client
+        .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
+            trust_code: "RXX".into(),
+            rating: G as i32,
+            report_date: "2019-04-01".into(),
+            statement_scores: vec![],
+        })
+        .await
+        .unwrap();
+    events.next().await;
+    let v2 = events.next().await;
+    assert_eq!(v2.version, 2);
+    assert_eq!(rating(kq(&v2.key_questions, KeyQuestion::Safe)), I);
+    assert_eq!(
+        rating(kq(&v2.locations[0].key_questions, KeyQuestion::Safe)),
+        I
+    );
+    assert_eq!(rating(overall(&v2)), RI);
+
+    // A decision that ended in the past changes nothing: no new version.
+    let ended = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX01", "renal"),
+            "2019-05-01",
+            "2019-06-01",
+            "a temporary unit, closed",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.published_version, 0);
+    let latest = ended.rating.unwrap();
+    assert_eq!(latest.version, 2);
+    assert_eq!(rating(kq(&latest.key_questions, KeyQuestion::Safe)), I);
+
+    // Standing from 2019-06-01: location safe over urgent G, surgery G: n = 2 → X = 1, nothing
+    // inadequate or RI, 0 outstanding < 1 → Good; trust safe Good; trust overall over five
+    // Good → Good.
+    let r = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX01", "renal"),
+            "2019-06-01",
+            "",
+            REASON,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Version 3 is the next one published: the ended decision published nothing.
+    assert_eq!(r.published_version, 3);
+    let decision = r.decision.unwrap();
+    assert_eq!(
+        (
+            decision.sequence,
+            decision.from_date.as_str(),
+            decision.reason.as_str()
+        ),
+        (2, "2019-06-01", REASON)
+    );
+    assert_eq!(r.history.len(), 2);
+    let v3 = events.next().await;
+    assert_eq!(v3.version, 3);
+    let safe = kq(&v3.key_questions, KeyQuestion::Safe);
+    assert_eq!(rating(safe), G);
+    assert_eq!(
+        rating(kq(&v3.locations[0].key_questions, KeyQuestion::Safe)),
+        G
+    );
+    assert_eq!(rating(overall(&v3)), G);
+    // The explanations of what it was left out of name the service, the reason and the date.
+    let names_it = |d: &common::DatedRating| {
+        explanation(d)
+            .notes
+            .iter()
+            .any(|n| n.contains("renal") && n.contains(REASON) && n.contains("2019-06-01"))
+    };
+    assert!(names_it(safe), "{safe:?}");
+    let location_safe = kq(&v3.locations[0].key_questions, KeyQuestion::Safe);
+    assert!(names_it(location_safe), "{location_safe:?}");
+    assert!(
+        !explanation(location_safe)
+            .inputs
+            .iter()
+            .any(|i| i.contains("renal")),
+        "renal is not counted: {location_safe:?}"
+    );
+
+    // The service's own ratings are still shown, with the decision standing and its history.
+    let renal = client
+        .get_ratings(get_ratings("RXX", "RXX01", "renal", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(rating(kq(&renal.key_questions, KeyQuestion::Safe)), I);
+    assert!(
+        renal.left_out_significantly_small.contains(REASON),
+        "{renal:?}"
+    );
+    let listed: Vec<(&str, &str)> = renal
+        .significantly_small
+        .iter()
+        .map(|s| (s.from_date.as_str(), s.until.as_str()))
+        .collect();
+    assert_eq!(listed, [("2019-05-01", "2019-06-01"), ("2019-06-01", "")]);
+    // As of a date before the decision, renal counts and is not left out.
+    let before = client
+        .get_ratings(get_ratings("RXX", "RXX01", "", "2019-04-15"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(rating(kq(&before.key_questions, KeyQuestion::Safe)), I);
+    assert!(
+        before
+            .services
+            .iter()
+            .all(|s| s.left_out_significantly_small.is_empty())
+    );
+
+    // Bad input names the field.
+    let unknown_location = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX09", "renal"),
+            "2019-06-01",
+            "",
+            REASON,
+        ))
+        .await;
+    expect_bad_field(unknown_location, "location_id");
+    let unknown_service = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX01", "transport"),
+            "2019-06-01",
+            "",
+            REASON,
+        ))
+        .await;
+    expect_bad_field(unknown_service, "service_id");
+    let end_before_start = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX01", "renal"),
+            "2019-06-01",
+            "2019-01-01",
+            REASON,
+        ))
+        .await;
+    expect_bad_field(end_before_start, "until");
+    let no_reason = client
+        .record_significantly_small_service(significantly_small(
+            ("RXX01", "renal"),
+            "2019-06-01",
+            "",
+            "  ",
+        ))
+        .await;
+    expect_bad_field(no_reason, "reason");
+    let no_start = client
+        .record_significantly_small_service(significantly_small(("RXX01", "renal"), "", "", REASON))
+        .await;
+    expect_bad_field(no_start, "from_date");
+    let mut unknown_trust = significantly_small(("RXX01", "renal"), "2019-06-01", "", REASON);
+    unknown_trust.trust_code = "RZZ".into();
+    let unknown_trust = client
+        .record_significantly_small_service(unknown_trust)
+        .await;
+    expect_code(unknown_trust, Code::NotFound, "RZZ");
+    // None of them was recorded.
+    let renal = client
+        .get_ratings(get_ratings("RXX", "RXX01", "renal", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .ratings
+        .unwrap();
+    assert_eq!(renal.significantly_small.len(), 2);
 
     svc.stop().await;
 }

@@ -315,6 +315,7 @@ pub fn location_to_evidence(location: &Location) -> Result<LocationEvidence, Rul
             service,
             ratings,
             merged_from: None,
+            significantly_small: Vec::new(),
         });
     }
     Ok(LocationEvidence {

@@ -72,6 +72,11 @@ pub struct ServiceEvidence {
     /// Set when the service came from a merged organisation and is left out of trust aggregation.
     #[serde(default)]
     pub merged_from: Option<MergedExclusion>,
+    /// Decisions that the service is "significantly small" (§2.1), in the order recorded; the one
+    /// that stands on the rating date leaves it out of aggregation
+    /// ([`SignificantlySmall::standing`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub significantly_small: Vec<SignificantlySmall>,
 }
 
 /// One inspection judgement for a key question of a service.
@@ -233,6 +238,113 @@ impl From<MergedExclusion> for MergedExclusionRecord {
             merged_on: Some(m.merged_on),
             until: m.until,
             reason: m.reason,
+        }
+    }
+}
+
+/// A recorded decision that a service is "significantly small" (DOMAIN.md §2.1: "all services
+/// weigh equally except 'significantly small' ones"): while it stands, the service's ratings are
+/// left out of its location's aggregation (and so the trust's; for trusts without a location
+/// level, out of the trust's), with the reason shown in each explanation it was left out of. The
+/// service's own ratings are still rated and shown.
+///
+/// \[A\] Leave out only, never down-weight: §2.1 counts ratings against thresholds (X of n), and
+/// no published text gives a fractional weight a meaning in that count, so the one weight other
+/// than 1 the rule can express is 0.
+///
+/// [`SignificantlySmall::new`] (and deserialisation) refuse an empty reason
+/// ([`RulesError::MissingField`] naming `reason`) and an end on or before the start
+/// ([`RulesError::InvalidValue`] naming `until`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "SignificantlySmallRecord",
+    into = "SignificantlySmallRecord"
+)]
+pub struct SignificantlySmall {
+    /// From this date the service is left out.
+    pub from: NaiveDate,
+    /// From this date it counts again (exclusive); `None`: until a later decision.
+    pub until: Option<NaiveDate>,
+    /// Why, as decided.
+    pub reason: String,
+    /// Who recorded the decision.
+    pub recorded_by: String,
+}
+
+impl SignificantlySmall {
+    /// A decision; `reason` must not be blank, `until` (when given) must be after `from`.
+    pub fn new(
+        from: NaiveDate,
+        until: Option<NaiveDate>,
+        reason: impl Into<String>,
+        recorded_by: impl Into<String>,
+    ) -> Result<Self, RulesError> {
+        let reason = reason.into().trim().to_string();
+        if reason.is_empty() {
+            return Err(RulesError::MissingField {
+                field: "reason".into(),
+            });
+        }
+        if let Some(u) = until.filter(|u| *u <= from) {
+            return Err(RulesError::InvalidValue {
+                field: "until".into(),
+                value: u.to_string(),
+                reason: format!("must be after the start of the decision ({from})"),
+            });
+        }
+        Ok(SignificantlySmall {
+            from,
+            until,
+            reason,
+            recorded_by: recorded_by.into(),
+        })
+    }
+
+    /// The decision standing on `as_of` among one service's `decisions` (in the order recorded),
+    /// if it leaves the service out.
+    ///
+    /// \[A\] Decisions are a history, never edited: the latest decision that has started by
+    /// `as_of` (latest `from`; on the same date, the later recorded) governs, and it leaves the
+    /// service out while `as_of` is before its `until`. So a decision that ended in the past
+    /// leaves nothing out, and an open decision is ended by recording a later one with an end.
+    pub fn standing<'a>(
+        decisions: impl IntoIterator<Item = &'a SignificantlySmall>,
+        as_of: NaiveDate,
+    ) -> Option<&'a SignificantlySmall> {
+        decisions
+            .into_iter()
+            .filter(|s| s.from <= as_of)
+            // `max_by_key` returns the last of equal keys: the later recorded on the same date.
+            .max_by_key(|s| s.from)
+            .filter(|s| s.until.is_none_or(|u| as_of < u))
+    }
+}
+
+/// [`SignificantlySmall`] as written in JSON, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SignificantlySmallRecord {
+    from: NaiveDate,
+    #[serde(default)]
+    until: Option<NaiveDate>,
+    reason: String,
+    #[serde(default)]
+    recorded_by: String,
+}
+
+impl TryFrom<SignificantlySmallRecord> for SignificantlySmall {
+    type Error = RulesError;
+    fn try_from(r: SignificantlySmallRecord) -> Result<Self, Self::Error> {
+        SignificantlySmall::new(r.from, r.until, r.reason, r.recorded_by)
+    }
+}
+
+impl From<SignificantlySmall> for SignificantlySmallRecord {
+    fn from(s: SignificantlySmall) -> Self {
+        SignificantlySmallRecord {
+            from: s.from,
+            until: s.until,
+            reason: s.reason,
+            recorded_by: s.recorded_by,
         }
     }
 }

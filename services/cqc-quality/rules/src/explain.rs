@@ -456,6 +456,8 @@ pub enum Note {
     },
     /// A merged organisation's service left out of this trust-level rating.
     ExcludedMerged(Box<ExcludedMerged>),
+    /// A "significantly small" service left out of this aggregate (§2.1), with the reason.
+    LeftOutSignificantlySmall(Box<LeftOutSmall>),
     /// Every service of a location is left out.
     LocationAllExcluded { location: Arc<LocationLabel> },
     /// Mental health, community and ambulance trusts: services straight into the trust.
@@ -510,6 +512,20 @@ pub struct ExcludedMerged {
     pub location: Option<Arc<LocationLabel>>,
     pub service: ServiceId,
     pub why: ExcludedFromTrust,
+}
+
+/// [`Note::LeftOutSignificantlySmall`]: a service decided "significantly small" (§2.1), left out
+/// of the aggregate whose explanation carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOutSmall {
+    /// Its location, named at trust level for trusts with locations.
+    pub location: Option<LocationId>,
+    pub service: ServiceId,
+    /// The decision's start and (exclusive) end.
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+    /// Why, as decided.
+    pub reason: String,
 }
 
 /// [`Note::LimiterBeneath`]: a limiter on a service beneath lowered one of the ratings counted.
@@ -580,6 +596,20 @@ impl fmt::Display for Note {
                     write!(f, "{l} ")?;
                 }
                 write!(f, "{}: {}", x.service, x.why)
+            }
+            Note::LeftOutSignificantlySmall(x) => {
+                if let Some(l) = &x.location {
+                    write!(f, "{l} ")?;
+                }
+                write!(
+                    f,
+                    "{} left out of aggregation as significantly small (DOMAIN §2.1), decided from {}",
+                    x.service, x.from
+                )?;
+                if let Some(u) = x.until {
+                    write!(f, " until {u}")?;
+                }
+                write!(f, ": {}; its own ratings stand", x.reason)
             }
             Note::LocationAllExcluded { location } => write!(
                 f,

@@ -33,6 +33,9 @@
 //! - merged-organisation services: left out of the trust level (not of their location) until 24
 //!   months after `merged_on` ([`RuleSet::merged_exclusion_max_months`]), or an earlier `until`;
 //!   the merger date is required ([`RulesError::MergerDateMissing`]);
+//! - "significantly small" services (§2.1): left out of their location's aggregation (and so the
+//!   trust's), never down-weighted, while the latest decision started by the rating date has not
+//!   ended ([`SignificantlySmall::standing`]);
 //! - limiters lower real ratings only; a non-rating stays excluded;
 //! - `saf-2023`: exact percentages ([`SafPercent`], never rounded before banding), every level the
 //!   exact mean of the percentages beneath, banded (a band starts at its published minimum, so
@@ -56,7 +59,7 @@ pub mod serde_cqc;
 pub use error::RulesError;
 pub use evidence::{
     EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
-    TrustEvidence, TrustType, WellLedAssessment,
+    SignificantlySmall, TrustEvidence, TrustType, WellLedAssessment,
 };
 pub use explain::CqcExplanation;
 pub use judgement::{
@@ -66,7 +69,9 @@ pub use rate::{
     LocationQuality, OverallBasis, RatedResult, ServiceQuality, TrustQuality, rate_service,
     rate_trust, rate_trust_published,
 };
-pub use records::{ActionKind, ActionRecord, MergedRecord, RatingRecord, TrustRecords};
+pub use records::{
+    ActionKind, ActionRecord, MergedRecord, RatingRecord, SmallServiceRecord, TrustRecords,
+};
 pub use rule_set::{
     CQC_2018, QualityStatementScore, RuleSet, SAF_2023, SafBands, Scoring, Selection, newest_area,
     saf_percent,

@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::decided::{Decided, note_computed_beside};
 use crate::evidence::{
-    KqServiceRating, Limiter, LocationEvidence, ServiceEvidence, TrustEvidence, TrustType,
-    WellLedAssessment,
+    KqServiceRating, Limiter, LocationEvidence, ServiceEvidence, SignificantlySmall, TrustEvidence,
+    TrustType, WellLedAssessment,
 };
 use crate::explain::{
     Assessment, Basis, CqcExplanation, ExcludedFromTrust, ExcludedMerged, Input, Label,
-    LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Percent, Rule,
+    LeftOutSmall, LimiterApplied, LocationLabel, Note, PREVIOUS_STANDS, Percent, Rule,
 };
 use crate::judgement::{Entity, Judgement};
 use crate::rule_set::{QualityStatementScore, RuleSet, SafBands, newest_area, saf_percent};
@@ -51,6 +51,11 @@ pub struct ServiceQuality {
     pub overall: RatedResult,
     /// Why this service is left out of trust-level aggregation, if it is (merger, §2.3).
     pub excluded_from_trust: Option<ExcludedFromTrust>,
+    /// The "significantly small" decision standing on the rating date, if one does (§2.1): the
+    /// service is rated and shown, but left out of its location's aggregation (and so the
+    /// trust's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub significantly_small: Option<SignificantlySmall>,
 }
 
 /// A location's key questions, overall and services.
@@ -405,7 +410,7 @@ fn rate_levels(
                 let kept: Items<Input> = loc
                     .services
                     .iter()
-                    .filter(|s| s.excluded_from_trust.is_none())
+                    .filter(|s| s.excluded_from_trust.is_none() && s.significantly_small.is_none())
                     .filter_map(|s| {
                         Some(input(
                             Label::Service(s.service.clone()),
@@ -426,6 +431,12 @@ fn rate_levels(
             }
             let mut result = combine(rules, inputs);
             result.explanation.notes.extend(notes);
+            for loc in &locations {
+                result
+                    .explanation
+                    .notes
+                    .extend(left_out_small(&loc.services, kq, Some(&loc.id)));
+            }
             key_questions.insert(kq, result);
         }
         (locations, Vec::new())
@@ -439,7 +450,7 @@ fn rate_levels(
         for kq in aggregated_trust_kqs() {
             let inputs = services
                 .iter()
-                .filter(|s| s.excluded_from_trust.is_none())
+                .filter(|s| s.excluded_from_trust.is_none() && s.significantly_small.is_none())
                 .filter_map(|s| {
                     Some(input(
                         Label::Service(s.service.clone()),
@@ -461,6 +472,10 @@ fn rate_levels(
                         why: s.excluded_from_trust.clone()?,
                     })))
                 }));
+            result
+                .explanation
+                .notes
+                .extend(left_out_small(&services, kq, None));
             key_questions.insert(kq, result);
         }
         (Vec::new(), services)
@@ -500,12 +515,17 @@ fn rate_location(
     let mut key_questions = KeyQuestionMap::new();
     for kq in KeyQuestion::ALL {
         let mut inputs = Vec::with_capacity(services.len());
-        for s in &services {
+        for s in services.iter().filter(|s| s.significantly_small.is_none()) {
             if let Some(r) = s.key_questions.get(&kq) {
                 inputs.push(input(Label::Service(s.service.clone()), r));
             }
         }
-        key_questions.insert(kq, combine(rules, inputs.into()));
+        let mut result = combine(rules, inputs.into());
+        result
+            .explanation
+            .notes
+            .extend(left_out_small(&services, kq, None));
+        key_questions.insert(kq, result);
     }
     let location = || Some(Entity::Location(loc.id.clone()));
     decided.key_questions(location, &mut key_questions, &rules.version);
@@ -518,6 +538,28 @@ fn rate_location(
         overall,
         services,
     }
+}
+
+/// The notes of the services left out of an aggregate of `kq` as significantly small (§2.1):
+/// those with a rating of `kq` to leave out. `location` names their location (at trust level).
+fn left_out_small<'a>(
+    services: &'a [ServiceQuality],
+    kq: KeyQuestion,
+    location: Option<&'a LocationId>,
+) -> impl Iterator<Item = Note> + 'a {
+    services
+        .iter()
+        .filter(move |s| s.key_questions.get(&kq).is_some())
+        .filter_map(move |s| {
+            let small = s.significantly_small.as_ref()?;
+            Some(Note::LeftOutSignificantlySmall(Box::new(LeftOutSmall {
+                location: location.cloned(),
+                service: s.service.clone(),
+                from: small.from,
+                until: small.until,
+                reason: small.reason.clone(),
+            })))
+        })
 }
 
 fn overall_of(kqs: &KeyQuestionMap<RatedResult>, rules: &RuleSet) -> RatedResult {
@@ -695,6 +737,9 @@ fn rate_service_group<'a>(
     let mut overall = overall_of(&key_questions, rules);
     decided.overall(entity, &mut overall, &key_questions);
     overall.explanation.notes.extend(group_notes);
+    let significantly_small =
+        SignificantlySmall::standing(members.clone().flat_map(|m| &m.significantly_small), as_of)
+            .cloned();
     let excluded_from_trust = members
         .filter_map(|m| m.merged_from.as_ref())
         .find_map(|m| rules.merged_exclusion(m, as_of));
@@ -703,6 +748,7 @@ fn rate_service_group<'a>(
         key_questions,
         overall,
         excluded_from_trust,
+        significantly_small,
     }
 }
 

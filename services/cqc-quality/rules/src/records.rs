@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::RulesError;
 use crate::evidence::{
     EnforcementKind, KqServiceRating, Limiter, LocationEvidence, MergedExclusion, ServiceEvidence,
-    TrustEvidence, TrustType, WellLedAssessment,
+    SignificantlySmall, TrustEvidence, TrustType, WellLedAssessment,
 };
 
 /// The kind of a recorded limiter (§2.2).
@@ -93,6 +93,15 @@ pub struct MergedRecord {
     pub exclusion: MergedExclusion,
 }
 
+/// One recorded "significantly small" decision about a service (§2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmallServiceRecord {
+    /// `None`: a trust-wide service of a trust without a location level, wherever registered.
+    pub location: Option<LocationId>,
+    pub service: ServiceId,
+    pub decision: SignificantlySmall,
+}
+
 /// Everything recorded about one trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustRecords {
@@ -105,6 +114,9 @@ pub struct TrustRecords {
     /// Ordered by location (trust-wide first) and service.
     pub merged: Vec<MergedRecord>,
     pub well_led: Vec<WellLedAssessment>,
+    /// "Significantly small" decisions, in the order recorded (append-only).
+    #[serde(default)]
+    pub significantly_small: Vec<SmallServiceRecord>,
 }
 
 /// \[A\] Where services recorded without a location are rated when the trust has a location level:
@@ -134,6 +146,9 @@ impl TrustRecords {
     ///   notice); among equals the later action;
     /// - a service's merged-organisation exclusion is the first recorded for its location (or,
     ///   for a trust without a location level, without one) and service (§2.3);
+    /// - a service carries every "significantly small" decision recorded for its location (or,
+    ///   for a trust without a location level, without one) and service, in the order recorded;
+    ///   the rating date decides which stands ([`SignificantlySmall::standing`], §2.1);
     /// - a location is named by the last of its records that gives a name;
     /// - services recorded without a location sit at [`trust_wide_location`].
     pub fn evidence(&self, as_of: Option<NaiveDate>) -> Result<TrustEvidence, RulesError> {
@@ -191,10 +206,17 @@ impl TrustRecords {
                         .iter()
                         .find(|m| at(id, m.location.as_ref()) && m.service == service)
                         .map(|m| m.exclusion.clone());
+                    let significantly_small = self
+                        .significantly_small
+                        .iter()
+                        .filter(|s| at(id, s.location.as_ref()) && s.service == service)
+                        .map(|s| s.decision.clone())
+                        .collect();
                     ServiceEvidence {
                         service,
                         ratings,
                         merged_from,
+                        significantly_small,
                     }
                 })
                 .collect();

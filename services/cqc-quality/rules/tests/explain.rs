@@ -454,6 +454,7 @@ fn service(id: &str, rs: [Rating; 5], date: &str) -> ServiceEvidence {
             })
             .collect(),
         merged_from: None,
+        significantly_small: Vec::new(),
     }
 }
 

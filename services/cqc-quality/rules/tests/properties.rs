@@ -71,6 +71,7 @@ fn evidence((locations, wl, acute): &Shape) -> TrustEvidence {
                             })
                             .collect(),
                         merged_from: None,
+                        significantly_small: Vec::new(),
                     })
                     .collect(),
             })

@@ -73,6 +73,7 @@ fn records(trust_type: TrustType, ratings: Vec<RatingRecord>) -> TrustRecords {
         actions: vec![],
         merged: vec![],
         well_led: vec![],
+        significantly_small: vec![],
     }
 }
 

@@ -31,6 +31,7 @@ fn service(id: &str, rs: [Rating; 5], date: &str) -> ServiceEvidence {
         service: id.parse().expect("service id"),
         ratings: kq_ratings(rs.map(RatingValue::Rated), date),
         merged_from: None,
+        significantly_small: Vec::new(),
     }
 }
 
