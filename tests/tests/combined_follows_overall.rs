@@ -2,8 +2,9 @@
 //! real stack (feeds → ingestion → cqc-quality / nhsi-resources → combiner): the trust overall is
 //! only re-rated after a trust-level well-led assessment, so a focused inspection that changes a
 //! trust key question without one moves that key question (shown updated) but neither the overall
-//! nor the combined rating, which combines the key questions the overall stands on. The next
-//! well-led assessment re-rates both.
+//! nor the combined rating, which combines the key questions the overall stands on — and what
+//! would change the rating (`GetRatingChanges`) is worked from those same key questions, so it
+//! agrees with the published combined rating. The next well-led assessment re-rates both.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -76,6 +77,252 @@ fn combined_inputs(r: &pb::CombinedRatingPublished) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The six ratings the version combined, in the order safe, effective, caring, responsive,
+/// well-led, use of resources: its `overall_key_questions` (the key questions the overall stands
+/// on; empty when they are the newest, `key_questions`) and its use of resources.
+fn combination_inputs(r: &pb::CombinedRatingPublished) -> Vec<(&'static str, Rating)> {
+    let combined_kqs = if r.overall_key_questions.is_empty() {
+        &r.key_questions
+    } else {
+        &r.overall_key_questions
+    };
+    let kq = |kq: KeyQuestion| {
+        rating(
+            combined_kqs
+                .iter()
+                .find(|k| k.key_question == kq as i32)
+                .and_then(|k| k.rating.as_ref())
+                .map_or(0, |d| d.rating),
+        )
+    };
+    vec![
+        ("safe", kq(KeyQuestion::Safe)),
+        ("effective", kq(KeyQuestion::Effective)),
+        ("caring", kq(KeyQuestion::Caring)),
+        ("responsive", kq(KeyQuestion::Responsive)),
+        ("well_led", kq(KeyQuestion::WellLed)),
+        (
+            "use_of_resources",
+            rating(r.use_of_resources.as_ref().map_or(0, |u| u.rating)),
+        ),
+    ]
+}
+
+/// The counting rule as DOMAIN.md words it, written here independently of the code under test:
+/// at least `x` inadequate → Inadequate; else any inadequate or at least `ri` requires improvement
+/// → Requires improvement; else at least `x` outstanding and the rest good → Outstanding; else
+/// Good. §2.1 for five key questions: x = ri = 2; §3 for six ratings: x = 2, ri = 3.
+fn count(ratings: &[Rating], x: usize, ri: usize) -> Rating {
+    let n = |r: Rating| ratings.iter().filter(|&&v| v == r).count();
+    if n(Rating::Inadequate) >= x {
+        Rating::Inadequate
+    } else if n(Rating::Inadequate) > 0 || n(Rating::RequiresImprovement) >= ri {
+        Rating::RequiresImprovement
+    } else if n(Rating::Outstanding) >= x
+        && n(Rating::Good) + n(Rating::Outstanding) == ratings.len()
+    {
+        Rating::Outstanding
+    } else {
+        Rating::Good
+    }
+}
+
+/// "safe RI>O + use_of_resources RI>O": a change set read field by field.
+fn set_words(set: &pb::RatingChangeSet) -> String {
+    set.changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}>{}",
+                part_name(c),
+                short(rating(c.from)),
+                short(rating(c.to))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn part_name(c: &pb::RatingChange) -> &'static str {
+    match c.part {
+        Some(pb::rating_change::Part::KeyQuestion(k)) => match KeyQuestion::try_from(k).unwrap() {
+            KeyQuestion::Safe => "safe",
+            KeyQuestion::Effective => "effective",
+            KeyQuestion::Caring => "caring",
+            KeyQuestion::Responsive => "responsive",
+            KeyQuestion::WellLed => "well_led",
+            KeyQuestion::Unspecified => "?",
+        },
+        Some(pb::rating_change::Part::UseOfResources(true)) => "use_of_resources",
+        ref other => panic!("no part: {other:?}"),
+    }
+}
+
+fn short(r: Rating) -> &'static str {
+    match r {
+        Rating::Outstanding => "O",
+        Rating::Good => "G",
+        Rating::RequiresImprovement => "RI",
+        Rating::Inadequate => "I",
+        _ => "-",
+    }
+}
+
+/// Every set of `step`, applied to the combination's inputs (each change from the rating the
+/// combination had), gives `step.to` by the counting rule (`x`, `ri`) over the first `n` inputs.
+fn assert_sets_move_one_step(
+    what: &str,
+    step: &pb::RatingStep,
+    inputs: &[(&'static str, Rating)],
+    n: usize,
+    (x, ri): (usize, usize),
+) {
+    for set in &step.change_sets {
+        let mut changed: Vec<Rating> = inputs[..n].iter().map(|(_, r)| *r).collect();
+        for c in &set.changes {
+            let i = inputs[..n]
+                .iter()
+                .position(|(name, _)| *name == part_name(c))
+                .unwrap_or_else(|| panic!("{what}: {} is not an input", part_name(c)));
+            assert_eq!(
+                changed[i],
+                rating(c.from),
+                "{what}: {} changes from the combination's rating",
+                set_words(set)
+            );
+            changed[i] = rating(c.to);
+        }
+        assert_eq!(
+            count(&changed, x, ri),
+            rating(step.to),
+            "{what}: {} moves it to {:?}",
+            set_words(set),
+            rating(step.to)
+        );
+    }
+}
+
+/// `GetRatingChanges` for `published` is worked from what was combined, so it agrees with the
+/// published combined rating.
+async fn what_if_follows_the_combination(
+    stack: &Stack,
+    published: &pb::CombinedRatingPublished,
+    inputs: &[(&'static str, Rating)],
+) {
+    let mut client = pb::trust_ratings_service_client::TrustRatingsServiceClient::new(
+        Stack::channel(stack.combiner).await.unwrap(),
+    );
+    let changes = client
+        .get_rating_changes(pb::GetRatingChangesRequest {
+            trust_code: "RXX".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(changes.version, published.version);
+    let combined_what_if = changes.combined.expect("a combined what-if");
+    let quality_what_if = changes.overall_quality.expect("an overall quality what-if");
+    // The rule gives what was published: combined Good, overall quality Good. (From the newest key
+    // questions, effective Inadequate, both would be Requires improvement: one inadequate → at best
+    // RI, §2.1 and §3.)
+    assert_eq!(rating(combined_what_if.current), combined(published));
+    assert_eq!(rating(combined_what_if.current), Rating::Good);
+    assert_eq!(rating(quality_what_if.current), overall(published));
+    assert_eq!(rating(quality_what_if.current), Rating::Good);
+
+    let sets = |s: &Option<pb::RatingStep>| {
+        let s = s.as_ref().expect("a step");
+        (
+            pb::StepOutcome::try_from(s.outcome).unwrap(),
+            rating(s.to),
+            s.change_sets.iter().map(set_words).collect::<Vec<_>>(),
+        )
+    };
+    // Worked by hand from the combination S = RI, E = C = R = W = G, UoR = RI (combined Good: two
+    // RI of six, below the 3-of-6 threshold, §3):
+    // - combined up to Outstanding needs no RI left and at least two Outstanding, the rest Good:
+    //   both RI must change, and the two changed are then the only candidates for Outstanding, so
+    //   the one smallest set is safe RI→O and use of resources RI→O (RI→G for either leaves one
+    //   Outstanding: Good).
+    assert_eq!(
+        sets(&combined_what_if.up),
+        (
+            pb::StepOutcome::Changes,
+            Rating::Outstanding,
+            vec!["safe RI>O + use_of_resources RI>O".to_string()]
+        )
+    );
+    // - combined down to RI with one change: a third RI (any Good key question G→RI; G→I also
+    //   gives RI but moves further than G→RI, which does it) or one inadequate below two (safe or
+    //   use of resources RI→I: any inadequate → at best RI).
+    assert_eq!(
+        sets(&combined_what_if.down),
+        (
+            pb::StepOutcome::Changes,
+            Rating::RequiresImprovement,
+            [
+                "safe RI>I",
+                "effective G>RI",
+                "caring G>RI",
+                "responsive G>RI",
+                "well_led G>RI",
+                "use_of_resources RI>I",
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    // Overall quality from S = RI, E = C = R = W = G (n = 5, X = 2, §2.1: Good):
+    // - up to Outstanding needs safe out of RI and two Outstanding: safe RI→O and one of the
+    //   four Good key questions G→O (two changes; safe RI→G would need two more).
+    assert_eq!(
+        sets(&quality_what_if.up),
+        (
+            pb::StepOutcome::Changes,
+            Rating::Outstanding,
+            [
+                "safe RI>O + effective G>O",
+                "safe RI>O + caring G>O",
+                "safe RI>O + responsive G>O",
+                "safe RI>O + well_led G>O",
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    // - down to RI: one inadequate (safe RI→I) or a second RI (any Good key question G→RI).
+    assert_eq!(
+        sets(&quality_what_if.down),
+        (
+            pb::StepOutcome::Changes,
+            Rating::RequiresImprovement,
+            [
+                "safe RI>I",
+                "effective G>RI",
+                "caring G>RI",
+                "responsive G>RI",
+                "well_led G>RI",
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    // And every set, applied to the combination's inputs, moves the rating exactly one step by
+    // the counting rule as DOMAIN.md words it.
+    for (what, step) in [
+        ("combined up", &combined_what_if.up),
+        ("combined down", &combined_what_if.down),
+    ] {
+        assert_sets_move_one_step(what, step.as_ref().unwrap(), inputs, 6, (2, 3));
+    }
+    for (what, step) in [
+        ("quality up", &quality_what_if.up),
+        ("quality down", &quality_what_if.down),
+    ] {
+        assert_sets_move_one_step(what, step.as_ref().unwrap(), inputs, 5, (2, 2));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_focused_inspection_without_well_led_moves_the_key_question_not_the_combined_rating() {
     let stack = Stack::start().await.unwrap();
@@ -127,6 +374,20 @@ async fn a_focused_inspection_without_well_led_moves_the_key_question_not_the_co
         !inputs.iter().any(|i| i.contains("Inadequate")),
         "{inputs:?}"
     );
+    // The version carries the key questions it combined (effective Good), beside the newest.
+    let combination = combination_inputs(&second);
+    assert_eq!(
+        combination,
+        [
+            ("safe", Rating::RequiresImprovement),
+            ("effective", Rating::Good),
+            ("caring", Rating::Good),
+            ("responsive", Rating::Good),
+            ("well_led", Rating::Good),
+            ("use_of_resources", Rating::RequiresImprovement),
+        ]
+    );
+    what_if_follows_the_combination(&stack, &second, &combination).await;
 
     // 3. A trust-level well-led assessment (Good, 2019-04-01) re-rates the overall from the
     //    newest key questions: S = RI, E = I, C = R = W = G → n = 5, X = 2, one inadequate (below

@@ -213,7 +213,7 @@ fn quality_aggregation(r: &pb::CombinedRatingPublished, as_of: NaiveDate) -> Qua
             .filter(|s| !s.is_empty())
     };
     let named = named(r.overall_quality.as_ref()).or_else(|| {
-        r.key_questions
+        combined_key_questions(r)
             .iter()
             .find_map(|k| named(k.rating.as_ref()))
     });
@@ -235,10 +235,22 @@ fn quality_aggregation(r: &pb::CombinedRatingPublished, as_of: NaiveDate) -> Qua
     }
 }
 
+/// The key questions a published version combined: those its overall quality stands on
+/// (`overall_key_questions`), else the newest (`key_questions`, which are then the same). A focused
+/// inspection without a well-led assessment moves the newest, not what was combined (§2.3).
+pub fn combined_key_questions(r: &pb::CombinedRatingPublished) -> &[common::KeyQuestionRating] {
+    if r.overall_key_questions.is_empty() {
+        &r.key_questions
+    } else {
+        &r.overall_key_questions
+    }
+}
+
 /// The what-ifs of a published combined version (`combined_rules::whatif`), worked from its
-/// inputs as the combiner combined them: the same trust type, key questions, overall quality and
-/// approved use of resources, dated by its latest part (the combined rating's date), under the
-/// rule set it names in the mode it was published in.
+/// inputs as the combiner combined them: the same trust type, key questions (those the overall
+/// stands on: [`combined_key_questions`]), overall quality and approved use of resources, dated by
+/// its latest part (the combined rating's date), under the rule set it names in the mode it was
+/// published in.
 pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, WhatIfError> {
     let mut rules = CombinedRuleSet::cqc_combined_2018();
     if r.rule_set != rules.version.as_str() {
@@ -257,8 +269,7 @@ pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, 
     });
     let input = CombineInput {
         trust_type: convert::trust_type(r.trust_type).unwrap_or(TrustType::Acute),
-        key_questions: r
-            .key_questions
+        key_questions: combined_key_questions(r)
             .iter()
             .filter_map(|k| {
                 Some((
@@ -490,6 +501,30 @@ mod tests {
         assert_eq!(
             changes.overall_quality.as_ref().unwrap().current,
             Rating::Good
+        );
+    }
+
+    #[test]
+    fn the_what_if_works_from_the_key_questions_that_were_combined() {
+        // A focused inspection after the well-led assessment: effective is now Inadequate (shown,
+        // `key_questions`) but the overall stands on effective Good (`overall_key_questions`), and
+        // so does the combined rating. Six Good → Good; from the newest it would be one inadequate
+        // of six → at best Requires improvement (§3), and overall quality likewise (§2.1).
+        let mut v = version("2018-06-01", "cqc-2018", "combined");
+        v.overall_key_questions = v.key_questions.clone();
+        v.key_questions[1].rating = dated(common::Rating::Inadequate, "2019-03-01", "cqc-2018");
+        let changes = rating_changes(&v).unwrap();
+        assert_eq!(changes.combined.as_ref().unwrap().current, Rating::Good);
+        assert_eq!(
+            changes.overall_quality.as_ref().unwrap().current,
+            Rating::Good
+        );
+        // Without `overall_key_questions` the newest were combined.
+        v.overall_key_questions.clear();
+        let newest = rating_changes(&v).unwrap();
+        assert_eq!(
+            newest.combined.as_ref().unwrap().current,
+            Rating::RequiresImprovement
         );
     }
 

@@ -406,6 +406,9 @@ impl Combiner {
             quality_version: quality.version,
             use_of_resources_version: uor.map_or(0, |u| u.version),
             region: quality.region.clone(),
+            // What was combined, so that what would change the rating is worked from the same
+            // key questions (`api::rating_changes`).
+            overall_key_questions: quality.overall_key_questions.clone(),
         }
     }
 }

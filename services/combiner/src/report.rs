@@ -1063,12 +1063,42 @@ fn what_would_change(latest: &pb::CombinedRatingPublished) -> Markup {
         .overall_quality
         .as_ref()
         .and_then(|d| oversight_proto::convert::real_rating(d.rating));
+    // Key questions newer than the ones the overall stands on (a focused inspection without a
+    // well-led assessment, §2.3): the what-if counts what was combined, not what is shown above.
+    let combined_kqs = crate::api::combined_key_questions(latest);
+    let newer: Vec<(KeyQuestion, &'static str, &'static str)> = KeyQuestion::ALL
+        .into_iter()
+        .filter_map(|kq| {
+            let wire = common::KeyQuestion::from(kq) as i32;
+            let counted = combined_kqs
+                .iter()
+                .find(|k| k.key_question == wire)
+                .and_then(|k| k.rating.as_ref());
+            let shown = key_question(latest, kq);
+            let rating = |d: Option<&common::DatedRating>| d.map(|d| d.rating);
+            let words = |d: Option<&common::DatedRating>| {
+                d.and_then(|d| rating_words(d.rating))
+                    .unwrap_or("no rating")
+            };
+            (rating(counted) != rating(shown)).then(|| (kq, words(counted), words(shown)))
+        })
+        .collect();
     html! {
         h2 id="what-would-change" { "What would change this rating" }
         p.nhsuk-body-s {
             "The smallest sets of changes to single ratings that would move overall quality or the combined rating one step up or down, worked by the rules: "
             "overall quality from the five key questions (CQC's aggregation), the combined rating from them and use of resources as a sixth rating. "
             "Each set changes as few ratings as possible, each no further than it needs to."
+        }
+        @if !newer.is_empty() {
+            p.nhsuk-body-s id="whatif-key-questions" {
+                "Worked from the key questions the overall quality and the combined rating stand on (as of the last well-led assessment): "
+                @for (i, (kq, counted, shown)) in newer.iter().enumerate() {
+                    @if i > 0 { "; " }
+                    (kq.cqc_str().to_lowercase()) " counts as " (counted) ", not the newer " (shown) " shown above"
+                }
+                ". The trust overall is only re-rated after a well-led assessment."
+            }
         }
         @match &changes {
             Err(e) => p.nhsuk-body id="whatif-unavailable" { (e) },
@@ -1347,6 +1377,27 @@ mod tests {
         assert!(page.contains("not an acute trust (mental health)"));
         assert!(!page.contains("id=\"flags\""));
         assert!(list_html(r).contains("data-rating=\"none\">No combined rating"));
+    }
+
+    #[test]
+    fn the_what_if_says_when_it_counts_key_questions_older_than_those_shown() {
+        let r = sample();
+        assert!(
+            !render_trust(std::slice::from_ref(&r))
+                .into_string()
+                .contains("whatif-key-questions")
+        );
+        // A focused inspection after the well-led assessment: effective shown Inadequate, the
+        // overall (and the combination) stand on effective Good.
+        let mut focused = r;
+        focused.overall_key_questions = focused.key_questions.clone();
+        focused.key_questions[1].rating = dated(common::Rating::Inadequate, "2019-03-01");
+        let page = render_trust(&[focused]).into_string();
+        assert!(page.contains("id=\"whatif-key-questions\""), "{page}");
+        assert!(
+            page.contains("effective counts as Good, not the newer Inadequate shown above"),
+            "{page}"
+        );
     }
 
     #[test]

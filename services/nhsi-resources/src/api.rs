@@ -1,5 +1,5 @@
-//! gRPC for NHSI and CQC systems. Writes are role-checked here (NHSI proposes and records
-//! segments; CQC approves and revises); errors are mapped onto gRPC codes once, by
+//! gRPC for NHSI and CQC systems. Writes are role-checked here (NHSI proposes, records segments
+//! and oversight statuses; CQC approves and revises); errors are mapped onto gRPC codes once, by
 //! `From<ServiceError> for Status`.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdFigures, YearMonth};
 use nhsi_rules::nof::NofPeerGroup;
 use nhsi_rules::segment::{Trigger, TriggerKind, segment_name};
+use nhsi_rules::status::{OversightStatus, StatusKind, standing_on};
 use nhsi_rules::workflow::UorState;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
@@ -21,6 +22,7 @@ use tonic::{Request, Response, Status};
 use crate::error::ServiceError;
 use crate::observations::{Observations, Peers, RecordedDecision};
 use crate::resources::Resources;
+use crate::statuses::{self, RecordedStatus};
 use crate::workflow::{Assessment, Assessments, Published, Transition};
 
 pub struct ResourcesApi {
@@ -164,8 +166,58 @@ fn transition_view(t: &Transition) -> pb::UseOfResourcesTransition {
     }
 }
 
+fn status_kind_view(k: StatusKind) -> pb::OversightStatusKind {
+    match k {
+        StatusKind::FinancialSpecialMeasures => pb::OversightStatusKind::FinancialSpecialMeasures,
+        StatusKind::QualitySpecialMeasures => pb::OversightStatusKind::QualitySpecialMeasures,
+        StatusKind::DeficitSupport => pb::OversightStatusKind::DeficitSupport,
+    }
+}
+
+/// A status for the wire; `record` adds who recorded it, when, and its number.
+fn status_view(
+    trust: &TrustCode,
+    s: &OversightStatus,
+    record: Option<&RecordedStatus>,
+) -> pb::OversightStatus {
+    pb::OversightStatus {
+        trust_code: trust.to_string(),
+        kind: status_kind_view(s.kind) as i32,
+        from_date: s.from.to_string(),
+        to_date: s.to.map(|t| t.to_string()).unwrap_or_default(),
+        source: s.source.clone(),
+        recorded_by: record.map(|r| r.recorded_by.clone()).unwrap_or_default(),
+        recorded_at: record.map(|r| r.recorded_at.clone()).unwrap_or_default(),
+        sequence: record.map_or(0, |r| r.seq),
+    }
+}
+
+fn recorded_view(r: &RecordedStatus) -> pb::OversightStatus {
+    status_view(&r.trust, &r.status, Some(r))
+}
+
+fn required_status_kind(raw: i32) -> Result<StatusKind, ServiceError> {
+    match pb::OversightStatusKind::try_from(raw) {
+        Ok(pb::OversightStatusKind::FinancialSpecialMeasures) => {
+            Ok(StatusKind::FinancialSpecialMeasures)
+        }
+        Ok(pb::OversightStatusKind::QualitySpecialMeasures) => {
+            Ok(StatusKind::QualitySpecialMeasures)
+        }
+        Ok(pb::OversightStatusKind::DeficitSupport) => Ok(StatusKind::DeficitSupport),
+        Ok(pb::OversightStatusKind::Unspecified) | Err(_) => Err(ServiceError::invalid(
+            "request",
+            "kind",
+            format!(
+                "unknown oversight status kind {raw} (expected financial special measures, quality special measures or deficit support)"
+            ),
+        )),
+    }
+}
+
 fn trigger_view(t: &Trigger) -> pb::SegmentTrigger {
     let kind = match t.kind {
+        TriggerKind::SpecialMeasures { .. } => "special_measures",
         TriggerKind::CqcOverallRating { .. } => "cqc_overall_rating",
         TriggerKind::FinanceScore { .. } => "finance_score",
         TriggerKind::OperationalStandardMissed { .. } => "operational_standard_missed",
@@ -302,6 +354,11 @@ impl ResourcesService for ResourcesApi {
                 .collect(),
             overall: u32::from(f.score.overall),
             explanation: Some((&f.score.explanation).into()),
+            computed_overall: u32::from(f.score.computed),
+            financial_special_measures: f
+                .financial_special_measures
+                .as_ref()
+                .map(|s| status_view(&trust, s, None)),
         }))
     }
 
@@ -550,6 +607,58 @@ impl ResourcesService for ResourcesApi {
                     peer_group: peer_group_view(row.peer_group) as i32,
                 })
                 .collect(),
+        }))
+    }
+
+    async fn record_oversight_status(
+        &self,
+        request: Request<pb::RecordOversightStatusRequest>,
+    ) -> Reply<pb::RecordOversightStatusResponse> {
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let kind = required_status_kind(r.kind)?;
+        let from = optional_date("from_date", &r.from_date)?.ok_or_else(|| {
+            ServiceError::invalid(
+                "request",
+                "from_date",
+                "the date the status starts is required",
+            )
+        })?;
+        let to = optional_date("to_date", &r.to_date)?;
+        let record = format!("oversight status of trust {trust}");
+        let status = statuses::checked(&record, kind, from, to, &r.source)?;
+        let recorded = statuses::record(self.metrics.pool(), &trust, &status, &caller.name).await?;
+        Ok(Response::new(pb::RecordOversightStatusResponse {
+            status: Some(recorded_view(&recorded.record)),
+            recorded: recorded.appended,
+        }))
+    }
+
+    async fn list_oversight_statuses(
+        &self,
+        request: Request<pb::ListOversightStatusesRequest>,
+    ) -> Reply<pb::ListOversightStatusesResponse> {
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let as_of =
+            optional_date("as_of", &r.as_of)?.unwrap_or_else(oversight_runtime::time::today);
+        let history = statuses::history(self.metrics.pool(), &trust).await?;
+        let standing = standing_on(history.iter().map(|h| &h.status), as_of);
+        // The record each standing status comes from (the latest of its kind and start date).
+        let standing = standing
+            .statuses
+            .iter()
+            .map(|s| {
+                let from = history.iter().rev().find(|h| h.status == *s);
+                status_view(&trust, s, from)
+            })
+            .collect();
+        Ok(Response::new(pb::ListOversightStatusesResponse {
+            trust_code: trust.to_string(),
+            history: history.iter().map(recorded_view).collect(),
+            as_of: as_of.to_string(),
+            standing,
         }))
     }
 }

@@ -3,12 +3,14 @@
 //! staffing observations, carries the use-of-resources rating from suggestion through NHSI's
 //! proposal and CQC's approval (`workflow`), and publishes each trust's approved UoR rating on
 //! `<ns>.uor.approved` for the combiner. Its gRPC API serves the finance score, peer positions,
-//! CHPPD, the suggested rating, segmentation and the NOF league table.
+//! CHPPD, the suggested rating, segmentation and the NOF league table, and records oversight
+//! statuses (special measures, deficit support) that those rules take as inputs (`statuses`).
 
 pub mod api;
 pub mod error;
 pub mod observations;
 pub mod resources;
+pub mod statuses;
 pub mod workflow;
 
 use std::net::SocketAddr;

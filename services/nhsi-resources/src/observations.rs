@@ -20,12 +20,14 @@ use nhsi_rules::segment::{
     SegmentSuggestion, Trigger, suggest_segment,
 };
 use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
+use nhsi_rules::status::OversightStatus;
 use nhsi_rules::suggest::{UorSuggestion, suggest_uor_rating};
 use oversight_rating::{RatingValue, TrustCode, TrustType};
 use rust_decimal::Decimal;
 use sqlx::{AnyPool, Row};
 
 use crate::error::ServiceError;
+use crate::statuses;
 
 /// Feed names, as ingestion sets `MetricObservation.feed`.
 pub mod feeds {
@@ -100,6 +102,8 @@ pub struct FinanceResult {
     pub period: NaiveDate,
     pub values: [(&'static str, Decimal); 5],
     pub score: FinanceScore,
+    /// The financial special measures standing on the period's date, which made the score 4.
+    pub financial_special_measures: Option<OversightStatus>,
 }
 
 /// A metric position with the period of the trust's value.
@@ -230,6 +234,11 @@ impl Observations {
         &self.rules
     }
 
+    /// The service's database (oversight statuses are read and recorded beside observations).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// The type of a known trust; NOT_FOUND for a trust with no evidence or rating recorded.
     pub async fn trust_type(&self, trust: &TrustCode) -> Result<TrustType, ServiceError> {
         let row = sqlx::query("SELECT trust_type FROM nhsi_trusts WHERE trust_code = $1")
@@ -349,12 +358,20 @@ impl Observations {
             distance_from_plan_pct: values[3].1,
             agency_spend_vs_ceiling_pct: values[4].1,
         };
-        // Financial special measures is not in any feed yet: never assumed.
-        let score = score_finance(&inputs, &self.rules.sof, false);
+        // Financial special measures standing on the period's date (its end) make the score 4
+        // (§4.1 [A]); the score is of the period, so the status is read as of it.
+        let standing = statuses::standing(&self.pool, trust, period).await?;
+        let financial_special_measures = standing.financial_special_measures().cloned();
+        let score = score_finance(
+            &inputs,
+            &self.rules.sof,
+            financial_special_measures.as_ref(),
+        );
         Ok(FinanceResult {
             period,
             values,
             score,
+            financial_special_measures,
         })
     }
 
@@ -507,8 +524,9 @@ impl Observations {
         }
     }
 
-    /// What segmentation looks at: the latest CQC overall rating, the latest finance score and
-    /// the latest value of each operational standard.
+    /// What segmentation looks at: the latest CQC overall rating, the latest finance score, the
+    /// latest value of each operational standard and the oversight statuses standing today
+    /// (special measures suggest segment 4).
     pub async fn segment_inputs(
         &self,
         trust: &TrustCode,
@@ -544,11 +562,14 @@ impl Observations {
             value_pct,
         })
         .collect();
+        let standing =
+            statuses::standing(&self.pool, trust, oversight_runtime::time::today()).await?;
         Ok((
             SegmentInputs {
                 cqc_overall,
                 finance_score,
                 operational,
+                statuses: standing.statuses,
             },
             notes,
         ))
@@ -657,9 +678,12 @@ impl Observations {
     }
 
     /// NOF 2025/26 inputs of every known trust: the latest value of each NOF metric from any
-    /// feed, and a deficit when the latest I&E margin is negative.
+    /// feed, a deficit when the latest I&E margin is negative, and deficit support when it stands
+    /// today (an oversight status).
     async fn nof_providers(&self) -> Result<Vec<NofProvider>, ServiceError> {
         let trusts = self.trusts().await?;
+        let standing =
+            statuses::standing_for_all(&self.pool, oversight_runtime::time::today()).await?;
         let mut rows: Vec<((TrustCode, String), NaiveDate, Decimal)> = Vec::new();
         for feed in [feeds::OPERATIONAL, feeds::PRODUCTIVITY, feeds::FINANCE] {
             for o in self.observations(None, feed).await? {
@@ -684,13 +708,15 @@ impl Observations {
                 let deficit = latest
                     .get(&(trust.clone(), FINANCE_METRICS[2].to_string()))
                     .is_some_and(|(_, margin)| *margin < Decimal::ZERO);
+                let deficit_support = standing
+                    .get(&trust)
+                    .is_some_and(|s| s.deficit_support().is_some());
                 NofProvider {
                     trust,
                     org_type: t,
                     metrics,
                     deficit,
-                    // Deficit support is not in any feed yet.
-                    deficit_support: false,
+                    deficit_support,
                 }
             })
             .collect())

@@ -27,6 +27,9 @@ pub enum RecordError {
     Invalid { field: String, reason: String },
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+    /// A concurrent writer numbered a record of the same trust first; retrying is safe.
+    #[error("{0}: changed concurrently; retry")]
+    Conflict(String),
 }
 
 /// The runtime's one map (queue decision, gRPC status) sees these kinds.
@@ -35,6 +38,7 @@ impl Failure for RecordError {
         match self {
             RecordError::Invalid { field, reason } => ErrorKind::invalid(field, reason),
             RecordError::Store(_) => ErrorKind::Unavailable,
+            RecordError::Conflict(_) => ErrorKind::Aborted,
         }
     }
 }
@@ -66,6 +70,11 @@ enum ValidBody {
         source: String,
     },
     Observations(Vec<ValidObservation>),
+    /// An oversight status from the oversight status feed, with who recorded it.
+    OversightStatus {
+        status: nhsi_rules::status::OversightStatus,
+        recorded_by: String,
+    },
 }
 
 struct ValidObservation {
@@ -104,6 +113,37 @@ fn validate_observation(
         period: m.period.clone(),
         ward: m.ward_code.clone(),
         values_json: serde_json::to_string(&values).unwrap_or_default(),
+    })
+}
+
+/// An oversight status as the rules check it; a refusal names the evidence field.
+fn validate_status(
+    o: &ev::OversightStatusEvidence,
+) -> Result<nhsi_rules::status::OversightStatus, RecordError> {
+    use nhsi_rules::status::{OversightStatus, StatusError, StatusKind};
+    let kind: StatusKind = o
+        .kind
+        .parse()
+        .map_err(|e| invalid("oversight_status.kind", format!("{e}")))?;
+    let date = |field: &str, s: &str| {
+        oversight_runtime::time::parse_date(s).ok_or_else(|| {
+            invalid(
+                &format!("oversight_status.{field}"),
+                format!("{s:?} is not an ISO date"),
+            )
+        })
+    };
+    let from = date("from_date", &o.from_date)?;
+    let to = if o.to_date.trim().is_empty() {
+        None
+    } else {
+        Some(date("to_date", &o.to_date)?)
+    };
+    OversightStatus::new(kind, from, to, &o.source).map_err(|e| match e {
+        StatusError::InvalidArgument { field, reason } => {
+            let field = if field == "to" { "to_date" } else { field };
+            invalid(&format!("oversight_status.{field}"), reason)
+        }
     })
 }
 
@@ -154,6 +194,10 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
                     .collect::<Result<_, _>>()?,
             )
         }
+        Some(ev::resource_evidence::Body::OversightStatus(o)) => ValidBody::OversightStatus {
+            status: validate_status(o)?,
+            recorded_by: format!("feed {}", provenance.map_or("?", |p| p.file_name.as_str())),
+        },
         None => return Err(invalid("body", "resource evidence without a body")),
     };
     Ok(ValidResource {
@@ -273,8 +317,9 @@ impl Resources {
     async fn store_resources<'a>(
         &self,
         items: impl Iterator<Item = &'a ValidResource>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), RecordError> {
         let mut tx = self.pool.begin().await?;
+        let recorded_at = oversight_runtime::time::now_rfc3339();
         let mut observations: Vec<(&'a ValidResource, &'a ValidObservation)> = Vec::new();
         for v in items {
             sqlx::query(
@@ -309,6 +354,26 @@ impl Resources {
                 }
                 ValidBody::Observations(obs) => {
                     observations.extend(obs.iter().map(|o| (v, o)));
+                }
+                ValidBody::OversightStatus {
+                    status,
+                    recorded_by,
+                } => {
+                    let appended = crate::statuses::append(
+                        &mut tx,
+                        &v.trust,
+                        status,
+                        recorded_by,
+                        &recorded_at,
+                        &v.evidence_id,
+                    )
+                    .await?;
+                    if appended == crate::statuses::Appended::Conflict {
+                        return Err(RecordError::Conflict(format!(
+                            "oversight status of trust {}",
+                            v.trust
+                        )));
+                    }
                 }
             }
         }
@@ -373,7 +438,8 @@ impl Resources {
             }
             q.execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The consumer's handler for `<ns>.quality.rated`: keep each trust's latest CQC overall
@@ -541,6 +607,49 @@ impl Resources {
                 e.payload.as_slice(),
             )?)),
             None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn status(kind: &str, from: &str, to: &str, source: &str) -> ev::OversightStatusEvidence {
+        ev::OversightStatusEvidence {
+            kind: kind.into(),
+            from_date: from.into(),
+            to_date: to.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Oversight status evidence is poison when the rules would refuse it, naming the field.
+    #[test]
+    fn bad_oversight_status_evidence_names_the_field() {
+        let fsm = "financial_special_measures";
+        assert!(validate_status(&status(fsm, "2018-01-01", "", "NHSI")).is_ok());
+        let cases = [
+            (
+                status("special_measures", "2018-01-01", "", "NHSI"),
+                "oversight_status.kind",
+            ),
+            (
+                status(fsm, "2018-02-30", "", "NHSI"),
+                "oversight_status.from_date",
+            ),
+            (
+                status(fsm, "2018-01-01", "2017-01-01", "NHSI"),
+                "oversight_status.to_date",
+            ),
+            (status(fsm, "2018-01-01", "", ""), "oversight_status.source"),
+        ];
+        for (evidence, want) in cases {
+            match validate_status(&evidence) {
+                Err(RecordError::Invalid { field, .. }) => assert_eq!(field, want, "{evidence:?}"),
+                other => panic!("{evidence:?}: {other:?}"),
+            }
         }
     }
 }

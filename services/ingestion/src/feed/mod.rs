@@ -5,8 +5,8 @@
 //!
 //! Formats (see the service README for the columns):
 //! - [`Format::Csv`]: a header row, then records. The header says which feed it is: the oversight
-//!   ratings feed ([`ratings`]) or one of NHSI's four feeds (finance, ward staffing, productivity,
-//!   operational; parsed by [`nhsi_rules::feeds`], mapped in [`nhsi`]).
+//!   ratings feed ([`ratings`]) or one of NHSI's feeds (finance, ward staffing, productivity,
+//!   operational, oversight status; parsed by [`nhsi_rules::feeds`], mapped in [`nhsi`]).
 //! - [`Format::Ndjson`]: one JSON object per line with the same keys; each line is recognised on its
 //!   own (a `record_type` key means the ratings feed, otherwise the NHSI feed its keys match).
 //! - [`Format::CqcJson`]: CQC public API location and provider objects, as one object, an array of

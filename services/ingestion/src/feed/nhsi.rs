@@ -1,6 +1,7 @@
-//! NHSI's four feeds (finance, ward staffing, productivity, operational) as resource evidence.
-//! Parsing and validation are `nhsi_rules::feeds`'; this module only maps its rows to
-//! `ResourceEvidence { body: MetricObservation }`:
+//! NHSI's feeds (finance, ward staffing, productivity, operational, oversight status) as resource
+//! evidence. Parsing and validation are `nhsi_rules::feeds`'; this module only maps its rows to
+//! `ResourceEvidence { body: MetricObservation }` (an oversight status to
+//! `ResourceEvidence { body: OversightStatusEvidence }`, one a message):
 //!
 //! | feed | `period` | `ward_code` | `values` |
 //! | --- | --- | --- | --- |
@@ -85,6 +86,7 @@ pub fn row_evidence(row: FeedRow) -> Evidence {
             String::new(),
             vec![(o.standard.name(), o.value_pct.to_string())],
         ),
+        FeedRow::OversightStatus(o) => return status_evidence(o),
     };
     Evidence::Resource(ev::ResourceEvidence {
         provenance: None,
@@ -99,6 +101,23 @@ pub fn row_evidence(row: FeedRow) -> Evidence {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect::<BTreeMap<_, _>>(),
         })),
+    })
+}
+
+/// An oversight status row as evidence of its own (statuses are not metric observations).
+fn status_evidence(o: feeds::OversightStatusRow) -> Evidence {
+    Evidence::Resource(ev::ResourceEvidence {
+        provenance: None,
+        trust_code: o.trust.to_string(),
+        trust_type: common::TrustType::Unspecified as i32,
+        body: Some(ev::resource_evidence::Body::OversightStatus(
+            ev::OversightStatusEvidence {
+                kind: o.status.kind.name().to_string(),
+                from_date: o.status.from.to_string(),
+                to_date: o.status.to.map(|t| t.to_string()).unwrap_or_default(),
+                source: o.status.source,
+            },
+        )),
     })
 }
 

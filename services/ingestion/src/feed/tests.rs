@@ -365,6 +365,64 @@ RXX,2017-03-31,vacancy_rate,2\n";
 }
 
 #[test]
+fn oversight_status_feed_becomes_status_evidence_and_bad_records_name_the_field() {
+    let text = "trust_code,kind,from,to,source\n\
+RXX,financial_special_measures,2018-01-01,,NHSI board 2018-01\n\
+RXX,special_measures,2018-01-01,,NHSI\n\
+RXX,deficit_support,2018-04-01,2018-03-01,NHSI\n\
+RYY,deficit_support,2018-04-01,2019-04-01,NHSE interim support\n";
+    let p = parse(Format::Csv, "statuses.csv", text.as_bytes());
+    let statuses: Vec<(&str, &ev::OversightStatusEvidence)> = p
+        .accepted
+        .iter()
+        .map(|a| match &a.evidence[..] {
+            [
+                Evidence::Resource(ev::ResourceEvidence {
+                    trust_code,
+                    body: Some(ev::resource_evidence::Body::OversightStatus(o)),
+                    ..
+                }),
+            ] => (trust_code.as_str(), o),
+            other => panic!("not an oversight status: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (
+                "RXX",
+                &ev::OversightStatusEvidence {
+                    kind: "financial_special_measures".into(),
+                    from_date: "2018-01-01".into(),
+                    to_date: String::new(),
+                    source: "NHSI board 2018-01".into(),
+                }
+            ),
+            (
+                "RYY",
+                &ev::OversightStatusEvidence {
+                    kind: "deficit_support".into(),
+                    from_date: "2018-04-01".into(),
+                    to_date: "2019-04-01".into(),
+                    source: "NHSE interim support".into(),
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        p.rejected
+            .iter()
+            .map(|r| (r.record_number, r.line, r.field.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(2, 3, "kind"), (3, 4, "to")]
+    );
+    assert_eq!(
+        p.rejected[1].to_string(),
+        "statuses.csv line 4 (record 3): to: the status ends on 2018-03-01, which is not after it starts (2018-04-01)"
+    );
+}
+
+#[test]
 fn unknown_csv_header_is_one_rejection() {
     let p = parse(Format::Csv, "odd.csv", b"a,b,c\n1,2,3\n");
     assert_eq!(p.accepted.len(), 0);

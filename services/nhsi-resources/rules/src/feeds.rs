@@ -1,4 +1,4 @@
-//! Typed, validated parsing of NHSI's four feeds, from CSV or NDJSON.
+//! Typed, validated parsing of NHSI's feeds, from CSV or NDJSON.
 //!
 //! | feed | columns (exact names, any order) |
 //! | --- | --- |
@@ -6,6 +6,12 @@
 //! | ward staffing | `trust_code, ward_code, date, patients_at_midnight, registered_nurse_hours, registered_midwife_hours, allied_health_professional_hours, healthcare_support_worker_hours` |
 //! | productivity | `trust_code, period_end, metric, value` |
 //! | operational | `trust_code, period_end, standard, value_pct` |
+//! | oversight status | `trust_code, kind, from, to, source` |
+//!
+//! An oversight status ([`crate::status`]) is `financial_special_measures`,
+//! `quality_special_measures` or `deficit_support`, standing from `from` up to, not including,
+//! `to` (empty — or null in NDJSON — while it stands; after `from` otherwise), on the word of
+//! `source` (required).
 //!
 //! Dates are ISO 8601 (`2017-03-31`); numbers are plain decimals (`-7.25`, scientific notation
 //! accepted), read exactly. In NDJSON each line is one JSON object with the same keys; numbers
@@ -32,6 +38,7 @@ use crate::parse_decimal;
 use crate::productivity::Metric;
 use crate::segment::OperationalStandard;
 use crate::sof::FinanceInputs;
+use crate::status::{OversightStatus, StatusError, StatusKind};
 
 /// Which feed a file or record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,6 +52,8 @@ pub enum FeedKind {
     Productivity,
     /// Operational performance per trust, period and standard.
     Operational,
+    /// Oversight statuses (special measures, deficit support) per trust.
+    OversightStatus,
 }
 
 const FINANCE_COLUMNS: &[&str] = &[
@@ -68,14 +77,16 @@ const WARD_COLUMNS: &[&str] = &[
 ];
 const PRODUCTIVITY_COLUMNS: &[&str] = &["trust_code", "period_end", "metric", "value"];
 const OPERATIONAL_COLUMNS: &[&str] = &["trust_code", "period_end", "standard", "value_pct"];
+const OVERSIGHT_STATUS_COLUMNS: &[&str] = &["trust_code", "kind", "from", "to", "source"];
 
 impl FeedKind {
-    /// All four feeds.
-    pub const ALL: [FeedKind; 4] = [
+    /// All five feeds.
+    pub const ALL: [FeedKind; 5] = [
         FeedKind::Finance,
         FeedKind::WardStaffing,
         FeedKind::Productivity,
         FeedKind::Operational,
+        FeedKind::OversightStatus,
     ];
 
     /// The feed's columns, in documented order.
@@ -85,16 +96,19 @@ impl FeedKind {
             FeedKind::WardStaffing => WARD_COLUMNS,
             FeedKind::Productivity => PRODUCTIVITY_COLUMNS,
             FeedKind::Operational => OPERATIONAL_COLUMNS,
+            FeedKind::OversightStatus => OVERSIGHT_STATUS_COLUMNS,
         }
     }
 
-    /// The feed's name: `finance`, `ward_staffing`, `productivity`, `operational`.
+    /// The feed's name: `finance`, `ward_staffing`, `productivity`, `operational`,
+    /// `oversight_status`.
     pub fn name(self) -> &'static str {
         match self {
             FeedKind::Finance => "finance",
             FeedKind::WardStaffing => "ward_staffing",
             FeedKind::Productivity => "productivity",
             FeedKind::Operational => "operational",
+            FeedKind::OversightStatus => "oversight_status",
         }
     }
 }
@@ -142,6 +156,15 @@ pub struct OperationalRow {
     pub value_pct: Decimal,
 }
 
+/// An oversight status feed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OversightStatusRow {
+    /// The trust.
+    pub trust: TrustCode,
+    /// The status, checked.
+    pub status: OversightStatus,
+}
+
 /// One validated record of any feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +177,8 @@ pub enum FeedRow {
     Productivity(ProductivityRow),
     /// Operational performance.
     Operational(OperationalRow),
+    /// An oversight status.
+    OversightStatus(OversightStatusRow),
 }
 
 impl FeedRow {
@@ -164,6 +189,7 @@ impl FeedRow {
             FeedRow::WardStaffing(_) => FeedKind::WardStaffing,
             FeedRow::Productivity(_) => FeedKind::Productivity,
             FeedRow::Operational(_) => FeedKind::Operational,
+            FeedRow::OversightStatus(_) => FeedKind::OversightStatus,
         }
     }
 }
@@ -182,7 +208,7 @@ pub enum FeedErrorReason {
     DuplicateColumn,
     /// The header matches no feed.
     #[error(
-        "unrecognised header {0:?}: expected the columns of the finance, ward staffing, productivity or operational feed"
+        "unrecognised header {0:?}: expected the columns of the finance, ward staffing, productivity, operational or oversight status feed"
     )]
     UnrecognisedHeader(String),
     /// The value is empty or absent.
@@ -212,6 +238,14 @@ pub enum FeedErrorReason {
     /// Not an operational standard name.
     #[error("unknown standard {0:?}: expected ae_4h, rtt_18w, cancer_62d or diagnostics_6w")]
     UnknownStandard(String),
+    /// Not an oversight status kind.
+    #[error(
+        "unknown oversight status kind {0:?}: expected financial_special_measures, quality_special_measures or deficit_support"
+    )]
+    UnknownStatusKind(String),
+    /// A status that ends on or before the day it starts.
+    #[error("the status ends on {to}, which is not after it starts ({from})")]
+    EndNotAfterStart { from: NaiveDate, to: NaiveDate },
     /// The record is not well-formed CSV or JSON.
     #[error("malformed record: {0}")]
     Malformed(String),
@@ -377,6 +411,32 @@ fn parse_row<'a>(
                 standard,
                 value_pct,
             })
+        }
+        FeedKind::OversightStatus => {
+            let trust = f.trust()?;
+            let name = f.text("kind")?;
+            let kind: StatusKind = name
+                .parse()
+                .map_err(|_| f.err("kind", FeedErrorReason::UnknownStatusKind(name.to_string())))?;
+            let from = f.date("from")?;
+            let to = match (f.get)("to") {
+                Some(v) if !v.trim().is_empty() => Some(f.date("to")?),
+                _ => None,
+            };
+            let source = f.text("source")?;
+            let status = OversightStatus::new(kind, from, to, &source).map_err(|e| match e {
+                StatusError::InvalidArgument { field: "to", .. } => f.err(
+                    "to",
+                    FeedErrorReason::EndNotAfterStart {
+                        from,
+                        to: to.unwrap_or(from),
+                    },
+                ),
+                StatusError::InvalidArgument { field, .. } => {
+                    f.err(field, FeedErrorReason::MissingValue)
+                }
+            })?;
+            FeedRow::OversightStatus(OversightStatusRow { trust, status })
         }
     })
 }
@@ -1099,5 +1159,75 @@ not json
         .expect("header")
         .collect();
         assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn oversight_status_records_are_typed_and_bad_ones_name_the_field() {
+        let text = "trust_code,kind,from,to,source
+RXX,financial_special_measures,2018-01-01,,NHSI board 2018-01
+RYY,deficit_support,2018-04-01,2019-04-01,NHSI interim support
+RXX,special_measures,2018-01-01,,NHSI
+RXX,quality_special_measures,2018-01-01,2017-06-30,CQC
+RXX,quality_special_measures,2018-01-01,2018-01-01,CQC
+R?X,deficit_support,2018-01-01,,NHSI
+RXX,deficit_support,2018-13-01,,NHSI
+RXX,deficit_support,2018-01-01,,
+";
+        let rows = csv_rows(text).expect("header");
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            rows[0],
+            Ok(FeedRow::OversightStatus(OversightStatusRow {
+                trust: "RXX".parse().unwrap(),
+                status: OversightStatus {
+                    kind: StatusKind::FinancialSpecialMeasures,
+                    from: date("2018-01-01"),
+                    to: None,
+                    source: "NHSI board 2018-01".into(),
+                },
+            }))
+        );
+        assert!(matches!(
+            &rows[1],
+            Ok(FeedRow::OversightStatus(OversightStatusRow { status, .. }))
+                if status.kind == StatusKind::DeficitSupport && status.to == Some(date("2019-04-01"))
+        ));
+        let errors: Vec<(u64, Option<&str>)> = rows[2..]
+            .iter()
+            .map(|r| {
+                let e = r.as_ref().unwrap_err();
+                (e.line, e.field.as_deref())
+            })
+            .collect();
+        assert_eq!(
+            errors,
+            vec![
+                (4, Some("kind")),
+                (5, Some("to")),
+                (6, Some("to")),
+                (7, Some("trust_code")),
+                (8, Some("from")),
+                (9, Some("source")),
+            ]
+        );
+        assert_eq!(
+            rows[2].as_ref().unwrap_err().reason,
+            FeedErrorReason::UnknownStatusKind("special_measures".into())
+        );
+        assert_eq!(
+            rows[3].as_ref().unwrap_err().reason,
+            FeedErrorReason::EndNotAfterStart {
+                from: date("2018-01-01"),
+                to: date("2017-06-30"),
+            }
+        );
+        // NDJSON: the same keys, `to` null while the status stands.
+        let ndjson = r#"{"trust_code":"RXX","kind":"quality_special_measures","from":"2018-02-01","to":null,"source":"CQC"}"#;
+        let rows: Vec<_> = read_ndjson(ndjson.as_bytes(), None).collect();
+        assert!(matches!(
+            &rows[..],
+            [Ok(FeedRow::OversightStatus(OversightStatusRow { status, .. }))]
+                if status.kind == StatusKind::QualitySpecialMeasures && status.to.is_none()
+        ));
     }
 }

@@ -10,6 +10,8 @@
 //!   publication, as a state machine with history.
 //! - [`segment`]: SOF segmentation triggers and the suggested segment (§4.4).
 //! - [`nof`]: the NHS Oversight Framework 2025/26 scoring, segments and league table (§5).
+//! - [`status`]: oversight statuses (financial and quality special measures, deficit support)
+//!   with their dates, and the ones standing on a date: inputs of the three rules above.
 //! - [`feeds`]: typed, validated parsing of the four NHSI feeds from CSV and NDJSON.
 //! - [`score`]: the offline `oversight score` command's computation and rendering.
 
@@ -21,6 +23,7 @@ pub mod ruleset;
 pub mod score;
 pub mod segment;
 pub mod sof;
+pub mod status;
 pub mod suggest;
 pub mod workflow;
 

@@ -621,6 +621,43 @@ mod tests {
         );
     }
 
+    /// DOMAIN.md §5: "A provider in segment 1 or 2 ... receiving deficit support is moved to
+    /// segment 3". Four acute providers as in the test above: A&E 80, 80, 70, 60 % (meeting the
+    /// 78 % standard scores 1) and sickness 3, 4, 5, 6 % (no standard: best 1.00 to worst 4.00
+    /// evenly) → delivery scores 1.00, 1.50, 2.50, 4.00 → quartiles (segments) 1 to 4. R01, in
+    /// segment 2, moves to 3 with deficit support and no deficit reported.
+    #[test]
+    fn deficit_support_moves_segment_2_to_3() {
+        let mut providers = vec![
+            provider(0, "80", "3", false),
+            provider(1, "80", "4", false),
+            provider(2, "70", "5", false),
+            provider(3, "60", "6", false),
+        ];
+        let without = assess_providers(&providers, &rules()).expect("valid");
+        assert_eq!(
+            (without[1].quartile, without[1].segment),
+            (Some(2), Some(2))
+        );
+        assert!(!without[1].deficit_override);
+        providers[1].deficit_support = true;
+        let with = assess_providers(&providers, &rules()).expect("valid");
+        assert_eq!((with[1].quartile, with[1].segment), (Some(2), Some(3)));
+        assert!(with[1].deficit_override);
+        assert_eq!(
+            with[1].explanation.notes.first().map(String::as_str),
+            Some("segment 2 but the provider receives deficit support → segment 3")
+        );
+        // Segment 1 also moves; segments 3 and 4 do not.
+        providers[0].deficit_support = true;
+        providers[3].deficit_support = true;
+        let all = assess_providers(&providers, &rules()).expect("valid");
+        assert_eq!(
+            all.iter().map(|a| a.segment).collect::<Vec<_>>(),
+            vec![Some(3), Some(3), Some(3), Some(4)]
+        );
+    }
+
     fn typed(i: usize, org_type: TrustType, sickness: &str) -> NofProvider {
         NofProvider {
             trust: trust(i),

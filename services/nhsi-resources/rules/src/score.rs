@@ -15,8 +15,8 @@
 //! {"kind":"chppd","trust":"RXX","ward":"W1","month":"2018-04","chppd":7.9,"byStaffGroup":{"registeredNurse":5.1,"registeredMidwife":0.0,"alliedHealthProfessional":0.4,"healthcareSupportWorker":2.4}}
 //! ```
 //!
-//! Financial special measures are not in the finance feed, so `oversight score` never applies
-//! that override.
+//! Financial special measures are recorded as oversight statuses in nhsi-resources
+//! ([`crate::status`]), not in the finance feed, so `oversight score` never applies that override.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -269,7 +269,7 @@ where
     let mut lines: Vec<ScoreLine> = finance
         .into_values()
         .map(|row| {
-            let score = score_finance(&row.inputs, rules, false);
+            let score = score_finance(&row.inputs, rules, None);
             ScoreLine::Finance(FinanceLine {
                 trust: row.trust,
                 period: row.period_end,

@@ -4,12 +4,14 @@
 //!
 //! The mapping from triggers to a suggested segment is our assumption (DOMAIN.md tag \[A\]) and lives in the rule
 //! set (`[segmentation]` in `rulesets/sof-2017.toml`). A trigger is *serious* when it is a CQC
-//! overall rating at or below `serious_cqc_rating` (Inadequate) or a finance score at or above
-//! `serious_finance_score` (4). The suggestion is the highest segment whose condition holds:
+//! overall rating at or below `serious_cqc_rating` (Inadequate), a finance score at or above
+//! `serious_finance_score` (4) or special measures. Segment 4 *is* special measures (§4.4): a
+//! trust in special measures — quality or financial, our reading \[A\] — has segment 4 suggested
+//! whatever else fired. Otherwise the suggestion is the highest segment whose condition holds:
 //!
 //! | segment | condition (sof-2017 values) |
 //! | --- | --- |
-//! | 4 special measures | ≥ 2 serious triggers (CQC inadequate *and* finance score 4) |
+//! | 4 special measures | in special measures (quality or financial), or ≥ 2 serious triggers (CQC inadequate *and* finance score 4) |
 //! | 3 mandated support | ≥ 1 serious trigger, or ≥ 3 triggers of any kind |
 //! | 2 targeted support | ≥ 1 trigger |
 //! | 1 maximum autonomy | no triggers |
@@ -17,11 +19,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use oversight_rating::{ExplanationText, Rating, RatingValue};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ruleset::SofRuleSet;
+use crate::status::{OversightStatus, StatusKind};
 
 /// The four operational standards of the SOF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -122,6 +126,10 @@ pub struct SegmentInputs {
     pub finance_score: Option<u8>,
     /// Performance against the operational standards (any subset).
     pub operational: Vec<OperationalPerformance>,
+    /// The oversight statuses standing on the date of the suggestion ([`crate::status`]); special
+    /// measures of either kind fire a trigger, other kinds nothing.
+    #[serde(default)]
+    pub statuses: Vec<OversightStatus>,
 }
 
 /// What fired a trigger.
@@ -137,6 +145,11 @@ pub enum TriggerKind {
         standard: OperationalStandard,
         value_pct: Decimal,
         standard_pct: Decimal,
+    },
+    /// The trust is in special measures (quality or financial) since `since`.
+    SpecialMeasures {
+        status: StatusKind,
+        since: NaiveDate,
     },
 }
 
@@ -156,7 +169,8 @@ pub struct Trigger {
 pub struct SegmentSuggestion {
     /// 1 (maximum autonomy) to 4 (special measures).
     pub segment: u8,
-    /// The triggers that fired, in the order: CQC, finance, operational standards.
+    /// The triggers that fired, in the order: special measures, CQC, finance, operational
+    /// standards.
     pub triggers: Vec<Trigger>,
     /// The mapping rule that decided the segment.
     pub explanation: ExplanationText,
@@ -196,6 +210,21 @@ pub fn suggest_segment(
 ) -> Result<SegmentSuggestion, SegmentError> {
     let seg = &rules.segmentation;
     let mut triggers = Vec::new();
+    for s in inputs
+        .statuses
+        .iter()
+        .filter(|s| s.kind.is_special_measures())
+    {
+        triggers.push(Trigger {
+            kind: TriggerKind::SpecialMeasures {
+                status: s.kind,
+                since: s.from,
+            },
+            serious: true,
+            description: format!("in {}", s.describe()),
+        });
+    }
+    let in_special_measures = triggers.len();
     if let Some(RatingValue::Rated(rating)) = inputs.cqc_overall
         && rating <= seg.cqc_trigger_rating
     {
@@ -262,7 +291,12 @@ pub fn suggest_segment(
 
     let n = triggers.len();
     let serious = triggers.iter().filter(|t| t.serious).count();
-    let (segment, why) = if serious >= seg.special_measures_min_serious {
+    let (segment, why) = if in_special_measures > 0 {
+        (
+            4,
+            "in special measures, which is segment 4 (quality or financial [A])".to_string(),
+        )
+    } else if serious >= seg.special_measures_min_serious {
         (
             4,
             format!(
@@ -436,6 +470,7 @@ mod tests {
                     cqc_overall: *cqc,
                     finance_score: *fin,
                     operational: vec![],
+                    statuses: vec![],
                 },
                 &rules(),
             )
@@ -460,6 +495,7 @@ mod tests {
                     perf(Cancer62Days, "80"),
                     perf(Rtt18Weeks, "93"),
                 ],
+                statuses: vec![],
             },
             &rules(),
         )
@@ -482,6 +518,57 @@ mod tests {
             got.explanation.rule,
             "3 triggers, at least 3 → suggested segment 3 (mandated support)"
         );
+    }
+
+    fn status(kind: StatusKind) -> OversightStatus {
+        OversightStatus::new(kind, "2018-01-01".parse().unwrap(), None, "NHSI").unwrap()
+    }
+
+    /// DOMAIN.md §4.4: segment 4 is special measures. A trust with no other trigger (CQC Good,
+    /// finance score 1) in quality special measures, or in financial special measures, has
+    /// segment 4 suggested; deficit support alone fires no SOF trigger.
+    #[test]
+    fn special_measures_suggest_segment_4() {
+        for kind in [
+            StatusKind::QualitySpecialMeasures,
+            StatusKind::FinancialSpecialMeasures,
+        ] {
+            let got = suggest_segment(
+                &SegmentInputs {
+                    cqc_overall: Some(RatingValue::Rated(Good)),
+                    finance_score: Some(1),
+                    statuses: vec![status(kind)],
+                    ..Default::default()
+                },
+                &rules(),
+            )
+            .expect("valid");
+            assert_eq!(got.segment, 4, "{kind}");
+            assert_eq!(
+                got.triggers,
+                vec![Trigger {
+                    kind: TriggerKind::SpecialMeasures {
+                        status: kind,
+                        since: "2018-01-01".parse().unwrap(),
+                    },
+                    serious: true,
+                    description: format!("in {} since 2018-01-01 (NHSI)", kind.label()),
+                }]
+            );
+            assert_eq!(
+                got.explanation.rule,
+                "in special measures, which is segment 4 (quality or financial [A]) → suggested segment 4 (special measures)"
+            );
+        }
+        let support = suggest_segment(
+            &SegmentInputs {
+                statuses: vec![status(StatusKind::DeficitSupport)],
+                ..Default::default()
+            },
+            &rules(),
+        )
+        .expect("valid");
+        assert_eq!((support.segment, support.triggers.len()), (1, 0));
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //!
 //! Five metrics are each scored 1 (best) to 4 against the bands of the rule set; the overall score
 //! is their mean, rounded (the rounding of .5 is a parameter); any metric scoring 4 limits the
-//! overall score to 3 at best; a trust in financial special measures scores 4.
+//! overall score to 3 at best; a trust in financial special measures scores 4 (the score the
+//! metrics give is kept beside it, [`FinanceScore::computed`]).
 
 use oversight_rating::ExplanationText;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ruleset::{MetricBands, MidpointRounding, SofRuleSet};
+use crate::status::OversightStatus;
 
 /// The five finance metrics of one trust and period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +65,9 @@ pub struct FinanceScore {
     pub scores: FinanceMetricScores,
     /// The overall score, 1 (best) to 4.
     pub overall: u8,
+    /// The overall score the metrics give (mean and cap), before financial special measures;
+    /// `overall` when none stand.
+    pub computed: u8,
     /// Which rules fired, with each input and the band it fell in.
     pub explanation: ExplanationText,
 }
@@ -89,11 +94,12 @@ pub fn rounded_mean(scores: &[u8], rounding: MidpointRounding) -> Option<(Decima
     Some((mean.normalize(), whole))
 }
 
-/// Scores a trust's finance metrics with a SOF rule set.
+/// Scores a trust's finance metrics with a SOF rule set; `financial_special_measures` is the
+/// status standing on the scored period's date, if any (see [`crate::status`]).
 pub fn score_finance(
     inputs: &FinanceInputs,
     rules: &SofRuleSet,
-    financial_special_measures: bool,
+    financial_special_measures: Option<&OversightStatus>,
 ) -> FinanceScore {
     let f = &rules.finance;
     let metrics: [(&MetricBands, Decimal); 5] = [
@@ -159,10 +165,15 @@ pub fn score_finance(
             ));
         }
     }
-    if financial_special_measures {
+    let computed = overall;
+    if let Some(status) = financial_special_measures {
         overall = f.special_measures_overall;
         rule.push_str(&format!(
-            "; the trust is in financial special measures → {overall}"
+            "; the trust is in {} → {overall}",
+            status.describe()
+        ));
+        notes.push(format!(
+            "computed score {computed} from the metrics, replaced by {overall} while financial special measures stand"
         ));
     }
     let mut explanation = ExplanationText::new(rules.name.clone(), rule);
@@ -171,6 +182,7 @@ pub fn score_finance(
     FinanceScore {
         scores,
         overall,
+        computed,
         explanation,
     }
 }
@@ -215,7 +227,7 @@ mod tests {
             M::Plan => i.distance_from_plan_pct = d(v),
             M::Agency => i.agency_spend_vs_ceiling_pct = d(v),
         }
-        let s = score_finance(&i, &rules(), false).scores;
+        let s = score_finance(&i, &rules(), None).scores;
         match m {
             M::Csc => s.capital_service_capacity,
             M::Liq => s.liquidity,
@@ -291,7 +303,7 @@ mod tests {
         let mut i = all_best();
         i.capital_service_capacity = d("2.5");
         assert_eq!(
-            score_finance(&i, &r, false).scores.capital_service_capacity,
+            score_finance(&i, &r, None).scores.capital_service_capacity,
             1
         );
     }
@@ -340,16 +352,54 @@ mod tests {
             ([2, 2, 2, 2, 2], true, 4),
         ];
         for (s, sm, want) in cases {
-            let got = score_finance(&mk(*s), &rules(), *sm);
+            let fsm = sm.then(financial_special_measures);
+            let got = score_finance(&mk(*s), &rules(), fsm.as_ref());
             assert_eq!(got.scores.as_array().map(usize::from), *s, "{s:?}");
             assert_eq!(got.overall, *want, "{s:?} special measures {sm}");
         }
     }
 
+    fn financial_special_measures() -> OversightStatus {
+        OversightStatus::new(
+            crate::status::StatusKind::FinancialSpecialMeasures,
+            "2018-01-01".parse().unwrap(),
+            None,
+            "NHSI board 2018-01",
+        )
+        .unwrap()
+    }
+
+    /// DOMAIN.md §4.1: "financial special measures → 4". Metrics scoring 1, 1, 2, 1, 1: mean 1.2,
+    /// rounded → 1; in financial special measures the overall is 4, and the 1 is kept beside it.
+    #[test]
+    fn financial_special_measures_score_4_with_the_computed_score_beside() {
+        // capital service capacity 3× → 1, liquidity 5 days → 1, I&E margin 0.5 % → 2 (0–1),
+        // distance from plan 0.5 pp → 1, agency −5 % → 1.
+        let i = with_scores("3", "5", "0.5", "0.5", "-5");
+        let plain = score_finance(&i, &rules(), None);
+        assert_eq!(plain.scores.as_array(), [1, 1, 2, 1, 1]);
+        assert_eq!((plain.overall, plain.computed), (1, 1));
+
+        let fsm = financial_special_measures();
+        let got = score_finance(&i, &rules(), Some(&fsm));
+        assert_eq!(got.scores.as_array(), [1, 1, 2, 1, 1]);
+        assert_eq!((got.overall, got.computed), (4, 1));
+        assert_eq!(
+            got.explanation.rule,
+            "mean of the 5 metric scores 1.2 (halves rounded up) → 1; the trust is in financial special measures since 2018-01-01 (NHSI board 2018-01) → 4"
+        );
+        assert_eq!(
+            got.explanation.notes,
+            vec![
+                "computed score 1 from the metrics, replaced by 4 while financial special measures stand"
+            ]
+        );
+    }
+
     #[test]
     fn explanation_names_rules_and_inputs() {
         let i = with_scores("2.6", "-3", "0.5", "-1.5", "60");
-        let got = score_finance(&i, &rules(), false);
+        let got = score_finance(&i, &rules(), None);
         assert_eq!(got.scores.as_array(), [1, 2, 2, 3, 4]);
         assert_eq!(got.overall, 3);
         assert_eq!(got.explanation.rule_set, "sof-2017");
@@ -405,7 +455,10 @@ mod tests {
             a in metric_value(), b in metric_value(), c in metric_value(), e in metric_value(), g in metric_value(), sm in any::<bool>()
         ) {
             let i = FinanceInputs { capital_service_capacity: a, liquidity_days: b, income_expenditure_margin_pct: c, distance_from_plan_pct: e, agency_spend_vs_ceiling_pct: g };
-            let s = score_finance(&i, &rules(), sm);
+            let fsm = sm.then(financial_special_measures);
+            let s = score_finance(&i, &rules(), fsm.as_ref());
+            prop_assert!((1..=4).contains(&s.computed));
+            if !sm { prop_assert_eq!(s.overall, s.computed); }
             prop_assert!((1..=4).contains(&s.overall));
             prop_assert!(s.scores.as_array().iter().all(|x| (1..=4).contains(x)));
             if s.scores.as_array().contains(&4) { prop_assert!(s.overall >= 3); }

@@ -94,6 +94,20 @@ impl Service {
             .unwrap();
     }
 
+    /// Publish the same evidence again under a new message id (a redelivery past the duplicate
+    /// window, or a replay): the service must not record it twice.
+    pub async fn publish_again(&self, evidence: &ev::ResourceEvidence) {
+        let id = evidence.provenance.as_ref().unwrap().evidence_id.clone();
+        self.bus
+            .publish(
+                self.bus.subjects().evidence_resources(),
+                &format!("{id}-again"),
+                evidence,
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(self) -> TestEnv {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
