@@ -267,29 +267,66 @@ pub struct LatencyResult {
     pub latencies: Latencies,
     /// The same samples by hop, each as (what, latencies): where the time goes.
     pub hops: Vec<(&'static str, Latencies)>,
-    pub offered_records_per_s: f64,
+    pub pace: Pace,
     pub records_per_sample: usize,
+    /// CPU time of this process (all four services, the generator and the clients) over the
+    /// phase, as a share of the machine's cores: how close the phase ran to saturation.
+    pub cpu_share: Option<f64>,
 }
 
-/// One new trust (one location, all core services) per submission, submitted open-loop at
-/// `records_per_s`; each sample is the time from the start of its submit to the publication of
-/// its combined rating with both parts.
+/// How the latency samples are offered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Open loop at this many records per second: samples overlap each other and the pipeline's
+    /// work on the earlier ones.
+    OpenLoop { records_per_s: f64 },
+    /// One sample at a time, the next submitted when the previous one's combined rating is out:
+    /// the pipeline's floor, with no queueing behind other work.
+    OneAtATime,
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which ends with the last ')'): utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// One new trust (one location, all core services) per submission, paced by `pace`; each sample
+/// is the time from the start of its submit to the publication of its combined rating with both
+/// parts. Trust codes start at `first_prefix` (each prefix letter holds 1,296 codes), so phases
+/// do not reuse each other's trusts.
 pub async fn latency_phase(
     stack: &Stack,
     watcher: &Watcher,
-    records_per_s: f64,
+    pace: Pace,
+    first_prefix: u8,
     samples: usize,
     deadline: Duration,
 ) -> anyhow::Result<LatencyResult> {
+    anyhow::ensure!(
+        usize::from(first_prefix) + samples / 1296 <= usize::from(b'Z'),
+        "too many latency samples"
+    );
     let trusts: Vec<Trust> = (0..samples)
         .map(|i| {
-            let prefix = char::from(b'A' + (i / 1296) as u8);
+            let prefix = char::from(first_prefix + (i / 1296) as u8);
             Trust::generate(prefix, i % 1296, 1)
         })
         .collect::<anyhow::Result<_>>()?;
-    anyhow::ensure!(samples <= 16 * 1296, "too many latency samples");
     let per_sample = trusts.first().map_or(1, Trust::records);
-    let interval = Duration::from_secs_f64(per_sample as f64 / records_per_s.max(1.0));
+    let interval = match pace {
+        Pace::OpenLoop { records_per_s } => {
+            Duration::from_secs_f64(per_sample as f64 / records_per_s.max(1.0))
+        }
+        Pace::OneAtATime => Duration::ZERO,
+    };
+    let cpu_before = process_cpu();
+    let wall_before = Instant::now();
     let started_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     // One connection for every sample, as a regulator's system keeps one; each submit runs as its
     // own task, so it makes progress while the generator waits for the next sample's time (a
@@ -298,7 +335,20 @@ pub async fn latency_phase(
     let t0 = tokio::time::Instant::now();
     let mut submits = tokio::task::JoinSet::new();
     for (i, t) in trusts.iter().enumerate() {
-        tokio::time::sleep_until(t0 + interval.mul_f64(i as f64)).await;
+        match pace {
+            Pace::OpenLoop { .. } => {
+                tokio::time::sleep_until(t0 + interval.mul_f64(i as f64)).await
+            }
+            Pace::OneAtATime => {
+                if let Some(previous) = i.checked_sub(1).and_then(|p| trusts.get(p)) {
+                    let code = previous.code.as_str();
+                    wait_until(deadline, "the previous latency sample", || async {
+                        watcher.all_complete(std::iter::once(code)).then_some(())
+                    })
+                    .await?;
+                }
+            }
+        }
         let csv = national::single_trust_csv(t);
         let code = t.code.clone();
         if let Ok(mut m) = started_at.lock() {
@@ -334,6 +384,13 @@ pub async fn latency_phase(
         },
     )
     .await?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu_share = match (cpu_before, process_cpu()) {
+        (Some(a), Some(b)) => {
+            Some(b.saturating_sub(a).as_secs_f64() / (wall_before.elapsed().as_secs_f64() * cores))
+        }
+        _ => None,
+    };
     let mut latencies = Latencies::default();
     let mut hops: Vec<(&'static str, Latencies)> = [
         "submit → quality evidence published (ingestion)",
@@ -370,7 +427,8 @@ pub async fn latency_phase(
     Ok(LatencyResult {
         latencies,
         hops,
-        offered_records_per_s: records_per_s,
+        pace,
         records_per_sample: per_sample,
+        cpu_share,
     })
 }

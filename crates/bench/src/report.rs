@@ -139,6 +139,7 @@ pub struct Results {
     pub all_evidence: StreamStats,
     pub raw: RawResult,
     pub latency: LatencyResult,
+    pub latency_floor: LatencyResult,
     pub grpc_open: LoadResult,
     pub grpc_closed: LoadResult,
     pub grpc_single: LoadResult,
@@ -231,17 +232,34 @@ impl Results {
             ratio * 100.0,
             verdict(ratio >= 0.35)
         ));
+        let offered = match r.latency.pace {
+            crate::pipeline::Pace::OpenLoop { records_per_s } => records_per_s,
+            crate::pipeline::Pace::OneAtATime => 0.0,
+        };
         out.push_str(&format!(
-            "| end-to-end submit → combined, p50 / p99 / p999 ({} samples of {} records at {} records/s = 20 % of peak) | {} | p99 < 25 ms | {} |\n",
+            "| end-to-end submit → combined, p50 / p99 / p999 ({} samples of {} records at {} records/s = 20 % of peak{}) | {} | p99 < 25 ms | {} |\n",
             r.latency.latencies.len(),
             r.latency.records_per_sample,
-            per_s(r.latency.offered_records_per_s),
+            per_s(offered),
+            cpu_note(r.latency.cpu_share),
             r.latency.latencies.summary(),
             verdict(lat99 < Duration::from_millis(25))
         ));
         for (what, hop) in &r.latency.hops {
             out.push_str(&format!(
                 "| end-to-end by hop: {what}, p50 / p99 / p999 | {} | | |\n",
+                hop.summary()
+            ));
+        }
+        out.push_str(&format!(
+            "| end-to-end floor: one sample at a time, p50 / p99 / p999 ({} samples{}) | {} | | |\n",
+            r.latency_floor.latencies.len(),
+            cpu_note(r.latency_floor.cpu_share),
+            r.latency_floor.latencies.summary(),
+        ));
+        for (what, hop) in &r.latency_floor.hops {
+            out.push_str(&format!(
+                "| end-to-end floor by hop: {what}, p50 / p99 / p999 | {} | | |\n",
                 hop.summary()
             ));
         }
@@ -320,6 +338,13 @@ pub fn write_section(path: &Path, table: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     std::fs::write(path, updated).with_context(|| format!("write {}", path.display()))
+}
+
+/// ", bench process CPU N % of the machine" when measured.
+fn cpu_note(share: Option<f64>) -> String {
+    share.map_or_else(String::new, |c| {
+        format!(", bench process at {:.0} % of the machine's CPU", c * 100.0)
+    })
 }
 
 #[cfg(test)]

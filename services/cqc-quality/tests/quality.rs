@@ -75,8 +75,22 @@ async fn many_service_ratings_in_few_statements_store_what_one_at_a_time_stores(
     .unwrap();
     // 2 locations × 8 services × 5 key questions = 80 rows (more than three statements' worth),
     // then 5 rows again with the same keys and new ratings: a later row with a key wins.
-    let services = ["urgent", "care", "surgery", "critical", "maternity", "childrens", "life", "outpatients"];
-    let ratings = [R::Outstanding, R::Good, R::RequiresImprovement, R::Inadequate];
+    let services = [
+        "urgent",
+        "care",
+        "surgery",
+        "critical",
+        "maternity",
+        "childrens",
+        "life",
+        "outpatients",
+    ];
+    let ratings = [
+        R::Outstanding,
+        R::Good,
+        R::RequiresImprovement,
+        R::Inadequate,
+    ];
     let mut rows = Vec::new();
     for (l, location) in ["RXX01", "RXX02"].into_iter().enumerate() {
         for (s, service) in services.into_iter().enumerate() {
