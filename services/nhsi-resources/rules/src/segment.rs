@@ -589,13 +589,15 @@ mod tests {
     /// - UoR inadequate with CQC inadequate: 2 serious → segment 4.
     #[test]
     fn approved_uor_rating_is_a_finance_and_use_of_resources_trigger() {
-        let cases: &[(
+        // (UoR, CQC overall, finance score, triggers, segment)
+        type Case = (
             Option<ApprovedUorRating>,
             Option<RatingValue>,
             Option<u8>,
             usize,
             u8,
-        )] = &[
+        );
+        let cases: &[Case] = &[
             (uor(RatingValue::Rated(Good)), None, None, 0, 1),
             (uor(RatingValue::Rated(Outstanding)), None, None, 0, 1),
             (
