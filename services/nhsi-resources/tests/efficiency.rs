@@ -1,13 +1,18 @@
-//! The approved use of resources rating as a SOF segmentation input (issue 14), through the
-//! service: the latest approved (CQC-approved) UoR rating nhsi-resources holds fires a "finance
-//! and use of resources" support-need trigger when it is RI or inadequate — our reading [A] of
-//! seed 004 ("The assessments will help us identify your support needs, as part of the Single
-//! Oversight Framework") and DOMAIN.md §4.4's five themes. A proposed rating is not approved and
-//! fires nothing.
+//! Issue 14 through the service (real NATS and database): CQC's suggested efficiency measures
+//! positioned against peers like the other productivity metrics (DOMAIN.md §4.2), and the approved
+//! use of resources rating as a SOF segmentation input.
 //!
-//! Expected segments come from sof-2017's mapping (DOMAIN.md §4.4, `rulesets/sof-2017.toml`):
-//! segment 2 from 1 trigger; 3 from 1 serious trigger or 3 of any kind; 4 from 2 serious; a UoR
-//! rating at or below RI fires, at or below inadequate is serious.
+//! The efficiency measures (seed 002: "cancellation rates, delayed discharges and waiting times";
+//! seed 003: "length of stay and readmission rates") arrive on the productivity feed and get a
+//! quartile within the peer group by their direction.
+//!
+//! The latest approved (CQC-approved) UoR rating nhsi-resources holds fires a "finance and use of
+//! resources" support-need trigger when it is RI or inadequate — our reading [A] of seed 004 ("The
+//! assessments will help us identify your support needs, as part of the Single Oversight
+//! Framework") and DOMAIN.md §4.4's five themes. A proposed rating is not approved and fires
+//! nothing. Expected segments come from sof-2017's mapping (DOMAIN.md §4.4,
+//! `rulesets/sof-2017.toml`): segment 2 from 1 trigger; 3 from 1 serious trigger or 3 of any
+//! kind; 4 from 2 serious; a UoR rating at or below RI fires, at or below inadequate is serious.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -18,7 +23,7 @@ use oversight_proto::evidence::v1 as ev;
 use oversight_proto::resources::v1 as pb;
 use oversight_testkit::wait_until;
 
-use common::{CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, req};
+use common::{CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, observation, req};
 
 const UOR_TRIGGER: &str = "use_of_resources_rating";
 
@@ -227,6 +232,108 @@ async fn a_published_uor_rating_counts_and_the_latest_approved_rating_decides() 
     assert_eq!(
         good.explanation.unwrap().rule,
         "no triggers fired → suggested segment 1 (maximum autonomy)"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efficiency_measures_are_positioned_against_peers_by_their_direction() {
+    let s = Service::start(true).await;
+    // Four acute trusts (the national peer group), one productivity period:
+    //   trust  RTT within 18 weeks %  non-elective length of stay (days)
+    //   RAA    95.0                   6.0
+    //   RBB    92.3                   4.5
+    //   RCC    88.1                   7.3
+    //   RDD    84.6                   5.2
+    for (trust, rtt, alos) in [
+        ("RAA", "95.0", "6.0"),
+        ("RBB", "92.3", "4.5"),
+        ("RCC", "88.1", "7.3"),
+        ("RDD", "84.6", "5.2"),
+    ] {
+        s.publish(&observation(
+            trust,
+            "productivity",
+            "2018-03-31",
+            "",
+            &[
+                ("rtt_incomplete_within_18_weeks_pct", rtt),
+                ("average_length_of_stay_non_elective", alos),
+            ],
+        ))
+        .await;
+    }
+    let client = s.client().await;
+    let positions = |trust: &'static str| {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .get_metric_positions(req(
+                    pb::GetMetricPositionsRequest {
+                        trust_code: trust.into(),
+                        peer_set: None,
+                    },
+                    READER_TOKEN,
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (r.positions.len() == 2 && r.positions.iter().all(|p| p.peer_count == 4))
+                .then_some(r.positions)
+        }
+    };
+    let find = |ps: &[pb::MetricPosition], metric: &str| {
+        ps.iter()
+            .find(|p| p.metric == metric)
+            .cloned()
+            .unwrap_or_else(|| panic!("{metric} in {ps:?}"))
+    };
+    // Quartile = min(4, 1 + ⌊4b/n⌋) with b peers strictly better (nhsi_rules::productivity).
+    // RCC, RTT (higher is better): ranked 95.0, 92.3, 88.1, 84.6; 95.0 and 92.3 are better,
+    // b = 2 → quartile 3; median (92.3 + 88.1) / 2 = 90.2; 88.1 − 90.2 = −2.1.
+    // RCC, length of stay (lower is better): ranked 4.5, 5.2, 6.0, 7.3; three are better, b = 3
+    // → quartile 4; median (5.2 + 6.0) / 2 = 5.6; 7.3 − 5.6 = 1.7.
+    let rcc = wait_until(DEADLINE, "RCC positioned among 4 peers", || {
+        positions("RCC")
+    })
+    .await
+    .unwrap();
+    let rtt = find(&rcc, "rtt_incomplete_within_18_weeks_pct");
+    assert_eq!(
+        (
+            rtt.kloe.as_str(),
+            rtt.direction.as_str(),
+            rtt.value.as_str(),
+            rtt.quartile,
+            rtt.peer_median.as_str(),
+            rtt.distance_from_median.as_str()
+        ),
+        (
+            "clinical_services",
+            "higher is better",
+            "88.1",
+            3,
+            "90.2",
+            "-2.1"
+        )
+    );
+    let alos = find(&rcc, "average_length_of_stay_non_elective");
+    assert_eq!(
+        (
+            alos.direction.as_str(),
+            alos.quartile,
+            alos.peer_median.as_str(),
+            alos.distance_from_median.as_str()
+        ),
+        ("lower is better", 4, "5.6", "1.7")
+    );
+    // RDD: the worst RTT (b = 3 → quartile 4) but the second-shortest stay (only 4.5 is better,
+    // b = 1 → ⌊4/4⌋ = 1 → quartile 2): each metric's own direction decides.
+    let rdd = positions("RDD").await.unwrap();
+    assert_eq!(find(&rdd, "rtt_incomplete_within_18_weeks_pct").quartile, 4);
+    assert_eq!(
+        find(&rdd, "average_length_of_stay_non_elective").quartile,
+        2
     );
     s.stop().await;
 }
