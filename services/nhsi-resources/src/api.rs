@@ -220,6 +220,7 @@ fn trigger_view(t: &Trigger) -> pb::SegmentTrigger {
         TriggerKind::SpecialMeasures { .. } => "special_measures",
         TriggerKind::CqcOverallRating { .. } => "cqc_overall_rating",
         TriggerKind::FinanceScore { .. } => "finance_score",
+        TriggerKind::UseOfResourcesRating { .. } => "use_of_resources_rating",
         TriggerKind::OperationalStandardMissed { .. } => "operational_standard_missed",
     };
     pb::SegmentTrigger {

@@ -16,8 +16,8 @@ use nhsi_rules::parse_decimal;
 use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
-    OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError, SegmentInputs,
-    SegmentSuggestion, Trigger, suggest_segment,
+    ApprovedUorRating, OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError,
+    SegmentInputs, SegmentSuggestion, Trigger, suggest_segment,
 };
 use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
 use nhsi_rules::status::OversightStatus;
@@ -524,9 +524,35 @@ impl Observations {
         }
     }
 
+    /// The latest approved use of resources rating of a trust (`nhsi_uor_ratings` holds only
+    /// approved ones: published feed ratings and CQC's approvals or revisions).
+    async fn approved_uor(
+        &self,
+        trust: &TrustCode,
+    ) -> Result<Option<ApprovedUorRating>, ServiceError> {
+        let row = sqlx::query(
+            "SELECT rating, report_date FROM nhsi_uor_ratings
+             WHERE trust_code = $1 ORDER BY report_date DESC LIMIT 1",
+        )
+        .bind(trust.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let rating: String = r.try_get("rating")?;
+        let report_date: String = r.try_get("report_date")?;
+        Ok(Some(ApprovedUorRating {
+            rating: rating
+                .parse()
+                .map_err(|e| corrupt("use of resources rating", e))?,
+            report_date: report_date
+                .parse()
+                .map_err(|e| corrupt("use of resources report date", e))?,
+        }))
+    }
+
     /// What segmentation looks at: the latest CQC overall rating, the latest finance score, the
-    /// latest value of each operational standard and the oversight statuses standing today
-    /// (special measures suggest segment 4).
+    /// latest approved use of resources rating, the latest value of each operational standard
+    /// and the oversight statuses standing today (special measures suggest segment 4).
     pub async fn segment_inputs(
         &self,
         trust: &TrustCode,
@@ -546,6 +572,10 @@ impl Observations {
             }
             Err(e) => return Err(e),
         };
+        let uor_rating = self.approved_uor(trust).await?;
+        if uor_rating.is_none() {
+            notes.push("no approved use of resources rating".to_string());
+        }
         let operational = latest_by(
             self.observations(Some(trust), feeds::OPERATIONAL)
                 .await?
@@ -568,6 +598,7 @@ impl Observations {
             SegmentInputs {
                 cqc_overall,
                 finance_score,
+                uor_rating,
                 operational,
                 statuses: standing.statuses,
             },

@@ -993,6 +993,70 @@ RXX,W1,2018-04-07,20,1,,0,0\n";
         );
     }
 
+    /// The efficiency measures CQC suggested (cancellations, waiting times, length of stay) are
+    /// productivity metric names the feed accepts, within their ranges: a share of pathways is
+    /// 0–100 %, cancellations per 100 admissions and days are not negative.
+    #[test]
+    fn productivity_feed_accepts_the_efficiency_measures() {
+        let rows = csv_rows(
+            "trust_code,period_end,metric,value\n\
+RXX,2018-03-31,cancelled_elective_operations,1.2\n\
+RXX,2018-03-31,rtt_incomplete_within_18_weeks_pct,89.4\n\
+RXX,2018-03-31,average_length_of_stay_elective,3.1\n\
+RXX,2018-03-31,average_length_of_stay_non_elective,6.4\n\
+RXX,2018-03-31,rtt_incomplete_within_18_weeks_pct,100.5\n\
+RXX,2018-03-31,average_length_of_stay_elective,-0.5\n\
+RXX,2018-03-31,cancelled_operations,1.2\n",
+        )
+        .expect("header");
+        let accepted: Vec<(Metric, Decimal)> = rows[..4]
+            .iter()
+            .map(|r| match r {
+                Ok(FeedRow::Productivity(p)) => (p.metric, p.value),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            accepted,
+            vec![
+                (Metric::CancelledElectiveOperations, d("1.2")),
+                (Metric::Rtt18WeekIncompleteWithinPct, d("89.4")),
+                (Metric::AverageLengthOfStayElective, d("3.1")),
+                (Metric::AverageLengthOfStayNonElective, d("6.4")),
+            ]
+        );
+        assert_eq!(
+            rows[4],
+            Err(err(
+                6,
+                Some("value"),
+                FeedErrorReason::OutOfRange {
+                    value: "100.5".into(),
+                    range: "from 0 to 100".into()
+                }
+            ))
+        );
+        assert_eq!(
+            rows[5],
+            Err(err(
+                7,
+                Some("value"),
+                FeedErrorReason::OutOfRange {
+                    value: "-0.5".into(),
+                    range: "at least 0".into()
+                }
+            ))
+        );
+        assert_eq!(
+            rows[6],
+            Err(err(
+                8,
+                Some("metric"),
+                FeedErrorReason::UnknownMetric("cancelled_operations".into())
+            ))
+        );
+    }
+
     #[test]
     fn productivity_and_operational_validation() {
         let rows = csv_rows(

@@ -4,6 +4,14 @@
 //! enquiry (KLOE) and a direction. The five finance metrics of the SOF score are listed under the
 //! finance KLOE so that finance can be positioned against peers like the rest.
 //!
+//! Besides DOMAIN.md §4.2's list, the clinical services KLOE carries the efficiency measures CQC
+//! suggested (seed 002: "cancellation rates, delayed discharges and waiting times"; seed 003: the
+//! UoR assessment looks at "length of stay and readmission rates"): on-the-day cancelled elective
+//! operations per 100 elective admissions (lower is better), RTT incomplete pathways within 18
+//! weeks, % (the waiting time DOMAIN.md §4.4 names; higher is better) and average length of stay,
+//! elective and non-elective, in days (lower is better). Delayed discharges and readmissions were
+//! already listed. Their definitions are our reading \[A\].
+//!
 //! # Quartile method
 //! A trust's quartile comes from its rank among the peer values: with `n` peer values of which
 //! `b` are strictly better than the trust's value (by the metric's direction),
@@ -87,6 +95,10 @@ pub enum Metric {
     EmergencyReadmissions30Days,
     OutpatientDnaRate,
     DelayedTransfersOfCare,
+    CancelledElectiveOperations,
+    Rtt18WeekIncompleteWithinPct,
+    AverageLengthOfStayElective,
+    AverageLengthOfStayNonElective,
     StaffRetentionRate,
     SicknessAbsenceRate,
     PayCostPerWau,
@@ -186,6 +198,44 @@ pub const METRICS: &[MetricDef] = &[
         ClinicalServices,
         Lower,
         "% of occupied bed days",
+    ),
+    // CQC's suggested efficiency measures (issue 14): seed 002 "cancellation rates, delayed
+    // discharges and waiting times" (delayed discharges are `delayed_transfers_of_care` above) and
+    // seed 003 "length of stay and readmission rates" (readmissions are above). [A] definitions.
+    def(
+        Metric::CancelledElectiveOperations,
+        "cancelled_elective_operations",
+        "elective operations cancelled on the day for non-clinical reasons",
+        ClinicalServices,
+        Lower,
+        "per 100 elective admissions",
+    ),
+    // The waiting time DOMAIN.md §4.4 names: RTT incomplete pathways within 18 weeks. The
+    // operational feed's `rtt_18w` checks the same share against the 92 % standard (a segmentation
+    // trigger); here it is positioned against peers.
+    def(
+        Metric::Rtt18WeekIncompleteWithinPct,
+        "rtt_incomplete_within_18_weeks_pct",
+        "RTT incomplete pathways within 18 weeks",
+        ClinicalServices,
+        Higher,
+        "%",
+    ),
+    def(
+        Metric::AverageLengthOfStayElective,
+        "average_length_of_stay_elective",
+        "average length of stay, elective",
+        ClinicalServices,
+        Lower,
+        "days",
+    ),
+    def(
+        Metric::AverageLengthOfStayNonElective,
+        "average_length_of_stay_non_elective",
+        "average length of stay, non-elective",
+        ClinicalServices,
+        Lower,
+        "days",
     ),
     def(
         Metric::StaffRetentionRate,
@@ -521,6 +571,7 @@ pub fn position_in_peer_group(
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_support::d;
     use proptest::prelude::*;
 
     fn dec(v: &[i64]) -> Vec<Decimal> {
@@ -649,6 +700,128 @@ mod tests {
                 metric: Metric::VacancyRate,
                 peer_group: national()
             })
+        );
+    }
+
+    fn decs(v: &[&str]) -> Vec<Decimal> {
+        v.iter().map(|s| d(s)).collect()
+    }
+
+    /// The efficiency measures CQC suggested (seeds 002, 003) are clinical services metrics with
+    /// the direction their meaning gives: fewer cancellations, shorter stays, more patients
+    /// within 18 weeks are better. Parsed from their feed names, with the feed's value ranges.
+    #[test]
+    fn efficiency_measures_are_clinical_with_their_directions() {
+        let cases = [
+            ("cancelled_elective_operations", Direction::LowerIsBetter),
+            (
+                "rtt_incomplete_within_18_weeks_pct",
+                Direction::HigherIsBetter,
+            ),
+            ("average_length_of_stay_elective", Direction::LowerIsBetter),
+            (
+                "average_length_of_stay_non_elective",
+                Direction::LowerIsBetter,
+            ),
+        ];
+        for (name, direction) in cases {
+            let m: Metric = name.parse().expect(name);
+            assert_eq!(m.kloe(), Kloe::ClinicalServices, "{name}");
+            assert_eq!(m.direction(), direction, "{name}");
+        }
+        // A share of pathways is 0–100 %; cancellations per 100 admissions and days are ≥ 0.
+        assert_eq!(
+            Metric::Rtt18WeekIncompleteWithinPct.valid_range(),
+            (Some(Decimal::ZERO), Some(Decimal::ONE_HUNDRED))
+        );
+        for m in [
+            Metric::CancelledElectiveOperations,
+            Metric::AverageLengthOfStayElective,
+            Metric::AverageLengthOfStayNonElective,
+        ] {
+            assert_eq!(m.valid_range(), (Some(Decimal::ZERO), None), "{m}");
+        }
+    }
+
+    /// Hand-worked quartiles (DOMAIN.md §4.2; the method of the module docs: b peer values
+    /// strictly better than the trust's of n, quartile = min(4, 1 + ⌊4b/n⌋), 1 best).
+    #[test]
+    fn efficiency_measures_hand_worked_quartiles() {
+        let north = || PeerGroup::Named("north".into());
+
+        // Cancelled elective operations per 100 elective admissions, lower is better.
+        // Peers ranked best first: 0.8, 1.2, 1.5, 2.0, 3.1 (n = 5, median 1.5).
+        // The trust at 2.0: 0.8, 1.2 and 1.5 are better, b = 3 → ⌊12/5⌋ = 2 → quartile 3;
+        // 2.0 − 1.5 = +0.5 from the median. At 0.8: b = 0 → quartile 1. At 3.1: b = 4 →
+        // ⌊16/5⌋ = 3 → quartile 4.
+        let peers = decs(&["1.5", "3.1", "0.8", "2.0", "1.2"]);
+        let p = position_in_peer_group(
+            Metric::CancelledElectiveOperations,
+            d("2.0"),
+            &peers,
+            north(),
+        )
+        .expect("peers");
+        assert_eq!(p.quartile, 3);
+        assert_eq!(p.peer_median, d("1.5"));
+        assert_eq!(p.distance_from_median, d("0.5"));
+        assert_eq!(p.n_peers, 5);
+        for (v, q) in [("0.8", 1), ("3.1", 4)] {
+            let p =
+                position_in_peer_group(Metric::CancelledElectiveOperations, d(v), &peers, north())
+                    .expect("peers");
+            assert_eq!(p.quartile, q, "cancellations {v}");
+        }
+
+        // RTT incomplete pathways within 18 weeks, %, higher is better.
+        // Peers ranked best first: 95.0, 92.3, 88.1, 84.6 (n = 4, median (92.3 + 88.1) / 2 = 90.2).
+        // At 88.1: 95.0 and 92.3 are better, b = 2 → ⌊8/4⌋ = 2 → quartile 3, 2.1 below the
+        // median. At 95.0: b = 0 → quartile 1. At 84.6: b = 3 → quartile 4.
+        let peers = decs(&["84.6", "92.3", "95.0", "88.1"]);
+        let expected = [("88.1", 3), ("95.0", 1), ("84.6", 4)];
+        for (v, q) in expected {
+            let p =
+                position_in_peer_group(Metric::Rtt18WeekIncompleteWithinPct, d(v), &peers, north())
+                    .expect("peers");
+            assert_eq!(p.quartile, q, "RTT {v}");
+            assert_eq!(p.peer_median, d("90.2"));
+        }
+        // Direction respected: with the same peers and values a lower-is-better metric reverses
+        // the order — 84.6 has no lower peer (b = 0, quartile 1), 95.0 has three (quartile 4).
+        for (v, q) in [("84.6", 1), ("95.0", 4)] {
+            let p =
+                position_in_peer_group(Metric::AverageLengthOfStayElective, d(v), &peers, north())
+                    .expect("peers");
+            assert_eq!(p.quartile, q, "lower is better {v}");
+        }
+
+        // Average length of stay, elective, days, lower is better.
+        // Peers ranked best first: 2.9, 3.4, 3.4, 4.1, 5.0, 6.2 (n = 6, median (3.4 + 4.1) / 2
+        // = 3.75). At 3.4: only 2.9 is better (the other 3.4 ties, and ties favour the trust),
+        // b = 1 → ⌊4/6⌋ = 0 → quartile 1. At 5.0: b = 4 → ⌊16/6⌋ = 2 → quartile 3. At 6.2:
+        // b = 5 → ⌊20/6⌋ = 3 → quartile 4.
+        let peers = decs(&["3.4", "6.2", "2.9", "5.0", "4.1", "3.4"]);
+        for (v, q) in [("3.4", 1), ("5.0", 3), ("6.2", 4)] {
+            let p =
+                position_in_peer_group(Metric::AverageLengthOfStayElective, d(v), &peers, north())
+                    .expect("peers");
+            assert_eq!(p.quartile, q, "elective ALOS {v}");
+            assert_eq!(p.peer_median, d("3.75"));
+        }
+
+        // Average length of stay, non-elective, days, lower is better, national peers.
+        // Peers ranked best first: 4.5, 5.2, 6.0, 7.3 (n = 4, median 5.6). At 5.2: b = 1 →
+        // ⌊4/4⌋ = 1 → quartile 2, 0.4 below the median.
+        let p = position_in_peer_group(
+            Metric::AverageLengthOfStayNonElective,
+            d("5.2"),
+            &decs(&["6.0", "4.5", "7.3", "5.2"]),
+            national(),
+        )
+        .expect("peers");
+        assert_eq!(
+            (p.quartile, p.peer_median, p.distance_from_median),
+            (2, d("5.6"), d("-0.4"))
         );
     }
 

@@ -284,6 +284,13 @@ pub struct SegmentationRules {
     pub serious_cqc_rating: Rating,
     /// Finance scores at or above this make the trigger serious.
     pub serious_finance_score: u8,
+    /// Approved use of resources ratings at or below this fire a finance and use of resources
+    /// support-need trigger \[A\].
+    #[serde(deserialize_with = "rating_from_str", serialize_with = "rating_to_str")]
+    pub uor_trigger_rating: Rating,
+    /// Approved use of resources ratings at or below this make that trigger serious \[A\].
+    #[serde(deserialize_with = "rating_from_str", serialize_with = "rating_to_str")]
+    pub serious_uor_rating: Rating,
     /// Triggers (of any kind) that suggest segment 2.
     pub targeted_support_min_triggers: usize,
     /// Triggers (of any kind) that suggest segment 3.

@@ -5,16 +5,27 @@
 //! The mapping from triggers to a suggested segment is our assumption (DOMAIN.md tag \[A\]) and lives in the rule
 //! set (`[segmentation]` in `rulesets/sof-2017.toml`). A trigger is *serious* when it is a CQC
 //! overall rating at or below `serious_cqc_rating` (Inadequate), a finance score at or above
-//! `serious_finance_score` (4) or special measures. Segment 4 *is* special measures (§4.4): a
+//! `serious_finance_score` (4), an approved use of resources rating at or below
+//! `serious_uor_rating` (Inadequate) or special measures. Segment 4 *is* special measures (§4.4): a
 //! trust in special measures — quality or financial, our reading \[A\] — has segment 4 suggested
 //! whatever else fired. Otherwise the suggestion is the highest segment whose condition holds:
 //!
 //! | segment | condition (sof-2017 values) |
 //! | --- | --- |
-//! | 4 special measures | in special measures (quality or financial), or ≥ 2 serious triggers (CQC inadequate *and* finance score 4) |
+//! | 4 special measures | in special measures (quality or financial), or ≥ 2 serious triggers (e.g. CQC inadequate *and* finance score 4) |
 //! | 3 mandated support | ≥ 1 serious trigger, or ≥ 3 triggers of any kind |
 //! | 2 targeted support | ≥ 1 trigger |
 //! | 1 maximum autonomy | no triggers |
+//!
+//! # The approved use of resources rating
+//! Our reading \[A\]: the latest approved (CQC-approved) use of resources rating is a data
+//! trigger of the *finance and use of resources* theme (one of §4.4's five themes). NHSI and CQC
+//! wrote that the UoR assessments "will help us identify your support needs, as part of the Single
+//! Oversight Framework" (seed 004), and that the UoR assessment "will become part of NHSI's own
+//! single oversight framework assessment" (seed 003). A rating at or below `uor_trigger_rating`
+//! (RI and inadequate, as for CQC's overall rating) fires it; at or below `serious_uor_rating`
+//! (inadequate) it is serious. It counts like the other triggers; with the finance score it can
+//! fire a second trigger of the same theme.
 
 use std::fmt;
 use std::str::FromStr;
@@ -124,12 +135,24 @@ pub struct SegmentInputs {
     pub cqc_overall: Option<RatingValue>,
     /// The SOF finance and use of resources score, 1–4, if known.
     pub finance_score: Option<u8>,
+    /// The latest approved use of resources rating, if any (a non-rating fires nothing).
+    #[serde(default)]
+    pub uor_rating: Option<ApprovedUorRating>,
     /// Performance against the operational standards (any subset).
     pub operational: Vec<OperationalPerformance>,
     /// The oversight statuses standing on the date of the suggestion ([`crate::status`]); special
     /// measures of either kind fire a trigger, other kinds nothing.
     #[serde(default)]
     pub statuses: Vec<OversightStatus>,
+}
+
+/// An approved (CQC-approved) use of resources rating with the date of the report that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedUorRating {
+    /// The rating (a non-rating fires nothing).
+    pub rating: RatingValue,
+    /// The report date.
+    pub report_date: NaiveDate,
 }
 
 /// What fired a trigger.
@@ -140,6 +163,12 @@ pub enum TriggerKind {
     CqcOverallRating { rating: Rating },
     /// The finance score is 3 or 4.
     FinanceScore { score: u8 },
+    /// The approved use of resources rating is RI or inadequate: a finance and use of resources
+    /// support need \[A\].
+    UseOfResourcesRating {
+        rating: Rating,
+        report_date: NaiveDate,
+    },
     /// An operational standard was missed.
     OperationalStandardMissed {
         standard: OperationalStandard,
@@ -169,8 +198,8 @@ pub struct Trigger {
 pub struct SegmentSuggestion {
     /// 1 (maximum autonomy) to 4 (special measures).
     pub segment: u8,
-    /// The triggers that fired, in the order: special measures, CQC, finance, operational
-    /// standards.
+    /// The triggers that fired, in the order: special measures, CQC, finance score, use of
+    /// resources rating, operational standards.
     pub triggers: Vec<Trigger>,
     /// The mapping rule that decided the segment.
     pub explanation: ExplanationText,
@@ -248,6 +277,23 @@ pub fn suggest_segment(
                 description: format!("finance and use of resources score {score}"),
             });
         }
+    }
+    if let Some(ApprovedUorRating {
+        rating: RatingValue::Rated(rating),
+        report_date,
+    }) = inputs.uor_rating
+        && rating <= seg.uor_trigger_rating
+    {
+        triggers.push(Trigger {
+            kind: TriggerKind::UseOfResourcesRating {
+                rating,
+                report_date,
+            },
+            serious: rating <= seg.serious_uor_rating,
+            description: format!(
+                "approved use of resources rating {rating} ({report_date}): a finance and use of resources support need"
+            ),
+        });
     }
     let mut operational: Vec<&OperationalPerformance> = inputs.operational.iter().collect();
     operational.sort_by_key(|p| p.standard);
@@ -469,6 +515,7 @@ mod tests {
                 &SegmentInputs {
                     cqc_overall: *cqc,
                     finance_score: *fin,
+                    uor_rating: None,
                     operational: vec![],
                     statuses: vec![],
                 },
@@ -490,6 +537,7 @@ mod tests {
             &SegmentInputs {
                 cqc_overall: Some(RatingValue::Rated(RequiresImprovement)),
                 finance_score: Some(2),
+                uor_rating: None,
                 operational: vec![
                     perf(AeFourHours, "88.5"),
                     perf(Cancer62Days, "80"),
@@ -518,6 +566,141 @@ mod tests {
             got.explanation.rule,
             "3 triggers, at least 3 → suggested segment 3 (mandated support)"
         );
+    }
+
+    fn uor(rating: RatingValue) -> Option<ApprovedUorRating> {
+        Some(ApprovedUorRating {
+            rating,
+            report_date: "2018-06-01".parse().unwrap(),
+        })
+    }
+
+    /// The approved UoR rating as a finance and use of resources trigger (our reading [A] of
+    /// seed 004: the assessments "help us identify your support needs, as part of the Single
+    /// Oversight Framework"; DOMAIN.md §4.4's themes). Worked with sof-2017's mapping (targeted
+    /// support from 1 trigger; mandated support from 1 serious or 3 of any kind; special measures
+    /// from 2 serious; UoR at or below RI fires, at or below inadequate is serious):
+    /// - UoR Good, nothing else: no trigger → segment 1.
+    /// - UoR Outstanding, or a non-rating: no trigger → segment 1.
+    /// - UoR RI alone: 1 trigger, 0 serious → not 4 (0 < 2), not 3 (0 < 1 serious, 1 < 3
+    ///   triggers), 2 (1 ≥ 1) → segment 2.
+    /// - UoR RI with CQC RI and finance score 3: 3 triggers, 0 serious → 3 ≥ 3 → segment 3.
+    /// - UoR inadequate alone: 1 serious → segment 3.
+    /// - UoR inadequate with CQC inadequate: 2 serious → segment 4.
+    #[test]
+    fn approved_uor_rating_is_a_finance_and_use_of_resources_trigger() {
+        // (UoR, CQC overall, finance score, triggers, segment)
+        type Case = (
+            Option<ApprovedUorRating>,
+            Option<RatingValue>,
+            Option<u8>,
+            usize,
+            u8,
+        );
+        let cases: &[Case] = &[
+            (uor(RatingValue::Rated(Good)), None, None, 0, 1),
+            (uor(RatingValue::Rated(Outstanding)), None, None, 0, 1),
+            (
+                uor(RatingValue::Unrated(NonRating::NotRated)),
+                None,
+                None,
+                0,
+                1,
+            ),
+            (
+                uor(RatingValue::Rated(RequiresImprovement)),
+                None,
+                None,
+                1,
+                2,
+            ),
+            (
+                uor(RatingValue::Rated(RequiresImprovement)),
+                Some(RatingValue::Rated(RequiresImprovement)),
+                Some(3),
+                3,
+                3,
+            ),
+            (uor(RatingValue::Rated(Inadequate)), None, None, 1, 3),
+            (
+                uor(RatingValue::Rated(Inadequate)),
+                Some(RatingValue::Rated(Inadequate)),
+                None,
+                2,
+                4,
+            ),
+        ];
+        for (uor_rating, cqc, fin, n, seg) in cases {
+            let got = suggest_segment(
+                &SegmentInputs {
+                    cqc_overall: *cqc,
+                    finance_score: *fin,
+                    uor_rating: *uor_rating,
+                    ..Default::default()
+                },
+                &rules(),
+            )
+            .expect("valid");
+            assert_eq!(
+                (got.triggers.len(), got.segment),
+                (*n, *seg),
+                "{uor_rating:?} {cqc:?} {fin:?}"
+            );
+        }
+
+        // UoR RI alone: the trigger, named in the explanation, and segment 2.
+        let got = suggest_segment(
+            &SegmentInputs {
+                cqc_overall: Some(RatingValue::Rated(Good)),
+                finance_score: Some(2),
+                uor_rating: uor(RatingValue::Rated(RequiresImprovement)),
+                ..Default::default()
+            },
+            &rules(),
+        )
+        .expect("valid");
+        let description = "approved use of resources rating Requires improvement (2018-06-01): a finance and use of resources support need";
+        assert_eq!(
+            got.triggers,
+            vec![Trigger {
+                kind: TriggerKind::UseOfResourcesRating {
+                    rating: RequiresImprovement,
+                    report_date: "2018-06-01".parse().unwrap(),
+                },
+                serious: false,
+                description: description.to_string(),
+            }]
+        );
+        assert_eq!(got.segment, 2);
+        assert_eq!(
+            got.explanation.rule,
+            "1 trigger(s), at least 1 → suggested segment 2 (targeted support)"
+        );
+        assert_eq!(got.explanation.inputs, vec![description.to_string()]);
+
+        // In order after the finance score and before the operational standards.
+        let got = suggest_segment(
+            &SegmentInputs {
+                finance_score: Some(3),
+                uor_rating: uor(RatingValue::Rated(RequiresImprovement)),
+                operational: vec![perf(OperationalStandard::AeFourHours, "90")],
+                ..Default::default()
+            },
+            &rules(),
+        )
+        .expect("valid");
+        let kinds: Vec<&str> = got
+            .triggers
+            .iter()
+            .map(|t| match t.kind {
+                TriggerKind::FinanceScore { .. } => "finance",
+                TriggerKind::UseOfResourcesRating { .. } => "uor",
+                TriggerKind::OperationalStandardMissed { .. } => "operational",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, vec!["finance", "uor", "operational"]);
+        assert_eq!(got.segment, 3, "3 triggers, at least 3");
     }
 
     fn status(kind: StatusKind) -> OversightStatus {
