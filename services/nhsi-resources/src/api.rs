@@ -1,5 +1,6 @@
-//! gRPC for NHSI and CQC systems. Writes are role-checked here (NHSI proposes, records segments
-//! and oversight statuses; CQC approves and revises); errors are mapped onto gRPC codes once, by
+//! gRPC for NHSI and CQC systems. Writes are role-checked here (NHSI records the assessment's
+//! stages — the trust's commentary on its behalf, the site visit, the report — proposes, records
+//! segments and oversight statuses; CQC approves, revises and records factual-accuracy changes); errors are mapped onto gRPC codes once, by
 //! `From<ServiceError> for Status`.
 
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use nhsi_rules::chppd::{ChppdFigures, YearMonth};
 use nhsi_rules::nof::NofPeerGroup;
 use nhsi_rules::segment::{Trigger, TriggerKind, segment_name};
 use nhsi_rules::status::{OversightStatus, StatusKind, standing_on};
-use nhsi_rules::workflow::UorState;
+use nhsi_rules::workflow::{Kloe, Signed, Stage, UorState};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::resources::v1 as pb;
@@ -128,10 +129,103 @@ fn state_name(s: &str) -> i32 {
     }
 }
 
+fn stage_view(s: Stage) -> i32 {
+    (match s {
+        Stage::TrustCommentary => pb::UseOfResourcesStage::TrustCommentary,
+        Stage::SiteVisit => pb::UseOfResourcesStage::SiteVisit,
+        Stage::Report => pb::UseOfResourcesStage::Report,
+        Stage::Proposal => pb::UseOfResourcesStage::Proposal,
+        Stage::Approval => pb::UseOfResourcesStage::Approval,
+        Stage::Publication => pb::UseOfResourcesStage::Publication,
+        Stage::FactualAccuracyChange => pb::UseOfResourcesStage::FactualAccuracyChange,
+    }) as i32
+}
+
+fn kloe_view(k: Kloe) -> i32 {
+    (match k {
+        Kloe::ClinicalServices => pb::KeyLineOfEnquiry::ClinicalServices,
+        Kloe::People => pb::KeyLineOfEnquiry::People,
+        Kloe::ClinicalSupportServices => pb::KeyLineOfEnquiry::ClinicalSupportServices,
+        Kloe::CorporateServicesProcurementEstates => pb::KeyLineOfEnquiry::CorporateServices,
+        Kloe::Finance => pb::KeyLineOfEnquiry::Finance,
+    }) as i32
+}
+
+fn required_kloe(raw: i32) -> Result<Kloe, ServiceError> {
+    match pb::KeyLineOfEnquiry::try_from(raw) {
+        Ok(pb::KeyLineOfEnquiry::ClinicalServices) => Ok(Kloe::ClinicalServices),
+        Ok(pb::KeyLineOfEnquiry::People) => Ok(Kloe::People),
+        Ok(pb::KeyLineOfEnquiry::ClinicalSupportServices) => Ok(Kloe::ClinicalSupportServices),
+        Ok(pb::KeyLineOfEnquiry::CorporateServices) => {
+            Ok(Kloe::CorporateServicesProcurementEstates)
+        }
+        Ok(pb::KeyLineOfEnquiry::Finance) => Ok(Kloe::Finance),
+        Ok(pb::KeyLineOfEnquiry::Unspecified) | Err(_) => Err(ServiceError::invalid(
+            "request",
+            "kloe",
+            "must be one of the five key lines of enquiry: clinical services; people; clinical \
+             support services; corporate services, procurement, estates and facilities; finance",
+        )),
+    }
+}
+
+fn signed_view(s: &Signed) -> pb::StageRecorded {
+    pb::StageRecorded {
+        role: s.role.as_str().to_string(),
+        caller: s.by.clone(),
+        recorded_at: s.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
 fn assessment_view(a: &Assessment) -> pb::UseOfResourcesAssessment {
     let v = a.workflow.current();
     let approval = v.approval.as_ref();
+    let stages = a.workflow.stages();
     pb::UseOfResourcesAssessment {
+        next_stage: stage_view(a.workflow.next_stage()),
+        staged: stages.is_some(),
+        commentary: stages
+            .map(|s| {
+                s.commentary
+                    .iter()
+                    .map(|c| pb::TrustCommentary {
+                        kloe: kloe_view(c.kloe),
+                        text: c.text.clone(),
+                        author: c.author.clone(),
+                        recorded: Some(signed_view(&c.signed)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        site_visit: stages
+            .and_then(|s| s.site_visit.as_ref())
+            .map(|v| pb::SiteVisit {
+                date: v.date.to_string(),
+                agenda: v.agenda.clone(),
+                team: v.team.clone(),
+                recorded: Some(signed_view(&v.signed)),
+            }),
+        report: stages
+            .and_then(|s| s.report.as_ref())
+            .map(|r| pb::AssessmentReport {
+                summary: r.summary.clone(),
+                recorded: Some(signed_view(&r.signed)),
+            }),
+        factual_accuracy_changes: stages
+            .map(|s| {
+                s.factual_accuracy_changes
+                    .iter()
+                    .map(|f| pb::FactualAccuracyChange {
+                        version: f.version,
+                        correction: f.correction.clone(),
+                        reason: f.reason.clone(),
+                        rating: rating(Some(f.rating)),
+                        changed_from: rating(f.changed_from),
+                        recorded: Some(signed_view(&f.signed)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         trust_code: a.trust.to_string(),
         assessment: a.number,
         version: v.version,
@@ -544,6 +638,77 @@ impl ResourcesService for ResourcesApi {
             current: current.as_ref().map(assessment_view),
             transitions: transitions.iter().map(transition_view).collect(),
             published,
+        }))
+    }
+
+    async fn record_trust_commentary(
+        &self,
+        request: Request<pb::RecordTrustCommentaryRequest>,
+    ) -> Reply<pb::RecordTrustCommentaryResponse> {
+        // No trust role exists: NHSI records the trust's commentary on its behalf.
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let kloe = required_kloe(r.kloe)?;
+        let a = self
+            .assessments
+            .record_commentary(&trust, &caller, kloe, &r.author, &r.text)
+            .await?;
+        Ok(Response::new(pb::RecordTrustCommentaryResponse {
+            assessment: Some(assessment_view(&a)),
+        }))
+    }
+
+    async fn record_site_visit(
+        &self,
+        request: Request<pb::RecordSiteVisitRequest>,
+    ) -> Reply<pb::RecordSiteVisitResponse> {
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let date = optional_date("date", &r.date)?.ok_or_else(|| {
+            ServiceError::invalid("request", "date", "the site visit's date is required")
+        })?;
+        let a = self
+            .assessments
+            .record_site_visit(&trust, &caller, date, &r.agenda, &r.team)
+            .await?;
+        Ok(Response::new(pb::RecordSiteVisitResponse {
+            assessment: Some(assessment_view(&a)),
+        }))
+    }
+
+    async fn record_assessment_report(
+        &self,
+        request: Request<pb::RecordAssessmentReportRequest>,
+    ) -> Reply<pb::RecordAssessmentReportResponse> {
+        let caller = require(&request, &[Role::Nhsi])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let a = self
+            .assessments
+            .record_report(&trust, &caller, &r.summary)
+            .await?;
+        Ok(Response::new(pb::RecordAssessmentReportResponse {
+            assessment: Some(assessment_view(&a)),
+        }))
+    }
+
+    async fn record_factual_accuracy_change(
+        &self,
+        request: Request<pb::RecordFactualAccuracyChangeRequest>,
+    ) -> Reply<pb::RecordFactualAccuracyChangeResponse> {
+        let caller = require(&request, &[Role::Cqc])?;
+        let r = request.into_inner();
+        let trust = trust_code(&r.trust_code)?;
+        let changed = required_rating("rating", r.rating)?;
+        let Published { assessment, event } = self
+            .assessments
+            .record_factual_accuracy_change(&trust, &caller, changed, &r.correction, &r.reason)
+            .await?;
+        Ok(Response::new(pb::RecordFactualAccuracyChangeResponse {
+            assessment: Some(assessment_view(&assessment)),
+            published: event,
         }))
     }
 

@@ -68,10 +68,12 @@ impl ServiceError {
                 record,
                 reason: e.to_string(),
             },
-            WorkflowError::FailedPrecondition { .. } => ServiceError::FailedPrecondition {
-                record,
-                reason: e.to_string(),
-            },
+            WorkflowError::FailedPrecondition { .. } | WorkflowError::OutOfOrder { .. } => {
+                ServiceError::FailedPrecondition {
+                    record,
+                    reason: e.to_string(),
+                }
+            }
             WorkflowError::InvalidArgument { field, reason } => ServiceError::InvalidArgument {
                 record,
                 field: field.to_string(),

@@ -7,10 +7,20 @@
 //! One assessment of a trust is open at a time. When the latest is published, a proposal with a
 //! later report date opens the next assessment; a correction to a published rating is a
 //! factual-accuracy revision (a new version).
+//!
+//! The recorded stages (issue 14): the trust's commentary on a KLOE starts a staged assessment
+//! (the next one when the latest is published, or the first), which is then held to the order
+//! commentary on all five KLOEs → site visit → report → proposal → approval → factual-accuracy
+//! changes; each stage is a transition row (action `trust_commentary`, `site_visit`, `report`,
+//! `factual_accuracy_change`; who, when, and a summary in `note`) and its full content is in the
+//! workflow JSON. An assessment started by a direct proposal (the existing callers, the e2e test)
+//! is not staged and is not held to that order.
 
 use std::sync::Arc;
 
-use nhsi_rules::workflow::{Action, HistoryEntry, UorState, UorWorkflow};
+use nhsi_rules::workflow::{
+    Action, HistoryEntry, Kloe, Signed, Stage, UorState, UorWorkflow, WorkflowError,
+};
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{Rating, TrustCode, TrustType};
 use oversight_runtime::auth::{Caller, Role};
@@ -71,6 +81,15 @@ pub struct Assessments {
     metrics: Arc<Observations>,
     /// One transition at a time in this process; `revision` guards against other processes.
     writing: Mutex<()>,
+}
+
+/// Who records a stage, and now.
+fn signed(caller: &Caller) -> Signed {
+    Signed {
+        role: caller.role,
+        by: caller.name.clone(),
+        at: chrono::Utc::now(),
+    }
 }
 
 fn record_of(trust: &TrustCode, number: u32) -> String {
@@ -165,16 +184,7 @@ impl Assessments {
         report_date: chrono::NaiveDate,
     ) -> Result<Assessment, ServiceError> {
         let _one_at_a_time = self.writing.lock().await;
-        let trust_type = self.metrics.trust_type(trust).await?;
-        if trust_type != TrustType::Acute {
-            return Err(ServiceError::precondition(
-                format!("trust {trust}"),
-                format!(
-                    "use-of-resources ratings are assessed for non-specialist acute trusts; this trust is {}",
-                    trust_type.as_str()
-                ),
-            ));
-        }
+        self.require_acute(trust).await?;
         let report_date = report_date.to_string();
         let latest = self.latest(trust).await?;
         let (mut assessment, before) = match latest {
@@ -251,6 +261,148 @@ impl Assessments {
             .map_err(|e| ServiceError::workflow(&record, e))?;
         self.store_approved(&mut assessment, before, caller).await?;
         Ok(self.publish(assessment).await)
+    }
+
+    /// The trust's commentary on one key line of enquiry, recorded by NHSI on the trust's behalf.
+    /// Starts a staged assessment when the trust has none, or its latest is published.
+    pub async fn record_commentary(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        kloe: Kloe,
+        author: &str,
+        text: &str,
+    ) -> Result<Assessment, ServiceError> {
+        self.record_stage(trust, caller, Stage::TrustCommentary, |w, signed| {
+            w.record_commentary(signed, kloe, author, text)
+        })
+        .await
+    }
+
+    /// NHSI's site visit: after the commentary on all five KLOEs.
+    pub async fn record_site_visit(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        date: chrono::NaiveDate,
+        agenda: &[String],
+        team: &[String],
+    ) -> Result<Assessment, ServiceError> {
+        self.record_stage(trust, caller, Stage::SiteVisit, |w, signed| {
+            w.record_site_visit(signed, date, agenda, team)
+        })
+        .await
+    }
+
+    /// NHSI's report: after the site visit.
+    pub async fn record_report(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        summary: &str,
+    ) -> Result<Assessment, ServiceError> {
+        self.record_stage(trust, caller, Stage::Report, |w, signed| {
+            w.record_report(signed, summary)
+        })
+        .await
+    }
+
+    /// A factual-accuracy change by CQC after approval (it may change the rating): a new version,
+    /// published again.
+    pub async fn record_factual_accuracy_change(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        rating: Rating,
+        correction: &str,
+        reason: &str,
+    ) -> Result<Published, ServiceError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let Some(mut assessment) = self.latest(trust).await? else {
+            return Err(ServiceError::precondition(
+                format!("use-of-resources assessment of trust {trust}"),
+                format!(
+                    "{} cannot be recorded now: no assessment has started; the next stage is {}",
+                    Stage::FactualAccuracyChange,
+                    Stage::TrustCommentary
+                ),
+            ));
+        };
+        let before = assessment.workflow.history().len();
+        let record = record_of(trust, assessment.number);
+        assessment
+            .workflow
+            .record_factual_accuracy_change(signed(caller), rating, correction, reason)
+            .map_err(|e| ServiceError::workflow(&record, e))?;
+        self.store_approved(&mut assessment, before, caller).await?;
+        Ok(self.publish(assessment).await)
+    }
+
+    /// Record one stage before the proposal on the latest assessment (or a new one: see
+    /// [`Assessments::record_commentary`]).
+    async fn record_stage(
+        &self,
+        trust: &TrustCode,
+        caller: &Caller,
+        stage: Stage,
+        apply: impl FnOnce(&mut UorWorkflow, Signed) -> Result<(), WorkflowError>,
+    ) -> Result<Assessment, ServiceError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let latest = self.latest(trust).await?;
+        let starts_next = |a: &Assessment| {
+            stage == Stage::TrustCommentary && a.workflow.state() == UorState::Published
+        };
+        let (mut assessment, before) = match latest {
+            Some(a) if !starts_next(&a) => {
+                let before = a.workflow.history().len();
+                (a, before)
+            }
+            previous => {
+                let number = previous.map_or(1, |p| p.number + 1);
+                let suggested = if stage == Stage::TrustCommentary {
+                    self.require_acute(trust).await?;
+                    let (_, suggestion) = self.metrics.suggestion(trust, &Peers::National).await?;
+                    suggestion.overall.rating()
+                } else {
+                    // Only the commentary starts an assessment: the rules refuse this stage,
+                    // naming the commentary, and nothing is stored.
+                    None
+                };
+                let a = Assessment {
+                    trust: trust.clone(),
+                    number,
+                    // Set by the proposal.
+                    report_date: String::new(),
+                    workflow: UorWorkflow::suggested(trust.clone(), suggested),
+                    revision: 0,
+                };
+                (a, 0)
+            }
+        };
+        let record = record_of(trust, assessment.number);
+        apply(&mut assessment.workflow, signed(caller))
+            .map_err(|e| ServiceError::workflow(&record, e))?;
+        let mut tx = self.pool.begin().await?;
+        save(&mut tx, &mut assessment, before, caller).await?;
+        tx.commit().await?;
+        tracing::info!(trust = %trust, assessment = assessment.number, stage = stage.name(),
+            caller = %caller.name, "use-of-resources assessment stage recorded");
+        Ok(assessment)
+    }
+
+    /// Use-of-resources ratings are assessed for non-specialist acute trusts only.
+    async fn require_acute(&self, trust: &TrustCode) -> Result<(), ServiceError> {
+        let trust_type = self.metrics.trust_type(trust).await?;
+        if trust_type != TrustType::Acute {
+            return Err(ServiceError::precondition(
+                format!("trust {trust}"),
+                format!(
+                    "use-of-resources ratings are assessed for non-specialist acute trusts; this trust is {}",
+                    trust_type.as_str()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Publish every approved, unpublished assessment (after a crash between approval and

@@ -11,13 +11,41 @@
 //!
 //! Each version is numbered from 1; a factual-accuracy revision creates the next version, already
 //! approved by CQC, which must be published again. Only an approved, unpublished version is
-//! publishable, so nothing unapproved can reach the combiner. Times are not recorded here: the
-//! service stores every transition as an event with its own timestamp.
+//! publishable, so nothing unapproved can reach the combiner. Times of the state transitions are
+//! not recorded here: the service stores every transition as an event with its own timestamp.
+//!
+//! ## The assessment as recorded stages (issue 14, seed 004, DOMAIN.md §4)
+//!
+//! ```text
+//! trust commentary (all five KLOEs) → site visit → NHSI's report → proposal → CQC approval
+//!   → publication → factual-accuracy changes (each a new version, published again)
+//! ```
+//!
+//! Each stage records who ([`Signed::role`], [`Signed::by`]) and when ([`Signed::at`], given by
+//! the caller: this crate reads no clock). A stage out of order is refused with
+//! [`WorkflowError::OutOfOrder`] naming [`UorWorkflow::next_stage`]. The stages are enforced for
+//! an assessment that *started with a recorded stage* (the trust's commentary); an assessment
+//! started by a proposal (the direct path, which the existing callers use) keeps the plain
+//! workflow above, and its stages cannot be recorded afterwards (the next stage is CQC's approval
+//! or later). Decisions **[A]**:
+//! - the trust's commentary is required on **all five** key lines of enquiry before the site visit
+//!   (the framework asks the trust to comment on each); commentary on a KLOE may be replaced until
+//!   the site visit, and every version stays in the history;
+//! - the [`Role`] type has no trust role, so NHSI records the commentary on the trust's behalf
+//!   (the author is named in [`Commentary::author`]); the site visit, report and proposal are
+//!   NHSI's, approval and factual-accuracy changes are CQC's;
+//! - a factual-accuracy change **may change the rating** ("factual-accuracy comments can change
+//!   it", DOMAIN.md §4): it is allowed after approval (approved or published) and creates the next
+//!   version, approved with the corrected (or unchanged) rating, to be published again.
 
 use std::fmt;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use oversight_rating::{Rating, TrustCode};
 use serde::{Deserialize, Serialize};
+
+/// The five key lines of enquiry (DOMAIN.md §4), as the productivity metrics name them.
+pub use crate::productivity::Kloe;
 
 /// Who is asking: the one role type, as authenticated at the edge.
 pub use oversight_rating::Role;
@@ -61,6 +89,14 @@ pub enum Action {
     Publish,
     /// A factual-accuracy revision after approval.
     Revise,
+    /// The trust's commentary on one key line of enquiry.
+    TrustCommentary,
+    /// NHSI's one-day site visit.
+    SiteVisit,
+    /// NHSI's brief report.
+    Report,
+    /// A factual-accuracy change (a correction with a reason) after approval.
+    FactualAccuracyChange,
 }
 
 impl fmt::Display for Action {
@@ -71,7 +107,144 @@ impl fmt::Display for Action {
             Action::Approve => "approve",
             Action::Publish => "publish",
             Action::Revise => "revise",
+            Action::TrustCommentary => "trust_commentary",
+            Action::SiteVisit => "site_visit",
+            Action::Report => "report",
+            Action::FactualAccuracyChange => "factual_accuracy_change",
         })
+    }
+}
+
+/// The stages of an assessment, in order (seed 004, DOMAIN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The trust's commentary on the five key lines of enquiry.
+    TrustCommentary,
+    /// NHSI's one-day site visit (date, agenda, team).
+    SiteVisit,
+    /// NHSI's brief report.
+    Report,
+    /// NHSI's proposed rating.
+    Proposal,
+    /// CQC's approval.
+    Approval,
+    /// Publication of the approved rating (the service does it right after approval).
+    Publication,
+    /// A factual-accuracy change after approval.
+    FactualAccuracyChange,
+}
+
+impl Stage {
+    /// The snake_case name used on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::TrustCommentary => "trust_commentary",
+            Stage::SiteVisit => "site_visit",
+            Stage::Report => "report",
+            Stage::Proposal => "proposal",
+            Stage::Approval => "approval",
+            Stage::Publication => "publication",
+            Stage::FactualAccuracyChange => "factual_accuracy_change",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::TrustCommentary => "the trust's commentary on the key lines of enquiry",
+            Stage::SiteVisit => "the site visit",
+            Stage::Report => "NHSI's report",
+            Stage::Proposal => "NHSI's proposal",
+            Stage::Approval => "CQC's approval",
+            Stage::Publication => "publication",
+            Stage::FactualAccuracyChange => "a factual-accuracy change",
+        })
+    }
+}
+
+/// Who recorded a stage and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    /// The recorder's role.
+    pub role: Role,
+    /// The recorder's name (the authenticated caller).
+    pub by: String,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// The trust's commentary on one key line of enquiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commentary {
+    pub kloe: Kloe,
+    pub text: String,
+    /// Who at the trust wrote it (NHSI records it on the trust's behalf).
+    pub author: String,
+    pub signed: Signed,
+}
+
+/// NHSI's one-day site visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteVisit {
+    pub date: NaiveDate,
+    /// The agenda, in order (at least one item).
+    pub agenda: Vec<String>,
+    /// NHSI's team (at least one member).
+    pub team: Vec<String>,
+    pub signed: Signed,
+}
+
+/// NHSI's brief report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentReport {
+    pub summary: String,
+    pub signed: Signed,
+}
+
+/// A factual-accuracy change after approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactualAccuracyChange {
+    /// The version it created.
+    pub version: u32,
+    /// What was corrected.
+    pub correction: String,
+    /// Why.
+    pub reason: String,
+    /// The rating after the change.
+    pub rating: Rating,
+    /// The rating before, when the change altered it.
+    pub changed_from: Option<Rating>,
+    pub signed: Signed,
+}
+
+/// The stages recorded for an assessment that started with one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stages {
+    /// Every commentary recorded, oldest first (the latest per KLOE counts).
+    pub commentary: Vec<Commentary>,
+    pub site_visit: Option<SiteVisit>,
+    pub report: Option<AssessmentReport>,
+    /// Every factual-accuracy change, oldest first.
+    pub factual_accuracy_changes: Vec<FactualAccuracyChange>,
+}
+
+impl Stages {
+    /// The latest commentary on each KLOE, in NHSI's order.
+    pub fn latest_commentary(&self) -> Vec<&Commentary> {
+        Kloe::ALL
+            .iter()
+            .filter_map(|k| self.commentary.iter().rev().find(|c| c.kloe == *k))
+            .collect()
+    }
+
+    /// The KLOEs the trust has not commented on yet, in NHSI's order.
+    pub fn missing_kloes(&self) -> Vec<Kloe> {
+        Kloe::ALL
+            .into_iter()
+            .filter(|k| !self.commentary.iter().any(|c| c.kloe == *k))
+            .collect()
     }
 }
 
@@ -92,6 +265,25 @@ pub enum WorkflowError {
     /// A field is missing or unusable.
     #[error("invalid argument {field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
+    /// A stage was attempted out of order; `expected` is the stage that must come next.
+    #[error(
+        "failed precondition: {attempted} cannot be recorded now: the next stage is {expected}{}",
+        missing_note(.missing)
+    )]
+    OutOfOrder {
+        attempted: Stage,
+        expected: Stage,
+        /// When `expected` is the trust's commentary: the KLOEs still without one.
+        missing: Vec<Kloe>,
+    },
+}
+
+fn missing_note(missing: &[Kloe]) -> String {
+    if missing.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = missing.iter().map(|k| k.label()).collect();
+    format!(" (no commentary yet on: {})", names.join("; "))
 }
 
 /// The assessor's proposal.
@@ -157,6 +349,25 @@ pub struct UorWorkflow {
     /// The newest version (so there always is one).
     current: UorVersion,
     history: Vec<HistoryEntry>,
+    /// The recorded stages; `None` for an assessment started by a proposal (the direct path),
+    /// which is not held to the stage order.
+    #[serde(default)]
+    stages: Option<Stages>,
+}
+
+fn required_list(field: &'static str, items: &[String]) -> Result<Vec<String>, WorkflowError> {
+    let items: Vec<String> = items
+        .iter()
+        .map(|i| i.trim().to_string())
+        .filter(|i| !i.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(WorkflowError::InvalidArgument {
+            field,
+            reason: format!("at least one {field} item is required"),
+        });
+    }
+    Ok(items)
 }
 
 fn required(field: &'static str, text: &str) -> Result<String, WorkflowError> {
@@ -193,7 +404,172 @@ impl UorWorkflow {
                 rating: suggested,
                 note: None,
             }],
+            stages: None,
         }
+    }
+
+    /// The recorded stages, if the assessment started with one.
+    pub fn stages(&self) -> Option<&Stages> {
+        self.stages.as_ref()
+    }
+
+    /// The stage that must come next. For an assessment with no stage recorded yet that is the
+    /// trust's commentary (a direct proposal is still accepted there, see the module docs).
+    pub fn next_stage(&self) -> Stage {
+        match self.state() {
+            UorState::Suggested => match &self.stages {
+                None => Stage::TrustCommentary,
+                Some(s) if !s.missing_kloes().is_empty() => Stage::TrustCommentary,
+                Some(s) if s.site_visit.is_none() => Stage::SiteVisit,
+                Some(s) if s.report.is_none() => Stage::Report,
+                Some(_) => Stage::Proposal,
+            },
+            UorState::Proposed => Stage::Approval,
+            UorState::Approved => Stage::Publication,
+            UorState::Published => Stage::FactualAccuracyChange,
+        }
+    }
+
+    /// Refuse `attempted` unless `allowed`, naming the next stage.
+    fn out_of_order(&self, attempted: Stage) -> WorkflowError {
+        let expected = self.next_stage();
+        let missing = match (expected, &self.stages) {
+            (Stage::TrustCommentary, Some(s)) => s.missing_kloes(),
+            (Stage::TrustCommentary, None) => Kloe::ALL.to_vec(),
+            _ => Vec::new(),
+        };
+        WorkflowError::OutOfOrder {
+            attempted,
+            expected,
+            missing,
+        }
+    }
+
+    fn push_stage_entry(&mut self, action: Action, role: Role, note: String) {
+        let state = self.state();
+        self.record(action, role, state, None, Some(note));
+    }
+
+    /// The trust's commentary on one key line of enquiry, recorded by NHSI on the trust's behalf.
+    /// Allowed while the assessment is suggested and before the site visit; it starts the staged
+    /// assessment. A second commentary on a KLOE replaces the first (both stay in the history).
+    pub fn record_commentary(
+        &mut self,
+        signed: Signed,
+        kloe: Kloe,
+        author: &str,
+        text: &str,
+    ) -> Result<(), WorkflowError> {
+        Self::check_role(signed.role, &[Role::Nhsi], Action::TrustCommentary)?;
+        let open = self.state() == UorState::Suggested
+            && match &self.stages {
+                // Only a fresh assessment may start with a commentary.
+                None => self.history.len() == 1,
+                Some(s) => s.site_visit.is_none(),
+            };
+        if !open {
+            return Err(self.out_of_order(Stage::TrustCommentary));
+        }
+        let text = required("text", text)?;
+        let author = required("author", author)?;
+        let role = signed.role;
+        let note = format!("{}: {text} ({author})", kloe.label());
+        self.stages
+            .get_or_insert_with(Stages::default)
+            .commentary
+            .push(Commentary {
+                kloe,
+                text,
+                author,
+                signed,
+            });
+        self.push_stage_entry(Action::TrustCommentary, role, note);
+        Ok(())
+    }
+
+    /// NHSI's one-day site visit: after the commentary on all five KLOEs, once.
+    pub fn record_site_visit(
+        &mut self,
+        signed: Signed,
+        date: NaiveDate,
+        agenda: &[String],
+        team: &[String],
+    ) -> Result<(), WorkflowError> {
+        Self::check_role(signed.role, &[Role::Nhsi], Action::SiteVisit)?;
+        if self.stages.is_none() || self.next_stage() != Stage::SiteVisit {
+            return Err(self.out_of_order(Stage::SiteVisit));
+        }
+        let agenda = required_list("agenda", agenda)?;
+        let team = required_list("team", team)?;
+        let role = signed.role;
+        let note = format!(
+            "site visit on {date}; agenda: {}; team: {}",
+            agenda.join("; "),
+            team.join(", ")
+        );
+        if let Some(s) = self.stages.as_mut() {
+            s.site_visit = Some(SiteVisit {
+                date,
+                agenda,
+                team,
+                signed,
+            });
+        }
+        self.push_stage_entry(Action::SiteVisit, role, note);
+        Ok(())
+    }
+
+    /// NHSI's brief report: after the site visit, once.
+    pub fn record_report(&mut self, signed: Signed, summary: &str) -> Result<(), WorkflowError> {
+        Self::check_role(signed.role, &[Role::Nhsi], Action::Report)?;
+        if self.stages.is_none() || self.next_stage() != Stage::Report {
+            return Err(self.out_of_order(Stage::Report));
+        }
+        let summary = required("summary", summary)?;
+        let role = signed.role;
+        if let Some(s) = self.stages.as_mut() {
+            s.report = Some(AssessmentReport {
+                summary: summary.clone(),
+                signed,
+            });
+        }
+        self.push_stage_entry(Action::Report, role, summary);
+        Ok(())
+    }
+
+    /// A factual-accuracy change by CQC after approval (approved or published): a correction with
+    /// a reason, which may change the rating. Creates the next version, approved, to be published
+    /// again; returns its number.
+    pub fn record_factual_accuracy_change(
+        &mut self,
+        signed: Signed,
+        rating: Rating,
+        correction: &str,
+        reason: &str,
+    ) -> Result<u32, WorkflowError> {
+        Self::check_role(signed.role, &[Role::Cqc], Action::FactualAccuracyChange)?;
+        if !matches!(self.state(), UorState::Approved | UorState::Published) {
+            return Err(self.out_of_order(Stage::FactualAccuracyChange));
+        }
+        let correction = required("correction", correction)?;
+        let reason = required("reason", reason)?;
+        let before = self.current().approval.as_ref().map(|a| a.rating);
+        let version = self.revise(signed.role, rating, &format!("{correction}: {reason}"))?;
+        if let Some(last) = self.history.last_mut() {
+            last.action = Action::FactualAccuracyChange;
+        }
+        self.stages
+            .get_or_insert_with(Stages::default)
+            .factual_accuracy_changes
+            .push(FactualAccuracyChange {
+                version,
+                correction,
+                reason,
+                rating,
+                changed_from: before.filter(|b| *b != rating),
+                signed,
+            });
+        Ok(version)
     }
 
     /// The trust.
@@ -294,6 +670,10 @@ impl UorWorkflow {
         rationale: &str,
     ) -> Result<(), WorkflowError> {
         Self::check_role(role, &[Role::Nhsi], Action::Propose)?;
+        if self.stages.is_some() && !matches!(self.next_stage(), Stage::Proposal | Stage::Approval)
+        {
+            return Err(self.out_of_order(Stage::Proposal));
+        }
         self.check_state(&[UorState::Suggested, UorState::Proposed], Action::Propose)?;
         let rationale = required("rationale", rationale)?;
         let v = &mut self.current;
@@ -315,6 +695,9 @@ impl UorWorkflow {
         reason: Option<&str>,
     ) -> Result<(), WorkflowError> {
         Self::check_role(role, &[Role::Cqc], Action::Approve)?;
+        if self.stages.is_some() && self.state() != UorState::Proposed {
+            return Err(self.out_of_order(Stage::Approval));
+        }
         self.check_state(&[UorState::Proposed], Action::Approve)?;
         let proposed = self.current().proposal.as_ref().map(|p| p.rating).ok_or(
             WorkflowError::FailedPrecondition {
@@ -685,5 +1068,455 @@ mod tests {
         let json = serde_json::to_string(&w).expect("serialise");
         let back: UorWorkflow = serde_json::from_str(&json).expect("deserialise");
         assert_eq!(back, w);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod stage_tests {
+    use super::*;
+    use Rating::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2018, 1, 15)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .expect("time")
+            .and_utc()
+    }
+
+    fn by(role: Role, hour: u32) -> Signed {
+        Signed {
+            role,
+            by: format!("{role} person"),
+            at: at(hour),
+        }
+    }
+
+    fn wf() -> UorWorkflow {
+        UorWorkflow::suggested("RXX".parse().expect("trust"), Some(Good))
+    }
+
+    fn visit_date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2018, 1, 22).expect("date")
+    }
+
+    fn items(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn commented(w: &mut UorWorkflow) {
+        for (i, k) in Kloe::ALL.into_iter().enumerate() {
+            w.record_commentary(by(Role::Nhsi, 9), k, "trust director", &format!("view {i}"))
+                .expect("commentary");
+        }
+    }
+
+    fn visited(w: &mut UorWorkflow) {
+        w.record_site_visit(
+            by(Role::Nhsi, 10),
+            visit_date(),
+            &items(&["opening with the chief executive", "finance", "workforce"]),
+            &items(&["A Assessor", "B Lead"]),
+        )
+        .expect("site visit");
+    }
+
+    fn out_of_order(attempted: Stage, expected: Stage) -> WorkflowError {
+        WorkflowError::OutOfOrder {
+            attempted,
+            expected,
+            missing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_five_kloes_are_named_as_in_domain_md() {
+        let labels: Vec<_> = Kloe::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "clinical services",
+                "people",
+                "clinical support services",
+                "corporate services, procurement, estates and facilities",
+                "finance"
+            ]
+        );
+    }
+
+    #[test]
+    fn happy_path_in_order_records_who_and_when() {
+        let mut w = wf();
+        assert_eq!(w.next_stage(), Stage::TrustCommentary);
+        commented(&mut w);
+        assert_eq!(w.next_stage(), Stage::SiteVisit);
+        visited(&mut w);
+        assert_eq!(w.next_stage(), Stage::Report);
+        w.record_report(by(Role::Nhsi, 11), "pay costs high; estates efficient")
+            .expect("report");
+        assert_eq!(w.next_stage(), Stage::Proposal);
+        w.propose(Role::Nhsi, RequiresImprovement, "agency spend")
+            .expect("propose");
+        assert_eq!(w.next_stage(), Stage::Approval);
+        w.approve(Role::Cqc, None, None).expect("approve");
+        assert_eq!(w.next_stage(), Stage::Publication);
+        assert_eq!(w.publish(Role::Operator), Ok((1, RequiresImprovement)));
+        assert_eq!(w.next_stage(), Stage::FactualAccuracyChange);
+        // A factual-accuracy change may change the rating: a new version, approved, to publish.
+        assert_eq!(
+            w.record_factual_accuracy_change(
+                by(Role::Cqc, 12),
+                Good,
+                "agency spend was 4.1 %, not 6.1 %",
+                "trust's factual-accuracy comment"
+            ),
+            Ok(2)
+        );
+        assert_eq!(w.approved_rating(), Some((2, Good)));
+        assert_eq!(w.published_rating(), Some((1, RequiresImprovement)));
+        assert_eq!(w.publish(Role::Operator), Ok((2, Good)));
+
+        let s = w.stages().expect("staged");
+        assert_eq!(s.latest_commentary().len(), 5);
+        assert!(s.commentary.iter().all(|c| c.signed.role == Role::Nhsi
+            && c.signed.by == "NHSI person"
+            && c.signed.at == at(9)));
+        let v = s.site_visit.as_ref().expect("visit");
+        assert_eq!(v.date, visit_date());
+        assert_eq!(v.agenda.len(), 3);
+        assert_eq!(v.team, items(&["A Assessor", "B Lead"]));
+        assert_eq!(v.signed.at, at(10));
+        let r = s.report.as_ref().expect("report");
+        assert_eq!((r.signed.role, r.signed.at), (Role::Nhsi, at(11)));
+        let fa = &s.factual_accuracy_changes;
+        assert_eq!(fa.len(), 1);
+        assert_eq!(
+            (
+                fa[0].version,
+                fa[0].rating,
+                fa[0].changed_from,
+                fa[0].signed.role
+            ),
+            (2, Good, Some(RequiresImprovement), Role::Cqc)
+        );
+        let actions: Vec<_> = w.history().iter().map(|h| h.action).collect();
+        let mut expected = vec![Action::Suggest];
+        expected.extend([Action::TrustCommentary; 5]);
+        expected.extend([
+            Action::SiteVisit,
+            Action::Report,
+            Action::Propose,
+            Action::Approve,
+            Action::Publish,
+            Action::FactualAccuracyChange,
+            Action::Publish,
+        ]);
+        assert_eq!(actions, expected);
+    }
+
+    #[test]
+    fn stages_out_of_order_name_the_expected_stage() {
+        let mut w = wf();
+        // Nothing recorded: the commentary on all five KLOEs comes first.
+        assert_eq!(
+            w.record_site_visit(
+                by(Role::Nhsi, 10),
+                visit_date(),
+                &items(&["a"]),
+                &items(&["t"])
+            ),
+            Err(WorkflowError::OutOfOrder {
+                attempted: Stage::SiteVisit,
+                expected: Stage::TrustCommentary,
+                missing: Kloe::ALL.to_vec()
+            })
+        );
+        assert_eq!(
+            w.record_report(by(Role::Nhsi, 11), "x"),
+            Err(WorkflowError::OutOfOrder {
+                attempted: Stage::Report,
+                expected: Stage::TrustCommentary,
+                missing: Kloe::ALL.to_vec()
+            })
+        );
+        assert_eq!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 12), Good, "x", "y"),
+            Err(WorkflowError::OutOfOrder {
+                attempted: Stage::FactualAccuracyChange,
+                expected: Stage::TrustCommentary,
+                missing: Kloe::ALL.to_vec()
+            })
+        );
+        // Four of five is not enough for the site visit; the missing one is named.
+        for k in &Kloe::ALL[..4] {
+            w.record_commentary(by(Role::Nhsi, 9), *k, "trust", "text")
+                .expect("commentary");
+        }
+        let err = w
+            .record_site_visit(
+                by(Role::Nhsi, 10),
+                visit_date(),
+                &items(&["a"]),
+                &items(&["t"]),
+            )
+            .expect_err("finance missing");
+        assert_eq!(
+            err,
+            WorkflowError::OutOfOrder {
+                attempted: Stage::SiteVisit,
+                expected: Stage::TrustCommentary,
+                missing: vec![Kloe::Finance]
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "failed precondition: the site visit cannot be recorded now: the next stage is the \
+             trust's commentary on the key lines of enquiry (no commentary yet on: finance)"
+        );
+        // Once staged, a proposal needs the report.
+        assert_eq!(
+            w.propose(Role::Nhsi, Good, "early"),
+            Err(WorkflowError::OutOfOrder {
+                attempted: Stage::Proposal,
+                expected: Stage::TrustCommentary,
+                missing: vec![Kloe::Finance]
+            })
+        );
+        w.record_commentary(by(Role::Nhsi, 9), Kloe::Finance, "trust", "text")
+            .expect("commentary");
+        assert_eq!(
+            w.record_report(by(Role::Nhsi, 11), "x"),
+            Err(out_of_order(Stage::Report, Stage::SiteVisit))
+        );
+        assert_eq!(
+            w.propose(Role::Nhsi, Good, "early"),
+            Err(out_of_order(Stage::Proposal, Stage::SiteVisit))
+        );
+        assert_eq!(
+            w.approve(Role::Cqc, None, None),
+            Err(out_of_order(Stage::Approval, Stage::SiteVisit))
+        );
+        visited(&mut w);
+        // Commentary closes at the site visit; the visit happens once.
+        assert_eq!(
+            w.record_commentary(by(Role::Nhsi, 12), Kloe::People, "trust", "late"),
+            Err(out_of_order(Stage::TrustCommentary, Stage::Report))
+        );
+        assert_eq!(
+            w.record_site_visit(
+                by(Role::Nhsi, 12),
+                visit_date(),
+                &items(&["a"]),
+                &items(&["t"])
+            ),
+            Err(out_of_order(Stage::SiteVisit, Stage::Report))
+        );
+        assert_eq!(
+            w.propose(Role::Nhsi, Good, "early"),
+            Err(out_of_order(Stage::Proposal, Stage::Report))
+        );
+        w.record_report(by(Role::Nhsi, 13), "summary")
+            .expect("report");
+        assert_eq!(
+            w.record_report(by(Role::Nhsi, 13), "again"),
+            Err(out_of_order(Stage::Report, Stage::Proposal))
+        );
+        assert_eq!(
+            w.approve(Role::Cqc, None, None),
+            Err(out_of_order(Stage::Approval, Stage::Proposal))
+        );
+        assert_eq!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 14), Good, "x", "y"),
+            Err(out_of_order(Stage::FactualAccuracyChange, Stage::Proposal))
+        );
+        w.propose(Role::Nhsi, Good, "fine").expect("propose");
+        assert_eq!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 14), Good, "x", "y"),
+            Err(out_of_order(Stage::FactualAccuracyChange, Stage::Approval))
+        );
+        assert_eq!(
+            w.record_report(by(Role::Nhsi, 14), "late"),
+            Err(out_of_order(Stage::Report, Stage::Approval))
+        );
+        w.approve(Role::Cqc, None, None).expect("approve");
+        assert_eq!(
+            w.propose(Role::Nhsi, Good, "late"),
+            Err(out_of_order(Stage::Proposal, Stage::Publication))
+        );
+        w.publish(Role::Operator).expect("publish");
+        assert_eq!(
+            w.approve(Role::Cqc, None, None),
+            Err(out_of_order(Stage::Approval, Stage::FactualAccuracyChange))
+        );
+        assert_eq!(
+            w.record_commentary(by(Role::Nhsi, 15), Kloe::People, "trust", "late"),
+            Err(out_of_order(
+                Stage::TrustCommentary,
+                Stage::FactualAccuracyChange
+            ))
+        );
+    }
+
+    #[test]
+    fn roles_of_the_stages() {
+        let mut w = wf();
+        for role in [Role::Cqc, Role::Operator, Role::Reader] {
+            assert_eq!(
+                w.record_commentary(by(role, 9), Kloe::People, "trust", "text"),
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::TrustCommentary
+                })
+            );
+        }
+        commented(&mut w);
+        for role in [Role::Cqc, Role::Operator, Role::Reader] {
+            assert_eq!(
+                w.record_site_visit(by(role, 10), visit_date(), &items(&["a"]), &items(&["t"])),
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::SiteVisit
+                })
+            );
+        }
+        visited(&mut w);
+        for role in [Role::Cqc, Role::Operator, Role::Reader] {
+            assert_eq!(
+                w.record_report(by(role, 11), "summary"),
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::Report
+                })
+            );
+        }
+        w.record_report(by(Role::Nhsi, 11), "summary")
+            .expect("report");
+        assert!(matches!(
+            w.propose(Role::Cqc, Good, "x"),
+            Err(WorkflowError::PermissionDenied { .. })
+        ));
+        w.propose(Role::Nhsi, Good, "fine").expect("propose");
+        assert!(matches!(
+            w.approve(Role::Nhsi, None, None),
+            Err(WorkflowError::PermissionDenied { .. })
+        ));
+        w.approve(Role::Cqc, None, None).expect("approve");
+        for role in [Role::Nhsi, Role::Operator, Role::Reader] {
+            assert_eq!(
+                w.record_factual_accuracy_change(by(role, 12), Good, "x", "y"),
+                Err(WorkflowError::PermissionDenied {
+                    role,
+                    action: Action::FactualAccuracyChange
+                })
+            );
+        }
+        // Approved but not yet published: a change is allowed ("before/at publication"), and an
+        // unchanged rating records no change of rating.
+        assert_eq!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 12), Good, "ward name", "typo"),
+            Ok(2)
+        );
+        let fa = &w.stages().expect("staged").factual_accuracy_changes;
+        assert_eq!(fa[0].changed_from, None);
+    }
+
+    #[test]
+    fn stage_arguments_are_checked() {
+        let mut w = wf();
+        assert!(matches!(
+            w.record_commentary(by(Role::Nhsi, 9), Kloe::People, "trust", "  "),
+            Err(WorkflowError::InvalidArgument { field: "text", .. })
+        ));
+        assert!(matches!(
+            w.record_commentary(by(Role::Nhsi, 9), Kloe::People, "", "text"),
+            Err(WorkflowError::InvalidArgument {
+                field: "author",
+                ..
+            })
+        ));
+        // A refused commentary does not start the staged assessment.
+        assert!(w.stages().is_none());
+        commented(&mut w);
+        // Replacing a KLOE's commentary before the visit: the latest counts, both are kept.
+        w.record_commentary(by(Role::Nhsi, 9), Kloe::People, "trust", "revised view")
+            .expect("replace");
+        let s = w.stages().expect("staged");
+        assert_eq!(s.commentary.len(), 6);
+        assert_eq!(s.latest_commentary()[1].text, "revised view");
+        assert!(matches!(
+            w.record_site_visit(
+                by(Role::Nhsi, 10),
+                visit_date(),
+                &items(&[" "]),
+                &items(&["t"])
+            ),
+            Err(WorkflowError::InvalidArgument {
+                field: "agenda",
+                ..
+            })
+        ));
+        assert!(matches!(
+            w.record_site_visit(by(Role::Nhsi, 10), visit_date(), &items(&["a"]), &[]),
+            Err(WorkflowError::InvalidArgument { field: "team", .. })
+        ));
+        visited(&mut w);
+        assert!(matches!(
+            w.record_report(by(Role::Nhsi, 11), ""),
+            Err(WorkflowError::InvalidArgument {
+                field: "summary",
+                ..
+            })
+        ));
+        w.record_report(by(Role::Nhsi, 11), "summary")
+            .expect("report");
+        w.propose(Role::Nhsi, Good, "fine").expect("propose");
+        w.approve(Role::Cqc, None, None).expect("approve");
+        assert!(matches!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 12), Good, "", "why"),
+            Err(WorkflowError::InvalidArgument {
+                field: "correction",
+                ..
+            })
+        ));
+        assert!(matches!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 12), Good, "what", " "),
+            Err(WorkflowError::InvalidArgument {
+                field: "reason",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_direct_proposal_keeps_the_plain_workflow_and_closes_the_stages() {
+        let mut w = wf();
+        // The existing callers propose directly; that is still accepted.
+        w.propose(Role::Nhsi, Good, "direct").expect("propose");
+        assert!(w.stages().is_none());
+        assert_eq!(
+            w.record_commentary(by(Role::Nhsi, 9), Kloe::People, "trust", "text"),
+            Err(out_of_order(Stage::TrustCommentary, Stage::Approval))
+        );
+        w.approve(Role::Cqc, None, None).expect("approve");
+        w.publish(Role::Operator).expect("publish");
+        assert_eq!(
+            w.record_factual_accuracy_change(by(Role::Cqc, 12), Inadequate, "deficit", "restated"),
+            Ok(2)
+        );
+        assert_eq!(w.approved_rating(), Some((2, Inadequate)));
+    }
+
+    #[test]
+    fn staged_workflow_round_trips_and_old_json_still_loads() {
+        let mut w = wf();
+        commented(&mut w);
+        let json = serde_json::to_string(&w).expect("serialise");
+        let back: UorWorkflow = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back, w);
+        // JSON stored before the stages existed has no "stages" key.
+        let mut old = serde_json::to_value(wf()).expect("value");
+        old.as_object_mut().expect("object").remove("stages");
+        let back: UorWorkflow = serde_json::from_value(old).expect("old json");
+        assert_eq!(back, wf());
     }
 }
