@@ -61,3 +61,30 @@ pub fn judgements(rows: &[JudgementRow]) -> Vec<Judgement> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored entity keeps its kind as the rules name it, and stored kind names round-trip.
+    #[test]
+    fn stored_entities_keep_their_kind() {
+        let trust: oversight_rating::TrustCode = "RXX".parse().unwrap();
+        for (kind, location, service) in [
+            (EntityKind::Trust, "", ""),
+            (EntityKind::Location, "RXX01", ""),
+            (EntityKind::Service, "RXX01", "urgent"),
+            (EntityKind::Service, "", "urgent"),
+        ] {
+            let key = EntityKey {
+                trust: trust.clone(),
+                kind,
+                location_id: location.into(),
+                service_id: service.into(),
+            };
+            assert_eq!(rules_entity(&key).unwrap().kind(), kind, "{key:?}");
+            assert_eq!(EntityKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EntityKind::parse("ward"), None);
+    }
+}

@@ -368,31 +368,8 @@ pub struct EntityKey {
     pub service_id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EntityKind {
-    Trust,
-    Location,
-    Service,
-}
-
-impl EntityKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::Trust => "trust",
-            EntityKind::Location => "location",
-            EntityKind::Service => "service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EntityKind> {
-        Some(match s {
-            "trust" => EntityKind::Trust,
-            "location" => EntityKind::Location,
-            "service" => EntityKind::Service,
-            _ => return None,
-        })
-    }
-}
+/// The one entity-kind type, from the rules.
+pub use cqc_rules::EntityKind;
 
 pub fn stage_str(s: Stage) -> &'static str {
     match s {

@@ -45,6 +45,47 @@ impl std::fmt::Display for Entity {
     }
 }
 
+/// The level an [`Entity`] sits at: the one entity-kind type (stored, on the wire and in the
+/// rules alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EntityKind {
+    Trust,
+    Location,
+    Service,
+}
+
+impl EntityKind {
+    /// The stored name: `trust`, `location` or `service`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Trust => "trust",
+            EntityKind::Location => "location",
+            EntityKind::Service => "service",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(s: &str) -> Option<EntityKind> {
+        Some(match s {
+            "trust" => EntityKind::Trust,
+            "location" => EntityKind::Location,
+            "service" => EntityKind::Service,
+            _ => return None,
+        })
+    }
+}
+
+impl Entity {
+    /// The level this entity sits at.
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Trust(_) => EntityKind::Trust,
+            Entity::Location(_) => EntityKind::Location,
+            Entity::Service { .. } => EntityKind::Service,
+        }
+    }
+}
+
 /// Whether a decision is still open to factual-accuracy challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Stage {

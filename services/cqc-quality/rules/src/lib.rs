@@ -63,7 +63,7 @@ pub use evidence::{
 };
 pub use explain::CqcExplanation;
 pub use judgement::{
-    Departure, Entity, Judgement, JudgementHistory, Stage, check_departure, departures,
+    Departure, Entity, EntityKind, Judgement, JudgementHistory, Stage, check_departure, departures,
 };
 pub use rate::{
     LocationQuality, OverallBasis, RatedResult, ServiceQuality, TrustQuality, rate_service,
