@@ -54,7 +54,8 @@ pub struct Service {
     pub log: PathBuf,
     child: Option<Child>,
     addr: Option<SocketAddr>,
-    pub metrics: SocketAddr,
+    /// `METRICS_ADDR`, when the service serves `/metrics` ([`Processes::serve_metrics`]).
+    pub metrics: Option<SocketAddr>,
     /// Where the current (or last) process's output starts in the log.
     log_start: u64,
     pub starts: u32,
@@ -77,7 +78,7 @@ impl Service {
             .envs(extra.iter().copied())
             .env("GRPC_ADDR", "127.0.0.1:0")
             .env("REPORT_ADDR", "127.0.0.1:0")
-            .env("METRICS_ADDR", self.metrics.to_string())
+            .envs(self.metrics.map(|a| ("METRICS_ADDR", a.to_string())))
             .env("RUST_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -173,14 +174,12 @@ impl Service {
     /// `/metrics` of the running process.
     pub async fn metrics_text(&self) -> anyhow::Result<String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.metrics).await?;
+        let addr = self.metrics.context("the service serves no /metrics")?;
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream
             .write_all(
-                format!(
-                    "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                    self.metrics
-                )
-                .as_bytes(),
+                format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
             )
             .await?;
         let mut body = String::new();
@@ -254,7 +253,7 @@ impl Processes {
                 log: env.dir().join(format!("{name}.log")),
                 child: None,
                 addr: None,
-                metrics: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                metrics: None,
                 log_start: 0,
                 starts: 0,
             });
@@ -265,6 +264,13 @@ impl Processes {
             env,
             services,
         })
+    }
+
+    /// Have every service serve `/metrics` (from its next start) on a port free now.
+    pub fn serve_metrics(&mut self) {
+        for s in &mut self.services {
+            s.metrics = Some(SocketAddr::from(([127, 0, 0, 1], free_port())));
+        }
     }
 
     /// Start every service that is not running.

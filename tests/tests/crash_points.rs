@@ -34,7 +34,9 @@ use std::time::Duration;
 
 use oversight_e2e::Stack;
 use oversight_e2e::expected::{Feed, TrustRatings};
-use oversight_e2e::national::{self, Part, all_rated, drained, stream_payloads};
+use oversight_e2e::national::{
+    self, Part, all_rated, consumer_info, drained, stream_len, stream_payloads,
+};
 use oversight_e2e::processes::{DbOutage, Processes, Service};
 use oversight_proto::combined::v1::CombinedRatingPublished;
 use oversight_proto::evidence::v1::{QualityEvidence, ResourceEvidence};
@@ -84,24 +86,6 @@ fn assert_aborted_at(service: &Service, status: ExitStatus, point: &str) {
         service.name,
         service.current_log()
     );
-}
-
-async fn stream_len(bus: &Bus, stream: &str) -> u64 {
-    match bus.jetstream().get_stream(stream).await {
-        Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
-        Err(_) => 0,
-    }
-}
-
-async fn consumer_info(
-    bus: &Bus,
-    stream: &str,
-    durable: &str,
-) -> Option<async_nats::jetstream::consumer::Info> {
-    let s = bus.jetstream().get_stream(stream).await.ok()?;
-    let mut c: async_nats::jetstream::consumer::PullConsumer =
-        s.get_consumer(durable).await.ok()?;
-    c.info().await.ok().cloned()
 }
 
 async fn publish(bus: &Bus, parts: &[Part]) {
@@ -460,6 +444,7 @@ async fn every_database_out_longer_than_the_old_retry_budget_dead_letters_nothin
     ])
     .await
     .unwrap();
+    p.serve_metrics();
     p.start_all().await;
     let feed = Feed::generate(24, 1);
     let bus = p.bus().await.unwrap();
