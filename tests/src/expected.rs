@@ -53,16 +53,18 @@ const SERVICES: [&str; 8] = [
     "life",
     "outpatients",
 ];
-const RATINGS: [Rating; 8] = [
-    Rating::Good,
-    Rating::Good,
-    Rating::Good,
-    Rating::RequiresImprovement,
-    Rating::Outstanding,
-    Rating::Good,
-    Rating::RequiresImprovement,
-    Rating::Inadequate,
-];
+/// Each trust draws its service ratings from one of these profiles, so the feed's trusts come
+/// out at every rating rather than all dragged down by the few inadequate services of a large
+/// trust.
+const PROFILES: [[Rating; 8]; 4] = {
+    use Rating::{Good as G, Inadequate as I, Outstanding as O, RequiresImprovement as R};
+    [
+        [G, G, G, G, O, O, O, O],
+        [G, G, G, G, G, G, G, O],
+        [G, G, G, G, G, R, R, R],
+        [G, G, G, G, R, R, I, I],
+    ]
+};
 const HEADER: &str = "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date\n";
 
 /// One service × key question rating of the feed.
@@ -111,6 +113,7 @@ fn kq_name(kq: KeyQuestion) -> &'static str {
 impl Trust {
     fn generate(i: usize) -> Trust {
         let code = trust_code(i);
+        let profile = PROFILES[(mix(i as u64) % PROFILES.len() as u64) as usize];
         let mut ratings = Vec::new();
         for location in 0..LOCATIONS {
             for (s, service) in SERVICES.iter().enumerate() {
@@ -120,7 +123,7 @@ impl Trust {
                         location,
                         service,
                         key_question: *key_question,
-                        rating: RATINGS[(h % RATINGS.len() as u64) as usize],
+                        rating: profile[(h % profile.len() as u64) as usize],
                         date: date(2018, 1, 1) + chrono::Duration::days(((h >> 8) % 330) as i64),
                     });
                 }
@@ -416,8 +419,7 @@ mod tests {
 
     #[test]
     fn the_feed_rates_every_trust_and_combines_the_eligible() {
-        let feed = Feed::generate(12, 1);
-        let expected = feed.expected();
+        let expected = Feed::generate(12, 1).expected();
         assert_eq!(expected.len(), 12);
         for (code, r) in &expected {
             assert!(
@@ -428,9 +430,28 @@ mod tests {
         }
         // Acute trusts rated after 5 March 2018 with six real ratings all get a combined rating.
         assert!(expected.values().all(|r| r.combined.is_some()));
-        // And the feed is not all one rating.
-        let overall: std::collections::BTreeSet<_> =
-            expected.values().map(|r| r.overall.rating).collect();
-        assert!(overall.len() > 1, "{overall:?}");
+        // The feed reaches every rating, overall and combined, and use of resources moves some
+        // combined ratings away from overall quality (so a lost or stale UoR part would show).
+        let feed = Feed::generate(24, 2);
+        let expected = feed.expected();
+        for rating in [
+            Rating::Outstanding,
+            Rating::Good,
+            Rating::RequiresImprovement,
+            Rating::Inadequate,
+        ] {
+            assert!(
+                expected.values().any(|r| r.overall.rating == Some(rating)),
+                "overall {rating:?}"
+            );
+            assert!(
+                expected.values().any(|r| r.combined == Some(rating)),
+                "combined {rating:?}"
+            );
+        }
+        assert!(
+            expected.values().any(|r| r.combined != r.overall.rating),
+            "use of resources changes some combined ratings"
+        );
     }
 }
