@@ -20,7 +20,7 @@
 //! combined version per trust, one message per piece of evidence, nothing published twice; every
 //! record counted by ingestion; no dead letter.
 //!
-//! The feed (`expected::Feed`) is small (24–32 trusts) and laid out so those counts are known: the
+//! The feed (`expected::Feed`) is small (24 trusts) and laid out so those counts are known: the
 //! UoR records are sent and settled first, then the quality records, four trusts to an ingestion
 //! commit group. The messages a dead process held come back after the consumers' ack wait (30 s),
 //! which bounds how fast a crash test can finish.
@@ -213,19 +213,27 @@ async fn assert_rated_exactly_once_as_the_rules_say(
     for t in &codes {
         // Exactly one version of each: the same content is never published twice, and a message
         // applied again after a crash makes no new version.
-        let versions = |v: Vec<u64>| v;
         assert_eq!(
-            versions(events.quality[t].iter().map(|q| q.version).collect()),
+            events.quality[t]
+                .iter()
+                .map(|q| q.version)
+                .collect::<Vec<u64>>(),
             [1],
             "{t}: quality versions"
         );
         assert_eq!(
-            versions(events.uor[t].iter().map(|u| u.version).collect()),
+            events.uor[t]
+                .iter()
+                .map(|u| u.version)
+                .collect::<Vec<u64>>(),
             [1],
             "{t}: UoR versions"
         );
         assert_eq!(
-            versions(events.combined[t].iter().map(|c| c.version).collect()),
+            events.combined[t]
+                .iter()
+                .map(|c| c.version)
+                .collect::<Vec<u64>>(),
             [1],
             "{t}: combined versions"
         );
