@@ -3,7 +3,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod expected;
 pub mod national;
+pub mod processes;
 
 use std::net::SocketAddr;
 

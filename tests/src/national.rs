@@ -265,3 +265,23 @@ pub async fn stream_payloads(bus: &Bus, stream: &str) -> anyhow::Result<Vec<Vec<
     }
     Ok(out)
 }
+
+/// Messages on `stream` (0 while it does not exist).
+pub async fn stream_len(bus: &Bus, stream: &str) -> u64 {
+    match bus.jetstream().get_stream(stream).await {
+        Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+/// A durable consumer's state (`None` while it or its stream does not exist).
+pub async fn consumer_info(
+    bus: &Bus,
+    stream: &str,
+    durable: &str,
+) -> Option<async_nats::jetstream::consumer::Info> {
+    let s = bus.jetstream().get_stream(stream).await.ok()?;
+    let mut c: async_nats::jetstream::consumer::PullConsumer =
+        s.get_consumer(durable).await.ok()?;
+    c.info().await.ok().cloned()
+}

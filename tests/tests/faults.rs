@@ -21,7 +21,7 @@
 //! The database and poison tests send the first quarter and the first batch of the same feed.
 //!
 //! Binaries: the services are the workspace's own binaries next to this test executable
-//! (`target/<profile>/`); `cargo test --workspace` builds them first. The in-flight messages of a
+//! (`target/<profile>/`; `oversight_e2e::processes`); `cargo test --workspace` builds them first. The in-flight messages of a
 //! killed service come back after the consumers' ack wait (30 s), which bounds how fast these
 //! tests can finish.
 
@@ -29,11 +29,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use async_nats::jetstream;
+use oversight_e2e::national::{consumer_info, stream_len};
+use oversight_e2e::processes::{DbOutage, Processes};
 use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
@@ -42,12 +41,10 @@ use oversight_proto::ingestion::v1 as ing;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
-use oversight_runtime::InfraConfig;
 use oversight_runtime::nats::Bus;
 use oversight_runtime::subjects::consumers;
-use oversight_testkit::{NatsServer, TestEnv, wait_until};
+use oversight_testkit::wait_until;
 use prost::Message;
-use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
 /// Trusts in the feed (every one acute, with 8–14 locations).
@@ -60,7 +57,6 @@ const BAD_PER_BATCH: u64 = 2;
 const SOURCE: &str = "faults";
 /// Deadline for a whole feed to be rated, including the 30 s ack wait after a kill.
 const FEED_DEADLINE: Duration = Duration::from_secs(150);
-const START_DEADLINE: Duration = Duration::from_secs(30);
 
 const SERVICES: [&str; 8] = [
     "urgent",
@@ -208,216 +204,12 @@ async fn publish_feed(bus: &Bus, batches: &[Batch]) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The four services as OS processes
+// The four services as OS processes (`oversight_e2e::processes`)
 
-const BINARIES: [&str; 4] = ["ingestion", "cqc-quality", "nhsi-resources", "combiner"];
-
-fn binary_dir() -> PathBuf {
-    // target/<profile>/deps/faults-… → target/<profile>/
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable in target/<profile>/deps")
-        .to_path_buf();
-    for name in BINARIES {
-        assert!(
-            dir.join(name).is_file(),
-            "service binary {} not found: run `cargo build --bins` (cargo test --workspace builds them)",
-            dir.join(name).display()
-        );
-    }
-    dir
-}
-
-struct Service {
-    name: &'static str,
-    bin: PathBuf,
-    env: Vec<(&'static str, String)>,
-    log: PathBuf,
-    child: Option<Child>,
-    addr: Option<SocketAddr>,
-    starts: u32,
-}
-
-impl Service {
-    /// Start the process and wait for its `"<name> listening" addr=…` log line.
-    async fn start(&mut self) {
-        let offset = std::fs::metadata(&self.log).map_or(0, |m| m.len());
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let mut cmd = Command::new(&self.bin);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("GRPC_ADDR", "127.0.0.1:0")
-            // The combiner's HTML report; loopback, any free port.
-            .env("REPORT_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.name));
-        let marker = format!("{} listening", self.name);
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
-        let mut tick = tokio::time::interval(Duration::from_millis(25));
-        let addr = loop {
-            tick.tick().await;
-            let text = std::fs::read(&self.log).unwrap_or_default();
-            let fresh =
-                String::from_utf8_lossy(&text[(offset as usize).min(text.len())..]).into_owned();
-            if let Some(addr) = fresh
-                .lines()
-                .filter(|l| l.contains(&marker))
-                .find_map(|l| l.split("addr=").nth(1))
-                .and_then(|a| a.split_whitespace().next())
-                .and_then(|a| a.parse::<SocketAddr>().ok())
-            {
-                break addr;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "{} exited during start ({status}); log {}:\n{fresh}",
-                    self.name,
-                    self.log.display()
-                );
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} did not report its address in time; log {}:\n{fresh}",
-                self.name,
-                self.log.display()
-            );
-        };
-        self.child = Some(child);
-        self.addr = Some(addr);
-        self.starts += 1;
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    async fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.start_kill().unwrap();
-            child.wait().await.unwrap();
-        }
-        self.addr = None;
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.addr.expect("service running")
-    }
-
-    fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-}
-
-/// A nats-server of our own (so it can be restarted) and the four service processes.
-struct Processes {
-    nats: NatsServer,
-    namespace: String,
-    // Owns the databases (SQLite files in its dir, or Postgres databases dropped with it).
-    env: TestEnv,
-    services: Vec<Service>,
-}
-
-impl Processes {
-    async fn start() -> Processes {
-        let bin_dir = binary_dir();
-        let env = TestEnv::start().await.unwrap();
-        let store = env.dir().join("faults-jetstream");
-        std::fs::create_dir_all(&store).unwrap();
-        let nats = NatsServer::start(&store, 0).await.unwrap();
-        let namespace = format!("{}f", env.namespace);
-        let mut services = Vec::new();
-        for name in BINARIES {
-            let data_dir = env.dir().join(format!("{name}-data"));
-            std::fs::create_dir_all(&data_dir).unwrap();
-            services.push(Service {
-                name,
-                bin: bin_dir.join(name),
-                env: vec![
-                    ("NATS_URL", nats.url.clone()),
-                    ("OVERSIGHT_NAMESPACE", namespace.clone()),
-                    ("DATABASE_URL", env.database_url(name).await.unwrap()),
-                    ("DATA_DIR", data_dir.display().to_string()),
-                    // The fault tests exercise the pipeline, not authentication.
-                    ("AUTH_INSECURE_NO_AUTH", "true".to_string()),
-                ],
-                log: env.dir().join(format!("{name}.log")),
-                child: None,
-                addr: None,
-                starts: 0,
-            });
-        }
-        let mut p = Processes {
-            nats,
-            namespace,
-            env,
-            services,
-        };
-        for s in &mut p.services {
-            s.start().await;
-        }
-        p
-    }
-
-    fn service(&mut self, name: &str) -> &mut Service {
-        self.services
-            .iter_mut()
-            .find(|s| s.name == name)
-            .expect("known service")
-    }
-
-    fn database_url(&self, name: &str) -> String {
-        self.services
-            .iter()
-            .find(|s| s.name == name)
-            .and_then(|s| s.env.iter().find(|(k, _)| *k == "DATABASE_URL"))
-            .map(|(_, v)| v.clone())
-            .expect("database url")
-    }
-
-    async fn bus(&self) -> Bus {
-        let cfg = InfraConfig::new(self.nats.url.clone(), self.namespace.clone(), "unused");
-        Bus::connect(&cfg, "faults-test").await.unwrap()
-    }
-
-    fn combiner(&self) -> SocketAddr {
-        self.services[3].addr()
-    }
-
-    fn ingestion(&self) -> SocketAddr {
-        self.services[0].addr()
-    }
-
-    /// Every service log, for a failing assertion's message.
-    fn logs_tail(&self) -> String {
-        self.services
-            .iter()
-            .map(|s| {
-                let text = s.log_text();
-                let lines: Vec<&str> = text.lines().collect();
-                let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-                format!("--- {} ({})\n{tail}\n", s.name, s.log.display())
-            })
-            .collect()
-    }
-
-    async fn stop(mut self) {
-        for s in &mut self.services {
-            s.kill9().await;
-        }
-        self.nats.kill().await.ok();
-        drop(self.env);
-    }
+async fn start_processes() -> Processes {
+    let mut p = Processes::new(&[]).await.unwrap();
+    p.start_all().await;
+    p
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,23 +230,6 @@ async fn stream_payloads(bus: &Bus, stream: &str) -> Vec<(String, Vec<u8>)> {
         out.push((m.subject.to_string(), m.payload.to_vec()));
     }
     out
-}
-
-async fn stream_len(bus: &Bus, stream: &str) -> u64 {
-    match bus.jetstream().get_stream(stream).await {
-        Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
-        Err(_) => 0,
-    }
-}
-
-async fn consumer_info(
-    bus: &Bus,
-    stream: &str,
-    durable: &str,
-) -> Option<jetstream::consumer::Info> {
-    let s = bus.jetstream().get_stream(stream).await.ok()?;
-    let mut c: jetstream::consumer::PullConsumer = s.get_consumer(durable).await.ok()?;
-    c.info().await.ok().cloned()
 }
 
 /// The latest combined rating of every trust that has both parts, over gRPC.
@@ -795,7 +570,7 @@ async fn assert_no_rating_lost_duplicated_or_changed(
     poison_sent: bool,
 ) {
     let trusts: Vec<String> = batches.iter().flat_map(|b| b.trusts.clone()).collect();
-    let bus = p.bus().await;
+    let bus = p.bus().await.unwrap();
     let served = wait_all_rated(&bus, || p.combiner(), &trusts, "every trust rated").await;
     assert_batches_counted(p.ingestion(), batches).await;
     let events = read_events(&bus).await;
@@ -875,8 +650,8 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
         "the issue's 100,000-record feed: {}",
         feed.records()
     );
-    let mut p = Processes::start().await;
-    let bus = p.bus().await;
+    let mut p = start_processes().await;
+    let bus = p.bus().await.unwrap();
     let t = feed.trusts.len() as u64;
     let chunks = 2 * feed.batches.len() as u64;
     eprintln!(
@@ -889,16 +664,16 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     // Each service is killed while its stage is part-way through the feed, then restarted.
     wait_progress(&bus, "ingestion part-way", |(f, ..)| f >= chunks / 4).await;
     p.service("ingestion").kill9().await;
-    p.service("ingestion").start().await;
+    p.service("ingestion").start(&[]).await;
     wait_progress(&bus, "cqc-quality part-way", |(_, q, ..)| q >= t / 3).await;
     p.service("cqc-quality").kill9().await;
-    p.service("cqc-quality").start().await;
+    p.service("cqc-quality").start(&[]).await;
     wait_progress(&bus, "nhsi-resources part-way", |(_, _, u, _)| u >= t / 2).await;
     p.service("nhsi-resources").kill9().await;
-    p.service("nhsi-resources").start().await;
+    p.service("nhsi-resources").start(&[]).await;
     wait_progress(&bus, "combiner part-way", |(.., c)| c >= 2 * t / 3).await;
     p.service("combiner").kill9().await;
-    p.service("combiner").start().await;
+    p.service("combiner").start(&[]).await;
 
     assert!(p.services.iter().all(|s| s.starts == 2));
     assert_no_rating_lost_duplicated_or_changed(&p, &feed.batches, false).await;
@@ -909,8 +684,8 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
 async fn nats_server_restart_mid_feed_loses_and_duplicates_nothing() {
     let feed = feed();
     reference().await;
-    let mut p = Processes::start().await;
-    let bus = p.bus().await;
+    let mut p = start_processes().await;
+    let bus = p.bus().await.unwrap();
     let t = feed.trusts.len() as u64;
     publish_feed(&bus, &feed.batches).await;
     wait_progress(&bus, "feed part-way", |(_, q, ..)| q >= t / 3).await;
@@ -922,76 +697,19 @@ async fn nats_server_restart_mid_feed_loses_and_duplicates_nothing() {
     p.stop().await;
 }
 
-/// Make a service's database refuse work until the returned guard is released.
-enum DbOutage {
-    /// A write transaction held on the SQLite file: the service's writes wait out its busy
-    /// timeout, then fail.
-    Sqlite(sqlx::SqliteConnection),
-    /// Connections to the service's Postgres database refused and the open ones terminated.
-    Postgres { admin: String, name: String },
-}
-
-impl DbOutage {
-    async fn begin(url: &str) -> DbOutage {
-        use sqlx::Connection;
-        if url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            DbOutage::Sqlite(conn)
-        } else {
-            let admin = std::env::var("TEST_DATABASE_URL").expect("postgres admin url");
-            let name = url
-                .rsplit('/')
-                .next()
-                .and_then(|n| n.split('?').next())
-                .unwrap()
-                .to_string();
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::raw_sql(&format!(
-                "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false; \
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            ))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-            DbOutage::Postgres { admin, name }
-        }
-    }
-
-    async fn end(self) {
-        use sqlx::Connection;
-        match self {
-            DbOutage::Sqlite(mut conn) => {
-                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-                conn.close().await.unwrap();
-            }
-            DbOutage::Postgres { admin, name } => {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(&format!(
-                    "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true"
-                ))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_stored() {
     let feed = feed();
     reference().await;
     // A quarter of the feed is enough to show the retries.
     let batches = &feed.batches[..BATCHES / 4];
-    let mut p = Processes::start().await;
-    let bus = p.bus().await;
+    let mut p = start_processes().await;
+    let bus = p.bus().await.unwrap();
     let s = bus.subjects().clone();
 
-    let outage = DbOutage::begin(&p.database_url("cqc-quality")).await;
+    let outage = DbOutage::begin(&p.database_url("cqc-quality"))
+        .await
+        .unwrap();
     publish_feed(&bus, batches).await;
     // cqc-quality gets the evidence, cannot store it, and retries the batch in place (never
     // dead-lettering it, never letting later evidence overtake it) until the database returns.
@@ -1026,7 +744,7 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
     );
     assert!(log.contains("retry_in_ms="), "nak with a backoff delay");
 
-    outage.end().await;
+    outage.end().await.unwrap();
     assert_no_rating_lost_duplicated_or_changed(&p, batches, false).await;
     let info = consumer_info(&bus, &s.evidence_stream().name, consumers::CQC_EVIDENCE)
         .await
@@ -1040,8 +758,8 @@ async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_
     let feed = feed();
     reference().await;
     let batches = &feed.batches[..1];
-    let p = Processes::start().await;
-    let bus = p.bus().await;
+    let p = start_processes().await;
+    let bus = p.bus().await.unwrap();
     let s = bus.subjects().clone();
     let garbage = prost::bytes::Bytes::from_static(b"\xff\xff\xff not protobuf");
     let feed_batch = |format: ing::FeedFormat, batch_id: &str| ing::FeedBatch {

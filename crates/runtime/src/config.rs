@@ -164,6 +164,10 @@ pub struct InfraConfig {
     /// survives power loss too; one fsync per batch). Ignored for Postgres.
     #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = crate::db::SqliteSync::Normal)]
     pub sqlite_synchronous: crate::db::SqliteSync,
+    /// How long a SQLite statement waits for a lock held by another connection before it fails
+    /// (and its batch is retried), in ms. Ignored for Postgres.
+    #[arg(long, env = "SQLITE_BUSY_TIMEOUT_MS", default_value_t = crate::db::DEFAULT_SQLITE_BUSY_TIMEOUT_MS)]
+    pub sqlite_busy_timeout_ms: u64,
     /// Seconds between sweeps that publish anything left unpublished in the outbox.
     #[arg(long, env = "OUTBOX_SWEEP_SECS", default_value_t = crate::outbox::DEFAULT_SWEEP_SECS)]
     pub outbox_sweep_secs: u64,
@@ -199,6 +203,7 @@ impl InfraConfig {
             retry_max_backoff_ms: crate::consumer::DEFAULT_RETRY_MAX_MS,
             outbox_sweep_secs: crate::outbox::DEFAULT_SWEEP_SECS,
             sqlite_synchronous: crate::db::SqliteSync::Normal,
+            sqlite_busy_timeout_ms: crate::db::DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
         }
     }
 
@@ -212,6 +217,7 @@ impl InfraConfig {
             &self.database_url_for(service),
             migrations,
             self.sqlite_synchronous,
+            std::time::Duration::from_millis(self.sqlite_busy_timeout_ms),
         )
         .await
     }

@@ -436,6 +436,7 @@ impl Lane<'_> {
                 None => {
                     let msgs: Vec<jetstream::Message> = keep.into_iter().map(|(m, ..)| m).collect();
                     crate::metrics::batch_handled(service, durable, msgs.len());
+                    crate::crash::crash_point(crate::crash::AFTER_PUBLISH_BEFORE_ACK);
                     ack_all(&msgs, service, durable, started).await;
                     pending = Vec::new();
                 }

@@ -9,6 +9,10 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+/// How long a SQLite statement waits for another connection's lock before it fails
+/// (`PRAGMA busy_timeout`; `SQLITE_BUSY_TIMEOUT_MS`).
+pub const DEFAULT_SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -45,15 +49,24 @@ pub enum SqliteSync {
 
 /// Connect to `url` and apply `migrations` (SQLite with `synchronous = NORMAL`).
 pub async fn connect(url: &str, migrations: &Migrator) -> anyhow::Result<AnyPool> {
-    connect_with(url, migrations, SqliteSync::Normal).await
+    connect_with(
+        url,
+        migrations,
+        SqliteSync::Normal,
+        Duration::from_millis(DEFAULT_SQLITE_BUSY_TIMEOUT_MS),
+    )
+    .await
 }
 
-/// Connect to `url` and apply `migrations`, with SQLite commits made durable as `sync` says.
+/// Connect to `url` and apply `migrations`, with SQLite commits made durable as `sync` says and
+/// SQLite statements waiting up to `busy_timeout` for a lock held elsewhere.
 pub async fn connect_with(
     url: &str,
     migrations: &Migrator,
     sync: SqliteSync,
+    busy_timeout: Duration,
 ) -> anyhow::Result<AnyPool> {
+    let busy_timeout_pragma = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
     install_default_drivers();
     let backend = Backend::of_url(url)?;
     if backend == Backend::Sqlite
@@ -74,12 +87,13 @@ pub async fn connect_with(
         .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
+            let busy_timeout_pragma = busy_timeout_pragma.clone();
             Box::pin(async move {
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the writer; busy_timeout waits for the lock
                     // rather than failing.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute(busy_timeout_pragma.as_str()).await?;
                     conn.execute(match sync {
                         SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
                         SqliteSync::Full => "PRAGMA synchronous = FULL",

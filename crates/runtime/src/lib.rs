@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod consumer;
+pub mod crash;
 pub mod db;
 pub mod error;
 pub mod grpc;

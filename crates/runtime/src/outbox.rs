@@ -224,6 +224,7 @@ impl Outbox {
                 });
                 keys.push((key, version));
             }
+            crate::crash::crash_point(crate::crash::AFTER_COMMIT_BEFORE_PUBLISH);
             self.bus.publish_many(messages).await?;
             self.mark_published(&keys).await?;
             n += keys.len() as u64;

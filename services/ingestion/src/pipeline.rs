@@ -18,6 +18,7 @@ use anyhow::Context;
 use futures::{Stream, StreamExt};
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::ingestion::v1::FeedBatch;
+use oversight_runtime::crash::{self, crash_point};
 use oversight_runtime::error::{ErrorKind, Failure, Violation};
 use oversight_runtime::nats::{Bus, HandleError, Incoming, Outgoing};
 use sha2::{Digest, Sha256};
@@ -352,6 +353,7 @@ impl Ingestor {
             if group.len() >= GROUP_RECORDS {
                 self.commit(meta, &mut counts, std::mem::take(&mut group), false)
                     .await?;
+                crash_point(crash::BETWEEN_COMMIT_GROUPS);
             }
         }
         self.commit(meta, &mut counts, group, true).await?;
@@ -469,6 +471,7 @@ impl Ingestor {
             if rows.is_empty() {
                 return Ok(published);
             }
+            crash_point(crash::AFTER_COMMIT_BEFORE_PUBLISH);
             self.publish_rows(&rows, |row| row.evidence_id.clone())
                 .await?;
             let ids: Vec<String> = rows.into_iter().map(|r| r.evidence_id).collect();
