@@ -114,3 +114,60 @@ pub async fn connect_with(
         .context("failed to apply database migrations")?;
     Ok(pool)
 }
+
+/// The `VALUES` list of a multi-row statement: `rows` groups of `columns` numbered parameters,
+/// each group followed by `constants` when given — `values_placeholders(2, 2, ", 0")` is
+/// `($1, $2, 0), ($3, $4, 0)`. Portable: SQLite and Postgres both number parameters `$n`.
+pub fn values_placeholders(rows: usize, columns: usize, constants: &str) -> String {
+    let mut sql = String::with_capacity(rows * (columns * 5 + constants.len() + 4));
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push_str(constants);
+        sql.push(')');
+    }
+    sql
+}
+
+/// The rows a multi-row upsert may carry: one per key, the last one given, in the order given —
+/// what applying them one at a time would leave (Postgres refuses a statement that updates a
+/// row twice).
+pub fn last_per_key<T, K: std::hash::Hash + Eq>(rows: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_lists_number_their_parameters_row_after_row() {
+        assert_eq!(values_placeholders(1, 3, ""), "($1, $2, $3)");
+        assert_eq!(values_placeholders(2, 2, ", 0"), "($1, $2, 0), ($3, $4, 0)");
+        assert_eq!(values_placeholders(0, 4, ""), "");
+    }
+
+    #[test]
+    fn the_last_row_of_each_key_stands_in_order() {
+        let rows = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let kept: Vec<(&str, i32)> = last_per_key(&rows, |r| r.0).into_iter().copied().collect();
+        assert_eq!(kept, vec![("a", 3), ("c", 4), ("b", 5)]);
+    }
+}

@@ -98,49 +98,23 @@ pub async fn upsert_service_ratings(
     rows: &[ServiceRatingRow],
 ) -> sqlx::Result<()> {
     // One row per key, the last one given: Postgres refuses a statement that updates a row twice.
-    let key = |r: &ServiceRatingRow| {
+    let unique = oversight_runtime::db::last_per_key(rows, |r| {
         (
             r.location_id.clone(),
             r.service_id.clone(),
             r.key_question,
             r.report_date,
         )
-    };
-    let mut last = std::collections::HashMap::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        last.insert(key(r), i);
-    }
-    let unique: Vec<&ServiceRatingRow> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| last.get(&key(r)) == Some(i))
-        .map(|(_, r)| r)
-        .collect();
+    });
     for page in unique.chunks(UPSERT_ROWS) {
-        let values: Vec<String> = (0..page.len())
-            .map(|i| {
-                let p = i * 9;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 8,
-                    p + 9
-                )
-            })
-            .collect();
+        let values = oversight_runtime::db::values_placeholders(page.len(), 9, "");
         let sql = format!(
             "INSERT INTO cqc_service_ratings (trust_code, location_id, location_name, service_id, key_question, rating, report_date, evidence_id, statement_scores)
              VALUES {}
              ON CONFLICT (trust_code, location_id, service_id, key_question, report_date)
              DO UPDATE SET rating = excluded.rating, location_name = excluded.location_name, evidence_id = excluded.evidence_id,
                 statement_scores = excluded.statement_scores",
-            values.join(", ")
+            values
         );
         let mut q = sqlx::query(&sql);
         for r in page {

@@ -111,25 +111,11 @@ pub async fn insert_evidence(
     if rows.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
-    let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let p = i * 7;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 0)",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7
-            )
-        })
-        .collect();
+    let values = oversight_runtime::db::values_placeholders(rows.len(), 7, ", 0");
     let sql = format!(
         "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, stored_seq, published)
          VALUES {} ON CONFLICT (evidence_id) DO NOTHING RETURNING evidence_id",
-        values.join(", ")
+        values
     );
     let mut q = sqlx::query(&sql);
     for r in rows {

@@ -378,56 +378,25 @@ impl Resources {
             }
         }
         // Later observations of the same key within the batch win, as they would one by one.
-        let mut last: std::collections::HashMap<(&str, &str, &str, &str), usize> =
-            std::collections::HashMap::with_capacity(observations.len());
-        for (i, (v, o)) in observations.iter().enumerate() {
-            last.insert(
-                (
-                    v.trust.as_str(),
-                    o.feed.as_str(),
-                    o.period.as_str(),
-                    o.ward.as_str(),
-                ),
-                i,
-            );
-        }
-        let rows: Vec<_> = observations
-            .iter()
-            .enumerate()
-            .filter(|(i, (v, o))| {
-                last.get(&(
-                    v.trust.as_str(),
-                    o.feed.as_str(),
-                    o.period.as_str(),
-                    o.ward.as_str(),
-                )) == Some(i)
-            })
-            .map(|(_, r)| *r)
-            .collect();
+        let rows = oversight_runtime::db::last_per_key(&observations, |(v, o)| {
+            (
+                v.trust.as_str(),
+                o.feed.as_str(),
+                o.period.as_str(),
+                o.ward.as_str(),
+            )
+        });
         for page in rows.chunks(OBSERVATIONS_PER_STATEMENT) {
-            let values: Vec<String> = (0..page.len())
-                .map(|i| {
-                    let b = i * 6;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
-                })
-                .collect();
+            let values = oversight_runtime::db::values_placeholders(page.len(), 6, "");
             let sql = format!(
                 "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
                  VALUES {}
                  ON CONFLICT (trust_code, feed, period, ward_code) DO UPDATE SET
                     metric_values = excluded.metric_values, evidence_id = excluded.evidence_id",
-                values.join(", ")
+                values
             );
             let mut q = sqlx::query(&sql);
-            for (v, o) in page {
+            for &&(v, o) in page {
                 q = q
                     .bind(v.trust.as_str())
                     .bind(&o.feed)
