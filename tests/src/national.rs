@@ -1,8 +1,8 @@
 //! A ratings feed in the national shape, for tests that push a whole feed through the pipeline
 //! and compare what comes out: acute trusts with 8–14 locations × 8 core services × 5 key
 //! questions each, a well-led and a use-of-resources record per trust, and two bad records per
-//! part (rejected by ingestion, never rated). Deterministic: the same feed in every run. (The
-//! fault tests in `tests/tests/faults.rs` generate the same shape at 230 trusts.)
+//! part (rejected by ingestion, never rated). Deterministic: the same feed in every run. The
+//! fault tests (`tests/tests/faults.rs`) use it at 230 trusts, the cluster test at fewer.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

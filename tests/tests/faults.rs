@@ -31,11 +31,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use oversight_e2e::national::{consumer_info, stream_len};
+use oversight_e2e::national::{self, Part as Batch, combined_ratings, consumer_info, stream_len};
 use oversight_e2e::processes::{DbOutage, Processes};
 use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
-use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1::DeadLetter;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
@@ -51,157 +50,10 @@ use tokio::sync::OnceCell;
 const TRUSTS: usize = 230;
 /// Queued batches; each trust's records are in exactly one batch.
 const BATCHES: usize = 23;
-/// Bad records added to every batch (rejected by ingestion, never rated).
-const BAD_PER_BATCH: u64 = 2;
 /// The source name on every batch (it is part of the UoR rating's `approved_by`).
 const SOURCE: &str = "faults";
 /// Deadline for a whole feed to be rated, including the 30 s ack wait after a kill.
 const FEED_DEADLINE: Duration = Duration::from_secs(150);
-
-const SERVICES: [&str; 8] = [
-    "urgent",
-    "care",
-    "surgery",
-    "critical",
-    "maternity",
-    "childrens",
-    "life",
-    "outpatients",
-];
-const KQS: [&str; 5] = ["safe", "effective", "caring", "responsive", "well-led"];
-const RATINGS: [&str; 8] = [
-    "Good",
-    "Good",
-    "Good",
-    "Requires improvement",
-    "Outstanding",
-    "Good",
-    "Requires improvement",
-    "Inadequate",
-];
-
-// ---------------------------------------------------------------------------------------------
-// The feed
-
-fn trust_code(i: usize) -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    format!(
-        "R{}{}",
-        DIGITS[(i / 36) % 36] as char,
-        DIGITS[i % 36] as char
-    )
-}
-
-/// A small deterministic mixer, so the feed is the same in every run.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
-
-/// One queued batch: its id, CSV content and how many good and bad records it holds.
-struct Batch {
-    id: String,
-    csv: Vec<u8>,
-    trusts: Vec<String>,
-    good: u64,
-    bad: u64,
-}
-
-struct Feed {
-    batches: Vec<Batch>,
-    trusts: Vec<String>,
-}
-
-impl Feed {
-    fn records(&self) -> u64 {
-        self.batches.iter().map(|b| b.good + b.bad).sum()
-    }
-}
-
-fn feed() -> Feed {
-    let mut batches = Vec::new();
-    let mut trusts = Vec::new();
-    let per_batch = TRUSTS.div_ceil(BATCHES);
-    for b in 0..BATCHES {
-        let mut csv = String::from(
-            "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date\n",
-        );
-        let mut good = 0;
-        let mut in_batch = Vec::new();
-        for t in (b * per_batch)..((b + 1) * per_batch).min(TRUSTS) {
-            let code = trust_code(t);
-            let name = format!("Trust {t} NHS Foundation Trust");
-            let locations = 8 + (mix(t as u64) % 7) as usize;
-            for l in 0..locations {
-                let site = format!("{code}{:02}", l + 1);
-                for (s, service) in SERVICES.iter().enumerate() {
-                    for (k, kq) in KQS.iter().enumerate() {
-                        let h = mix(((t * 16 + l) * 8 + s) as u64 * 8 + k as u64);
-                        let rating = RATINGS[(h % RATINGS.len() as u64) as usize];
-                        let month = 1 + (h >> 8) % 12;
-                        csv.push_str(&format!(
-                            "service_rating,{code},{name},acute,{site},Site {l} of {code},{service},{kq},{rating},2018-{month:02}-01\n"
-                        ));
-                        good += 1;
-                    }
-                }
-            }
-            let wl = ["Good", "Requires improvement", "Outstanding"][t % 3];
-            let uor = ["Good", "Requires improvement", "Inadequate", "Outstanding"][t % 4];
-            csv.push_str(&format!(
-                "well_led,{code},{name},acute,,,,,{wl},2018-12-15\n"
-            ));
-            csv.push_str(&format!(
-                "use_of_resources,{code},{name},acute,,,,,{uor},2019-01-10\n"
-            ));
-            good += 2;
-            in_batch.push(code);
-        }
-        // Two bad records: a rating that is no rating, and a trust code that is no ODS code.
-        let first = trust_code(b * per_batch);
-        csv.push_str(&format!(
-            "service_rating,{first},,acute,{first}01,,urgent,safe,Superb,2018-06-01\n"
-        ));
-        csv.push_str("service_rating,1X,,acute,1X001,,urgent,safe,Good,2018-06-01\n");
-        trusts.extend(in_batch.iter().cloned());
-        batches.push(Batch {
-            id: format!("national-{b:03}"),
-            csv: csv.into_bytes(),
-            trusts: in_batch,
-            good,
-            bad: BAD_PER_BATCH,
-        });
-    }
-    Feed { batches, trusts }
-}
-
-/// Publish `batches` on the queue door, each in two chunks.
-async fn publish_feed(bus: &Bus, batches: &[Batch]) {
-    for b in batches {
-        let half = b.csv.len() / 2;
-        for (i, part) in [&b.csv[..half], &b.csv[half..]].into_iter().enumerate() {
-            let msg = ing::FeedBatch {
-                source: SOURCE.into(),
-                batch_id: b.id.clone(),
-                format: ing::FeedFormat::Csv as i32,
-                file_name: format!("{}.csv", b.id),
-                chunk_index: i as u32,
-                last: i == 1,
-                content: part.to_vec(),
-            };
-            bus.publish(
-                bus.subjects().feeds_submit(),
-                &format!("{}-{i}", b.id),
-                &msg,
-            )
-            .await
-            .unwrap();
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The four services as OS processes (`oversight_e2e::processes`)
@@ -230,33 +82,6 @@ async fn stream_payloads(bus: &Bus, stream: &str) -> Vec<(String, Vec<u8>)> {
         out.push((m.subject.to_string(), m.payload.to_vec()));
     }
     out
-}
-
-/// The latest combined rating of every trust that has both parts, over gRPC.
-async fn combined_ratings(
-    addr: SocketAddr,
-) -> Option<BTreeMap<String, pb::CombinedRatingPublished>> {
-    let mut client = TrustRatingsServiceClient::new(Stack::channel(addr).await.ok()?);
-    let mut out = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let page = client
-            .list_trust_ratings(pb::ListTrustRatingsRequest {
-                page_size: 500,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .ok()?
-            .into_inner();
-        for r in page.ratings {
-            out.insert(r.trust_code.clone(), r);
-        }
-        if page.next_page_token.is_empty() {
-            return Some(out);
-        }
-        token = page.next_page_token;
-    }
 }
 
 /// Wait until every trust has a combined rating with both parts.
@@ -520,10 +345,10 @@ async fn reference() -> &'static Finals {
     static REFERENCE: OnceCell<Finals> = OnceCell::const_new();
     REFERENCE
         .get_or_init(|| async {
-            let feed = feed();
+            let feed = national::feed(TRUSTS, BATCHES);
             let stack = Stack::start().await.unwrap();
             let bus = stack.env.nats_client().await.unwrap();
-            publish_feed(&bus, &feed.batches).await;
+            national::publish(&bus, SOURCE, &feed.parts).await.unwrap();
             let addr = stack.combiner;
             wait_all_rated(&bus, || addr, &feed.trusts, "the fault-free reference run").await;
             let events = read_events(&bus).await;
@@ -643,7 +468,7 @@ async fn wait_progress(bus: &Bus, what: &str, reached: impl Fn((u64, u64, u64, u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
-    let feed = feed();
+    let feed = national::feed(TRUSTS, BATCHES);
     reference().await;
     assert!(
         feed.records() >= 100_000,
@@ -653,13 +478,13 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     let mut p = start_processes().await;
     let bus = p.bus().await.unwrap();
     let t = feed.trusts.len() as u64;
-    let chunks = 2 * feed.batches.len() as u64;
+    let chunks = 2 * feed.parts.len() as u64;
     eprintln!(
         "feed: {} records in {} batches, {t} trusts",
         feed.records(),
-        feed.batches.len()
+        feed.parts.len()
     );
-    publish_feed(&bus, &feed.batches).await;
+    national::publish(&bus, SOURCE, &feed.parts).await.unwrap();
 
     // Each service is killed while its stage is part-way through the feed, then restarted.
     wait_progress(&bus, "ingestion part-way", |(f, ..)| f >= chunks / 4).await;
@@ -676,33 +501,33 @@ async fn kill_9_each_service_mid_feed_loses_and_duplicates_nothing() {
     p.service("combiner").start(&[]).await;
 
     assert!(p.services.iter().all(|s| s.starts == 2));
-    assert_no_rating_lost_duplicated_or_changed(&p, &feed.batches, false).await;
+    assert_no_rating_lost_duplicated_or_changed(&p, &feed.parts, false).await;
     p.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_server_restart_mid_feed_loses_and_duplicates_nothing() {
-    let feed = feed();
+    let feed = national::feed(TRUSTS, BATCHES);
     reference().await;
     let mut p = start_processes().await;
     let bus = p.bus().await.unwrap();
     let t = feed.trusts.len() as u64;
-    publish_feed(&bus, &feed.batches).await;
+    national::publish(&bus, SOURCE, &feed.parts).await.unwrap();
     wait_progress(&bus, "feed part-way", |(_, q, ..)| q >= t / 3).await;
     let before = progress(&bus).await;
     p.nats.restart().await.unwrap();
     eprintln!("nats-server restarted at progress {before:?}");
     assert!(before.1 < t, "the restart happened mid-feed");
-    assert_no_rating_lost_duplicated_or_changed(&p, &feed.batches, false).await;
+    assert_no_rating_lost_duplicated_or_changed(&p, &feed.parts, false).await;
     p.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_stored() {
-    let feed = feed();
+    let feed = national::feed(TRUSTS, BATCHES);
     reference().await;
     // A quarter of the feed is enough to show the retries.
-    let batches = &feed.batches[..BATCHES / 4];
+    let batches = &feed.parts[..BATCHES / 4];
     let mut p = start_processes().await;
     let bus = p.bus().await.unwrap();
     let s = bus.subjects().clone();
@@ -710,7 +535,7 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
     let outage = DbOutage::begin(&p.database_url("cqc-quality"))
         .await
         .unwrap();
-    publish_feed(&bus, batches).await;
+    national::publish(&bus, SOURCE, batches).await.unwrap();
     // cqc-quality gets the evidence, cannot store it, and retries the batch in place (never
     // dead-lettering it, never letting later evidence overtake it) until the database returns.
     let log_file = p.service("cqc-quality").log.clone();
@@ -755,9 +580,9 @@ async fn database_unavailable_messages_are_retried_and_nothing_is_acked_before_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_counts() {
-    let feed = feed();
+    let feed = national::feed(TRUSTS, BATCHES);
     reference().await;
-    let batches = &feed.batches[..1];
+    let batches = &feed.parts[..1];
     let p = start_processes().await;
     let bus = p.bus().await.unwrap();
     let s = bus.subjects().clone();
@@ -881,7 +706,7 @@ async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_
             .unwrap();
     }
     // Good records still flow around the poison, and malformed records are rejected by name.
-    publish_feed(&bus, batches).await;
+    national::publish(&bus, SOURCE, batches).await.unwrap();
     assert_no_rating_lost_duplicated_or_changed(&p, batches, true).await;
 
     // Once every consumer has settled everything, every dead letter has been published (a
