@@ -41,6 +41,9 @@ finish() {
   stop_demo
   if [ "$failures" -gt 0 ] && [ -d "$DEMO_DIR/logs" ]; then
     for log in "$work/demo.log" "$DEMO_DIR"/logs/*.log; do
+      # The error itself first: a backtrace can push it out of the tail.
+      echo "---- errors in $log"
+      grep -E -m 10 'Error:|ERROR|panicked|Caused by' "$log" || true
       echo "---- tail of $log"
       tail -n 20 "$log"
     done
