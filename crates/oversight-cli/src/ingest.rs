@@ -74,7 +74,7 @@ pub struct IngestArgs {
     #[arg(
         long,
         env = "OVERSIGHT_INGESTION_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "http://127.0.0.1:15051"
     )]
     pub server: String,
     /// Bearer token sent as `authorization: Bearer <token>` (role cqc, nhsi or operator).

@@ -37,7 +37,7 @@ pub struct RatingsArgs {
     #[arg(
         long,
         env = "OVERSIGHT_COMBINER_URL",
-        default_value = "http://127.0.0.1:50054"
+        default_value = "http://127.0.0.1:15054"
     )]
     pub server: String,
     /// Bearer token sent as `authorization: Bearer <token>` (any role may read).

@@ -6,7 +6,7 @@ grpcio-reflection speaks), builds the message classes from the descriptors the s
 calls TrustRatingsService with a bearer token:
 
     pip install -r docs/examples/python/requirements.txt
-    OVERSIGHT_TOKEN=<token> python3 docs/examples/python/ratings_client.py --server 127.0.0.1:50054
+    OVERSIGHT_TOKEN=<token> python3 docs/examples/python/ratings_client.py --server 127.0.0.1:15054
     OVERSIGHT_TOKEN=<token> python3 docs/examples/python/ratings_client.py --trust RXX --json
 
 It prints every trust's combined rating (all pages of ListTrustRatings), then one trust
@@ -81,7 +81,7 @@ def as_dict(message) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default="127.0.0.1:50054", help="combiner gRPC address host:port")
+    parser.add_argument("--server", default="127.0.0.1:15054", help="combiner gRPC address host:port")
     parser.add_argument(
         "--token",
         default=os.environ.get("OVERSIGHT_TOKEN"),
