@@ -7,6 +7,11 @@
     clippy::derive_partial_eq_without_eq
 )]
 
+/// Google's common types the contract uses (vendored `proto/google/type/date.proto`).
+/// (`google.type`: `type` is a Rust keyword, and prost cannot refer to a raw-identifier module.)
+pub mod google_type {
+    include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
+}
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("oversight.common.v1");
