@@ -117,6 +117,24 @@ pub fn rfc3339_timestamp(s: &str) -> Option<prost_types::Timestamp> {
         .map(|t| timestamp(t.with_timezone(&Utc)))
 }
 
+/// A wire date as people read it: `YYYY-MM-DD`, or `YYYY-MM` for a month (day 0); empty when
+/// unset. For text outputs (CLI tables, logs), never for parsing back.
+pub fn iso(d: Option<&Date>) -> String {
+    match d {
+        None => String::new(),
+        Some(d) if d.day == 0 => format!("{:04}-{:02}", d.year, d.month),
+        Some(d) => spelled(d),
+    }
+}
+
+/// A wire instant as RFC 3339 in UTC with milliseconds (`2024-05-01T10:00:00.000Z`); empty when
+/// unset or out of range. For text outputs.
+pub fn rfc3339(t: Option<&prost_types::Timestamp>) -> String {
+    t.and_then(to_timestamp)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 // ---- Roles ----
 
 impl From<Role> for pb::Role {
@@ -351,7 +369,19 @@ mod tests {
         assert_eq!(wire.seconds, 1_714_557_600);
         assert_eq!(wire.nanos, 123_456_789);
         assert_eq!(to_timestamp(&wire), Some(t));
-        assert_eq!(rfc3339_timestamp("2024-05-01T10:00:00.123456789Z"), Some(wire));
+        assert_eq!(
+            rfc3339_timestamp("2024-05-01T10:00:00.123456789Z"),
+            Some(wire)
+        );
         assert_eq!(rfc3339_timestamp("yesterday"), None);
+        assert_eq!(rfc3339(Some(&wire)), "2024-05-01T10:00:00.123Z");
+        assert_eq!(rfc3339(None), "");
+    }
+
+    #[test]
+    fn dates_read_as_iso() {
+        assert_eq!(iso(Some(&d(2024, 5, 1))), "2024-05-01");
+        assert_eq!(iso(Some(&month(2024, 5))), "2024-05");
+        assert_eq!(iso(None), "");
     }
 }

@@ -309,7 +309,7 @@ pub struct TrustRatings {
 fn from_wire(d: Option<&common::DatedRating>) -> DatedRating {
     DatedRating {
         rating: d.and_then(|d| convert::real_rating(d.rating)),
-        date: d.and_then(|d| d.report_date.parse().ok()),
+        date: d.and_then(|d| convert::to_opt_date(d.report_date.as_ref()).ok().flatten()),
     }
 }
 

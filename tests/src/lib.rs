@@ -229,6 +229,17 @@ pub const FIRST_FLOW_FEED: &str = include_str!("../fixtures/first_flow.csv");
 
 /// The first-flow feed for another trust `code` called `name`, of `trust_type`, with `uor` as its
 /// use-of-resources rating.
+/// An ISO date (`2018-07-01`) as a calendar date; panics on a bad literal (tests only).
+pub fn date_naive(iso: &str) -> chrono::NaiveDate {
+    iso.parse()
+        .unwrap_or_else(|e| panic!("{iso:?} is not a date: {e}"))
+}
+
+/// An ISO date (`2018-07-01`) on the wire.
+pub fn date(iso: &str) -> oversight_proto::google_type::Date {
+    oversight_proto::convert::date(date_naive(iso))
+}
+
 pub fn feed_for(code: &str, name: &str, trust_type: &str, uor: &str) -> String {
     let mut out = String::new();
     for (i, line) in FIRST_FLOW_FEED.lines().enumerate() {
@@ -257,7 +268,7 @@ pub async fn latest_rating(addr: SocketAddr, trust: &str) -> Option<pb::Combined
     client
         .get_trust_rating(pb::GetTrustRatingRequest {
             trust_code: trust.into(),
-            as_of: String::new(),
+            as_of: None,
         })
         .await
         .ok()?
@@ -294,7 +305,7 @@ pub fn normal_combined(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPub
     let mut r = r.clone();
     r.event_id.clear();
     r.version = 0;
-    r.published_at.clear();
+    r.published_at = None;
     r.quality_version = 0;
     r.use_of_resources_version = 0;
     if let Some(e) = r.combined.as_mut().and_then(|c| c.explanation.as_mut()) {

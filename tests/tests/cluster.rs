@@ -244,7 +244,7 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
         |q| QualityRatingIssued {
             event_id: String::new(),
             version: 0,
-            issued_at: String::new(),
+            issued_at: None,
             ..q.clone()
         },
     )
@@ -256,7 +256,7 @@ async fn losing_the_connected_node_mid_feed_loses_duplicates_and_dead_letters_no
         |u| UseOfResourcesRatingApproved {
             event_id: String::new(),
             version: 0,
-            approved_at: String::new(),
+            approved_at: None,
             ..u.clone()
         },
     )

@@ -12,6 +12,7 @@ use oversight_e2e::{FIRST_FLOW_FEED, Stack, feed_for, latest_rating, rating_hist
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1::Rating;
+use oversight_proto::convert;
 use oversight_proto::ingestion::v1 as ing;
 use oversight_runtime::Shutdown;
 use oversight_testkit::wait_until;
@@ -68,7 +69,7 @@ fn content(r: &pb::CombinedRatingPublished) -> pb::CombinedRatingPublished {
     pb::CombinedRatingPublished {
         event_id: String::new(),
         version: 0,
-        published_at: String::new(),
+        published_at: None,
         ..r.clone()
     }
 }
@@ -155,7 +156,7 @@ async fn quality_and_uor_changes_make_new_flagged_versions_with_history_and_watc
     assert!(third.use_of_resources_version > first.use_of_resources_version);
     // As of a date before anything was published there is no rating; as of today, the latest.
     let mut c = client(stack.combiner).await;
-    let today = oversight_runtime::time::today().to_string();
+    let today = Some(convert::date(oversight_runtime::time::today()));
     let as_of = c
         .get_trust_rating(pb::GetTrustRatingRequest {
             trust_code: "RXX".into(),
@@ -233,7 +234,7 @@ async fn a_combiner_rebuilt_from_the_streams_serves_the_same_ratings() {
             && r.key_questions.iter().any(|k| {
                 k.rating
                     .as_ref()
-                    .is_some_and(|d| d.report_date == "2018-08-01")
+                    .is_some_and(|d| d.report_date == Some(oversight_e2e::date("2018-08-01")))
             })
     })
     .await;

@@ -160,7 +160,7 @@ async fn what_would_change_the_rating_of_trusts_fed_through_the_stack() {
         .clone()
         .get_trust_rating(as_reader(pb::GetTrustRatingRequest {
             trust_code: "RXX".into(),
-            as_of: String::new(),
+            as_of: None,
         }))
         .await
         .unwrap()

@@ -256,7 +256,11 @@ async fn assert_rated_exactly_once_as_the_rules_say(
             events.combined[t][0].combined.as_ref().map(|c| c.rating),
             "{t}: served combined rating"
         );
-        assert_eq!(events.combined[t][0].mode, "combined", "{t}");
+        assert_eq!(
+            events.combined[t][0].mode,
+            oversight_proto::combined::v1::Mode::Combined as i32,
+            "{t}"
+        );
     }
 }
 

@@ -138,7 +138,7 @@ fn normal_quality(q: &QualityRatingIssued) -> QualityRatingIssued {
     let mut q = q.clone();
     q.event_id.clear();
     q.version = 0;
-    q.issued_at.clear();
+    q.issued_at = None;
     q
 }
 
@@ -146,7 +146,7 @@ fn normal_uor(u: &UseOfResourcesRatingApproved) -> UseOfResourcesRatingApproved 
     let mut u = u.clone();
     u.event_id.clear();
     u.version = 0;
-    u.approved_at.clear();
+    u.approved_at = None;
     u
 }
 
@@ -740,7 +740,7 @@ async fn poison_and_malformed_messages_are_dead_lettered_with_reasons_and_exact_
             d.reason
         );
         assert_eq!(d.deliveries, 1, "{id}: poison is not retried");
-        assert!(!d.failed_at.is_empty() && !d.stream.is_empty());
+        assert!(d.failed_at.is_some() && !d.stream.is_empty());
     }
     // Exact counts per service and subject.
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();

@@ -55,7 +55,7 @@ async fn grpc_feed_becomes_an_explained_combined_rating() {
     assert_eq!(rating(&r.overall_quality), Rating::Good);
     assert_eq!(rating(&r.use_of_resources), Rating::RequiresImprovement);
     assert_eq!(rating(&r.combined), Rating::Good);
-    assert_eq!(r.mode, "combined");
+    assert_eq!(r.mode, pb::Mode::Combined as i32);
     assert_eq!(r.trust_name, "Example Hospitals NHS Trust");
 
     // Every part carries its explanation.
@@ -152,8 +152,8 @@ async fn feed_published_on_the_queue_is_ingested_and_duplicates_are_dropped() {
     let replayed = ingestion
         .replay(ing::ReplayRequest {
             trust_code: "RXX".into(),
-            from_date: String::new(),
-            to_date: String::new(),
+            from_date: None,
+            to_date: None,
         })
         .await
         .unwrap()

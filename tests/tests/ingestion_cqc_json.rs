@@ -72,12 +72,12 @@ async fn cqc_api_json_on_the_queue_becomes_a_combined_rating() {
         .into_inner();
     assert_eq!(
         (
-            status.state.as_str(),
+            status.state,
             status.records,
             status.accepted,
             status.rejected
         ),
-        ("complete", 3, 2, 1)
+        (ing::BatchState::Complete as i32, 3, 2, 1)
     );
     assert_eq!(
         (

@@ -66,7 +66,7 @@ RXX,special_measures,2018-01-01,,NHSI\n";
                 let f = client
                     .get_finance_score(pb::GetFinanceScoreRequest {
                         trust_code: "RXX".into(),
-                        period: "2018-03-31".into(),
+                        period: Some(oversight_e2e::date("2018-03-31")),
                     })
                     .await
                     .ok()?
@@ -80,17 +80,17 @@ RXX,special_measures,2018-01-01,,NHSI\n";
     assert_eq!(score.computed_overall, 1);
     let status = score.financial_special_measures.unwrap();
     assert_eq!(
+        (status.from_date, status.source.as_str(), status.to_date),
         (
-            status.from_date.as_str(),
-            status.source.as_str(),
-            status.to_date.as_str()
-        ),
-        ("2018-01-01", "NHSI board 2018-01", "")
+            Some(oversight_e2e::date("2018-01-01")),
+            "NHSI board 2018-01",
+            None
+        )
     );
     let history = ResourcesServiceClient::new(channel)
         .list_oversight_statuses(pb::ListOversightStatusesRequest {
             trust_code: "RXX".into(),
-            as_of: "2018-03-31".into(),
+            as_of: Some(oversight_e2e::date("2018-03-31")),
         })
         .await
         .unwrap()

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use oversight_e2e::{Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
+use oversight_proto::convert;
 use oversight_proto::ingestion::v1::FeedFormat;
 use oversight_proto::resources::v1 as res;
 use oversight_proto::resources::v1::resources_service_client::ResourcesServiceClient;
@@ -283,7 +284,8 @@ async fn run(replicas: usize) -> Outcome {
                 out[&trust_code(t)]
                     .overall_quality
                     .as_ref()
-                    .is_some_and(|o| o.report_date.as_str() >= "2019-02-01")
+                    .and_then(|o| convert::to_opt_date(o.report_date.as_ref()).ok().flatten())
+                    .is_some_and(|d| d >= oversight_e2e::date_naive("2019-02-01"))
             });
             reinspected.then_some(out)
         })
@@ -303,7 +305,7 @@ async fn run(replicas: usize) -> Outcome {
                 let r = nhsi
                     .get_chppd(res::GetChppdRequest {
                         trust_code: code,
-                        month: "2018-03".into(),
+                        month: Some(convert::month(2018, 3)),
                     })
                     .await
                     .ok()?

@@ -65,7 +65,7 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
                     trust_code: "RXX".into(),
                     rating: Rating::RequiresImprovement as i32,
                     rationale: "pay cost per WAU in the worst quartile".into(),
-                    report_date: "2018-07-01".into(),
+                    report_date: Some(oversight_e2e::date("2018-07-01")),
                 })
                 .await
                 .ok()
@@ -130,7 +130,10 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
     );
     // DOMAIN.md §3 hand example: S=RI, E=C=R=W=G, UoR=RI → combined Good.
     assert_eq!(rating_of(&with_uor.combined), Rating::Good as i32);
-    assert_eq!(with_uor.mode, "combined");
+    assert_eq!(
+        with_uor.mode,
+        oversight_proto::combined::v1::Mode::Combined as i32
+    );
     assert!(with_uor.no_combined_reason.is_empty(), "{with_uor:?}");
 
     // A factual-accuracy revision: a new UoR version and a new combined version.
@@ -179,16 +182,19 @@ async fn only_a_cqc_approved_use_of_resources_rating_reaches_the_combined_rating
         .await
         .unwrap()
         .into_inner();
-    let actions: Vec<&str> = workflow
-        .transitions
-        .iter()
-        .map(|t| t.action.as_str())
-        .collect();
+    let actions: Vec<i32> = workflow.transitions.iter().map(|t| t.action).collect();
+    use res::WorkflowAction as A;
     assert_eq!(
         actions,
-        vec![
-            "suggest", "propose", "approve", "publish", "revise", "publish"
+        [
+            A::Suggest,
+            A::Propose,
+            A::Approve,
+            A::Publish,
+            A::Revise,
+            A::Publish
         ]
+        .map(|a| a as i32)
     );
     stack.stop().await.unwrap();
 }

@@ -45,7 +45,7 @@ async fn one(
     let r = client
         .get_trust_rating(GetTrustRatingRequest {
             trust_code: trust.to_string(),
-            as_of: String::new(),
+            as_of: None,
         })
         .await?;
     if r.into_inner().rating.is_none() {

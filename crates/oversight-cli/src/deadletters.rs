@@ -187,7 +187,7 @@ impl DeadLetters {
             Format::Json => {
                 for (seq, d) in &rows {
                     let row = serde_json::json!({
-                        "seq": seq, "service": d.service, "failed_at": d.failed_at,
+                        "seq": seq, "service": d.service, "failed_at": oversight_proto::convert::rfc3339(d.failed_at.as_ref()),
                         "subject": d.subject, "stream": d.stream,
                         "stream_sequence": d.stream_sequence, "deliveries": d.deliveries,
                         "reason": d.reason,
@@ -204,7 +204,7 @@ impl DeadLetters {
                     println!(
                         "{seq:>6}  {:<15} {:<25} {:<32} {:>4}  {}",
                         d.service,
-                        d.failed_at,
+                        oversight_proto::convert::rfc3339(d.failed_at.as_ref()),
                         d.subject,
                         d.deliveries,
                         one_line(&d.reason)
@@ -220,7 +220,10 @@ impl DeadLetters {
         let d = self.get(seq).await?;
         println!("dead letter {seq}");
         println!("service:    {}", d.service);
-        println!("failed at:  {}", d.failed_at);
+        println!(
+            "failed at:  {}",
+            oversight_proto::convert::rfc3339(d.failed_at.as_ref())
+        );
         println!("reason:     {}", d.reason);
         println!(
             "original:   {} (stream {} sequence {}, delivered {} time(s))",

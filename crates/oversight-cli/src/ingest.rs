@@ -380,9 +380,22 @@ async fn status(client: &mut Client, batch: &str) -> anyhow::Result<ExitCode> {
             status.message()
         ),
     };
+    let state = pb::BatchState::try_from(s.state).unwrap_or(pb::BatchState::Unspecified);
+    let format = match pb::FeedFormat::try_from(s.format) {
+        Ok(pb::FeedFormat::Csv) => "csv",
+        Ok(pb::FeedFormat::Ndjson) => "ndjson",
+        Ok(pb::FeedFormat::CqcJson) => "cqc_json",
+        _ => "unknown",
+    };
+    let state_word = match state {
+        pb::BatchState::Receiving => "receiving",
+        pb::BatchState::Complete => "complete",
+        pb::BatchState::Failed => "failed",
+        pb::BatchState::Unspecified => "unknown",
+    };
     println!(
-        "batch {}: {} ({} from {}, format {})",
-        s.batch_id, s.state, s.file_name, s.source, s.format
+        "batch {}: {state_word} ({} from {}, format {format})",
+        s.batch_id, s.file_name, s.source
     );
     println!(
         "  {} records, {} accepted, {} duplicates, {} rejected",
@@ -397,7 +410,7 @@ async fn status(client: &mut Client, batch: &str) -> anyhow::Result<ExitCode> {
             s.rejected - s.rejections.len() as u64
         );
     }
-    Ok(if s.state == "failed" {
+    Ok(if state == pb::BatchState::Failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -390,7 +390,11 @@ pub fn render_trust(
     };
     let mut out = format!(
         "{} {} (version {}, {} mode, published {})\n",
-        latest.trust_code, latest.trust_name, latest.version, latest.mode, latest.published_at
+        latest.trust_code,
+        latest.trust_name,
+        latest.version,
+        mode_word(latest.mode),
+        convert::rfc3339(latest.published_at.as_ref())
     );
     let mut parts: Vec<(&str, Option<&common::DatedRating>)> = KeyQuestion::ALL
         .into_iter()
@@ -399,13 +403,13 @@ pub fn render_trust(
     parts.push(("Overall quality", latest.overall_quality.as_ref()));
     parts.push(("Use of resources", latest.use_of_resources.as_ref()));
     for (label, d) in parts {
-        let date = d.map(|d| d.report_date.as_str()).unwrap_or_default();
+        let date = convert::iso(d.and_then(|d| d.report_date.as_ref()));
         let _ = writeln!(out, "{label}: {} {date}", words(d));
         explanation_lines(&mut out, d.and_then(|d| d.explanation.as_ref()));
     }
     if latest.no_combined_reason.is_empty() {
         let d = latest.combined.as_ref();
-        let date = d.map(|d| d.report_date.as_str()).unwrap_or_default();
+        let date = convert::iso(d.and_then(|d| d.report_date.as_ref()));
         let _ = writeln!(out, "Combined: {} {date}", words(d));
     } else {
         let _ = writeln!(out, "Combined: none — {}", latest.no_combined_reason);
@@ -432,8 +436,8 @@ pub fn render_trust(
     for r in history {
         let mut cells = vec![
             format!("v{}", r.version),
-            r.published_at.clone(),
-            r.mode.clone(),
+            convert::rfc3339(r.published_at.as_ref()),
+            mode_word(r.mode).to_string(),
         ];
         cells.extend(row(r).into_iter().skip(1));
         rows.push(cells);
@@ -442,10 +446,19 @@ pub fn render_trust(
     out
 }
 
+/// The publication mode in words: `combined`, `shadow` (empty when unset).
+fn mode_word(raw: i32) -> &'static str {
+    match pb::Mode::try_from(raw) {
+        Ok(pb::Mode::Combined) => "combined",
+        Ok(pb::Mode::Shadow) => "shadow",
+        _ => "",
+    }
+}
+
 fn dated_json(d: Option<&common::DatedRating>) -> Value {
     json!({
         "rating": d.and_then(|d| convert::rating_value(d.rating)).map(RatingValue::cqc_str),
-        "report_date": d.map(|d| d.report_date.as_str()).filter(|s| !s.is_empty()),
+        "report_date": d.and_then(|d| d.report_date.as_ref()).map(|d| convert::iso(Some(d))),
     })
 }
 
@@ -463,13 +476,13 @@ pub fn row_json(r: &pb::CombinedRatingPublished) -> Value {
         "trust_name": r.trust_name,
         "region": (!r.region.is_empty()).then_some(&r.region),
         "version": r.version,
-        "mode": r.mode,
+        "mode": mode_word(r.mode),
         "overall_quality": dated_json(r.overall_quality.as_ref()),
         "use_of_resources": dated_json(r.use_of_resources.as_ref()),
         "combined": if r.no_combined_reason.is_empty() { dated_json(r.combined.as_ref()) } else { Value::Null },
         "no_combined_reason": (!r.no_combined_reason.is_empty()).then_some(&r.no_combined_reason),
         "flags": r.flags.iter().map(|f| json!({"code": f.code, "description": f.description})).collect::<Vec<_>>(),
-        "published_at": r.published_at,
+        "published_at": convert::rfc3339(r.published_at.as_ref()),
     });
     for kq in KeyQuestion::ALL {
         v[kq.camel()] = dated_json(key_question(r, kq));

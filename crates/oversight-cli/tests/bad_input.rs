@@ -310,7 +310,10 @@ async fn settled(stack: &Stack, batch: &str) -> ing::GetBatchStatusResponse {
             .await
             .ok()
             .map(tonic::Response::into_inner)
-            .filter(|s| s.state == "complete" || s.state == "failed")
+            .filter(|s| {
+                s.state == ing::BatchState::Complete as i32
+                    || s.state == ing::BatchState::Failed as i32
+            })
     })
     .await
     .unwrap()
@@ -357,16 +360,16 @@ fn check(
     }
     let bad = case.rejected.len() as u64;
     let counts = (
-        status.state.as_str(),
+        ing::BatchState::try_from(status.state).unwrap_or(ing::BatchState::Unspecified),
         status.records,
         status.accepted + status.duplicates,
         status.rejected,
     );
-    if counts != ("complete", case.good + bad, case.good, bad) {
+    if counts != (ing::BatchState::Complete, case.good + bad, case.good, bad) {
         problems.push(format!(
             "{door} {}: (state, records, accepted + duplicates, rejected) = {counts:?}, expected {:?}",
             case.file,
-            ("complete", case.good + bad, case.good, bad)
+            (ing::BatchState::Complete, case.good + bad, case.good, bad)
         ));
     }
 }

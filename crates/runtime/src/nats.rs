@@ -380,7 +380,7 @@ impl Bus {
             reason: reason.to_string(),
             payload: incoming.payload.to_vec(),
             headers,
-            failed_at: crate::time::now_rfc3339(),
+            failed_at: Some(oversight_proto::convert::timestamp(chrono::Utc::now())),
         };
         let id = format!("dl-{}-{stream}-{}", self.service, incoming.stream_sequence);
         self.publish(self.subjects.deadletter(self.service), &id, &record)

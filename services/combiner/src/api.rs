@@ -20,16 +20,14 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 
-use crate::combining::Combiner;
+use crate::combining::{Combiner, dated_part, report_date};
 use crate::listing::flag_codes;
 
 use chrono::NaiveDate;
 use combined_rules::whatif::{
     Changeable, Direction, Moves, QualityAggregation, Step, Target, Unavailable, sentence,
 };
-use combined_rules::{
-    ApprovedUor, CombineInput, CombinedRuleSet, DatedRating, RatingChanges, TrustType,
-};
+use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, RatingChanges, TrustType};
 use oversight_proto::convert;
 
 /// Largest page a caller may ask for (bounded inputs).
@@ -69,21 +67,17 @@ impl TrustRatingsApi {
     /// `GetTrustRating`: the version as protobuf field 1 (a `GetTrustRatingResponse` as it is).
     pub async fn get_field_1(&self, r: pb::GetTrustRatingRequest) -> Result<Bytes, Status> {
         let trust = trust_code(&r.trust_code)?;
-        if r.as_of.is_empty() {
+        let as_of = convert::to_opt_date(r.as_of.as_ref())
+            .map_err(|e| oversight_runtime::grpc::invalid_field("as_of", e))?;
+        let Some(as_of) = as_of else {
             // The latest version comes from the read view, never the database.
             return self
                 .combiner
                 .view()
                 .get_field_1(trust.as_str())
                 .ok_or_else(|| Status::not_found(format!("no rating for trust {trust}")));
-        }
+        };
         let event = {
-            let as_of = oversight_runtime::time::parse_date(&r.as_of).ok_or_else(|| {
-                oversight_runtime::grpc::invalid_field(
-                    "as_of",
-                    format!("{:?} is not an ISO date (YYYY-MM-DD)", r.as_of),
-                )
-            })?;
             let history = self
                 .combiner
                 .outbox()
@@ -194,13 +188,6 @@ pub enum WhatIfError {
     },
 }
 
-fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
-    DatedRating {
-        rating: d.and_then(|d| convert::real_rating(d.rating)),
-        date: d.and_then(|d| oversight_runtime::time::parse_date(&d.report_date)),
-    }
-}
-
 /// How the quality rule set that rated `r`'s overall quality aggregates the trust overall: the
 /// §2.1 counting rule with its thresholds (`cqc-2018`, as `cqc-rules` rates it), or not by
 /// counting (`saf-2023`, or a rule set this combiner does not know). The rule set is the one the
@@ -263,7 +250,7 @@ pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, 
     let uor = r.use_of_resources.as_ref().and_then(|u| {
         Some(ApprovedUor {
             rating: convert::real_rating(u.rating)?,
-            date: oversight_runtime::time::parse_date(&u.report_date)?,
+            date: report_date(Some(u))?,
             version: u32::try_from(r.use_of_resources_version).unwrap_or(u32::MAX),
         })
     });
@@ -286,7 +273,7 @@ pub fn rating_changes(r: &pb::CombinedRatingPublished) -> Result<RatingChanges, 
         .latest_part_date()
         .unwrap_or_else(oversight_runtime::time::today);
     // Published in shadow mode on or after the first combined day: shadow by configuration.
-    rules.force_shadow = r.mode == "shadow" && as_of >= rules.combined_from;
+    rules.force_shadow = r.mode() == pb::Mode::Shadow && as_of >= rules.combined_from;
     Ok(combined_rules::rating_changes(
         &input,
         as_of,
@@ -453,10 +440,15 @@ mod tests {
     use combined_rules::whatif::Unavailable;
     use oversight_rating::Rating;
 
+    /// A wire date from ISO text.
+    fn d(iso: &str) -> oversight_proto::google_type::Date {
+        convert::date(iso.parse().unwrap())
+    }
+
     fn dated(r: common::Rating, date: &str, rule_set: &str) -> Option<common::DatedRating> {
         Some(common::DatedRating {
             rating: r as i32,
-            report_date: date.into(),
+            report_date: Some(d(date)),
             explanation: Some(common::Explanation {
                 rule_set: rule_set.into(),
                 ..Default::default()
@@ -466,13 +458,13 @@ mod tests {
 
     /// A published acute version: every key question and overall quality Good on `date` under the
     /// quality rule set `quality_rules`, use of resources Good on the same day, in `mode`.
-    fn version(date: &str, quality_rules: &str, mode: &str) -> pb::CombinedRatingPublished {
+    fn version(date: &str, quality_rules: &str, mode: pb::Mode) -> pb::CombinedRatingPublished {
         pb::CombinedRatingPublished {
             trust_code: "RXX".into(),
             trust_type: common::TrustType::Acute as i32,
             version: 1,
             rule_set: "cqc-combined-2018".into(),
-            mode: mode.into(),
+            mode: mode as i32,
             key_questions: [
                 common::KeyQuestion::Safe,
                 common::KeyQuestion::Effective,
@@ -495,7 +487,8 @@ mod tests {
 
     #[test]
     fn a_combined_version_is_worked_from_its_own_inputs() {
-        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "combined")).unwrap();
+        let changes =
+            rating_changes(&version("2018-06-01", "cqc-2018", pb::Mode::Combined)).unwrap();
         // Six good ratings: combined Good; five good key questions: overall quality Good.
         assert_eq!(changes.combined.as_ref().unwrap().current, Rating::Good);
         assert_eq!(
@@ -510,7 +503,7 @@ mod tests {
         // `key_questions`) but the overall stands on effective Good (`overall_key_questions`), and
         // so does the combined rating. Six Good → Good; from the newest it would be one inadequate
         // of six → at best Requires improvement (§3), and overall quality likewise (§2.1).
-        let mut v = version("2018-06-01", "cqc-2018", "combined");
+        let mut v = version("2018-06-01", "cqc-2018", pb::Mode::Combined);
         v.overall_key_questions = v.key_questions.clone();
         v.key_questions[1].rating = dated(common::Rating::Inadequate, "2019-03-01", "cqc-2018");
         let changes = rating_changes(&v).unwrap();
@@ -530,12 +523,12 @@ mod tests {
 
     #[test]
     fn shadow_on_a_combined_date_is_shadow_by_configuration() {
-        let changes = rating_changes(&version("2018-06-01", "cqc-2018", "shadow")).unwrap();
+        let changes = rating_changes(&version("2018-06-01", "cqc-2018", pb::Mode::Shadow)).unwrap();
         assert!(matches!(
             &changes.combined,
             Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: true, .. }])
         ));
-        let before = rating_changes(&version("2018-01-15", "cqc-2018", "shadow")).unwrap();
+        let before = rating_changes(&version("2018-01-15", "cqc-2018", pb::Mode::Shadow)).unwrap();
         assert!(matches!(
             &before.combined,
             Err(Unavailable::NoCombined { reasons }) if matches!(reasons[..], [Ineligible::Shadow { forced: false, .. }])
@@ -544,7 +537,7 @@ mod tests {
 
     #[test]
     fn the_quality_rule_set_decides_whether_overall_quality_is_counted() {
-        let saf = rating_changes(&version("2024-06-01", "saf-2023", "combined")).unwrap();
+        let saf = rating_changes(&version("2024-06-01", "saf-2023", pb::Mode::Combined)).unwrap();
         assert_eq!(
             saf.overall_quality,
             Err(Unavailable::QualityNotCounted {
@@ -554,15 +547,15 @@ mod tests {
         // The combined rating counts six ratings whatever the quality rule set (§3).
         assert_eq!(saf.combined.as_ref().unwrap().current, Rating::Good);
         // No rule set named: the one cqc-quality chooses for the date (saf-2023 from 2023-11-01).
-        let unnamed_2024 = rating_changes(&version("2024-06-01", "", "combined")).unwrap();
+        let unnamed_2024 = rating_changes(&version("2024-06-01", "", pb::Mode::Combined)).unwrap();
         assert!(unnamed_2024.overall_quality.is_err());
-        let unnamed_2018 = rating_changes(&version("2018-06-01", "", "combined")).unwrap();
+        let unnamed_2018 = rating_changes(&version("2018-06-01", "", pb::Mode::Combined)).unwrap();
         assert!(unnamed_2018.overall_quality.is_ok());
     }
 
     #[test]
     fn an_unknown_combined_rule_set_is_a_typed_error() {
-        let mut v = version("2018-06-01", "cqc-2018", "combined");
+        let mut v = version("2018-06-01", "cqc-2018", pb::Mode::Combined);
         v.rule_set = "cqc-combined-2030".into();
         let e = rating_changes(&v).unwrap_err();
         assert!(e.to_string().contains("cqc-combined-2030"), "{e}");

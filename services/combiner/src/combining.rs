@@ -35,14 +35,26 @@ pub struct Combiner {
 /// Stripes of the per-trust recombining lock.
 const COMBINE_STRIPES: usize = 16;
 
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    oversight_runtime::time::parse_date(s)
+/// A wire report date as the rules read it: one that is unset or not a calendar date is no date
+/// (the part is undated), as an unreadable date string was before dates were typed. The parts'
+/// publishers write real dates; the rating still counts, and the event keeps the date as it came.
+pub fn report_date(d: Option<&common::DatedRating>) -> Option<NaiveDate> {
+    convert::to_opt_date(d?.report_date.as_ref()).ok().flatten()
 }
 
-fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
+/// A dated rating on the wire as the rules read it.
+pub fn dated_part(d: Option<&common::DatedRating>) -> DatedRating {
     DatedRating {
         rating: d.and_then(|d| convert::real_rating(d.rating)),
-        date: d.and_then(|d| parse_date(&d.report_date)),
+        date: report_date(d),
+    }
+}
+
+/// The wire publication mode.
+fn mode_pb(m: Mode) -> pb::Mode {
+    match m {
+        Mode::Combined => pb::Mode::Combined,
+        Mode::Shadow => pb::Mode::Shadow,
     }
 }
 
@@ -296,7 +308,7 @@ impl Combiner {
                 let mut e = event.clone();
                 e.version = version;
                 e.event_id = format!("{key}-combined-v{version}");
-                e.published_at = oversight_runtime::time::now_rfc3339();
+                e.published_at = Some(convert::timestamp(chrono::Utc::now()));
                 appended = Some(e.clone());
                 NewEvent {
                     subject,
@@ -306,7 +318,7 @@ impl Combiner {
             })
             .await?;
         if let Some(e) = &appended {
-            tracing::info!(trust = %trust, version = e.version, mode = %e.mode,
+            tracing::info!(trust = %trust, version = e.version, mode = ?e.mode(),
                 combined = ?e.combined.as_ref().map(|c| c.rating), "combined rating versioned");
         }
         Ok(appended)
@@ -338,7 +350,7 @@ impl Combiner {
             let r = u.rating.as_ref()?;
             Some(ApprovedUor {
                 rating: convert::real_rating(r.rating)?,
-                date: parse_date(&r.report_date)?,
+                date: report_date(Some(r))?,
                 version: u32::try_from(u.version).unwrap_or(u32::MAX),
             })
         });
@@ -367,7 +379,7 @@ impl Combiner {
             .max()
             .unwrap_or_else(oversight_runtime::time::today);
         let outcome = combined_rules::combine(&input, as_of, &self.rules);
-        let combined_date = outcome.combined.map(|_| as_of.to_string());
+        let combined_date = outcome.combined.map(|_| as_of);
         pb::CombinedRatingPublished {
             event_id: String::new(),
             trust_code: quality.trust_code.clone(),
@@ -375,10 +387,7 @@ impl Combiner {
             trust_type: quality.trust_type,
             version: 0,
             rule_set: self.rules.version.to_string(),
-            mode: match outcome.mode {
-                Mode::Combined => "combined".into(),
-                Mode::Shadow => "shadow".into(),
-            },
+            mode: mode_pb(outcome.mode) as i32,
             key_questions: quality.key_questions.clone(),
             overall_quality: quality.overall.clone(),
             use_of_resources: uor.and_then(|u| u.rating.clone()).or_else(|| {
@@ -402,7 +411,7 @@ impl Combiner {
                     description: f.describe(),
                 })
                 .collect(),
-            published_at: String::new(),
+            published_at: None,
             quality_version: quality.version,
             use_of_resources_version: uor.map_or(0, |u| u.version),
             region: quality.region.clone(),
@@ -410,5 +419,63 @@ impl Combiner {
             // key questions (`api::rating_changes`).
             overall_key_questions: quality.overall_key_questions.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use oversight_proto::google_type::Date;
+
+    fn dated(report_date: Option<Date>) -> common::DatedRating {
+        common::DatedRating {
+            rating: common::Rating::Good as i32,
+            report_date,
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn a_part_dated_with_no_calendar_date_counts_undated() {
+        let good = Some(oversight_rating::Rating::Good);
+        let on = dated(Some(convert::date("2018-06-01".parse().unwrap())));
+        assert_eq!(
+            dated_part(Some(&on)),
+            DatedRating {
+                rating: good,
+                date: Some("2018-06-01".parse().unwrap()),
+            }
+        );
+        // 2023 is not a leap year; day 0 is a month; unset is no date: the rating still counts.
+        for bad in [
+            Some(Date {
+                year: 2023,
+                month: 2,
+                day: 29,
+            }),
+            Some(Date {
+                year: 2018,
+                month: 6,
+                day: 0,
+            }),
+            None,
+        ] {
+            assert_eq!(
+                dated_part(Some(&dated(bad))),
+                DatedRating {
+                    rating: good,
+                    date: None
+                },
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            dated_part(None),
+            DatedRating {
+                rating: None,
+                date: None
+            }
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! ("Requires improvement"), dates ISO 8601 (report dates `YYYY-MM-DD`, `publishedAt` RFC 3339).
 //! A rating that is not there is `null`, never an empty string.
 
+use chrono::SecondsFormat;
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
@@ -29,7 +30,7 @@ pub struct TrustRating {
     pub published_at: Option<String>,
     pub rule_set: String,
     /// `combined`, or `shadow` (before 5 March 2018: no combined rating).
-    pub mode: String,
+    pub mode: &'static str,
     pub current_ratings: CurrentRatings,
     pub flags: Vec<Flag>,
     pub quality_version: u64,
@@ -116,6 +117,32 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+/// A dated rating's report date as text, `YYYY-MM-DD`; `None` when it has none (unset, or not a
+/// calendar date: no date, as the rules read it, [`crate::combining::report_date`]).
+pub fn report_date(d: Option<&common::DatedRating>) -> Option<String> {
+    crate::combining::report_date(d).map(|d| d.to_string())
+}
+
+/// When a version was published as text: RFC 3339 in UTC with milliseconds
+/// (`2026-01-02T03:04:05.000Z`), as the combiner wrote it before instants were typed; `None` when
+/// unset.
+pub fn published_at(r: &pb::CombinedRatingPublished) -> Option<String> {
+    r.published_at
+        .as_ref()
+        .and_then(convert::to_timestamp)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// The publication mode in words: `combined` or `shadow` (`unknown` for a version without one,
+/// which the combiner never publishes).
+pub fn mode_words(r: &pb::CombinedRatingPublished) -> &'static str {
+    match r.mode() {
+        pb::Mode::Combined => "combined",
+        pb::Mode::Shadow => "shadow",
+        pb::Mode::Unspecified => "unknown",
+    }
+}
+
 /// CQC's words for a rating on the wire; `None` when it holds nothing.
 pub fn rating_words(raw: i32) -> Option<&'static str> {
     convert::rating_value(raw).map(|v| v.cqc_str())
@@ -137,7 +164,7 @@ fn parts(
     match d {
         Some(d) => (
             rating_words(d.rating),
-            non_empty(&d.report_date),
+            report_date(Some(d)),
             explanation(d.explanation.as_ref()),
         ),
         None => (None, None, None),
@@ -175,9 +202,9 @@ impl From<&pb::CombinedRatingPublished> for TrustRating {
             trust_type: convert::trust_type(r.trust_type).map(|t| t.as_str()),
             region: non_empty(&r.region),
             version: r.version,
-            published_at: non_empty(&r.published_at),
+            published_at: published_at(r),
             rule_set: r.rule_set.clone(),
-            mode: r.mode.clone(),
+            mode: mode_words(r),
             current_ratings: CurrentRatings {
                 overall: Overall {
                     rating,
@@ -275,8 +302,7 @@ pub fn csv<'a>(
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_COLUMNS)?;
     for r in versions {
-        let date =
-            |d: Option<&common::DatedRating>| d.map(|d| d.report_date.clone()).unwrap_or_default();
+        let date = |d: Option<&common::DatedRating>| report_date(d).unwrap_or_default();
         let mut row = vec![
             r.trust_code.clone(),
             cell(&r.trust_name),
@@ -285,8 +311,8 @@ pub fn csv<'a>(
                 .unwrap_or_default(),
             cell(&r.region),
             r.version.to_string(),
-            r.published_at.clone(),
-            r.mode.clone(),
+            published_at(r).unwrap_or_default(),
+            mode_words(r).to_string(),
         ];
         for kq in KeyQuestion::ALL {
             row.push(
@@ -331,7 +357,7 @@ mod tests {
         let dated = |r: common::Rating, date: &str| {
             Some(common::DatedRating {
                 rating: r as i32,
-                report_date: date.into(),
+                report_date: Some(convert::date(date.parse().unwrap())),
                 explanation: Some(common::Explanation {
                     rule_set: "cqc-combined-2018".into(),
                     rule: "r".into(),
@@ -345,7 +371,7 @@ mod tests {
             trust_name: "=HYPERLINK(\"x\"), Trust".into(),
             trust_type: common::TrustType::Acute as i32,
             version: 3,
-            mode: "combined".into(),
+            mode: pb::Mode::Combined as i32,
             key_questions: vec![common::KeyQuestionRating {
                 key_question: common::KeyQuestion::WellLed as i32,
                 rating: dated(common::Rating::Inadequate, "2018-06-15"),
@@ -385,6 +411,36 @@ mod tests {
         );
         assert!(uor["noCombinedQualityRatingReason"].is_null());
         assert_eq!(v["flags"][0]["code"], "good_while_kq_inadequate");
+    }
+
+    #[test]
+    fn instants_and_dates_are_text_as_before_they_were_typed() {
+        let mut r = sample();
+        r.published_at = convert::rfc3339_timestamp("2026-01-02T03:04:05.678Z");
+        // Not a calendar date (2023 is not a leap year): no date, as the rules read it.
+        r.use_of_resources.as_mut().unwrap().report_date =
+            Some(oversight_proto::google_type::Date {
+                year: 2023,
+                month: 2,
+                day: 29,
+            });
+        let v = serde_json::to_value(TrustRating::from(&r)).unwrap();
+        assert_eq!(v["publishedAt"], "2026-01-02T03:04:05.678Z");
+        assert_eq!(v["mode"], "combined");
+        let uor = &v["currentRatings"]["overall"]["useOfResources"];
+        assert!(uor["useOfResourcesReportDate"].is_null());
+        assert_eq!(uor["combinedQualityReportDate"], "2018-07-01");
+        let text = String::from_utf8(csv([&r]).unwrap()).unwrap();
+        let row = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        let get = |name: &str| &row[CSV_COLUMNS.iter().position(|c| *c == name).unwrap()];
+        assert_eq!(get("publishedAt"), "2026-01-02T03:04:05.678Z");
+        assert_eq!(get("mode"), "combined");
+        assert_eq!(get("overallQualityReportDate"), "2018-06-01");
+        assert_eq!(get("useOfResourcesReportDate"), "");
     }
 
     #[test]

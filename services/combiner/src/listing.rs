@@ -445,7 +445,13 @@ impl ListQuery {
             // Unknown regions last.
             SortKey::Region => (a.region.is_empty(), a.region.to_lowercase())
                 .cmp(&(b.region.is_empty(), b.region.to_lowercase())),
-            SortKey::PublishedAt => a.published_at.cmp(&b.published_at),
+            // Unset first, as the empty string sorted before RFC 3339 text.
+            SortKey::PublishedAt => {
+                let at = |r: &pb::CombinedRatingPublished| {
+                    r.published_at.as_ref().map(|t| (t.seconds, t.nanos))
+                };
+                at(a).cmp(&at(b))
+            }
         };
         // Ties in ODS code order, whichever the direction: a stable order for paging.
         let by = if self.descending { by.reverse() } else { by };
@@ -608,7 +614,7 @@ mod tests {
     fn dated(r: common::Rating) -> Option<common::DatedRating> {
         Some(common::DatedRating {
             rating: r as i32,
-            report_date: "2018-06-01".into(),
+            report_date: Some(convert::date("2018-06-01".parse().unwrap())),
             explanation: None,
         })
     }
@@ -645,7 +651,7 @@ mod tests {
                     description: String::new(),
                 })
                 .collect(),
-            published_at: format!("2026-01-0{}T00:00:00Z", code.len()),
+            published_at: convert::rfc3339_timestamp(&format!("2026-01-0{}T00:00:00Z", code.len())),
             ..Default::default()
         })
     }

@@ -1146,11 +1146,9 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
     let points: Vec<TimelinePoint> = history
         .iter()
         .map(|r| TimelinePoint {
-            label: r
-                .published_at
-                .get(..10)
-                .unwrap_or(&r.published_at)
-                .to_string(),
+            label: export::published_at(r)
+                .and_then(|t| t.get(..10).map(str::to_string))
+                .unwrap_or_default(),
             bands: Measure::ALL.iter().map(|m| m.band(r)).collect(),
         })
         .collect();
@@ -1171,7 +1169,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
             div.nhsuk-summary-list__row {
                 dt.nhsuk-summary-list__key { "Version" }
                 dd.nhsuk-summary-list__value {
-                    (latest.version) ", published " (latest.published_at) " (" (latest.mode) " mode, rule set " code { (latest.rule_set) } ")"
+                    (latest.version) ", published " (export::published_at(latest).unwrap_or_default()) " (" (export::mode_words(latest)) " mode, rule set " code { (latest.rule_set) } ")"
                 }
             }
         }
@@ -1205,7 +1203,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
                         tr.nhsuk-table__row data-part=(label) {
                             th.nhsuk-table__header scope="row" { (label) }
                             td.nhsuk-table__cell { (rating_tag(*d)) }
-                            td.nhsuk-table__cell { (d.map(|d| d.report_date.as_str()).unwrap_or("")) }
+                            td.nhsuk-table__cell { (export::report_date(*d).unwrap_or_default()) }
                             td.nhsuk-table__cell { (why(label, d.and_then(|d| d.explanation.as_ref()))) }
                         }
                     }
@@ -1214,7 +1212,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
                         td.nhsuk-table__cell { (combined_tag(latest, true)) }
                         td.nhsuk-table__cell {
                             @if latest.no_combined_reason.is_empty() {
-                                (latest.combined.as_ref().map(|d| d.report_date.as_str()).unwrap_or(""))
+                                (export::report_date(latest.combined.as_ref()).unwrap_or_default())
                             }
                         }
                         td.nhsuk-table__cell { (why("Combined", latest.combined.as_ref().and_then(|c| c.explanation.as_ref()))) }
@@ -1248,7 +1246,7 @@ pub fn render_trust(history: &[pb::CombinedRatingPublished]) -> Markup {
                     @for r in history.iter().rev() {
                         tr.nhsuk-table__row data-version=(r.version) {
                             th.nhsuk-table__header scope="row" { "v" (r.version) }
-                            td.nhsuk-table__cell { (r.published_at) }
+                            td.nhsuk-table__cell { (export::published_at(r).unwrap_or_default()) }
                             td.nhsuk-table__cell data-measure="overall-quality" { (rating_tag(r.overall_quality.as_ref())) }
                             td.nhsuk-table__cell data-measure="use-of-resources" { (rating_tag(r.use_of_resources.as_ref())) }
                             td.nhsuk-table__cell data-measure="combined" { (combined_tag(r, false)) }
@@ -1285,7 +1283,9 @@ mod tests {
     fn dated(r: common::Rating, date: &str) -> Option<common::DatedRating> {
         Some(common::DatedRating {
             rating: r as i32,
-            report_date: date.into(),
+            // "" for none.
+            report_date: (!date.is_empty())
+                .then(|| oversight_proto::convert::date(date.parse().unwrap())),
             explanation: Some(common::Explanation {
                 rule_set: "cqc-combined-2018".into(),
                 rule: "1 of 6 inadequate <limits> to RI".into(),
@@ -1302,8 +1302,8 @@ mod tests {
             trust_type: common::TrustType::Acute as i32,
             region: "North East & Yorkshire".into(),
             version: 2,
-            mode: "combined".into(),
-            published_at: "2026-01-02T03:04:05Z".into(),
+            mode: pb::Mode::Combined as i32,
+            published_at: oversight_proto::convert::rfc3339_timestamp("2026-01-02T03:04:05Z"),
             key_questions: KeyQuestion::ALL
                 .into_iter()
                 .map(|kq| common::KeyQuestionRating {

@@ -10,6 +10,8 @@ use combiner::combining::Part;
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
+use oversight_proto::google_type::Date;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
 use oversight_rating::TrustCode;
@@ -23,10 +25,15 @@ use tonic::transport::Channel;
 const DEADLINE: Duration = Duration::from_secs(30);
 const READER_TOKEN: &str = "reader-token-0123456789";
 
+/// A wire date from ISO text.
+fn d(iso: &str) -> Date {
+    convert::date(iso.parse().unwrap())
+}
+
 fn dated(r: common::Rating, date: &str) -> Option<common::DatedRating> {
     Some(common::DatedRating {
         rating: r as i32,
-        report_date: date.into(),
+        report_date: Some(d(date)),
         explanation: Some(common::Explanation::default()),
     })
 }
@@ -371,7 +378,7 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
     let err = client
         .get_trust_rating(pb::GetTrustRatingRequest {
             trust_code: "RAA".into(),
-            as_of: String::new(),
+            as_of: None,
         })
         .await
         .unwrap_err();
@@ -379,7 +386,7 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
     let got = client
         .get_trust_rating(as_reader(pb::GetTrustRatingRequest {
             trust_code: "RAA".into(),
-            as_of: String::new(),
+            as_of: None,
         }))
         .await
         .unwrap()
@@ -434,11 +441,11 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
     for req in [
         pb::GetTrustRatingRequest {
             trust_code: "RQQ".into(),
-            as_of: String::new(),
+            as_of: None,
         },
         pb::GetTrustRatingRequest {
             trust_code: "RAA".into(),
-            as_of: "2001-01-01".into(),
+            as_of: Some(d("2001-01-01")),
         },
     ] {
         let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
@@ -458,22 +465,60 @@ async fn readers_may_read_and_bad_requests_are_refused_with_the_right_code() {
             "trust_code",
             pb::GetTrustRatingRequest {
                 trust_code: "not a code".into(),
-                as_of: String::new(),
+                as_of: None,
             },
+            None,
+        ),
+        // Not calendar dates: 2023 is not a leap year; day 0 is a month, not a date.
+        (
+            "as_of",
+            pb::GetTrustRatingRequest {
+                trust_code: "RAA".into(),
+                as_of: Some(Date {
+                    year: 2023,
+                    month: 2,
+                    day: 29,
+                }),
+            },
+            Some("2023-02-29 is not a calendar date"),
         ),
         (
             "as_of",
             pb::GetTrustRatingRequest {
                 trust_code: "RAA".into(),
-                as_of: "yesterday".into(),
+                as_of: Some(Date {
+                    year: 2024,
+                    month: 5,
+                    day: 0,
+                }),
             },
+            Some("2024-05-00 is not a full date (month and day are required)"),
         ),
     ];
-    for (field, req) in bad_gets {
+    for (field, req, why) in bad_gets {
         let e = client.get_trust_rating(as_reader(req)).await.unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
         assert!(e.message().starts_with(field), "{e:?}");
+        let details =
+            tonic_types::StatusExt::get_details_bad_request(&e).expect("BadRequest details");
+        assert_eq!(details.field_violations[0].field, field, "{e:?}");
+        if let Some(why) = why {
+            assert_eq!(details.field_violations[0].description, why, "{e:?}");
+        }
     }
+    // A real date after the rating was published: the version published on or before it.
+    let as_of_today = client
+        .get_trust_rating(as_reader(pb::GetTrustRatingRequest {
+            trust_code: "RAA".into(),
+            as_of: Some(convert::date(chrono::Utc::now().date_naive())),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .rating
+        .unwrap();
+    assert_eq!(as_of_today.trust_code, "RAA");
+    assert_eq!(as_of_today.version, 1);
     let bad_lists = [
         (
             "page_size",

@@ -76,11 +76,11 @@ fn wire_decision(j: &JudgementRow) -> pb::Decision {
         published: common::Rating::from(j.published) as i32,
         rationale: j.rationale.clone(),
         stage: wire_stage(j.stage) as i32,
-        decided_on: j.decided_on.to_string(),
+        decided_on: Some(convert::date(j.decided_on)),
         sequence: u64::try_from(j.sequence).unwrap_or(0),
         departs: judging::is_departure(j),
         recorded_by: j.recorded_by.clone(),
-        recorded_at: j.recorded_at.clone(),
+        recorded_at: convert::rfc3339_timestamp(&j.recorded_at),
     }
 }
 
@@ -89,12 +89,12 @@ fn wire_small(trust: &TrustCode, s: &SignificantlySmallRow) -> pb::Significantly
         trust_code: trust.to_string(),
         location_id: s.location_id.clone(),
         service_id: s.service_id.to_string(),
-        from_date: s.decision.from.to_string(),
-        until: s.decision.until.map(|d| d.to_string()).unwrap_or_default(),
+        from_date: Some(convert::date(s.decision.from)),
+        until: convert::opt_date(s.decision.until),
         reason: s.decision.reason.clone(),
         sequence: u64::try_from(s.sequence).unwrap_or(0),
         recorded_by: s.decision.recorded_by.clone(),
-        recorded_at: s.recorded_at.clone(),
+        recorded_at: convert::rfc3339_timestamp(&s.recorded_at),
     }
 }
 
@@ -359,7 +359,7 @@ impl QualityService for QualityApi {
         auth::caller(&request)?;
         let r = request.get_ref();
         let trust = commands::trust_code("trust_code", &r.trust_code).map_err(bad)?;
-        let as_of = commands::as_of(&r.as_of).map_err(bad)?;
+        let as_of = commands::as_of(r.as_of.as_ref()).map_err(bad)?;
         let location_id = if r.location_id.trim().is_empty() {
             String::new()
         } else {
@@ -420,7 +420,7 @@ impl QualityService for QualityApi {
         };
         Ok(Response::new(pb::GetRatingsResponse {
             rule_set: quality.rule_set.clone(),
-            as_of: quality.as_of.to_string(),
+            as_of: Some(convert::date(quality.as_of)),
             ratings: Some(ratings),
             overall_basis,
         }))

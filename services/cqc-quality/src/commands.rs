@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use cqc_rules::{MergedExclusion, QualityStatementScore, SignificantlySmall, Stage, TrustType};
 use oversight_proto::convert;
+use oversight_proto::google_type::Date;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 
@@ -94,20 +95,16 @@ pub fn trust_code(field: &str, s: &str) -> Result<TrustCode, InvalidEvidence> {
     s.parse().map_err(|e| invalid(field, format!("{e}")))
 }
 
-pub fn date(field: &str, s: &str) -> Result<NaiveDate, InvalidEvidence> {
-    if s.trim().is_empty() {
-        return Err(invalid(field, "missing (an ISO date, YYYY-MM-DD)"));
-    }
-    oversight_runtime::time::parse_date(s)
-        .ok_or_else(|| invalid(field, format!("{s:?} is not an ISO date (YYYY-MM-DD)")))
+/// A required date: unset → `missing`; not a full calendar date (e.g. 2023-02-29, or a month
+/// with day 0) → the reason, naming the field.
+pub fn date(field: &str, d: Option<&Date>) -> Result<NaiveDate, InvalidEvidence> {
+    let d = d.ok_or_else(|| invalid(field, "missing (a calendar date)"))?;
+    convert::to_date(d).map_err(|e| invalid(field, e.to_string()))
 }
 
-fn optional_date(field: &str, s: &str) -> Result<Option<NaiveDate>, InvalidEvidence> {
-    if s.trim().is_empty() {
-        Ok(None)
-    } else {
-        date(field, s).map(Some)
-    }
+/// An optional date: `None` when unset; a set date must be a full calendar date.
+fn optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveDate>, InvalidEvidence> {
+    convert::to_opt_date(d).map_err(|e| invalid(field, e.to_string()))
 }
 
 /// A location id, or `""` when empty (trusts without a location level).
@@ -177,7 +174,7 @@ pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, Invalid
         }
     };
     let location_id = location("location_id", &r.location_id)?;
-    let report_date = date("report_date", &r.report_date)?;
+    let report_date = date("report_date", r.report_date.as_ref())?;
     if r.ratings.is_empty() {
         return Err(invalid(
             "ratings",
@@ -221,7 +218,7 @@ pub fn well_led(r: &pb::RecordWellLedAssessmentRequest) -> Result<WellLed, Inval
     Ok(WellLed {
         trust: trust_code("trust_code", &r.trust_code)?,
         rating: rating_value("rating", r.rating)?,
-        report_date: date("report_date", &r.report_date)?,
+        report_date: date("report_date", r.report_date.as_ref())?,
         statement_scores: statement_scores("statement_scores", &r.statement_scores)?,
     })
 }
@@ -248,7 +245,7 @@ pub fn enforcement_action(
         key_question: key_question("key_question", r.key_question)?,
         kind,
         reason: text("reason", &r.reason)?,
-        action_date: date("action_date", &r.action_date)?,
+        action_date: date("action_date", r.action_date.as_ref())?,
     })
 }
 
@@ -259,8 +256,8 @@ pub fn merged_service(
     let location_id = location("location_id", &r.location_id)?;
     let service_id = service("service_id", &r.service_id)?;
     let organisation = text("organisation", &r.organisation)?;
-    let merged_on = optional_date("merged_on", &r.merged_on)?;
-    let until = optional_date("until", &r.until)?;
+    let merged_on = optional_date("merged_on", r.merged_on.as_ref())?;
+    let until = optional_date("until", r.until.as_ref())?;
     let reason = text("reason", &r.reason)?;
     // The rules refuse a missing merger date (the two-year cap runs from it) and an end on or
     // before it, naming the field.
@@ -280,8 +277,8 @@ pub fn significantly_small(
     let trust = trust_code("trust_code", &r.trust_code)?;
     let location_id = location("location_id", &r.location_id)?;
     let service_id = service("service_id", &r.service_id)?;
-    let from = date("from_date", &r.from_date)?;
-    let until = optional_date("until", &r.until)?;
+    let from = date("from_date", r.from_date.as_ref())?;
+    let until = optional_date("until", r.until.as_ref())?;
     let reason = text("reason", &r.reason)?;
     // The rules refuse an end on or before the start, naming `until`.
     let decision = SignificantlySmall::new(from, until, reason, recorded_by)?;
@@ -352,8 +349,8 @@ pub fn published_decision(
         Err(_) => return Err(invalid("stage", format!("unknown stage {}", r.stage))),
     };
     let rationale = Some(r.rationale.trim().to_string()).filter(|s| !s.is_empty());
-    let decided_on =
-        optional_date("decided_on", &r.decided_on)?.unwrap_or_else(oversight_runtime::time::today);
+    let decided_on = optional_date("decided_on", r.decided_on.as_ref())?
+        .unwrap_or_else(oversight_runtime::time::today);
     Ok(PublishedDecision {
         entity,
         key_question,
@@ -364,6 +361,7 @@ pub fn published_decision(
     })
 }
 
-pub fn as_of(s: &str) -> Result<Option<NaiveDate>, InvalidEvidence> {
-    optional_date("as_of", s)
+/// `GetRatings.as_of`: unset → as of the latest evidence.
+pub fn as_of(d: Option<&Date>) -> Result<Option<NaiveDate>, InvalidEvidence> {
+    optional_date("as_of", d)
 }

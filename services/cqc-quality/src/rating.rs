@@ -84,7 +84,7 @@ struct ValidEvidence {
 }
 
 pub fn dated(r: &RatedResult) -> common::DatedRating {
-    convert::dated(r.rating, r.date.map(|d| d.to_string()), &r.explanation)
+    convert::dated(r.rating, r.date, &r.explanation)
 }
 
 pub fn kq_ratings(map: &KeyQuestionMap<RatedResult>) -> Vec<common::KeyQuestionRating> {
@@ -113,7 +113,7 @@ pub fn to_event(q: &TrustQuality, trust_name: &str, region: &str) -> pb::Quality
         rule_set: q.rule_set.clone(),
         key_questions: kq_ratings(&q.key_questions),
         overall: Some(dated(&q.overall)),
-        issued_at: String::new(),
+        issued_at: None,
         locations: q
             .locations
             .iter()
@@ -717,7 +717,7 @@ impl Rater {
                 let mut e = event.clone();
                 e.version = version;
                 e.event_id = format!("{key}-quality-v{version}");
-                e.issued_at = oversight_runtime::time::now_rfc3339();
+                e.issued_at = Some(convert::timestamp(chrono::Utc::now()));
                 NewEvent {
                     subject,
                     msg_id: e.event_id.clone(),
@@ -750,16 +750,14 @@ impl Rater {
                 };
                 return Ok(Some(PublishedOverall {
                     rating,
-                    date: oversight_runtime::time::parse_date(&o.report_date),
+                    date: wire_date(o.report_date.as_ref()),
                     key_questions: beneath
                         .iter()
                         .filter_map(|k| {
                             let d = k.rating.as_ref();
                             let published = PublishedRating {
                                 rating: d.and_then(|d| convert::real_rating(d.rating)),
-                                date: d.and_then(|d| {
-                                    oversight_runtime::time::parse_date(&d.report_date)
-                                }),
+                                date: d.and_then(|d| wire_date(d.report_date.as_ref())),
                             };
                             Some((convert::key_question(k.key_question)?, published))
                         })
@@ -780,6 +778,11 @@ impl Rater {
             None => Ok(None),
         }
     }
+}
+
+/// A date this service published itself (so a calendar date when set).
+fn wire_date(d: Option<&oversight_proto::google_type::Date>) -> Option<NaiveDate> {
+    d.and_then(|d| convert::to_date(d).ok())
 }
 
 /// Everything recorded about a trust, as the rules read it (the store reads, nothing decided).
@@ -877,7 +880,7 @@ fn validate(e: &ev::QualityEvidence) -> Result<ValidEvidence, RecordError> {
             key_question: convert::key_question(s.key_question)
                 .ok_or_else(|| invalid(&f("key_question"), "missing or unknown key question"))?,
             rating: rating_value(&f("rating"), s.rating)?,
-            report_date: date(&f("report_date"), &s.report_date)?,
+            report_date: date(&f("report_date"), s.report_date.as_ref())?,
             evidence_id: evidence_id.clone(),
             // Feeds carry judgements only.
             statement_scores: vec![],
@@ -887,7 +890,10 @@ fn validate(e: &ev::QualityEvidence) -> Result<ValidEvidence, RecordError> {
     for (i, w) in e.well_led.iter().enumerate() {
         well_led.push((
             rating_value(&format!("well_led[{i}].rating"), w.rating)?,
-            date(&format!("well_led[{i}].report_date"), &w.report_date)?,
+            date(
+                &format!("well_led[{i}].report_date"),
+                w.report_date.as_ref(),
+            )?,
         ));
     }
     Ok(ValidEvidence {

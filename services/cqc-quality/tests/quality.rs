@@ -19,7 +19,9 @@ use cqc_rules::{
 };
 use futures::StreamExt;
 use oversight_proto::common::v1::{self as common, KeyQuestion, Rating, TrustType};
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::google_type::Date;
 use oversight_proto::quality::v1 as pb;
 use oversight_proto::quality::v1::quality_service_client::QualityServiceClient;
 use oversight_rating::{KeyQuestion as Kq, Rating as R, RatingValue, TrustCode};
@@ -34,6 +36,16 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A wire date from ISO text; `""` leaves the field unset.
+fn on(s: &str) -> Option<Date> {
+    (!s.is_empty()).then(|| convert::date(day(s)))
+}
+
+/// A wire date as a client may send it, calendar date or not.
+fn raw_date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
 }
 
 fn scores(values: &[i64]) -> Vec<QualityStatementScore> {
@@ -463,6 +475,16 @@ impl Service {
         }
     }
 
+    /// A connection that stands in for ingestion, which owns the evidence stream.
+    async fn evidence_sender(&self) -> (Bus, oversight_runtime::Subjects) {
+        let bus = self.env.nats_client().await.unwrap();
+        let subjects = bus.subjects().clone();
+        bus.ensure_stream(&subjects.evidence_stream())
+            .await
+            .unwrap();
+        (bus, subjects)
+    }
+
     async fn stop(self) {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
@@ -482,6 +504,21 @@ impl Events {
             .expect("stream open")
             .expect("message");
         pb::QualityRatingIssued::decode(msg.payload.as_ref()).unwrap()
+    }
+}
+
+/// Quality evidence from a feed about the mental health trust RYY, with nothing in it yet.
+fn ryy_evidence(id: &str) -> ev::QualityEvidence {
+    ev::QualityEvidence {
+        provenance: Some(ev::Provenance {
+            evidence_id: id.into(),
+            source: "test".into(),
+            ..Default::default()
+        }),
+        trust_code: "RYY".into(),
+        trust_name: "Example Mental Health NHS Trust".into(),
+        trust_type: TrustType::MentalHealth as i32,
+        ..Default::default()
     }
 }
 
@@ -516,7 +553,7 @@ fn inspection(
         trust_code: trust.into(),
         location_id: location.into(),
         location_name: String::new(),
-        report_date: date.into(),
+        report_date: on(date),
         ratings,
         trust_type: TrustType::Unspecified as i32,
         trust_name: String::new(),
@@ -544,13 +581,29 @@ async fn seed(client: &mut QualityServiceClient<Channel>) {
         .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
             trust_code: "RXX".into(),
             rating: G as i32,
-            report_date: "2019-04-01".into(),
+            report_date: on("2019-04-01"),
             statement_scores: vec![],
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.published_version, 2);
+}
+
+/// The trust's latest published quality rating (GetTrustQuality).
+async fn latest_rating(
+    client: &mut QualityServiceClient<Channel>,
+    trust: &str,
+) -> pb::QualityRatingIssued {
+    client
+        .get_trust_quality(pb::GetTrustQualityRequest {
+            trust_code: trust.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rating
+        .unwrap()
 }
 
 fn kq(kqs: &[common::KeyQuestionRating], k: KeyQuestion) -> &common::DatedRating {
@@ -597,7 +650,7 @@ fn enforcement(
         key_question: key_question as i32,
         kind: kind as i32,
         reason: reason.into(),
-        action_date: action_date.into(),
+        action_date: on(action_date),
     }
 }
 
@@ -624,7 +677,7 @@ fn decision(
         published: published as i32,
         rationale: rationale.into(),
         stage: stage as i32,
-        decided_on: decided_on.into(),
+        decided_on: on(decided_on),
     }
 }
 
@@ -633,7 +686,7 @@ fn get_ratings(trust: &str, location: &str, service: &str, as_of: &str) -> pb::G
         trust_code: trust.into(),
         location_id: location.into(),
         service_id: service.into(),
-        as_of: as_of.into(),
+        as_of: on(as_of),
     }
 }
 
@@ -672,7 +725,7 @@ async fn inspection_over_grpc_publishes_explained_trust_ratings() {
         assert_eq!(rating(kq(&v2.key_questions, k)), want, "{k:?}");
     }
     assert_eq!(rating(overall(&v2)), G);
-    assert_eq!(overall(&v2).report_date, "2019-04-01");
+    assert_eq!(overall(&v2).report_date, on("2019-04-01"));
     let e = explanation(overall(&v2));
     assert_eq!(e.rule_set, "cqc-2018");
     assert_eq!(e.inputs.len(), 5, "{e:?}");
@@ -702,7 +755,7 @@ async fn inspection_over_grpc_publishes_explained_trust_ratings() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(tree.as_of, "2019-04-01");
+    assert_eq!(tree.as_of, on("2019-04-01"));
     assert!(tree.overall_basis.contains("re-rated"), "{tree:?}");
     let trust = tree.ratings.unwrap();
     assert_eq!(trust.name, "Example Hospitals NHS Trust");
@@ -1218,15 +1271,10 @@ async fn invalid_input_names_the_field_and_record() {
         .await;
     expect_code(bad_service, Code::InvalidArgument, "ratings[3].service_id");
 
-    let bad_date = client
-        .record_inspection(inspection(
-            "RXX",
-            "RXX01",
-            "2019-13-01",
-            five("urgent", [G; 5]),
-        ))
-        .await;
-    expect_code(bad_date, Code::InvalidArgument, "report_date: ");
+    let mut bad_date = inspection("RXX", "RXX01", "", five("urgent", [G; 5]));
+    bad_date.report_date = raw_date(2019, 13, 1);
+    let bad_date = client.record_inspection(bad_date).await;
+    expect_bad_field(bad_date, "report_date");
 
     let no_location = client
         .record_inspection(inspection("RXX", "", "2019-04-01", five("urgent", [G; 5])))
@@ -1272,8 +1320,8 @@ async fn invalid_input_names_the_field_and_record() {
         location_id: "RXX01".into(),
         service_id: "urgent".into(),
         organisation: "Old Trust".into(),
-        merged_on: merged_on.into(),
-        until: until.into(),
+        merged_on: on(merged_on),
+        until: on(until),
         reason: "acquired".into(),
     };
     let merged = client
@@ -1311,10 +1359,14 @@ async fn invalid_input_names_the_field_and_record() {
     expect_code(nowhere, Code::NotFound, "location RXX09");
     let no_trust = client.get_ratings(get_ratings("RZZ", "", "", "")).await;
     expect_code(no_trust, Code::NotFound, "RZZ");
-    let bad_as_of = client
-        .get_ratings(get_ratings("RXX", "", "", "yesterday"))
-        .await;
-    expect_code(bad_as_of, Code::InvalidArgument, "as_of: ");
+    let mut bad_as_of = get_ratings("RXX", "", "", "");
+    bad_as_of.as_of = raw_date(2019, 2, 29);
+    let bad_as_of = client.get_ratings(bad_as_of).await;
+    expect_code(
+        bad_as_of,
+        Code::InvalidArgument,
+        "as_of: 2019-02-29 is not a calendar date",
+    );
 
     svc.stop().await;
 }
@@ -1329,8 +1381,8 @@ async fn merged_service_is_left_out_of_the_trust() {
             location_id: "RXX01".into(),
             service_id: "urgent".into(),
             organisation: "Old Town Hospitals NHS Trust".into(),
-            merged_on: "2019-01-01".into(),
-            until: "2020-06-30".into(),
+            merged_on: on("2019-01-01"),
+            until: on("2020-06-30"),
             reason: "acquired in January 2019".into(),
         })
         .await
@@ -1361,27 +1413,14 @@ async fn evidence_region_is_published_and_a_blank_one_keeps_it() {
     let svc = Service::start().await;
     let mut client = svc.client().await;
     let mut events = svc.events().await;
-    // Ingestion owns the evidence stream; here the test stands in for it.
-    let bus = svc.env.nats_client().await.unwrap();
-    let subjects = bus.subjects().clone();
-    bus.ensure_stream(&subjects.evidence_stream())
-        .await
-        .unwrap();
+    let (bus, subjects) = svc.evidence_sender().await;
     let evidence = |id: &str, date: &str, rating: Rating, region: &str| ev::QualityEvidence {
-        provenance: Some(ev::Provenance {
-            evidence_id: id.into(),
-            source: "test".into(),
-            ..Default::default()
-        }),
-        trust_code: "RYY".into(),
-        trust_name: "Example Mental Health NHS Trust".into(),
-        trust_type: TrustType::MentalHealth as i32,
         well_led: vec![ev::WellLedAssessment {
             rating: rating as i32,
-            report_date: date.into(),
+            report_date: on(date),
         }],
         region: region.into(),
-        ..Default::default()
+        ..ryy_evidence(id)
     };
     bus.publish(
         subjects.evidence_quality(),
@@ -1423,15 +1462,7 @@ async fn evidence_region_is_published_and_a_blank_one_keeps_it() {
         (v3.version, v3.region.as_str()),
         (3, "North East and Yorkshire")
     );
-    let latest = client
-        .get_trust_quality(pb::GetTrustQualityRequest {
-            trust_code: "RYY".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rating
-        .unwrap();
+    let latest = latest_rating(&mut client, "RYY").await;
     assert_eq!(latest.region, "North East and Yorkshire");
 
     svc.stop().await;
@@ -1476,7 +1507,7 @@ async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() 
         .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
             trust_code: "RSF".into(),
             rating: RI as i32,
-            report_date: "2024-01-15".into(),
+            report_date: on("2024-01-15"),
             statement_scores: vec![3; 4],
         })
         .await
@@ -1540,7 +1571,7 @@ async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() 
         .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
             trust_code: "RSF".into(),
             rating: G as i32,
-            report_date: "2024-02-01".into(),
+            report_date: on("2024-02-01"),
             statement_scores: vec![4, 5],
         })
         .await;
@@ -1550,14 +1581,7 @@ async fn saf_statement_scores_are_banded_and_out_of_range_scores_are_rejected() 
         "statement_scores[1]: quality statement score 5 is outside 1–4",
     );
     // Nothing was recorded: no new version.
-    let latest = client
-        .get_trust_quality(pb::GetTrustQualityRequest {
-            trust_code: "RSF".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(latest.rating.unwrap().version, 2);
+    assert_eq!(latest_rating(&mut client, "RSF").await.version, 2);
 
     svc.stop().await;
 }
@@ -1572,17 +1596,18 @@ fn significantly_small(
         trust_code: "RXX".into(),
         location_id: location.into(),
         service_id: service.into(),
-        from_date: from_date.into(),
-        until: until.into(),
+        from_date: on(from_date),
+        until: on(until),
         reason: reason.into(),
     }
 }
 
 /// Names the field, in the message and as a BadRequest violation.
-fn expect_bad_field<T: std::fmt::Debug>(r: Result<T, Status>, field: &str) {
+fn expect_bad_field<T: std::fmt::Debug>(r: Result<T, Status>, field: &str) -> Status {
     let status = expect_code(r, Code::InvalidArgument, &format!("{field}: "));
     let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("BadRequest");
     assert_eq!(details.field_violations[0].field, field, "{status:?}");
+    status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1613,7 +1638,7 @@ async fn significantly_small_service_is_left_out_of_the_location_and_the_trust()
         .record_well_led_assessment(pb::RecordWellLedAssessmentRequest {
             trust_code: "RXX".into(),
             rating: G as i32,
-            report_date: "2019-04-01".into(),
+            report_date: on("2019-04-01"),
             statement_scores: vec![],
         })
         .await
@@ -1663,10 +1688,10 @@ async fn significantly_small_service_is_left_out_of_the_location_and_the_trust()
     assert_eq!(
         (
             decision.sequence,
-            decision.from_date.as_str(),
+            decision.from_date,
             decision.reason.as_str()
         ),
-        (2, "2019-06-01", REASON)
+        (2, on("2019-06-01"), REASON)
     );
     assert_eq!(r.history.len(), 2);
     let v3 = events.next().await;
@@ -1709,12 +1734,18 @@ async fn significantly_small_service_is_left_out_of_the_location_and_the_trust()
         renal.left_out_significantly_small.contains(REASON),
         "{renal:?}"
     );
-    let listed: Vec<(&str, &str)> = renal
+    let listed: Vec<(Option<Date>, Option<Date>)> = renal
         .significantly_small
         .iter()
-        .map(|s| (s.from_date.as_str(), s.until.as_str()))
+        .map(|s| (s.from_date, s.until))
         .collect();
-    assert_eq!(listed, [("2019-05-01", "2019-06-01"), ("2019-06-01", "")]);
+    assert_eq!(
+        listed,
+        [
+            (on("2019-05-01"), on("2019-06-01")),
+            (on("2019-06-01"), None)
+        ]
+    );
     // As of a date before the decision, renal counts and is not left out.
     let before = client
         .get_ratings(get_ratings("RXX", "RXX01", "", "2019-04-15"))
@@ -1787,6 +1818,250 @@ async fn significantly_small_service_is_left_out_of_the_location_and_the_trust()
         .ratings
         .unwrap();
     assert_eq!(renal.significantly_small.len(), 2);
+
+    svc.stop().await;
+}
+
+/// The contract (quality.proto): a required date left unset, a date that is not a calendar date
+/// and an enum left unspecified are refused with INVALID_ARGUMENT naming the field; an optional
+/// date may be left unset (`decided_on` → today).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_and_enums_are_checked_at_the_edge_naming_the_field() {
+    let (svc, mut client, _events) = Service::seeded().await;
+    let well_led = |report_date: Option<Date>, rating: Rating| pb::RecordWellLedAssessmentRequest {
+        trust_code: "RXX".into(),
+        rating: rating as i32,
+        report_date,
+        statement_scores: vec![],
+    };
+    let action = |kq: KeyQuestion, kind: pb::EnforcementKind, date: &str| {
+        enforcement(
+            ("RXX", "RXX01", "urgent"),
+            kq,
+            kind,
+            "Regulation 12 safe care and treatment",
+            date,
+        )
+    };
+    let warning = pb::EnforcementKind::WarningNotice;
+
+    // Required dates left unset.
+    let undated = client
+        .record_inspection(inspection("RXX", "RXX01", "", five("urgent", [G; 5])))
+        .await;
+    expect_bad_field(undated, "report_date");
+    let undated = client.record_well_led_assessment(well_led(None, G)).await;
+    expect_bad_field(undated, "report_date");
+    let undated = client
+        .record_enforcement_action(action(KeyQuestion::Safe, warning, ""))
+        .await;
+    expect_bad_field(undated, "action_date");
+
+    // Dates that are not calendar dates: 29 February of a common year, a month without its day,
+    // day 31 of a 30-day month, month 0.
+    let not_leap = client
+        .record_well_led_assessment(well_led(raw_date(2019, 2, 29), G))
+        .await;
+    let status = expect_bad_field(not_leap, "report_date");
+    assert!(
+        status
+            .message()
+            .contains("report_date: 2019-02-29 is not a calendar date"),
+        "{status:?}"
+    );
+    let mut month_only = action(KeyQuestion::Safe, warning, "");
+    month_only.action_date = raw_date(2019, 5, 0);
+    let month_only = client.record_enforcement_action(month_only).await;
+    let status = expect_bad_field(month_only, "action_date");
+    assert!(status.message().contains("2019-05-00"), "{status:?}");
+    let mut small = significantly_small(("RXX01", "urgent"), "2019-06-01", "", "small");
+    small.until = raw_date(2019, 6, 31);
+    let small = client.record_significantly_small_service(small).await;
+    expect_bad_field(small, "until");
+    let mut merged = pb::RecordMergedServiceRequest {
+        trust_code: "RXX".into(),
+        location_id: "RXX01".into(),
+        service_id: "urgent".into(),
+        organisation: "Old Trust".into(),
+        merged_on: raw_date(2019, 2, 30),
+        until: None,
+        reason: "acquired".into(),
+    };
+    let bad_merger = client.record_merged_service(merged.clone()).await;
+    expect_bad_field(bad_merger, "merged_on");
+    merged.merged_on = on("2019-01-01");
+    merged.until = raw_date(2020, 2, 30);
+    let bad_until = client.record_merged_service(merged).await;
+    expect_bad_field(bad_until, "until");
+    // Trust safe RI, as the rules compute it (DOMAIN §2.1 example): not a departure.
+    let safe_ri = decision(
+        trust_entity("RXX"),
+        KeyQuestion::Safe,
+        RI,
+        "",
+        pb::Stage::Final,
+        "",
+    );
+    let mut undecided = safe_ri.clone();
+    undecided.decided_on = raw_date(2019, 0, 1);
+    let undecided = client.record_published_decision(undecided).await;
+    expect_bad_field(undecided, "decided_on");
+
+    // Enums left unspecified, or a number the contract does not know.
+    let no_kind = client
+        .record_enforcement_action(action(
+            KeyQuestion::Safe,
+            pb::EnforcementKind::Unspecified,
+            "2019-05-01",
+        ))
+        .await;
+    expect_bad_field(no_kind, "kind");
+    let no_kq = client
+        .record_enforcement_action(action(KeyQuestion::Unspecified, warning, "2019-05-01"))
+        .await;
+    expect_bad_field(no_kq, "key_question");
+    let mut unknown_kind = action(KeyQuestion::Safe, warning, "2019-05-01");
+    unknown_kind.kind = 42;
+    let unknown_kind = client.record_enforcement_action(unknown_kind).await;
+    expect_bad_field(unknown_kind, "kind");
+    let no_rating = client
+        .record_well_led_assessment(well_led(on("2019-05-01"), Rating::Unspecified))
+        .await;
+    expect_bad_field(no_rating, "rating");
+
+    // None of them was recorded: the latest version is still the seed's second, issued just now.
+    let latest = latest_rating(&mut client, "RXX").await;
+    assert_eq!(latest.version, 2);
+    let issued_at = convert::to_timestamp(latest.issued_at.as_ref().expect("issued_at"))
+        .expect("a valid instant");
+    let age = chrono::Utc::now() - issued_at;
+    assert!(
+        age >= chrono::TimeDelta::zero() && age < chrono::TimeDelta::minutes(5),
+        "{issued_at}"
+    );
+
+    // An unset decided_on is today; recorded_at is the instant it was recorded.
+    let before = chrono::Utc::now();
+    let today = client
+        .record_published_decision(safe_ri)
+        .await
+        .unwrap()
+        .into_inner()
+        .decision
+        .unwrap();
+    let after = chrono::Utc::now();
+    let decided_on = convert::to_date(&today.decided_on.expect("decided_on")).unwrap();
+    assert!(
+        (before.date_naive()..=after.date_naive()).contains(&decided_on),
+        "{decided_on}"
+    );
+    let recorded_at = convert::to_timestamp(&today.recorded_at.expect("recorded_at")).unwrap();
+    // Stored to the millisecond.
+    assert!(
+        before - chrono::TimeDelta::milliseconds(1) <= recorded_at && recorded_at <= after,
+        "{recorded_at}"
+    );
+    assert!(!today.departs, "trust safe is RI by the rules: {today:?}");
+
+    svc.stop().await;
+}
+
+/// Evidence on the queue is checked as gRPC input is: a report date that is unset or not a
+/// calendar date is poison, dead-lettered naming the field and record, and the valid evidence
+/// beside it is rated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_with_a_bad_date_is_dead_lettered_naming_the_field() {
+    let svc = Service::start().await;
+    let mut events = svc.events().await;
+    let (bus, subjects) = svc.evidence_sender().await;
+    let evidence = |id: &str, service_date: Option<Date>, well_led_date: Option<Date>| {
+        ev::QualityEvidence {
+            service_ratings: vec![ev::ServiceKeyQuestionRating {
+                location_id: String::new(),
+                location_name: String::new(),
+                service_id: "community".into(),
+                key_question: KeyQuestion::Safe as i32,
+                rating: RI as i32,
+                report_date: service_date,
+            }],
+            well_led: vec![ev::WellLedAssessment {
+                rating: G as i32,
+                report_date: well_led_date,
+            }],
+            // Kept for comparison only, never read as input.
+            published: vec![ev::PublishedRating {
+                level: ev::PublishedLevel::TrustOverall as i32,
+                key_question: KeyQuestion::Unspecified as i32,
+                rating: G as i32,
+                report_date: on("2018-01-01"),
+            }],
+            ..ryy_evidence(id)
+        }
+    };
+    let valid = on("2019-01-10");
+    for (id, e) in [
+        ("e1", evidence("e1", raw_date(2019, 2, 29), valid)),
+        ("e2", evidence("e2", None, valid)),
+        ("e3", evidence("e3", valid, raw_date(2019, 1, 0))),
+        ("e4", evidence("e4", valid, valid)),
+    ] {
+        bus.publish(subjects.evidence_quality(), id, &e)
+            .await
+            .unwrap();
+    }
+
+    // The valid evidence is rated; the others changed nothing.
+    let v1 = events.next().await;
+    assert_eq!((v1.trust_code.as_str(), v1.version), ("RYY", 1));
+    let safe = kq(&v1.key_questions, KeyQuestion::Safe);
+    assert_eq!((rating(safe), safe.report_date), (RI, valid));
+
+    let dead = bus
+        .jetstream()
+        .get_stream(subjects.deadletter_stream().name)
+        .await
+        .unwrap()
+        .create_consumer(OrderedConfig {
+            filter_subject: subjects.deadletter(cqc_quality::SERVICE),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .messages()
+        .await
+        .unwrap();
+    let reasons: Vec<String> = tokio::time::timeout(
+        DEADLINE,
+        dead.take(3)
+            .map(|m| {
+                common::DeadLetter::decode(m.expect("dead letter").payload.as_ref())
+                    .unwrap()
+                    .reason
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .expect("three dead letters in time");
+    let reason_of = |id: &str| {
+        reasons
+            .iter()
+            .find(|r| r.contains(&format!("evidence {id} ")))
+            .unwrap_or_else(|| panic!("{id} dead-lettered: {reasons:?}"))
+    };
+    assert!(
+        reason_of("e1")
+            .contains("service_ratings[0].report_date: 2019-02-29 is not a calendar date"),
+        "{reasons:?}"
+    );
+    assert!(
+        reason_of("e2").contains("service_ratings[0].report_date: missing"),
+        "{reasons:?}"
+    );
+    assert!(
+        reason_of("e3").contains("well_led[0].report_date: 2019-01-00"),
+        "{reasons:?}"
+    );
 
     svc.stop().await;
 }

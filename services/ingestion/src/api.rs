@@ -4,7 +4,10 @@
 //! submit. `GetBatchStatus` is open to every authenticated caller. `Replay` republishes evidence
 //! to every downstream service, so it is for operators only.
 
+use chrono::NaiveDate;
 use futures::StreamExt;
+use oversight_proto::convert;
+use oversight_proto::google_type::Date;
 use oversight_proto::ingestion::v1 as pb;
 use oversight_proto::ingestion::v1::ingestion_service_server::IngestionService;
 use oversight_runtime::auth::{self, Role};
@@ -15,6 +18,7 @@ use tracing::Instrument;
 
 use crate::feed::{Format, Rejection};
 use crate::pipeline::{BatchMeta, IngestError, Ingestor, Receipt, file_name_or_batch};
+use crate::store::BatchState;
 
 pub struct IngestionApi {
     pub ingestor: Ingestor,
@@ -39,6 +43,34 @@ fn receipt_pb(r: &Receipt) -> pb::SubmitResponse {
         rejected: r.counts.rejected,
         rejections: r.rejections.iter().map(rejection_pb).collect(),
     }
+}
+
+/// A stored batch state on the wire; a name this version does not write is an internal error.
+fn batch_state_pb(stored: &str) -> Result<pb::BatchState, Status> {
+    match BatchState::from_stored(stored) {
+        Some(BatchState::Receiving) => Ok(pb::BatchState::Receiving),
+        Some(BatchState::Complete) => Ok(pb::BatchState::Complete),
+        Some(BatchState::Failed) => Ok(pb::BatchState::Failed),
+        None => Err(internal(anyhow::anyhow!(
+            "stored batch has unknown state {stored:?}"
+        ))),
+    }
+}
+
+/// A stored feed format on the wire; a name this version does not write is an internal error.
+fn stored_format_pb(stored: &str) -> Result<pb::FeedFormat, Status> {
+    Format::from_stored(stored)
+        .map(Format::wire)
+        .ok_or_else(|| {
+            internal(anyhow::anyhow!(
+                "stored batch has unknown format {stored:?}"
+            ))
+        })
+}
+
+/// An optional inclusive replay bound; a date that is not a calendar date names its field.
+fn replay_bound(field: &str, date: Option<&Date>) -> Result<Option<NaiveDate>, Status> {
+    convert::to_opt_date(date).map_err(|e| grpc::invalid_field(field, e))
 }
 
 /// The one mapping from ingestion errors to gRPC codes (the runtime's).
@@ -114,13 +146,13 @@ impl IngestionService for IngestionApi {
         Ok(Response::new(pb::GetBatchStatusResponse {
             batch_id: row.batch_id,
             source: row.source,
-            state: row.state,
+            state: batch_state_pb(&row.state)? as i32,
             records: row.counts.records,
             accepted: row.counts.accepted,
             duplicates: row.counts.duplicates,
             rejected: row.counts.rejected,
             rejections: rejections.iter().map(rejection_pb).collect(),
-            format: row.format,
+            format: stored_format_pb(&row.format)? as i32,
             file_name: row.file_name,
         }))
     }
@@ -133,35 +165,28 @@ impl IngestionService for IngestionApi {
         let r = request.into_inner();
         let trust = match r.trust_code.trim() {
             "" => None,
-            code => Some(code.parse::<oversight_rating::TrustCode>().map_err(|e| {
-                oversight_runtime::grpc::invalid_field("trust_code", format!("{e}"))
-            })?),
+            code => Some(
+                code.parse::<oversight_rating::TrustCode>()
+                    .map_err(|e| grpc::invalid_field("trust_code", e))?,
+            ),
         };
-        let mut bounds = Vec::new();
-        for (field, v, open) in [
-            ("from_date", &r.from_date, "0000-01-01"),
-            ("to_date", &r.to_date, "9999-12-31"),
-        ] {
-            if v.trim().is_empty() {
-                bounds.push(open.to_string());
-                continue;
-            }
-            let date = oversight_runtime::time::parse_date(v).ok_or_else(|| {
-                oversight_runtime::grpc::invalid_field(field, format!("{v:?} is not an ISO date"))
-            })?;
-            bounds.push(date.to_string());
-        }
-        let (from, to) = (&bounds[0], &bounds[1]);
-        if from > to {
-            return Err(oversight_runtime::grpc::invalid_field(
+        // Open bounds compare below and above every ISO date as stored.
+        let from = replay_bound("from_date", r.from_date.as_ref())?;
+        let to = replay_bound("to_date", r.to_date.as_ref())?;
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Err(grpc::invalid_field(
                 "from_date",
                 format!("{from} is after to_date {to}"),
             ));
         }
+        let from = from.map_or_else(|| "0000-01-01".to_string(), |d| d.to_string());
+        let to = to.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
         tracing::info!(caller = %caller.name, trust = ?trust, from = %from, to = %to, "replay requested");
         let n = self
             .ingestor
-            .replay(trust.as_ref().map(|t| t.as_str()), from, to)
+            .replay(trust.as_ref().map(|t| t.as_str()), &from, &to)
             .await
             .map_err(internal)?;
         Ok(Response::new(pb::ReplayResponse { republished: n }))

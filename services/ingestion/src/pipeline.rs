@@ -26,7 +26,7 @@ use sqlx::AnyPool;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::feed::{self, Format, Parsed, ReadError, Rejection};
-use crate::store::{self, BatchCounts, BatchRow, Chunk, OutboxRow, ReplayCursor};
+use crate::store::{self, BatchCounts, BatchRow, BatchState, Chunk, OutboxRow, ReplayCursor};
 
 /// Records per commit group: the unit of storing and publishing, and the bound on memory.
 pub const GROUP_RECORDS: usize = 1000;
@@ -425,16 +425,16 @@ impl Ingestor {
             store::insert_rejection(&mut tx, &meta.batch_id, r).await?;
         }
         let state = match (last, counts.accepted + counts.duplicates) {
-            (false, _) => "receiving",
-            (true, 0) => "failed",
-            (true, _) => "complete",
+            (false, _) => BatchState::Receiving,
+            (true, 0) => BatchState::Failed,
+            (true, _) => BatchState::Complete,
         };
         let batch = BatchRow {
             batch_id: meta.batch_id.clone(),
             source: meta.source.clone(),
             format: meta.format.as_str().to_string(),
             file_name: meta.file_name.clone(),
-            state: state.to_string(),
+            state: state.as_str().to_string(),
             counts: counts.clone(),
         };
         store::upsert_batch(&mut tx, &batch, &oversight_runtime::time::now_rfc3339()).await?;

@@ -12,12 +12,47 @@ pub struct BatchCounts {
     pub rejected: u64,
 }
 
+/// Where a batch stands; stored by name in `ingestion_batches.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchState {
+    /// Chunks or commit groups are still arriving.
+    Receiving,
+    /// Parsed and stored.
+    Complete,
+    /// No record of the batch could be accepted.
+    Failed,
+}
+
+impl BatchState {
+    const ALL: [BatchState; 3] = [
+        BatchState::Receiving,
+        BatchState::Complete,
+        BatchState::Failed,
+    ];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchState::Receiving => "receiving",
+            BatchState::Complete => "complete",
+            BatchState::Failed => "failed",
+        }
+    }
+
+    /// Read a stored name back; `None` for a name this version does not write.
+    pub fn from_stored(s: &str) -> Option<BatchState> {
+        BatchState::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {
     pub batch_id: String,
     pub source: String,
+    /// [`crate::feed::Format::as_str`].
     pub format: String,
     pub file_name: String,
+    /// [`BatchState::as_str`].
     pub state: String,
     pub counts: BatchCounts,
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use ingestion::{App, Config, Ingestor};
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::google_type::Date;
 use oversight_proto::ingestion::v1 as pb;
 use oversight_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
 use oversight_runtime::nats::Bus;
@@ -100,7 +102,7 @@ impl Service {
         wait_until(DEADLINE, &format!("batch {batch_id} settled"), || async {
             self.status(batch_id)
                 .await
-                .filter(|s| s.state == "complete" || s.state == "failed")
+                .filter(|s| matches!(s.state(), pb::BatchState::Complete | pb::BatchState::Failed))
         })
         .await
         .unwrap()
@@ -200,6 +202,18 @@ async fn resources(bus: &Bus) -> Vec<ev::ResourceEvidence> {
         }
     }
     out
+}
+
+/// Which NHSI feed an observation is from.
+fn feed_name(m: &ev::MetricObservation) -> &'static str {
+    use ev::metric_observation::Feed;
+    match &m.feed {
+        Some(Feed::Finance(_)) => "finance",
+        Some(Feed::WardStaffing(_)) => "ward_staffing",
+        Some(Feed::Productivity(_)) => "productivity",
+        Some(Feed::Operational(_)) => "operational",
+        None => panic!("an observation without its feed: {m:?}"),
+    }
 }
 
 const RATINGS_CSV: &str = "record_type,trust_code,trust_name,trust_type,location_id,location_name,service,key_question,rating,report_date
@@ -305,18 +319,9 @@ async fn every_format_through_grpc_with_mixed_records_counts_exactly() {
         assert!(r.rejections.iter().all(|x| x.file_name == *file));
         let status = svc.status(&format!("b{i}")).await.unwrap();
         assert_eq!(status_counts(&status), *want, "{file}");
-        let wire_name = match format {
-            pb::FeedFormat::Csv => "csv",
-            pb::FeedFormat::Ndjson => "ndjson",
-            _ => "cqc_json",
-        };
         assert_eq!(
-            (
-                status.state.as_str(),
-                status.format.as_str(),
-                status.file_name.as_str()
-            ),
-            ("complete", wire_name, *file)
+            (status.state(), status.format(), status.file_name.as_str()),
+            (pb::BatchState::Complete, *format, *file)
         );
     }
     let st = svc.status("b0").await.unwrap();
@@ -341,10 +346,10 @@ async fn every_format_through_grpc_with_mixed_records_counts_exactly() {
     assert_eq!(cqc_q.published.len(), 4);
     let r = resources(&bus).await;
     assert_eq!(r.len(), 8);
-    let feeds: Vec<String> = r
+    let feeds: Vec<&str> = r
         .iter()
         .filter_map(|e| match &e.body {
-            Some(ev::resource_evidence::Body::Metric(m)) => Some(m.feed.clone()),
+            Some(ev::resource_evidence::Body::Metric(m)) => Some(feed_name(m)),
             _ => None,
         })
         .collect();
@@ -484,8 +489,8 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
     );
     let st = svc.status("bad").await.unwrap();
     assert_eq!(
-        (st.state.as_str(), st.rejected, st.rejections.len()),
-        ("failed", 2, 2)
+        (st.state(), st.rejected, st.rejections.len()),
+        (pb::BatchState::Failed, 2, 2)
     );
 
     // A file of the wrong shape is one header rejection.
@@ -542,7 +547,7 @@ async fn an_all_bad_batch_fails_clearly_naming_the_file() {
         .await
         .unwrap();
     let st = svc.settled("qbad").await;
-    assert_eq!((st.state.as_str(), st.rejected), ("failed", 2));
+    assert_eq!((st.state(), st.rejected), (pb::BatchState::Failed, 2));
     assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 0);
     svc.stop().await;
 }
@@ -607,8 +612,8 @@ async fn a_chunked_queue_batch_interrupted_by_a_restart_and_resent_is_ingested_o
     }
     let st = svc.settled("c1").await;
     assert_eq!(
-        (st.state.as_str(), status_counts(&st)),
-        ("complete", (5, 3, 0, 2))
+        (st.state(), status_counts(&st)),
+        (pb::BatchState::Complete, (5, 3, 0, 2))
     );
     let q = quality(&bus).await;
     assert_eq!(q.len(), 1);
@@ -713,7 +718,7 @@ async fn replay_republishes_a_trust_within_a_date_range() {
     // RXX: 1 finance + 1 quality + 1 UoR; RYY: 1 finance.
     assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 4);
     let today = oversight_runtime::time::today();
-    let replay = |trust: &str, from: String, to: String| {
+    let replay = |trust: &str, from: Option<Date>, to: Option<Date>| {
         let svc = &svc;
         let trust = trust.to_string();
         async move {
@@ -728,35 +733,66 @@ async fn replay_republishes_a_trust_within_a_date_range() {
                 .map(|r| r.into_inner().republished)
         }
     };
-    let day = |d: chrono::NaiveDate| d.to_string();
+    let day = |d: chrono::NaiveDate| Some(convert::date(d));
     assert_eq!(replay("RXX", day(today), day(today)).await.unwrap(), 3);
     assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 7);
     assert_eq!(
-        replay("rxx", day(today + chrono::Days::new(1)), String::new())
+        replay("rxx", day(today + chrono::Days::new(1)), None)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        replay("", String::new(), day(today - chrono::Days::new(1)))
+        replay("", None, day(today - chrono::Days::new(1)))
             .await
             .unwrap(),
         0
     );
-    assert_eq!(replay("", String::new(), String::new()).await.unwrap(), 4);
+    assert_eq!(replay("", None, None).await.unwrap(), 4);
     assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 11);
-    for (trust, from, to) in [
-        ("RXX", "2018-13-01", ""),
-        ("R", "", ""),
-        ("", "2019-01-02", "2019-01-01"),
+    let date = |year, month, day| Some(Date { year, month, day });
+    // Each bad request names its field; a date that is not a calendar date says so.
+    for (trust, from, to, field, reason) in [
+        (
+            "RXX",
+            date(2018, 13, 1),
+            None,
+            "from_date",
+            "2018-13-01 is not a calendar date",
+        ),
+        (
+            "RXX",
+            None,
+            date(2023, 2, 29),
+            "to_date",
+            "2023-02-29 is not a calendar date",
+        ),
+        (
+            "",
+            date(2019, 5, 0),
+            None,
+            "from_date",
+            "2019-05-00 is not a full date (month and day are required)",
+        ),
+        ("R", None, None, "trust_code", "invalid trust code"),
+        (
+            "",
+            date(2019, 1, 2),
+            date(2019, 1, 1),
+            "from_date",
+            "2019-01-02 is after to_date 2019-01-01",
+        ),
     ] {
-        let err = replay(trust, from.into(), to.into()).await.unwrap_err();
-        assert_eq!(
-            err.code(),
-            tonic::Code::InvalidArgument,
-            "{trust} {from} {to}"
+        let err = replay(trust, from, to).await.unwrap_err();
+        assert_eq!(violated_fields(&err), [field], "{trust} {from:?} {to:?}");
+        assert!(
+            err.message().starts_with(&format!("{field}: ")) && err.message().contains(reason),
+            "{}",
+            err.message()
         );
     }
+    // Nothing was republished by the refused requests.
+    assert_eq!(quality(&bus).await.len() + resources(&bus).await.len(), 11);
     svc.stop().await;
 }
 
@@ -881,11 +917,40 @@ async fn bad_fields_are_named_in_details_and_database_errors_hide_their_sql() {
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["header"], "{}", err.message());
 
-    // Take the batches table away behind the service's back: the caller learns that the
-    // service failed, not the SQL that did.
+    // GetBatchStatus maps the stored state and format to their enums; a stored name this
+    // version does not write is the service's failure, not a panic.
+    let good = b"trust_code,period_end,metric,value\nRXX,2017-03-31,sickness_absence_rate,4.2\n";
+    svc.submit("stored", pb::FeedFormat::Csv, "good.csv", good, 1024)
+        .await
+        .unwrap();
+    let st = svc.status("stored").await.unwrap();
+    assert_eq!(
+        (st.state(), st.format()),
+        (pb::BatchState::Complete, pb::FeedFormat::Csv)
+    );
     sqlx::any::install_default_drivers();
     let url = infra.database_url_for("ingestion");
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    for set in ["state = 'archived'", "state = 'complete', format = 'xml'"] {
+        sqlx::query(&format!(
+            "UPDATE ingestion_batches SET {set} WHERE batch_id = 'stored'"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let err = svc
+            .client()
+            .await
+            .get_batch_status(pb::GetBatchStatusRequest {
+                batch_id: "stored".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Internal, "{set}: {err:?}");
+    }
+
+    // Take the batches table away behind the service's back: the caller learns that the
+    // service failed, not the SQL that did.
     sqlx::query("DROP TABLE ingestion_rejections")
         .execute(&pool)
         .await

@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use nhsi_rules::Direction;
 use nhsi_rules::chppd::{ChppdFigures, YearMonth};
 use nhsi_rules::nof::NofPeerGroup;
 use nhsi_rules::segment::{Trigger, TriggerKind, segment_name};
 use nhsi_rules::status::{OversightStatus, StatusKind, standing_on};
-use nhsi_rules::workflow::{Kloe, Signed, Stage, UorState};
+use nhsi_rules::workflow::{Action, Kloe, Signed, Stage, UorState};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
+use oversight_proto::google_type::Date;
 use oversight_proto::resources::v1 as pb;
 use oversight_proto::resources::v1::resources_service_server::ResourcesService;
 use oversight_rating::{Rating, TrustCode};
@@ -39,15 +41,16 @@ fn trust_code(s: &str) -> Result<TrustCode, ServiceError> {
         .map_err(|e| ServiceError::invalid("request", "trust_code", format!("{e}")))
 }
 
-fn optional_date(field: &str, s: &str) -> Result<Option<NaiveDate>, ServiceError> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    oversight_runtime::time::parse_date(s)
-        .map(Some)
-        .ok_or_else(|| {
-            ServiceError::invalid("request", field, format!("{s:?} is not a YYYY-MM-DD date"))
-        })
+/// An optional date of a request; a date that is not a full calendar date is refused, naming
+/// `field`.
+fn optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveDate>, ServiceError> {
+    convert::to_opt_date(d).map_err(|e| ServiceError::invalid("request", field, e.to_string()))
+}
+
+/// A date a request must carry; `what` says what it is.
+fn required_date(field: &str, d: Option<&Date>, what: &str) -> Result<NaiveDate, ServiceError> {
+    optional_date(field, d)?
+        .ok_or_else(|| ServiceError::invalid("request", field, format!("{what} is required")))
 }
 
 fn required_rating(field: &str, raw: i32) -> Result<Rating, ServiceError> {
@@ -151,6 +154,22 @@ fn kloe_view(k: Kloe) -> i32 {
     }) as i32
 }
 
+fn direction_view(d: Direction) -> pb::MetricDirection {
+    match d {
+        Direction::LowerIsBetter => pb::MetricDirection::LowerIsBetter,
+        Direction::HigherIsBetter => pb::MetricDirection::HigherIsBetter,
+    }
+}
+
+/// The month a CHPPD request asks for: a year and month (day 0, or any day of it).
+fn requested_month(d: &Date) -> Result<YearMonth, ServiceError> {
+    let bad = |reason: String| ServiceError::invalid("request", "month", reason);
+    let (year, month) = convert::to_month(d).map_err(|e| bad(e.to_string()))?;
+    NaiveDate::from_ymd_opt(year, month, 1)
+        .map(YearMonth::of)
+        .ok_or_else(|| bad(format!("{year:04}-{month:02} is not a month")))
+}
+
 fn required_kloe(raw: i32) -> Result<Kloe, ServiceError> {
     match pb::KeyLineOfEnquiry::try_from(raw) {
         Ok(pb::KeyLineOfEnquiry::ClinicalServices) => Ok(Kloe::ClinicalServices),
@@ -169,11 +188,15 @@ fn required_kloe(raw: i32) -> Result<Kloe, ServiceError> {
     }
 }
 
+fn role_view(r: Role) -> i32 {
+    common::Role::from(r) as i32
+}
+
 fn signed_view(s: &Signed) -> pb::StageRecorded {
     pb::StageRecorded {
-        role: s.role.as_str().to_string(),
+        role: role_view(s.role),
         caller: s.by.clone(),
-        recorded_at: s.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        recorded_at: Some(convert::timestamp(s.at)),
     }
 }
 
@@ -200,7 +223,7 @@ fn assessment_view(a: &Assessment) -> pb::UseOfResourcesAssessment {
         site_visit: stages
             .and_then(|s| s.site_visit.as_ref())
             .map(|v| pb::SiteVisit {
-                date: v.date.to_string(),
+                date: Some(convert::date(v.date)),
                 agenda: v.agenda.clone(),
                 team: v.team.clone(),
                 recorded: Some(signed_view(&v.signed)),
@@ -230,7 +253,7 @@ fn assessment_view(a: &Assessment) -> pb::UseOfResourcesAssessment {
         assessment: a.number,
         version: v.version,
         state: state(v.state),
-        report_date: a.report_date.clone(),
+        report_date: convert::opt_date(a.report_date),
         suggested_rating: rating(v.suggested),
         proposed_rating: rating(v.proposal.as_ref().map(|p| p.rating)),
         proposal_rationale: v
@@ -249,22 +272,28 @@ fn transition_view(t: &Transition) -> pb::UseOfResourcesTransition {
         sequence: t.seq,
         assessment: t.assessment,
         version: t.version,
-        action: t.action.clone(),
-        role: t.role.clone(),
+        action: action_view(t.action) as i32,
+        role: role_view(t.role),
         caller: t.caller.clone(),
         from_state: state_name(&t.from_state),
         to_state: state_name(&t.to_state),
         rating: rating(t.rating),
         note: t.note.clone(),
-        recorded_at: t.recorded_at.clone(),
+        recorded_at: convert::rfc3339_timestamp(&t.recorded_at),
     }
 }
 
-fn status_kind_view(k: StatusKind) -> pb::OversightStatusKind {
-    match k {
-        StatusKind::FinancialSpecialMeasures => pb::OversightStatusKind::FinancialSpecialMeasures,
-        StatusKind::QualitySpecialMeasures => pb::OversightStatusKind::QualitySpecialMeasures,
-        StatusKind::DeficitSupport => pb::OversightStatusKind::DeficitSupport,
+fn action_view(a: Action) -> pb::WorkflowAction {
+    match a {
+        Action::Suggest => pb::WorkflowAction::Suggest,
+        Action::Propose => pb::WorkflowAction::Propose,
+        Action::Approve => pb::WorkflowAction::Approve,
+        Action::Publish => pb::WorkflowAction::Publish,
+        Action::Revise => pb::WorkflowAction::Revise,
+        Action::TrustCommentary => pb::WorkflowAction::TrustCommentary,
+        Action::SiteVisit => pb::WorkflowAction::SiteVisit,
+        Action::Report => pb::WorkflowAction::Report,
+        Action::FactualAccuracyChange => pb::WorkflowAction::FactualAccuracyChange,
     }
 }
 
@@ -276,12 +305,12 @@ fn status_view(
 ) -> pb::OversightStatus {
     pb::OversightStatus {
         trust_code: trust.to_string(),
-        kind: status_kind_view(s.kind) as i32,
-        from_date: s.from.to_string(),
-        to_date: s.to.map(|t| t.to_string()).unwrap_or_default(),
+        kind: statuses::kind_view(s.kind) as i32,
+        from_date: Some(convert::date(s.from)),
+        to_date: convert::opt_date(s.to),
         source: s.source.clone(),
         recorded_by: record.map(|r| r.recorded_by.clone()).unwrap_or_default(),
-        recorded_at: record.map(|r| r.recorded_at.clone()).unwrap_or_default(),
+        recorded_at: record.and_then(|r| convert::rfc3339_timestamp(&r.recorded_at)),
         sequence: record.map_or(0, |r| r.seq),
     }
 }
@@ -291,34 +320,20 @@ fn recorded_view(r: &RecordedStatus) -> pb::OversightStatus {
 }
 
 fn required_status_kind(raw: i32) -> Result<StatusKind, ServiceError> {
-    match pb::OversightStatusKind::try_from(raw) {
-        Ok(pb::OversightStatusKind::FinancialSpecialMeasures) => {
-            Ok(StatusKind::FinancialSpecialMeasures)
-        }
-        Ok(pb::OversightStatusKind::QualitySpecialMeasures) => {
-            Ok(StatusKind::QualitySpecialMeasures)
-        }
-        Ok(pb::OversightStatusKind::DeficitSupport) => Ok(StatusKind::DeficitSupport),
-        Ok(pb::OversightStatusKind::Unspecified) | Err(_) => Err(ServiceError::invalid(
-            "request",
-            "kind",
-            format!(
-                "unknown oversight status kind {raw} (expected financial special measures, quality special measures or deficit support)"
-            ),
-        )),
-    }
+    statuses::kind(raw)
+        .ok_or_else(|| ServiceError::invalid("request", "kind", statuses::unknown_kind(raw)))
 }
 
 fn trigger_view(t: &Trigger) -> pb::SegmentTrigger {
     let kind = match t.kind {
-        TriggerKind::SpecialMeasures { .. } => "special_measures",
-        TriggerKind::CqcOverallRating { .. } => "cqc_overall_rating",
-        TriggerKind::FinanceScore { .. } => "finance_score",
-        TriggerKind::UseOfResourcesRating { .. } => "use_of_resources_rating",
-        TriggerKind::OperationalStandardMissed { .. } => "operational_standard_missed",
+        TriggerKind::SpecialMeasures { .. } => pb::TriggerKind::SpecialMeasures,
+        TriggerKind::CqcOverallRating { .. } => pb::TriggerKind::CqcOverallRating,
+        TriggerKind::FinanceScore { .. } => pb::TriggerKind::FinanceScore,
+        TriggerKind::UseOfResourcesRating { .. } => pb::TriggerKind::UseOfResourcesRating,
+        TriggerKind::OperationalStandardMissed { .. } => pb::TriggerKind::OperationalStandardMissed,
     };
     pb::SegmentTrigger {
-        kind: kind.into(),
+        kind: kind as i32,
         description: t.description.clone(),
         serious: t.serious,
     }
@@ -332,7 +347,7 @@ fn decision_view(d: &RecordedDecision) -> pb::SegmentDecision {
         rationale: d.decision.rationale.clone(),
         triggers: d.decision.triggers.iter().map(trigger_view).collect(),
         decided_by: d.decided_by.clone(),
-        decided_at: d.decided_at.clone(),
+        decided_at: convert::rfc3339_timestamp(&d.decided_at),
     }
 }
 
@@ -341,7 +356,7 @@ fn decision_view(d: &RecordedDecision) -> pb::SegmentDecision {
 fn chppd_view(ward: Option<&str>, month: YearMonth, f: &ChppdFigures) -> pb::ChppdFigure {
     pb::ChppdFigure {
         ward_code: ward.unwrap_or_default().to_string(),
-        month: month.to_string(),
+        month: Some(convert::month(month.year(), month.month())),
         patient_days: f.patient_days,
         chppd: f.chppd().map(dec_2dp).unwrap_or_default(),
         by_staff_group: f.per_patient_day.map(|p| {
@@ -430,12 +445,12 @@ impl ResourcesService for ResourcesApi {
     ) -> Reply<pb::GetFinanceScoreResponse> {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
-        let period = optional_date("period", &r.period)?;
+        let period = optional_date("period", r.period.as_ref())?;
         let f = self.metrics.finance_score(&trust, period).await?;
         let scores = f.score.scores.as_array();
         Ok(Response::new(pb::GetFinanceScoreResponse {
             trust_code: trust.to_string(),
-            period: f.period.to_string(),
+            period: Some(convert::date(f.period)),
             rule_set: f.score.explanation.rule_set.clone(),
             metrics: f
                 .values
@@ -474,9 +489,9 @@ impl ResourcesService for ResourcesApi {
                     let p = &d.position;
                     pb::MetricPosition {
                         metric: p.metric.name().to_string(),
-                        kloe: p.metric.kloe().name().to_string(),
-                        direction: p.metric.direction().describe().to_string(),
-                        period: d.period.to_string(),
+                        kloe: kloe_view(p.metric.kloe()),
+                        direction: direction_view(p.metric.direction()) as i32,
+                        period: Some(convert::date(d.period)),
                         value: dec(p.trust_value),
                         quartile: u32::from(p.quartile),
                         peer_median: dec(p.peer_median),
@@ -494,15 +509,7 @@ impl ResourcesService for ResourcesApi {
     ) -> Reply<pb::GetChppdResponse> {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
-        let month = if r.month.trim().is_empty() {
-            None
-        } else {
-            Some(
-                r.month
-                    .parse::<YearMonth>()
-                    .map_err(|e| ServiceError::invalid("request", "month", e.to_string()))?,
-            )
-        };
+        let month = r.month.as_ref().map(requested_month).transpose()?;
         let (report, problems) = self.metrics.chppd(&trust, month).await?;
         if report.wards.is_empty() && problems.is_empty() {
             return Err(ServiceError::not_found(
@@ -545,7 +552,7 @@ impl ResourcesService for ResourcesApi {
                 .kloes
                 .iter()
                 .map(|k| pb::KloeSuggestion {
-                    kloe: k.kloe.name().to_string(),
+                    kloe: kloe_view(k.kloe),
                     rating: common::Rating::from(k.rating) as i32,
                     reasons: k.reasons.clone(),
                 })
@@ -563,9 +570,7 @@ impl ResourcesService for ResourcesApi {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
         let proposed = required_rating("rating", r.rating)?;
-        let report_date = optional_date("report_date", &r.report_date)?.ok_or_else(|| {
-            ServiceError::invalid("request", "report_date", "the report date is required")
-        })?;
+        let report_date = required_date("report_date", r.report_date.as_ref(), "the report date")?;
         let a = self
             .assessments
             .propose(&trust, &caller, proposed, &r.rationale, report_date)
@@ -666,9 +671,7 @@ impl ResourcesService for ResourcesApi {
         let caller = require(&request, &[Role::Nhsi])?;
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
-        let date = optional_date("date", &r.date)?.ok_or_else(|| {
-            ServiceError::invalid("request", "date", "the site visit's date is required")
-        })?;
+        let date = required_date("date", r.date.as_ref(), "the site visit's date")?;
         let a = self
             .assessments
             .record_site_visit(&trust, &caller, date, &r.agenda, &r.team)
@@ -784,14 +787,12 @@ impl ResourcesService for ResourcesApi {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
         let kind = required_status_kind(r.kind)?;
-        let from = optional_date("from_date", &r.from_date)?.ok_or_else(|| {
-            ServiceError::invalid(
-                "request",
-                "from_date",
-                "the date the status starts is required",
-            )
-        })?;
-        let to = optional_date("to_date", &r.to_date)?;
+        let from = required_date(
+            "from_date",
+            r.from_date.as_ref(),
+            "the date the status starts",
+        )?;
+        let to = optional_date("to_date", r.to_date.as_ref())?;
         let record = format!("oversight status of trust {trust}");
         let status = statuses::checked(&record, kind, from, to, &r.source)?;
         let recorded = statuses::record(self.metrics.pool(), &trust, &status, &caller.name).await?;
@@ -807,8 +808,8 @@ impl ResourcesService for ResourcesApi {
     ) -> Reply<pb::ListOversightStatusesResponse> {
         let r = request.into_inner();
         let trust = trust_code(&r.trust_code)?;
-        let as_of =
-            optional_date("as_of", &r.as_of)?.unwrap_or_else(oversight_runtime::time::today);
+        let as_of = optional_date("as_of", r.as_of.as_ref())?
+            .unwrap_or_else(oversight_runtime::time::today);
         let history = statuses::history(self.metrics.pool(), &trust).await?;
         let standing = standing_on(history.iter().map(|h| &h.status), as_of);
         // The record each standing status comes from (the latest of its kind and start date).
@@ -823,7 +824,7 @@ impl ResourcesService for ResourcesApi {
         Ok(Response::new(pb::ListOversightStatusesResponse {
             trust_code: trust.to_string(),
             history: history.iter().map(recorded_view).collect(),
-            as_of: as_of.to_string(),
+            as_of: Some(convert::date(as_of)),
             standing,
         }))
     }

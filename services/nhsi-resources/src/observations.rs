@@ -8,20 +8,26 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use nhsi_rules::chppd::{ChppdReport, WardDay, YearMonth, compute_chppd};
+use nhsi_rules::chppd::{ChppdReport, InvalidWardCode, WardDay, YearMonth, compute_chppd};
+use nhsi_rules::feeds::{FinanceRow, OperationalRow, ProductivityRow};
 use nhsi_rules::nof::{
     LeagueRow, NofAssessment, NofPeerGroup, NofProvider, assess_providers, league_table,
 };
 use nhsi_rules::parse_decimal;
-use nhsi_rules::productivity::{Metric, MetricPosition, PeerGroup, position_in_peer_group};
+use nhsi_rules::productivity::{
+    Metric, MetricPosition, PeerGroup, UnknownMetric, position_in_peer_group,
+};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
     ApprovedUorRating, OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError,
-    SegmentInputs, SegmentSuggestion, Trigger, suggest_segment,
+    SegmentInputs, SegmentSuggestion, Trigger, UnknownStandard, suggest_segment,
 };
 use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
 use nhsi_rules::status::OversightStatus;
 use nhsi_rules::suggest::{UorSuggestion, suggest_uor_rating};
+use oversight_proto::convert;
+use oversight_proto::evidence::v1 as ev;
+use oversight_proto::google_type::Date;
 use oversight_rating::{RatingValue, TrustCode, TrustType};
 use rust_decimal::Decimal;
 use sqlx::{AnyPool, Row};
@@ -29,7 +35,7 @@ use sqlx::{AnyPool, Row};
 use crate::error::ServiceError;
 use crate::statuses;
 
-/// Feed names, as ingestion sets `MetricObservation.feed`.
+/// Feed names, as stored in `nhsi_observations.feed` (one per `MetricObservation.feed` case).
 pub mod feeds {
     pub const FINANCE: &str = "finance";
     pub const WARD_STAFFING: &str = "ward_staffing";
@@ -775,32 +781,211 @@ impl Observations {
     }
 }
 
-/// Feeds and values accepted on `<ns>.evidence.resources`: a known feed, decimal values, and a
-/// ward code for ward staffing.
-pub fn check_observation(
-    feed: &str,
-    ward_code: &str,
-    values: &BTreeMap<String, String>,
-) -> Result<(), (String, String)> {
-    if !feeds::ALL.contains(&feed) {
-        return Err((
-            "metric.feed".into(),
-            format!("unknown feed {feed:?} (expected {})", feeds::ALL.join(", ")),
-        ));
+/// A field of an evidence message that cannot be read, relative to the observation
+/// (`finance.liquidity_days`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadField {
+    pub field: String,
+    pub reason: String,
+}
+
+fn bad_field(field: &str, reason: impl Into<String>) -> BadField {
+    BadField {
+        field: field.to_string(),
+        reason: reason.into(),
     }
-    if feed == feeds::WARD_STAFFING && ward_code.trim().is_empty() {
-        return Err((
-            "metric.ward_code".into(),
-            "ward staffing needs a ward code".into(),
-        ));
+}
+
+/// One observation as `nhsi_observations` stores it: its feed, period (or day), ward (empty but
+/// for ward staffing) and values, metric name → exact decimal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedObservation {
+    pub feed: &'static str,
+    pub period: NaiveDate,
+    pub ward: String,
+    pub values: BTreeMap<&'static str, Decimal>,
+}
+
+impl PackedObservation {
+    /// Whether the observation adds to the values stored for its key rather than replacing them:
+    /// a productivity or operational record carries one metric (one standard) of a trust and
+    /// period, and the others of that period stand; a finance or ward staffing record is whole.
+    pub fn adds_to_stored(&self) -> bool {
+        matches!(self.feed, feeds::PRODUCTIVITY | feeds::OPERATIONAL)
     }
-    for (name, value) in values {
-        if parse_decimal(value).is_none() {
-            return Err((
-                format!("metric.values[{name}]"),
-                format!("{value:?} is not a decimal"),
-            ));
+
+    /// The values as stored: a JSON object of metric name → exact decimal string.
+    pub fn values_json(&self) -> String {
+        let values: BTreeMap<&str, String> = self
+            .values
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .collect();
+        // A map of strings always serialises.
+        serde_json::to_string(&values).unwrap_or_default()
+    }
+
+    fn finance(row: &FinanceRow) -> Self {
+        let i = &row.inputs;
+        let values = [
+            i.capital_service_capacity,
+            i.liquidity_days,
+            i.income_expenditure_margin_pct,
+            i.distance_from_plan_pct,
+            i.agency_spend_vs_ceiling_pct,
+        ];
+        PackedObservation {
+            feed: feeds::FINANCE,
+            period: row.period_end,
+            ward: String::new(),
+            values: FINANCE_METRICS.into_iter().zip(values).collect(),
         }
     }
-    Ok(())
+
+    fn ward_day(day: &WardDay) -> Self {
+        let values = [
+            Decimal::from(day.patients_at_midnight),
+            day.registered_nurse_hours,
+            day.registered_midwife_hours,
+            day.allied_health_professional_hours,
+            day.healthcare_support_worker_hours,
+        ];
+        PackedObservation {
+            feed: feeds::WARD_STAFFING,
+            period: day.date,
+            ward: day.ward.to_string(),
+            values: WARD_STAFFING_VALUES.into_iter().zip(values).collect(),
+        }
+    }
+
+    fn productivity(row: &ProductivityRow) -> Self {
+        PackedObservation {
+            feed: feeds::PRODUCTIVITY,
+            period: row.period_end,
+            ward: String::new(),
+            values: BTreeMap::from([(row.metric.name(), row.value)]),
+        }
+    }
+
+    fn operational(row: &OperationalRow) -> Self {
+        PackedObservation {
+            feed: feeds::OPERATIONAL,
+            period: row.period_end,
+            ward: String::new(),
+            values: BTreeMap::from([(row.standard.name(), row.value_pct)]),
+        }
+    }
+}
+
+/// A date an evidence message must carry, at `field`: set, and a full calendar date.
+pub fn required_date(field: &str, d: Option<&Date>) -> Result<NaiveDate, BadField> {
+    let d = d.ok_or_else(|| bad_field(field, "a date is required"))?;
+    convert::to_date(d).map_err(|e| bad_field(field, e.to_string()))
+}
+
+/// An exact decimal of an observation.
+fn observation_decimal(field: &str, value: &str) -> Result<Decimal, BadField> {
+    parse_decimal(value).ok_or_else(|| bad_field(field, format!("{value:?} is not a decimal")))
+}
+
+/// An observation on `<ns>.evidence.resources` read into the rules' feed records (the typed
+/// records ingestion parsed its feeds into), as stored. A date that is missing or not a calendar
+/// date, a value that is not a decimal, an unknown metric or standard, or a ward staffing record
+/// without a ward code is refused, naming the field.
+pub fn read_observation(
+    trust: &TrustCode,
+    m: &ev::MetricObservation,
+) -> Result<PackedObservation, BadField> {
+    use ev::metric_observation::Feed;
+    match &m.feed {
+        None => Err(bad_field(
+            "feed",
+            format!(
+                "an observation of no feed (expected one of {})",
+                feeds::ALL.join(", ")
+            ),
+        )),
+        Some(Feed::Finance(f)) => {
+            let dec = |name: &str, v: &str| observation_decimal(&format!("finance.{name}"), v);
+            let row = FinanceRow {
+                trust: trust.clone(),
+                period_end: required_date("finance.period_end", f.period_end.as_ref())?,
+                inputs: FinanceInputs {
+                    capital_service_capacity: dec(
+                        "capital_service_capacity",
+                        &f.capital_service_capacity,
+                    )?,
+                    liquidity_days: dec("liquidity_days", &f.liquidity_days)?,
+                    income_expenditure_margin_pct: dec(
+                        "income_expenditure_margin_pct",
+                        &f.income_expenditure_margin_pct,
+                    )?,
+                    distance_from_plan_pct: dec(
+                        "distance_from_plan_pct",
+                        &f.distance_from_plan_pct,
+                    )?,
+                    agency_spend_vs_ceiling_pct: dec(
+                        "agency_spend_vs_ceiling_pct",
+                        &f.agency_spend_vs_ceiling_pct,
+                    )?,
+                },
+            };
+            Ok(PackedObservation::finance(&row))
+        }
+        Some(Feed::WardStaffing(w)) => {
+            let dec =
+                |name: &str, v: &str| observation_decimal(&format!("ward_staffing.{name}"), v);
+            if w.ward_code.trim().is_empty() {
+                return Err(bad_field(
+                    "ward_staffing.ward_code",
+                    "ward staffing needs a ward code",
+                ));
+            }
+            let day = WardDay {
+                trust: trust.clone(),
+                ward: w.ward_code.parse().map_err(|e: InvalidWardCode| {
+                    bad_field("ward_staffing.ward_code", e.to_string())
+                })?,
+                date: required_date("ward_staffing.date", w.date.as_ref())?,
+                patients_at_midnight: w.patients_at_midnight,
+                registered_nurse_hours: dec("registered_nurse_hours", &w.registered_nurse_hours)?,
+                registered_midwife_hours: dec(
+                    "registered_midwife_hours",
+                    &w.registered_midwife_hours,
+                )?,
+                allied_health_professional_hours: dec(
+                    "allied_health_professional_hours",
+                    &w.allied_health_professional_hours,
+                )?,
+                healthcare_support_worker_hours: dec(
+                    "healthcare_support_worker_hours",
+                    &w.healthcare_support_worker_hours,
+                )?,
+            };
+            Ok(PackedObservation::ward_day(&day))
+        }
+        Some(Feed::Productivity(p)) => {
+            let row = ProductivityRow {
+                trust: trust.clone(),
+                period_end: required_date("productivity.period_end", p.period_end.as_ref())?,
+                metric: p
+                    .metric
+                    .parse()
+                    .map_err(|e: UnknownMetric| bad_field("productivity.metric", e.to_string()))?,
+                value: observation_decimal("productivity.value", &p.value)?,
+            };
+            Ok(PackedObservation::productivity(&row))
+        }
+        Some(Feed::Operational(o)) => {
+            let row = OperationalRow {
+                trust: trust.clone(),
+                period_end: required_date("operational.period_end", o.period_end.as_ref())?,
+                standard: o.standard.parse().map_err(|e: UnknownStandard| {
+                    bad_field("operational.standard", e.to_string())
+                })?,
+                value_pct: observation_decimal("operational.value_pct", &o.value_pct)?,
+            };
+            Ok(PackedObservation::operational(&row))
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! published CQC ratings (approved by definition), and workflow ratings reach `nhsi_uor_ratings`
 //! only on CQC's approval or revision (`crate::workflow`).
 
+use std::collections::HashMap;
+
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
@@ -17,6 +19,8 @@ use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
 use sqlx::{AnyPool, Row};
 use tokio::sync::Mutex;
+
+use crate::observations::{BadField, PackedObservation, required_date};
 
 /// The rule-set name recorded on approved ratings taken from feeds.
 pub const FEED_RULE_SET: &str = "uor-2017";
@@ -39,6 +43,15 @@ impl Failure for RecordError {
             RecordError::Invalid { field, reason } => ErrorKind::invalid(field, reason),
             RecordError::Store(_) => ErrorKind::Unavailable,
             RecordError::Conflict(_) => ErrorKind::Aborted,
+        }
+    }
+}
+
+impl From<BadField> for RecordError {
+    fn from(bad: BadField) -> Self {
+        RecordError::Invalid {
+            field: bad.field,
+            reason: bad.reason,
         }
     }
 }
@@ -69,7 +82,7 @@ enum ValidBody {
         date: chrono::NaiveDate,
         source: String,
     },
-    Observations(Vec<ValidObservation>),
+    Observations(Vec<PackedObservation>),
     /// An oversight status from the oversight status feed, with who recorded it.
     OversightStatus {
         status: nhsi_rules::status::OversightStatus,
@@ -77,68 +90,31 @@ enum ValidBody {
     },
 }
 
-struct ValidObservation {
-    feed: String,
-    period: String,
-    ward: String,
-    /// The values as a JSON object of metric name → exact decimal string.
-    values_json: String,
-}
-
+/// An observation read into the rules' types; a refusal names the field within the evidence,
+/// e.g. `metric.finance.liquidity_days`.
 fn validate_observation(
     field: &str,
+    trust: &TrustCode,
     m: &ev::MetricObservation,
-) -> Result<ValidObservation, RecordError> {
-    crate::observations::check_observation(&m.feed, &m.ward_code, &m.values).map_err(
-        |(f, reason)| {
-            invalid(
-                &format!("{field}{}", f.trim_start_matches("metric")),
-                reason,
-            )
-        },
-    )?;
-    if oversight_runtime::time::parse_date(&m.period).is_none() {
-        return Err(invalid(
-            &format!("{field}.period"),
-            format!("{:?} is not an ISO date", m.period),
-        ));
-    }
-    let values: std::collections::BTreeMap<&str, &str> = m
-        .values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.trim()))
-        .collect();
-    Ok(ValidObservation {
-        feed: m.feed.clone(),
-        period: m.period.clone(),
-        ward: m.ward_code.clone(),
-        values_json: serde_json::to_string(&values).unwrap_or_default(),
-    })
+) -> Result<PackedObservation, RecordError> {
+    crate::observations::read_observation(trust, m)
+        .map_err(|bad| invalid(&format!("{field}.{}", bad.field), bad.reason))
 }
 
 /// An oversight status as the rules check it; a refusal names the evidence field.
 fn validate_status(
     o: &ev::OversightStatusEvidence,
 ) -> Result<nhsi_rules::status::OversightStatus, RecordError> {
-    use nhsi_rules::status::{OversightStatus, StatusError, StatusKind};
-    let kind: StatusKind = o
-        .kind
-        .parse()
-        .map_err(|e| invalid("oversight_status.kind", format!("{e}")))?;
-    let date = |field: &str, s: &str| {
-        oversight_runtime::time::parse_date(s).ok_or_else(|| {
-            invalid(
-                &format!("oversight_status.{field}"),
-                format!("{s:?} is not an ISO date"),
-            )
-        })
-    };
-    let from = date("from_date", &o.from_date)?;
-    let to = if o.to_date.trim().is_empty() {
-        None
-    } else {
-        Some(date("to_date", &o.to_date)?)
-    };
+    use nhsi_rules::status::{OversightStatus, StatusError};
+    let kind = crate::statuses::kind(o.kind).ok_or_else(|| {
+        invalid(
+            "oversight_status.kind",
+            crate::statuses::unknown_kind(o.kind),
+        )
+    })?;
+    let from = required_date("oversight_status.from_date", o.from_date.as_ref())?;
+    let to = convert::to_opt_date(o.to_date.as_ref())
+        .map_err(|e| invalid("oversight_status.to_date", e.to_string()))?;
     OversightStatus::new(kind, from, to, &o.source).map_err(|e| match e {
         StatusError::InvalidArgument { field, reason } => {
             let field = if field == "to" { "to_date" } else { field };
@@ -166,12 +142,7 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
                     "a use-of-resources rating must be a real rating",
                 )
             })?;
-            let date = oversight_runtime::time::parse_date(&u.report_date).ok_or_else(|| {
-                invalid(
-                    "use_of_resources.report_date",
-                    format!("{:?} is not an ISO date", u.report_date),
-                )
-            })?;
+            let date = required_date("use_of_resources.report_date", u.report_date.as_ref())?;
             ValidBody::UseOfResources {
                 rating,
                 date,
@@ -179,7 +150,7 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
             }
         }
         Some(ev::resource_evidence::Body::Metric(m)) => {
-            ValidBody::Observations(vec![validate_observation("metric", m)?])
+            ValidBody::Observations(vec![validate_observation("metric", &trust, m)?])
         }
         Some(ev::resource_evidence::Body::Metrics(group)) => {
             if group.observations.is_empty() {
@@ -190,7 +161,9 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
                     .observations
                     .iter()
                     .enumerate()
-                    .map(|(i, m)| validate_observation(&format!("metrics.observations[{i}]"), m))
+                    .map(|(i, m)| {
+                        validate_observation(&format!("metrics.observations[{i}]"), &trust, m)
+                    })
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -208,6 +181,52 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
     })
 }
 
+/// `AnyConnection::backend_name` of a Postgres connection.
+const POSTGRES: &str = "PostgreSQL";
+
+/// One row of `nhsi_observations` a batch writes.
+struct ObservationRow<'a> {
+    trust: &'a str,
+    observation: PackedObservation,
+    /// Whether the row adds to the stored values of its key (`PackedObservation::adds_to_stored`).
+    adds: bool,
+    evidence_id: &'a str,
+}
+
+/// The rows a batch of observations writes, one per key (Postgres refuses a statement that
+/// updates a row twice), leaving what storing them one at a time would: a later observation of
+/// a key replaces its values, or adds to them.
+fn observation_rows<'a>(
+    observations: &[(&'a ValidResource, &'a PackedObservation)],
+) -> Vec<ObservationRow<'a>> {
+    let mut at: HashMap<(&str, &str, chrono::NaiveDate, &str), usize> = HashMap::new();
+    let mut rows: Vec<ObservationRow<'a>> = Vec::with_capacity(observations.len());
+    for &(v, o) in observations {
+        let key = (v.trust.as_str(), o.feed, o.period, o.ward.as_str());
+        match at.get(&key) {
+            Some(&i) => {
+                let row = &mut rows[i];
+                if row.adds {
+                    row.observation.values.extend(o.values.clone());
+                } else {
+                    row.observation.values = o.values.clone();
+                }
+                row.evidence_id = &v.evidence_id;
+            }
+            None => {
+                at.insert(key, rows.len());
+                rows.push(ObservationRow {
+                    trust: v.trust.as_str(),
+                    observation: o.clone(),
+                    adds: o.adds_to_stored(),
+                    evidence_id: &v.evidence_id,
+                });
+            }
+        }
+    }
+    rows
+}
+
 pub struct Resources {
     pool: AnyPool,
     outbox: Outbox,
@@ -219,7 +238,7 @@ pub struct Resources {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovedRow {
     pub rating: Rating,
-    pub report_date: String,
+    pub report_date: chrono::NaiveDate,
     pub approved_by: String,
     pub rationale: String,
 }
@@ -320,7 +339,7 @@ impl Resources {
     ) -> Result<(), RecordError> {
         let mut tx = self.pool.begin().await?;
         let recorded_at = oversight_runtime::time::now_rfc3339();
-        let mut observations: Vec<(&'a ValidResource, &'a ValidObservation)> = Vec::new();
+        let mut observations: Vec<(&'a ValidResource, &'a PackedObservation)> = Vec::new();
         for v in items {
             sqlx::query(
                 "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, COALESCE(NULLIF($2, ''), 'acute'))
@@ -377,35 +396,40 @@ impl Resources {
                 }
             }
         }
-        // Later observations of the same key within the batch win, as they would one by one.
-        let rows = oversight_runtime::db::last_per_key(&observations, |(v, o)| {
-            (
-                v.trust.as_str(),
-                o.feed.as_str(),
-                o.period.as_str(),
-                o.ward.as_str(),
-            )
-        });
-        for page in rows.chunks(OBSERVATIONS_PER_STATEMENT) {
-            let values = oversight_runtime::db::values_placeholders(page.len(), 6, "");
-            let sql = format!(
-                "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
-                 VALUES {}
-                 ON CONFLICT (trust_code, feed, period, ward_code) DO UPDATE SET
-                    metric_values = excluded.metric_values, evidence_id = excluded.evidence_id",
-                values
-            );
-            let mut q = sqlx::query(&sql);
-            for &&(v, o) in page {
-                q = q
-                    .bind(v.trust.as_str())
-                    .bind(&o.feed)
-                    .bind(&o.period)
-                    .bind(&o.ward)
-                    .bind(&o.values_json)
-                    .bind(&v.evidence_id);
+        // Values that add to the stored ones are merged by the database, in the upsert itself, so
+        // that concurrent writers of one key (replicas) each keep their metric; SQLite and
+        // Postgres merge JSON objects with different functions.
+        let postgres = tx.backend_name() == POSTGRES;
+        let rows = observation_rows(&observations);
+        for adds in [false, true] {
+            let rows: Vec<&ObservationRow<'_>> = rows.iter().filter(|r| r.adds == adds).collect();
+            let metric_values = if !adds {
+                "excluded.metric_values"
+            } else if postgres {
+                "(nhsi_observations.metric_values::jsonb || excluded.metric_values::jsonb)::text"
+            } else {
+                "json_patch(nhsi_observations.metric_values, excluded.metric_values)"
+            };
+            for page in rows.chunks(OBSERVATIONS_PER_STATEMENT) {
+                let values = oversight_runtime::db::values_placeholders(page.len(), 6, "");
+                let sql = format!(
+                    "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
+                     VALUES {values}
+                     ON CONFLICT (trust_code, feed, period, ward_code) DO UPDATE SET
+                        metric_values = {metric_values}, evidence_id = excluded.evidence_id"
+                );
+                let mut q = sqlx::query(&sql);
+                for row in page {
+                    q = q
+                        .bind(row.trust)
+                        .bind(row.observation.feed)
+                        .bind(row.observation.period.to_string())
+                        .bind(row.observation.ward.as_str())
+                        .bind(row.observation.values_json())
+                        .bind(row.evidence_id);
+                }
+                q.execute(&mut *tx).await?;
             }
-            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -432,7 +456,11 @@ impl Resources {
             .and_then(|o| convert::rating_value(o.rating))
             .map(|r| r.cqc_str().to_string())
             .unwrap_or_default();
-        let report_date = overall.map(|o| o.report_date.clone()).unwrap_or_default();
+        // Stored as ISO 8601, empty when there is no rating.
+        let report_date = convert::to_opt_date(overall.and_then(|o| o.report_date.as_ref()))
+            .map_err(|e| invalid("overall.report_date", e.to_string()))?
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         let version = i64::try_from(q.version).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -477,13 +505,15 @@ impl Resources {
         .await?;
         let Some(r) = row else { return Ok(None) };
         let rating: String = r.try_get("rating")?;
+        let report_date: String = r.try_get("report_date")?;
         let trust_type: String = r.try_get("trust_type")?;
         Ok(Some((
             ApprovedRow {
                 rating: rating
                     .parse()
                     .map_err(|e| anyhow::anyhow!("stored rating: {e}"))?,
-                report_date: r.try_get("report_date")?,
+                report_date: oversight_runtime::time::parse_date(&report_date)
+                    .ok_or_else(|| anyhow::anyhow!("stored report date {report_date:?}"))?,
                 approved_by: r.try_get("approved_by")?,
                 rationale: r.try_get("rationale")?,
             },
@@ -522,12 +552,12 @@ impl Resources {
             version: 0,
             rating: Some(convert::dated(
                 Some(row.rating),
-                Some(row.report_date.clone()),
+                Some(row.report_date),
                 &explanation,
             )),
             approved_by: row.approved_by.clone(),
             rationale: row.rationale.clone(),
-            approved_at: String::new(),
+            approved_at: None,
         };
         let fp = fingerprint(&event.encode_to_vec());
         let key = trust.to_string();
@@ -538,7 +568,7 @@ impl Resources {
                 let mut e = event.clone();
                 e.version = version;
                 e.event_id = format!("{key}-uor-v{version}");
-                e.approved_at = oversight_runtime::time::now_rfc3339();
+                e.approved_at = Some(convert::timestamp(chrono::Utc::now()));
                 NewEvent {
                     subject,
                     msg_id: e.event_id.clone(),
@@ -584,12 +614,23 @@ impl Resources {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use oversight_proto::common::v1::OversightStatusKind as Kind;
+    use oversight_proto::google_type::Date;
 
-    fn status(kind: &str, from: &str, to: &str, source: &str) -> ev::OversightStatusEvidence {
+    fn d(year: i32, month: i32, day: i32) -> Option<Date> {
+        Some(Date { year, month, day })
+    }
+
+    fn status(
+        kind: Kind,
+        from: Option<Date>,
+        to: Option<Date>,
+        source: &str,
+    ) -> ev::OversightStatusEvidence {
         ev::OversightStatusEvidence {
-            kind: kind.into(),
-            from_date: from.into(),
-            to_date: to.into(),
+            kind: kind as i32,
+            from_date: from,
+            to_date: to,
             source: source.into(),
         }
     }
@@ -597,22 +638,34 @@ mod tests {
     /// Oversight status evidence is poison when the rules would refuse it, naming the field.
     #[test]
     fn bad_oversight_status_evidence_names_the_field() {
-        let fsm = "financial_special_measures";
-        assert!(validate_status(&status(fsm, "2018-01-01", "", "NHSI")).is_ok());
+        let fsm = Kind::FinancialSpecialMeasures;
+        let jan = d(2018, 1, 1);
+        assert!(validate_status(&status(fsm, jan, None, "NHSI")).is_ok());
+        let mut unknown = status(fsm, jan, None, "NHSI");
+        unknown.kind = 99;
         let cases = [
             (
-                status("special_measures", "2018-01-01", "", "NHSI"),
+                status(Kind::Unspecified, jan, None, "NHSI"),
                 "oversight_status.kind",
             ),
+            (unknown, "oversight_status.kind"),
             (
-                status(fsm, "2018-02-30", "", "NHSI"),
+                status(fsm, None, None, "NHSI"),
                 "oversight_status.from_date",
             ),
             (
-                status(fsm, "2018-01-01", "2017-01-01", "NHSI"),
+                status(fsm, d(2018, 2, 30), None, "NHSI"),
+                "oversight_status.from_date",
+            ),
+            (
+                status(fsm, jan, d(2018, 2, 0), "NHSI"),
                 "oversight_status.to_date",
             ),
-            (status(fsm, "2018-01-01", "", ""), "oversight_status.source"),
+            (
+                status(fsm, jan, d(2017, 1, 1), "NHSI"),
+                "oversight_status.to_date",
+            ),
+            (status(fsm, jan, None, ""), "oversight_status.source"),
         ];
         for (evidence, want) in cases {
             match validate_status(&evidence) {
@@ -620,5 +673,147 @@ mod tests {
                 other => panic!("{evidence:?}: {other:?}"),
             }
         }
+    }
+
+    fn metric(feed: ev::metric_observation::Feed) -> ev::MetricObservation {
+        ev::MetricObservation { feed: Some(feed) }
+    }
+
+    fn productivity(metric_name: &str, value: &str) -> ev::MetricObservation {
+        metric(ev::metric_observation::Feed::Productivity(
+            ev::ProductivityObservation {
+                period_end: d(2018, 3, 31),
+                metric: metric_name.into(),
+                value: value.into(),
+            },
+        ))
+    }
+
+    fn resource(body: ev::resource_evidence::Body) -> ev::ResourceEvidence {
+        ev::ResourceEvidence {
+            provenance: None,
+            trust_code: "RXX".into(),
+            trust_type: common::TrustType::Acute as i32,
+            body: Some(body),
+        }
+    }
+
+    fn refused_field(e: &ev::ResourceEvidence) -> String {
+        match validate_resource(e) {
+            Err(RecordError::Invalid { field, .. }) => field,
+            other => panic!("{e:?}: expected invalid, got {}", other.is_ok()),
+        }
+    }
+
+    /// A typed observation with an unusable value is poison, naming the field within the
+    /// message (as a bad value of the old map was).
+    #[test]
+    fn bad_observations_name_the_field() {
+        use ev::metric_observation::Feed;
+        let finance = ev::FinanceObservation {
+            period_end: d(2018, 3, 31),
+            capital_service_capacity: "2.6".into(),
+            liquidity_days: "lots".into(),
+            income_expenditure_margin_pct: "-0.5".into(),
+            distance_from_plan_pct: "0".into(),
+            agency_spend_vs_ceiling_pct: "60".into(),
+        };
+        let ward = ev::WardStaffingObservation {
+            ward_code: String::new(),
+            date: d(2018, 4, 1),
+            patients_at_midnight: 20,
+            registered_nurse_hours: "100".into(),
+            registered_midwife_hours: "0".into(),
+            allied_health_professional_hours: "10".into(),
+            healthcare_support_worker_hours: "50".into(),
+        };
+        let operational = ev::OperationalObservation {
+            period_end: d(2018, 3, 31),
+            standard: "ae_4h".into(),
+            value_pct: "91.2".into(),
+        };
+        let cases = [
+            (
+                metric(Feed::Finance(finance.clone())),
+                "metric.finance.liquidity_days",
+            ),
+            (
+                metric(Feed::Finance(ev::FinanceObservation {
+                    period_end: d(2018, 2, 29),
+                    liquidity_days: "5".into(),
+                    ..finance.clone()
+                })),
+                "metric.finance.period_end",
+            ),
+            (
+                metric(Feed::WardStaffing(ward.clone())),
+                "metric.ward_staffing.ward_code",
+            ),
+            (
+                metric(Feed::WardStaffing(ev::WardStaffingObservation {
+                    ward_code: "W1".into(),
+                    date: None,
+                    ..ward.clone()
+                })),
+                "metric.ward_staffing.date",
+            ),
+            (productivity("weather", "1"), "metric.productivity.metric"),
+            (
+                productivity("sickness_absence_rate", "1,5"),
+                "metric.productivity.value",
+            ),
+            (
+                metric(Feed::Operational(ev::OperationalObservation {
+                    standard: "ae_12h".into(),
+                    ..operational.clone()
+                })),
+                "metric.operational.standard",
+            ),
+            (ev::MetricObservation { feed: None }, "metric.feed"),
+        ];
+        for (m, want) in cases {
+            let e = resource(ev::resource_evidence::Body::Metric(m));
+            assert_eq!(refused_field(&e), want);
+        }
+        let group = resource(ev::resource_evidence::Body::Metrics(
+            ev::MetricObservations {
+                observations: vec![
+                    metric(Feed::Operational(operational)),
+                    productivity("sickness_absence_rate", "x"),
+                ],
+            },
+        ));
+        assert_eq!(
+            refused_field(&group),
+            "metrics.observations[1].productivity.value"
+        );
+    }
+
+    /// Productivity and operational records carry one metric each: a batch adds them up per
+    /// trust and period, where a later finance record replaces an earlier one.
+    #[test]
+    fn a_batch_adds_up_single_metric_records_and_replaces_whole_ones() {
+        let valid = |m: ev::MetricObservation| {
+            validate_resource(&resource(ev::resource_evidence::Body::Metric(m))).unwrap()
+        };
+        let batch = [
+            valid(productivity("sickness_absence_rate", "3.5")),
+            valid(productivity("staff_retention_rate", "88")),
+            valid(productivity("sickness_absence_rate", "4")),
+        ];
+        let observations: Vec<(&ValidResource, &PackedObservation)> = batch
+            .iter()
+            .flat_map(|v| match &v.body {
+                ValidBody::Observations(obs) => obs.iter().map(move |o| (v, o)).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let rows = observation_rows(&observations);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].adds);
+        assert_eq!(
+            rows[0].observation.values_json(),
+            r#"{"sickness_absence_rate":"4","staff_retention_rate":"88"}"#
+        );
     }
 }

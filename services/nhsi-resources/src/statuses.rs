@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use nhsi_rules::status::{OversightStatus, StandingStatuses, StatusError, StatusKind, standing_on};
+use oversight_proto::common::v1 as common;
 use oversight_rating::TrustCode;
 use sqlx::{AnyPool, Row};
 
@@ -29,6 +30,38 @@ pub struct Recorded {
     pub record: RecordedStatus,
     /// Whether a record was added.
     pub appended: bool,
+}
+
+/// The rules' kind of a wire oversight status kind; `None` for unspecified or an unknown number.
+pub fn kind(raw: i32) -> Option<StatusKind> {
+    match common::OversightStatusKind::try_from(raw).ok()? {
+        common::OversightStatusKind::Unspecified => None,
+        common::OversightStatusKind::FinancialSpecialMeasures => {
+            Some(StatusKind::FinancialSpecialMeasures)
+        }
+        common::OversightStatusKind::QualitySpecialMeasures => {
+            Some(StatusKind::QualitySpecialMeasures)
+        }
+        common::OversightStatusKind::DeficitSupport => Some(StatusKind::DeficitSupport),
+    }
+}
+
+/// Why a wire kind is refused.
+pub fn unknown_kind(raw: i32) -> String {
+    format!(
+        "unknown oversight status kind {raw} (expected financial special measures, quality special measures or deficit support)"
+    )
+}
+
+/// A kind on the wire.
+pub fn kind_view(k: StatusKind) -> common::OversightStatusKind {
+    match k {
+        StatusKind::FinancialSpecialMeasures => {
+            common::OversightStatusKind::FinancialSpecialMeasures
+        }
+        StatusKind::QualitySpecialMeasures => common::OversightStatusKind::QualitySpecialMeasures,
+        StatusKind::DeficitSupport => common::OversightStatusKind::DeficitSupport,
+    }
 }
 
 /// A status as the rules check it, its refusal naming the field of `record`.

@@ -45,8 +45,8 @@ pub struct Assessment {
     pub trust: TrustCode,
     /// 1, 2, … per trust.
     pub number: u32,
-    /// The report date the approved rating carries.
-    pub report_date: String,
+    /// The report date the approved rating carries; set by the proposal.
+    pub report_date: Option<chrono::NaiveDate>,
     pub workflow: UorWorkflow,
     revision: i64,
 }
@@ -57,8 +57,8 @@ pub struct Transition {
     pub seq: u64,
     pub assessment: u32,
     pub version: u32,
-    pub action: String,
-    pub role: String,
+    pub action: Action,
+    pub role: Role,
     pub caller: String,
     pub from_state: String,
     pub to_state: String,
@@ -102,6 +102,26 @@ fn corrupt(e: impl std::fmt::Display) -> ServiceError {
     ))
 }
 
+/// A report date as stored: ISO 8601, empty before the proposal sets it.
+fn stored(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn stored_date(s: &str) -> Result<Option<chrono::NaiveDate>, ServiceError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    oversight_runtime::time::parse_date(s)
+        .map(Some)
+        .ok_or_else(|| corrupt(format!("report date {s:?}")))
+}
+
+/// A transition's action as stored (its name, as the workflow JSON spells it).
+fn stored_action(s: &str) -> Result<Action, ServiceError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| corrupt(format!("action {s:?}: {e}")))
+}
+
 fn to_u32(v: i64) -> Result<u32, ServiceError> {
     u32::try_from(v).map_err(corrupt)
 }
@@ -128,10 +148,11 @@ impl Assessments {
         let Some(r) = row else { return Ok(None) };
         let number: i64 = r.try_get("assessment")?;
         let json: String = r.try_get("workflow_json")?;
+        let report_date: String = r.try_get("report_date")?;
         Ok(Some(Assessment {
             trust: trust.clone(),
             number: to_u32(number)?,
-            report_date: r.try_get("report_date")?,
+            report_date: stored_date(&report_date)?,
             workflow: serde_json::from_str(&json).map_err(corrupt)?,
             revision: r.try_get("revision")?,
         }))
@@ -152,12 +173,14 @@ impl Assessments {
                 let assessment: i64 = r.try_get("assessment")?;
                 let version: i64 = r.try_get("version")?;
                 let rating: String = r.try_get("rating")?;
+                let action: String = r.try_get("action")?;
+                let role: String = r.try_get("role")?;
                 Ok(Transition {
                     seq: u64::try_from(seq).map_err(corrupt)?,
                     assessment: to_u32(assessment)?,
                     version: to_u32(version)?,
-                    action: r.try_get("action")?,
-                    role: r.try_get("role")?,
+                    action: stored_action(&action)?,
+                    role: role.parse().map_err(corrupt)?,
                     caller: r.try_get("caller")?,
                     from_state: r.try_get("from_state")?,
                     to_state: r.try_get("to_state")?,
@@ -185,7 +208,7 @@ impl Assessments {
     ) -> Result<Assessment, ServiceError> {
         let _one_at_a_time = self.writing.lock().await;
         self.require_acute(trust).await?;
-        let report_date = report_date.to_string();
+        let report_date = Some(report_date);
         let latest = self.latest(trust).await?;
         let (mut assessment, before) = match latest {
             Some(a)
@@ -202,7 +225,7 @@ impl Assessments {
                 let a = Assessment {
                     trust: trust.clone(),
                     number,
-                    report_date: report_date.clone(),
+                    report_date,
                     workflow,
                     revision: 0,
                 };
@@ -372,7 +395,7 @@ impl Assessments {
                     trust: trust.clone(),
                     number,
                     // Set by the proposal.
-                    report_date: String::new(),
+                    report_date: None,
                     workflow: UorWorkflow::suggested(trust.clone(), suggested),
                     revision: 0,
                 };
@@ -477,7 +500,7 @@ impl Assessments {
                 evidence_id = excluded.evidence_id",
         )
         .bind(assessment.trust.as_str())
-        .bind(&assessment.report_date)
+        .bind(stored(assessment.report_date))
         .bind(approval.rating.cqc_str())
         .bind(format!("CQC ({})", caller.name))
         .bind(rationale)
@@ -543,7 +566,7 @@ async fn save(
         )
         .bind(a.trust.as_str())
         .bind(i64::from(a.number))
-        .bind(&a.report_date)
+        .bind(stored(a.report_date))
         .bind(&state)
         .bind(&json)
         .bind(&now)
@@ -555,7 +578,7 @@ async fn save(
                 revision = revision + 1, updated_at = $4
              WHERE trust_code = $5 AND assessment = $6 AND revision = $7",
         )
-        .bind(&a.report_date)
+        .bind(stored(a.report_date))
         .bind(&state)
         .bind(&json)
         .bind(&now)

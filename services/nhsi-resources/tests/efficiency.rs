@@ -23,9 +23,11 @@ use oversight_proto::evidence::v1 as ev;
 use oversight_proto::resources::v1 as pb;
 use oversight_testkit::wait_until;
 
-use common::{CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, observation, req};
+use common::{
+    CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, d, finance, productivity, req,
+};
 
-const UOR_TRIGGER: &str = "use_of_resources_rating";
+const UOR_TRIGGER: pb::TriggerKind = pb::TriggerKind::UseOfResourcesRating;
 
 async fn suggest(s: &Service, trust: &str) -> Option<pb::SuggestSegmentResponse> {
     s.client()
@@ -61,14 +63,14 @@ fn published_uor(
         body: Some(ev::resource_evidence::Body::UseOfResources(
             ev::UseOfResourcesEvidence {
                 rating: rating as i32,
-                report_date: report_date.into(),
+                report_date: Some(d(report_date)),
             },
         )),
     }
 }
 
-fn kinds(s: &pb::SuggestSegmentResponse) -> Vec<&str> {
-    s.triggers.iter().map(|t| t.kind.as_str()).collect()
+fn kinds(s: &pb::SuggestSegmentResponse) -> Vec<pb::TriggerKind> {
+    s.triggers.iter().map(pb::SegmentTrigger::kind).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +117,7 @@ async fn a_uor_rating_of_ri_approved_by_cqc_fires_the_finance_and_use_of_resourc
                 trust_code: "RXX".into(),
                 rating: pb_common::Rating::RequiresImprovement as i32,
                 rationale: "length of stay and cancellations well above peers".into(),
-                report_date: "2018-07-01".into(),
+                report_date: Some(d("2018-07-01")),
             },
             NHSI_TOKEN,
         ))
@@ -182,7 +184,7 @@ async fn a_uor_rating_of_ri_approved_by_cqc_fires_the_finance_and_use_of_resourc
         decided
             .triggers
             .iter()
-            .map(|t| t.kind.as_str())
+            .map(pb::SegmentTrigger::kind)
             .collect::<Vec<_>>(),
         vec![UOR_TRIGGER]
     );
@@ -251,17 +253,14 @@ async fn efficiency_measures_are_positioned_against_peers_by_their_direction() {
         ("RCC", "88.1", "7.3"),
         ("RDD", "84.6", "5.2"),
     ] {
-        s.publish(&observation(
-            trust,
-            "productivity",
-            "2018-03-31",
-            "",
-            &[
-                ("rtt_incomplete_within_18_weeks_pct", rtt),
-                ("average_length_of_stay_non_elective", alos),
-            ],
-        ))
-        .await;
+        // One metric a record, as the productivity feed carries them.
+        for (metric, value) in [
+            ("rtt_incomplete_within_18_weeks_pct", rtt),
+            ("average_length_of_stay_non_elective", alos),
+        ] {
+            s.publish(&productivity(trust, "2018-03-31", metric, value))
+                .await;
+        }
     }
     let client = s.client().await;
     let positions = |trust: &'static str| {
@@ -301,16 +300,18 @@ async fn efficiency_measures_are_positioned_against_peers_by_their_direction() {
     let rtt = find(&rcc, "rtt_incomplete_within_18_weeks_pct");
     assert_eq!(
         (
-            rtt.kloe.as_str(),
-            rtt.direction.as_str(),
+            rtt.kloe(),
+            rtt.direction(),
+            rtt.period,
             rtt.value.as_str(),
             rtt.quartile,
             rtt.peer_median.as_str(),
             rtt.distance_from_median.as_str()
         ),
         (
-            "clinical_services",
-            "higher is better",
+            pb::KeyLineOfEnquiry::ClinicalServices,
+            pb::MetricDirection::HigherIsBetter,
+            Some(d("2018-03-31")),
             "88.1",
             3,
             "90.2",
@@ -320,12 +321,12 @@ async fn efficiency_measures_are_positioned_against_peers_by_their_direction() {
     let alos = find(&rcc, "average_length_of_stay_non_elective");
     assert_eq!(
         (
-            alos.direction.as_str(),
+            alos.direction(),
             alos.quartile,
             alos.peer_median.as_str(),
             alos.distance_from_median.as_str()
         ),
-        ("lower is better", 4, "5.6", "1.7")
+        (pb::MetricDirection::LowerIsBetter, 4, "5.6", "1.7")
     );
     // RDD: the worst RTT (b = 3 → quartile 4) but the second-shortest stay (only 4.5 is better,
     // b = 1 → ⌊4/4⌋ = 1 → quartile 2): each metric's own direction decides.

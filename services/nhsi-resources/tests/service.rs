@@ -13,8 +13,8 @@ use oversight_testkit::wait_until;
 use tonic::Code;
 
 use common::{
-    ANONYMOUS_OPERATOR_TOKEN, CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance,
-    observation, req, ward_day,
+    ANONYMOUS_OPERATOR_TOKEN, CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, d, finance,
+    m, operational, productivity, req, ward_day,
 };
 
 async fn finance_score(
@@ -27,7 +27,7 @@ async fn finance_score(
         .get_finance_score(req(
             pb::GetFinanceScoreRequest {
                 trust_code: trust.into(),
-                period: String::new(),
+                period: None,
             },
             token,
         ))
@@ -61,12 +61,11 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         ("RBB", "4.0"),
         ("RCC", "5.0"),
     ] {
-        s.publish(&observation(
+        s.publish(&productivity(
             trust,
-            "productivity",
             "2018-03-31",
-            "",
-            &[("sickness_absence_rate", sickness)],
+            "sickness_absence_rate",
+            sickness,
         ))
         .await;
     }
@@ -76,7 +75,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
     })
     .await
     .unwrap();
-    assert_eq!(f.period, "2017-03-31");
+    assert_eq!(f.period, Some(d("2017-03-31")));
     let scores: Vec<(&str, u32)> = f
         .metrics
         .iter()
@@ -107,7 +106,7 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
             let r = client
                 .get_chppd(pb::GetChppdRequest {
                     trust_code: "RXX".into(),
-                    month: "2018-04".into(),
+                    month: Some(m("2018-04")),
                 })
                 .await
                 .ok()?
@@ -119,8 +118,8 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
     .unwrap();
     let w1 = &chppd.wards[0];
     assert_eq!(
-        (w1.ward_code.as_str(), w1.month.as_str(), w1.chppd.as_str()),
-        ("W1", "2018-04", "8.00")
+        (w1.ward_code.as_str(), w1.month, w1.chppd.as_str()),
+        ("W1", Some(m("2018-04")), "8.00")
     );
     assert_eq!(chppd.wards[1].chppd, "6.00");
     // W3: no figure (not a problem), its hours shown and counted at trust level (DOMAIN §4.3).
@@ -172,7 +171,12 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
     assert_eq!(positions.quartile, 4);
     assert_eq!(positions.peer_median, "4.5");
     assert_eq!(positions.distance_from_median, "1.6");
-    assert_eq!(positions.kloe, "people");
+    assert_eq!(positions.kloe, pb::KeyLineOfEnquiry::People as i32);
+    assert_eq!(
+        positions.direction,
+        pb::MetricDirection::LowerIsBetter as i32
+    );
+    assert_eq!(positions.period, Some(d("2018-03-31")));
 
     // A named peer set given in the request.
     let named = client
@@ -203,13 +207,18 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
         .unwrap()
         .into_inner();
     assert_eq!(suggestion.kloes.len(), 5);
+    let kloes: Vec<i32> = suggestion.kloes.iter().map(|k| k.kloe).collect();
+    assert!(
+        kloes.contains(&(pb::KeyLineOfEnquiry::People as i32)),
+        "{kloes:?}"
+    );
     assert!(suggestion.kloes.iter().all(|k| !k.reasons.is_empty()));
 
     // Errors name the field or record.
     let e = client
         .get_chppd(pb::GetChppdRequest {
             trust_code: "RXX".into(),
-            month: "April".into(),
+            month: Some(m("2018-13")),
         })
         .await
         .unwrap_err();
@@ -217,8 +226,21 @@ async fn finance_score_chppd_and_positions_from_evidence_on_the_queue() {
     assert!(e.message().contains("month"), "{}", e.message());
     let e = client
         .get_finance_score(pb::GetFinanceScoreRequest {
+            trust_code: "RXX".into(),
+            period: Some(oversight_proto::google_type::Date {
+                year: 2017,
+                month: 2,
+                day: 29,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("period"), "{}", e.message());
+    let e = client
+        .get_finance_score(pb::GetFinanceScoreRequest {
             trust_code: "RZZ".into(),
-            period: String::new(),
+            period: None,
         })
         .await
         .unwrap_err();
@@ -270,7 +292,7 @@ async fn workflow_roles_and_states_are_enforced_and_recorded() {
                 trust_code: "RXX".into(),
                 rating: rating as i32,
                 rationale: "agency spend well above peers".into(),
-                report_date: "2018-07-01".into(),
+                report_date: Some(d("2018-07-01")),
             },
             token,
         )
@@ -379,12 +401,13 @@ async fn workflow_roles_and_states_are_enforced_and_recorded() {
     assert_eq!(published.version, 1);
     assert_eq!(published.approved_by, "CQC (cqc-inspections)");
     assert_eq!(
-        published
-            .rating
-            .as_ref()
-            .map(|r| (r.rating, r.report_date.as_str())),
-        Some((pb_common::Rating::RequiresImprovement as i32, "2018-07-01"))
+        published.rating.as_ref().map(|r| (r.rating, r.report_date)),
+        Some((
+            pb_common::Rating::RequiresImprovement as i32,
+            Some(d("2018-07-01"))
+        ))
     );
+    assert!(published.approved_at.is_some());
     assert_eq!(uor_stream_messages(&s).await, 1);
 
     // Approving twice is refused.
@@ -459,28 +482,25 @@ async fn workflow_roles_and_states_are_enforced_and_recorded() {
         .await
         .unwrap()
         .into_inner();
-    let steps: Vec<(&str, &str, &str)> = history
+    let steps: Vec<(pb::WorkflowAction, pb_common::Role, &str)> = history
         .transitions
         .iter()
-        .map(|t| (t.action.as_str(), t.role.as_str(), t.caller.as_str()))
+        .map(|t| (t.action(), t.role(), t.caller.as_str()))
         .collect();
+    use pb::WorkflowAction as A;
+    use pb_common::Role as R;
     assert_eq!(
         steps,
         vec![
-            ("suggest", "operator", "nhsi-resources"),
-            ("propose", "nhsi", "nhsi-uor-team"),
-            ("approve", "cqc", "cqc-inspections"),
-            ("publish", "operator", "nhsi-resources"),
-            ("revise", "cqc", "cqc-inspections"),
-            ("publish", "operator", "nhsi-resources"),
+            (A::Suggest, R::Operator, "nhsi-resources"),
+            (A::Propose, R::Nhsi, "nhsi-uor-team"),
+            (A::Approve, R::Cqc, "cqc-inspections"),
+            (A::Publish, R::Operator, "nhsi-resources"),
+            (A::Revise, R::Cqc, "cqc-inspections"),
+            (A::Publish, R::Operator, "nhsi-resources"),
         ]
     );
-    assert!(
-        history
-            .transitions
-            .iter()
-            .all(|t| !t.recorded_at.is_empty())
-    );
+    assert!(history.transitions.iter().all(|t| t.recorded_at.is_some()));
     assert_eq!(history.published.len(), 2);
     assert_eq!(
         history.current.unwrap().state,
@@ -499,14 +519,10 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
         ["2.6", "-3", "-0.5", "0", "60"],
     ))
     .await;
-    s.publish(&observation(
-        "RXX",
-        "operational",
-        "2018-03-31",
-        "",
-        &[("ae_4h", "91.2"), ("rtt_18w", "93")],
-    ))
-    .await;
+    s.publish(&operational("RXX", "2018-03-31", "ae_4h", "91.2"))
+        .await;
+    s.publish(&operational("RXX", "2018-03-31", "rtt_18w", "93"))
+        .await;
     let quality = QualityRatingIssued {
         event_id: "RXX-quality-v1".into(),
         trust_code: "RXX".into(),
@@ -517,10 +533,10 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
         key_questions: vec![],
         overall: Some(pb_common::DatedRating {
             rating: pb_common::Rating::RequiresImprovement as i32,
-            report_date: "2018-06-15".into(),
+            report_date: Some(d("2018-06-15")),
             explanation: None,
         }),
-        issued_at: String::new(),
+        issued_at: None,
         locations: vec![],
         region: String::new(),
         overall_key_questions: vec![],
@@ -548,17 +564,13 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
     })
     .await
     .unwrap();
-    let kinds: Vec<&str> = suggestion
-        .triggers
-        .iter()
-        .map(|t| t.kind.as_str())
-        .collect();
+    let kinds: Vec<pb::TriggerKind> = suggestion.triggers.iter().map(|t| t.kind()).collect();
     assert_eq!(
         kinds,
         vec![
-            "cqc_overall_rating",
-            "finance_score",
-            "operational_standard_missed"
+            pb::TriggerKind::CqcOverallRating,
+            pb::TriggerKind::FinanceScore,
+            pb::TriggerKind::OperationalStandardMissed
         ]
     );
     assert!(
@@ -608,6 +620,7 @@ async fn segment_is_suggested_from_triggers_and_decided_by_nhsi() {
         .unwrap();
     assert_eq!((decided.segment, decided.suggested_segment), (2, 3));
     assert_eq!(decided.decided_by, "nhsi-uor-team");
+    assert!(decided.decided_at.is_some());
     assert_eq!(decided.triggers.len(), 3);
     let again = client
         .suggest_segment(req(
@@ -647,20 +660,13 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
     for (i, trust) in trusts.iter().enumerate() {
         let ae = format!("{}", 90 - i * 3);
         let sickness = format!("{}", 3 + i);
-        s.publish(&observation(
+        s.publish(&operational(trust, "2025-03-31", "ae_4h", &ae))
+            .await;
+        s.publish(&productivity(
             trust,
-            "operational",
             "2025-03-31",
-            "",
-            &[("ae_4h", &ae)],
-        ))
-        .await;
-        s.publish(&observation(
-            trust,
-            "productivity",
-            "2025-03-31",
-            "",
-            &[("sickness_absence_rate", &sickness)],
+            "sickness_absence_rate",
+            &sickness,
         ))
         .await;
     }
@@ -676,13 +682,7 @@ async fn league_table_ranks_by_segment_then_delivery_score() {
         ("RM1", pb_common::TrustType::MentalHealth, "3"),
         ("RC1", pb_common::TrustType::Community, "4"),
     ] {
-        let mut e = observation(
-            trust,
-            "productivity",
-            "2025-03-31",
-            "",
-            &[("sickness_absence_rate", sickness)],
-        );
+        let mut e = productivity(trust, "2025-03-31", "sickness_absence_rate", sickness);
         e.trust_type = trust_type as i32;
         s.publish(&e).await;
     }

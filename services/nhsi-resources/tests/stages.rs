@@ -16,7 +16,9 @@ use oversight_testkit::wait_until;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use common::{CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, req};
+use common::{
+    CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, bad_field, d, finance, raw_date, req,
+};
 
 const KLOES: [pb::KeyLineOfEnquiry; 5] = [
     pb::KeyLineOfEnquiry::ClinicalServices,
@@ -42,7 +44,7 @@ async fn started() -> (Service, ResourcesServiceClient<Channel>) {
             c.get_finance_score(req(
                 pb::GetFinanceScoreRequest {
                     trust_code: "RXX".into(),
-                    period: String::new(),
+                    period: None,
                 },
                 READER_TOKEN,
             ))
@@ -74,7 +76,7 @@ fn site_visit(token: &str) -> tonic::Request<pb::RecordSiteVisitRequest> {
     req(
         pb::RecordSiteVisitRequest {
             trust_code: "RXX".into(),
-            date: "2018-05-14".into(),
+            date: Some(d("2018-05-14")),
             agenda: vec![
                 "introduction with the chief executive".into(),
                 "finance and procurement".into(),
@@ -102,7 +104,7 @@ fn propose(token: &str) -> tonic::Request<pb::ProposeUseOfResourcesRequest> {
             trust_code: "RXX".into(),
             rating: pb_common::Rating::RequiresImprovement as i32,
             rationale: "agency spend well above peers".into(),
-            report_date: "2018-07-01".into(),
+            report_date: Some(d("2018-07-01")),
         },
         token,
     )
@@ -195,15 +197,16 @@ async fn the_full_process_in_order_publishes_the_approved_rating_and_records_eve
         .unwrap();
     assert_eq!(a.next_stage, pb::UseOfResourcesStage::Report as i32);
     let visit = a.site_visit.unwrap();
-    assert_eq!(visit.date, "2018-05-14");
+    assert_eq!(visit.date, Some(d("2018-05-14")));
     assert_eq!(visit.agenda.len(), 3);
     assert_eq!(visit.team, vec!["UoR lead assessor", "finance assessor"]);
     let who = visit.recorded.unwrap();
     assert_eq!(
-        (who.role.as_str(), who.caller.as_str()),
-        ("nhsi", "nhsi-uor-team")
+        (who.role(), who.caller.as_str()),
+        (pb_common::Role::Nhsi, "nhsi-uor-team")
     );
-    assert!(who.recorded_at.starts_with("20"), "{}", who.recorded_at);
+    let at = who.recorded_at.unwrap();
+    assert!(at.seconds > 1_500_000_000, "{at:?}");
 
     let a = client
         .record_assessment_report(report(NHSI_TOKEN))
@@ -244,11 +247,11 @@ async fn the_full_process_in_order_publishes_the_approved_rating_and_records_eve
     let published = approved.published.unwrap();
     assert_eq!(published.version, 1);
     assert_eq!(
-        published
-            .rating
-            .as_ref()
-            .map(|r| (r.rating, r.report_date.as_str())),
-        Some((pb_common::Rating::RequiresImprovement as i32, "2018-07-01"))
+        published.rating.as_ref().map(|r| (r.rating, r.report_date)),
+        Some((
+            pb_common::Rating::RequiresImprovement as i32,
+            Some(d("2018-07-01"))
+        ))
     );
     assert_eq!(stream_messages(&s).await, 1);
 
@@ -301,58 +304,57 @@ async fn the_full_process_in_order_publishes_the_approved_rating_and_records_eve
         .await
         .unwrap()
         .into_inner();
-    let steps: Vec<(&str, &str, &str)> = history
+    use pb::WorkflowAction as A;
+    use pb_common::Role as R;
+    let steps: Vec<(A, R, &str)> = history
         .transitions
         .iter()
-        .map(|t| (t.action.as_str(), t.role.as_str(), t.caller.as_str()))
+        .map(|t| (t.action(), t.role(), t.caller.as_str()))
         .collect();
-    let nhsi = ("nhsi", "nhsi-uor-team");
-    let cqc = ("cqc", "cqc-inspections");
-    let system = ("operator", "nhsi-resources");
-    let mut expected = vec![("suggest", system.0, system.1)];
-    expected.extend([("trust_commentary", nhsi.0, nhsi.1); 5]);
+    let nhsi = (R::Nhsi, "nhsi-uor-team");
+    let cqc = (R::Cqc, "cqc-inspections");
+    let system = (R::Operator, "nhsi-resources");
+    let mut expected = vec![(A::Suggest, system.0, system.1)];
+    expected.extend([(A::TrustCommentary, nhsi.0, nhsi.1); 5]);
     expected.extend([
-        ("site_visit", nhsi.0, nhsi.1),
-        ("report", nhsi.0, nhsi.1),
-        ("propose", nhsi.0, nhsi.1),
-        ("approve", cqc.0, cqc.1),
-        ("publish", system.0, system.1),
-        ("factual_accuracy_change", cqc.0, cqc.1),
-        ("publish", system.0, system.1),
+        (A::SiteVisit, nhsi.0, nhsi.1),
+        (A::Report, nhsi.0, nhsi.1),
+        (A::Propose, nhsi.0, nhsi.1),
+        (A::Approve, cqc.0, cqc.1),
+        (A::Publish, system.0, system.1),
+        (A::FactualAccuracyChange, cqc.0, cqc.1),
+        (A::Publish, system.0, system.1),
     ]);
     assert_eq!(steps, expected);
-    assert!(
-        history
-            .transitions
-            .iter()
-            .all(|t| !t.recorded_at.is_empty())
-    );
     // When is in order: recorded times never go backwards.
-    let times: Vec<&str> = history
+    let times: Vec<(i64, i32)> = history
         .transitions
         .iter()
-        .map(|t| t.recorded_at.as_str())
+        .map(|t| {
+            let at = t.recorded_at.unwrap();
+            (at.seconds, at.nanos)
+        })
         .collect();
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted);
     // Each stage's note says what was recorded.
-    let note = |action: &str| {
+    let note = |action: A| {
         history
             .transitions
             .iter()
-            .find(|t| t.action == action)
+            .find(|t| t.action() == action)
             .map(|t| t.note.clone())
             .unwrap()
     };
     assert!(
-        note("site_visit").contains("2018-05-14"),
+        note(A::SiteVisit).contains("2018-05-14"),
         "{}",
-        note("site_visit")
+        note(A::SiteVisit)
     );
-    assert!(note("site_visit").contains("finance assessor"));
-    assert!(note("trust_commentary").starts_with("clinical services:"));
-    assert!(note("factual_accuracy_change").contains("4.1 %"));
+    assert!(note(A::SiteVisit).contains("finance assessor"));
+    assert!(note(A::TrustCommentary).starts_with("clinical services:"));
+    assert!(note(A::FactualAccuracyChange).contains("4.1 %"));
     let current = history.current.unwrap();
     assert_eq!(current.commentary.len(), 5);
     assert!(current.site_visit.is_some() && current.report.is_some());
@@ -544,14 +546,11 @@ async fn stages_out_of_order_are_refused_naming_the_next_stage_and_roles_are_enf
         .await
         .unwrap()
         .into_inner();
-    let actions: Vec<&str> = history
-        .transitions
-        .iter()
-        .map(|t| t.action.as_str())
-        .collect();
-    let mut expected = vec!["suggest"];
-    expected.extend(["trust_commentary"; 5]);
-    expected.extend(["site_visit", "report", "propose", "approve", "publish"]);
+    use pb::WorkflowAction as A;
+    let actions: Vec<A> = history.transitions.iter().map(|t| t.action()).collect();
+    let mut expected = vec![A::Suggest];
+    expected.extend([A::TrustCommentary; 5]);
+    expected.extend([A::SiteVisit, A::Report, A::Propose, A::Approve, A::Publish]);
     assert_eq!(actions, expected);
 
     // A commentary once the latest is published starts the next assessment.
@@ -597,5 +596,50 @@ async fn a_direct_proposal_is_not_held_to_the_stages() {
         .unwrap()
         .into_inner();
     assert_eq!(changed.published.unwrap().version, 2);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_impossible_date_is_an_invalid_argument_naming_the_field() {
+    let (s, mut client) = started().await;
+    // The site visit's date is required (resources.proto): unset, it is refused before any stage
+    // is checked, naming `date`.
+    let mut no_date = site_visit(NHSI_TOKEN);
+    no_date.get_mut().date = None;
+    let e = client.record_site_visit(no_date).await.unwrap_err();
+    assert_eq!(bad_field(&e), "date");
+    // 2023 is not a leap year: 29 February 2023 is not a calendar date.
+    let mut not_a_day = site_visit(NHSI_TOKEN);
+    not_a_day.get_mut().date = Some(raw_date(2023, 2, 29));
+    let e = client.record_site_visit(not_a_day).await.unwrap_err();
+    assert_eq!(bad_field(&e), "date");
+    assert!(
+        e.message().contains("2023-02-29 is not a calendar date"),
+        "{}",
+        e.message()
+    );
+    // A proposal's report date is a full date: a month (day 0) is not one.
+    let mut a_month = propose(NHSI_TOKEN);
+    a_month.get_mut().report_date = Some(raw_date(2018, 7, 0));
+    let e = client.propose_use_of_resources(a_month).await.unwrap_err();
+    assert_eq!(bad_field(&e), "report_date");
+    let mut no_report_date = propose(NHSI_TOKEN);
+    no_report_date.get_mut().report_date = None;
+    let e = client
+        .propose_use_of_resources(no_report_date)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&e), "report_date");
+    // Nothing was stored.
+    let e = client
+        .get_use_of_resources_history(req(
+            pb::GetUseOfResourcesHistoryRequest {
+                trust_code: "RXX".into(),
+            },
+            READER_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{}", e.message());
     s.stop().await;
 }

@@ -14,11 +14,20 @@ use oversight_proto::resources::v1 as pb;
 use oversight_testkit::wait_until;
 use tonic::Code;
 
-use common::{CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, finance, observation, req};
+use common::{
+    CQC_TOKEN, DEADLINE, NHSI_TOKEN, READER_TOKEN, Service, bad_field, d, finance, operational,
+    productivity, raw_date, req,
+};
+use oversight_proto::google_type::Date;
+
+/// A date from its ISO spelling; unset for `""`.
+fn on(s: &str) -> Option<Date> {
+    (!s.is_empty()).then(|| d(s))
+}
 
 fn record_request(
     trust: &str,
-    kind: pb::OversightStatusKind,
+    kind: pb_common::OversightStatusKind,
     from: &str,
     to: &str,
     source: &str,
@@ -26,8 +35,8 @@ fn record_request(
     pb::RecordOversightStatusRequest {
         trust_code: trust.into(),
         kind: kind as i32,
-        from_date: from.into(),
-        to_date: to.into(),
+        from_date: on(from),
+        to_date: on(to),
         source: source.into(),
     }
 }
@@ -38,7 +47,7 @@ async fn score(s: &Service, period: &str) -> pb::GetFinanceScoreResponse {
         .get_finance_score(req(
             pb::GetFinanceScoreRequest {
                 trust_code: "RXX".into(),
-                period: period.into(),
+                period: on(period),
             },
             READER_TOKEN,
         ))
@@ -66,14 +75,14 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
                 .get_finance_score(req(
                     pb::GetFinanceScoreRequest {
                         trust_code: RXX.into(),
-                        period: String::new(),
+                        period: None,
                     },
                     READER_TOKEN,
                 ))
                 .await
                 .ok()?
                 .into_inner();
-            (latest.period == "2018-09-30").then_some(())
+            (latest.period == on("2018-09-30")).then_some(())
         }
     })
     .await
@@ -87,7 +96,7 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         .record_oversight_status(req(
             record_request(
                 RXX,
-                pb::OversightStatusKind::FinancialSpecialMeasures,
+                pb_common::OversightStatusKind::FinancialSpecialMeasures,
                 "2018-01-01",
                 "",
                 "NHSI board 2018-01",
@@ -100,12 +109,8 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
     assert!(opened.recorded);
     let first = opened.status.unwrap();
     assert_eq!(
-        (
-            first.sequence,
-            first.recorded_by.as_str(),
-            first.to_date.as_str()
-        ),
-        (1, "nhsi-uor-team", "")
+        (first.sequence, first.recorded_by.as_str(), first.to_date),
+        (1, "nhsi-uor-team", None)
     );
 
     // Both periods now score 4 (§4.1: financial special measures → 4), the computed 1 beside it,
@@ -126,8 +131,8 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         );
         let status = f.financial_special_measures.unwrap();
         assert_eq!(
-            (status.from_date.as_str(), status.source.as_str()),
-            ("2018-01-01", "NHSI board 2018-01")
+            (status.from_date, status.source.as_str()),
+            (on("2018-01-01"), "NHSI board 2018-01")
         );
     }
 
@@ -136,7 +141,7 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         .record_oversight_status(req(
             record_request(
                 RXX,
-                pb::OversightStatusKind::FinancialSpecialMeasures,
+                pb_common::OversightStatusKind::FinancialSpecialMeasures,
                 "2018-01-01",
                 "",
                 "NHSI board 2018-01",
@@ -155,7 +160,7 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         .record_oversight_status(req(
             record_request(
                 RXX,
-                pb::OversightStatusKind::FinancialSpecialMeasures,
+                pb_common::OversightStatusKind::FinancialSpecialMeasures,
                 "2018-01-01",
                 "2018-07-01",
                 "NHSI board 2018-06",
@@ -181,25 +186,27 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
     // latest record (with its end date) does.
     let list = |as_of: &str| pb::ListOversightStatusesRequest {
         trust_code: RXX.into(),
-        as_of: as_of.into(),
+        as_of: on(as_of),
     };
     let late = client
         .list_oversight_statuses(req(list("2018-09-30"), READER_TOKEN))
         .await
         .unwrap()
         .into_inner();
-    let history: Vec<(u64, &str, &str)> = late
+    let history: Vec<(u64, Option<Date>, &str)> = late
         .history
         .iter()
-        .map(|h| (h.sequence, h.to_date.as_str(), h.source.as_str()))
+        .map(|h| (h.sequence, h.to_date, h.source.as_str()))
         .collect();
     assert_eq!(
         history,
         vec![
-            (1, "", "NHSI board 2018-01"),
-            (2, "2018-07-01", "NHSI board 2018-06")
+            (1, None, "NHSI board 2018-01"),
+            (2, on("2018-07-01"), "NHSI board 2018-06")
         ]
     );
+    assert!(late.history.iter().all(|h| h.recorded_at.is_some()));
+    assert_eq!(late.as_of, on("2018-09-30"));
     assert!(late.standing.is_empty(), "{late:?}");
     let early = client
         .list_oversight_statuses(req(list("2018-03-31"), READER_TOKEN))
@@ -208,11 +215,8 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         .into_inner();
     assert_eq!(early.standing.len(), 1);
     assert_eq!(
-        (
-            early.standing[0].sequence,
-            early.standing[0].to_date.as_str()
-        ),
-        (2, "2018-07-01")
+        (early.standing[0].sequence, early.standing[0].to_date),
+        (2, on("2018-07-01"))
     );
 
     // Only NHSI records statuses.
@@ -220,7 +224,7 @@ async fn financial_special_measures_make_the_finance_score_4_while_they_stand() 
         .record_oversight_status(req(
             record_request(
                 RXX,
-                pb::OversightStatusKind::DeficitSupport,
+                pb_common::OversightStatusKind::DeficitSupport,
                 "2018-01-01",
                 "",
                 "CQC",
@@ -248,7 +252,7 @@ async fn bad_status_records_are_invalid_arguments_naming_the_field() {
                 .get_finance_score(req(
                     pb::GetFinanceScoreRequest {
                         trust_code: RXX.into(),
-                        period: String::new(),
+                        period: None,
                     },
                     READER_TOKEN,
                 ))
@@ -258,7 +262,7 @@ async fn bad_status_records_are_invalid_arguments_naming_the_field() {
     })
     .await
     .unwrap();
-    let fsm = pb::OversightStatusKind::FinancialSpecialMeasures;
+    let fsm = pb_common::OversightStatusKind::FinancialSpecialMeasures;
     let unknown_kind = pb::RecordOversightStatusRequest {
         kind: 7,
         ..record_request(RXX, fsm, "2018-01-01", "", "NHSI")
@@ -269,7 +273,7 @@ async fn bad_status_records_are_invalid_arguments_naming_the_field() {
             "kind",
             record_request(
                 RXX,
-                pb::OversightStatusKind::Unspecified,
+                pb_common::OversightStatusKind::Unspecified,
                 "2018-01-01",
                 "",
                 "NHSI",
@@ -281,7 +285,25 @@ async fn bad_status_records_are_invalid_arguments_naming_the_field() {
         ),
         (
             "from_date",
-            record_request(RXX, fsm, "2018-02-30", "", "NHSI"),
+            pb::RecordOversightStatusRequest {
+                from_date: Some(raw_date(2018, 2, 30)),
+                ..record_request(RXX, fsm, "2018-01-01", "", "NHSI")
+            },
+        ),
+        // 2023 is not a leap year.
+        (
+            "from_date",
+            pb::RecordOversightStatusRequest {
+                from_date: Some(raw_date(2023, 2, 29)),
+                ..record_request(RXX, fsm, "2018-01-01", "", "NHSI")
+            },
+        ),
+        (
+            "to_date",
+            pb::RecordOversightStatusRequest {
+                to_date: Some(raw_date(2018, 7, 0)),
+                ..record_request(RXX, fsm, "2018-01-01", "", "NHSI")
+            },
         ),
         ("from_date", record_request(RXX, fsm, "", "", "NHSI")),
         ("source", record_request(RXX, fsm, "2018-01-01", "", " ")),
@@ -300,19 +322,29 @@ async fn bad_status_records_are_invalid_arguments_naming_the_field() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{field}: {e:?}");
-        let details =
-            tonic_types::StatusExt::get_details_bad_request(&e).expect("BadRequest details");
-        assert_eq!(
-            details.field_violations[0].field, field,
-            "{request:?}: {e:?}"
-        );
+        assert_eq!(bad_field(&e), field, "{request:?}: {e:?}");
     }
+    // A date that is not a calendar date is refused with what is wrong with it.
+    let e = client
+        .record_oversight_status(req(
+            pb::RecordOversightStatusRequest {
+                from_date: Some(raw_date(2023, 2, 29)),
+                ..record_request(RXX, fsm, "2018-01-01", "", "NHSI")
+            },
+            NHSI_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().contains("2023-02-29 is not a calendar date"),
+        "{e:?}"
+    );
     // Nothing was recorded.
     let list = client
         .list_oversight_statuses(req(
             pb::ListOversightStatusesRequest {
                 trust_code: RXX.into(),
-                as_of: String::new(),
+                as_of: None,
             },
             READER_TOKEN,
         ))
@@ -336,20 +368,13 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
         ("RCC", "70", "5"),
         ("RDD", "60", "6"),
     ] {
-        s.publish(&observation(
+        s.publish(&operational(trust, "2025-06-30", "ae_4h", ae))
+            .await;
+        s.publish(&productivity(
             trust,
-            "operational",
             "2025-06-30",
-            "",
-            &[("ae_4h", ae)],
-        ))
-        .await;
-        s.publish(&observation(
-            trust,
-            "productivity",
-            "2025-06-30",
-            "",
-            &[("sickness_absence_rate", sickness)],
+            "sickness_absence_rate",
+            sickness,
         ))
         .await;
     }
@@ -401,7 +426,7 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
         .record_oversight_status(req(
             record_request(
                 "RBB",
-                pb::OversightStatusKind::DeficitSupport,
+                pb_common::OversightStatusKind::DeficitSupport,
                 "2025-04-01",
                 "",
                 "NHSE revenue support 2025-04",
@@ -452,7 +477,7 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
         .record_oversight_status(req(
             record_request(
                 "RAA",
-                pb::OversightStatusKind::QualitySpecialMeasures,
+                pb_common::OversightStatusKind::QualitySpecialMeasures,
                 "2025-05-01",
                 "",
                 "CQC recommendation 2025-05",
@@ -464,7 +489,7 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
     let sm = suggest(client.clone()).await;
     assert_eq!(sm.segment, 4);
     assert_eq!(sm.segment_name, "special measures");
-    assert_eq!(sm.triggers[0].kind, "special_measures");
+    assert_eq!(sm.triggers[0].kind(), pb::TriggerKind::SpecialMeasures);
     assert!(sm.triggers[0].serious);
     assert_eq!(
         sm.triggers[0].description,
@@ -477,7 +502,7 @@ async fn special_measures_suggest_segment_4_and_deficit_support_moves_nof_segmen
 fn status_evidence(
     id: &str,
     trust: &str,
-    kind: &str,
+    kind: pb_common::OversightStatusKind,
     from: &str,
     to: &str,
 ) -> ev::ResourceEvidence {
@@ -493,9 +518,9 @@ fn status_evidence(
         trust_type: pb_common::TrustType::Unspecified as i32,
         body: Some(ev::resource_evidence::Body::OversightStatus(
             ev::OversightStatusEvidence {
-                kind: kind.into(),
-                from_date: from.into(),
-                to_date: to.into(),
+                kind: kind as i32,
+                from_date: on(from),
+                to_date: on(to),
                 source: "NHSI board 2018-01".into(),
             },
         )),
@@ -510,7 +535,7 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
     let opened = status_evidence(
         "status-1",
         RXX,
-        "financial_special_measures",
+        pb_common::OversightStatusKind::FinancialSpecialMeasures,
         "2018-01-01",
         "",
     );
@@ -518,7 +543,7 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
     s.publish(&status_evidence(
         "status-2",
         RXX,
-        "financial_special_measures",
+        pb_common::OversightStatusKind::FinancialSpecialMeasures,
         "2018-01-01",
         "2018-07-01",
     ))
@@ -531,7 +556,7 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
     s.publish(&status_evidence(
         "status-3",
         RXX,
-        "deficit_support",
+        pb_common::OversightStatusKind::DeficitSupport,
         "2018-02-01",
         "",
     ))
@@ -544,7 +569,7 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
                 .list_oversight_statuses(req(
                     pb::ListOversightStatusesRequest {
                         trust_code: RXX.into(),
-                        as_of: "2018-03-31".into(),
+                        as_of: on("2018-03-31"),
                     },
                     READER_TOKEN,
                 ))
@@ -553,32 +578,25 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
                 .into_inner();
             (r.history
                 .iter()
-                .any(|h| h.kind == pb::OversightStatusKind::DeficitSupport as i32))
+                .any(|h| h.kind == pb_common::OversightStatusKind::DeficitSupport as i32))
             .then_some(r)
         }
     })
     .await
     .unwrap();
-    let records: Vec<(u64, i32, &str, &str)> = history
+    let records: Vec<(u64, i32, Option<Date>, &str)> = history
         .history
         .iter()
-        .map(|h| {
-            (
-                h.sequence,
-                h.kind,
-                h.to_date.as_str(),
-                h.recorded_by.as_str(),
-            )
-        })
+        .map(|h| (h.sequence, h.kind, h.to_date, h.recorded_by.as_str()))
         .collect();
-    let fsm = pb::OversightStatusKind::FinancialSpecialMeasures as i32;
-    let support = pb::OversightStatusKind::DeficitSupport as i32;
+    let fsm = pb_common::OversightStatusKind::FinancialSpecialMeasures as i32;
+    let support = pb_common::OversightStatusKind::DeficitSupport as i32;
     assert_eq!(
         records,
         vec![
-            (1, fsm, "", "feed statuses.csv"),
-            (2, fsm, "2018-07-01", "feed statuses.csv"),
-            (3, support, "", "feed statuses.csv"),
+            (1, fsm, None, "feed statuses.csv"),
+            (2, fsm, on("2018-07-01"), "feed statuses.csv"),
+            (3, support, None, "feed statuses.csv"),
         ]
     );
     // On 2018-03-31 both stand; financial special measures as their latest record says.
@@ -597,7 +615,7 @@ async fn statuses_from_the_feed_are_recorded_once_and_fire_the_override() {
             .get_finance_score(req(
                 pb::GetFinanceScoreRequest {
                     trust_code: RXX.into(),
-                    period: "2018-03-31".into(),
+                    period: on("2018-03-31"),
                 },
                 READER_TOKEN,
             ))

@@ -11,14 +11,15 @@ use std::net::SocketAddr;
 use chrono::NaiveDate;
 use nhsi_resources::error::ServiceError;
 use nhsi_resources::{App, Config, SERVICE};
-use nhsi_rules::workflow::UorState;
+use nhsi_rules::workflow::{Action, UorState};
 use oversight_proto::common::v1 as pb_common;
+use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_rating::{Rating, RatingValue, TrustCode};
 use oversight_runtime::auth::{Caller, Role};
 use oversight_testkit::TestEnv;
 
-use common::{finance, observation, ward_day};
+use common::{d, finance, operational, productivity, ward_day};
 
 async fn app(env: &TestEnv) -> App {
     App::build(Config {
@@ -55,10 +56,10 @@ fn quality(trust: &str, version: u64, overall: pb_common::Rating) -> QualityRati
         key_questions: vec![],
         overall: Some(pb_common::DatedRating {
             rating: overall as i32,
-            report_date: "2018-06-15".into(),
+            report_date: Some(d("2018-06-15")),
             explanation: None,
         }),
-        issued_at: String::new(),
+        issued_at: None,
         locations: vec![],
         region: String::new(),
         overall_key_questions: vec![],
@@ -98,17 +99,15 @@ async fn metric_observations_are_stored_idempotently_and_scored_by_period() {
         metrics.finance_score(&rxx, Some(date("2016-03-31"))).await,
         Err(ServiceError::NotFound { .. })
     ));
-    // An incomplete period names the missing field.
-    resources
-        .record(&observation(
-            "RXX",
-            "finance",
-            "2019-03-31",
-            "",
-            &[("liquidity_days", "1")],
-        ))
-        .await
-        .unwrap();
+    // An incomplete stored period (a typed finance record always carries all five metrics, so
+    // only data stored before could be) names the missing field.
+    sqlx::query(
+        "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
+         VALUES ('RXX', 'finance', '2019-03-31', '', '{\"liquidity_days\":\"1\"}', 'legacy')",
+    )
+    .execute(metrics.pool())
+    .await
+    .unwrap();
     match metrics.finance_score(&rxx, None).await {
         Err(ServiceError::FailedPrecondition { reason, .. }) => {
             assert!(reason.contains("capital_service_capacity"), "{reason}")
@@ -157,21 +156,71 @@ async fn metric_observations_are_stored_idempotently_and_scored_by_period() {
     );
 
     // Invalid observations are refused with the field named.
-    let bad = observation(
-        "RXX",
-        "finance",
-        "2018-03-31",
-        "",
-        &[("liquidity_days", "lots")],
-    );
+    let bad = finance("RXX", "2018-03-31", ["3", "lots", "2", "0.5", "-1"]);
     match resources.record(&bad).await {
         Err(nhsi_resources::resources::RecordError::Invalid { field, .. }) => {
-            assert_eq!(field, "metric.values[liquidity_days]")
+            assert_eq!(field, "metric.finance.liquidity_days")
         }
         other => panic!("expected invalid, got {other:?}"),
     }
-    let unknown_feed = observation("RXX", "weather", "2018-03-31", "", &[]);
-    assert!(resources.record(&unknown_feed).await.is_err());
+    let mut no_feed = finance("RXX", "2018-03-31", ["3", "5", "2", "0.5", "-1"]);
+    no_feed.body = Some(ev::resource_evidence::Body::Metric(ev::MetricObservation {
+        feed: None,
+    }));
+    match resources.record(&no_feed).await {
+        Err(nhsi_resources::resources::RecordError::Invalid { field, .. }) => {
+            assert_eq!(field, "metric.feed")
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+/// A productivity or operational record carries one metric (standard) of a trust and period:
+/// stored one at a time, each adds to the period's values, and a later value of the same metric
+/// replaces the earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_metric_records_of_one_period_add_up() {
+    let env = TestEnv::start().await.unwrap();
+    let app = app(&env).await;
+    let resources = app.resources();
+    let metrics = app.observations();
+    let rxx = trust("RXX");
+    for e in [
+        productivity("RXX", "2018-03-31", "sickness_absence_rate", "6.1"),
+        productivity("RXX", "2018-03-31", "staff_retention_rate", "88"),
+        productivity("RXX", "2018-03-31", "sickness_absence_rate", "5.9"),
+        operational("RXX", "2018-03-31", "ae_4h", "91.2"),
+        operational("RXX", "2018-03-31", "rtt_18w", "93"),
+    ] {
+        resources.record(&e).await.unwrap();
+    }
+    let (_, positions) = metrics
+        .positions(&rxx, &nhsi_resources::observations::Peers::National)
+        .await
+        .unwrap();
+    let mut values: Vec<(&str, String)> = positions
+        .iter()
+        .map(|p| (p.position.metric.name(), p.position.trust_value.to_string()))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        vec![
+            ("sickness_absence_rate", "5.9".to_string()),
+            ("staff_retention_rate", "88".to_string())
+        ]
+    );
+    let (inputs, _) = metrics.segment_inputs(&rxx).await.unwrap();
+    let mut standards: Vec<(&str, String)> = inputs
+        .operational
+        .iter()
+        .map(|o| (o.standard.name(), o.value_pct.to_string()))
+        .collect();
+    standards.sort();
+    assert_eq!(
+        standards,
+        vec![("ae_4h", "91.2".to_string()), ("rtt_18w", "93".to_string())]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +320,7 @@ async fn workflow_state_and_history_are_persisted() {
     assert_eq!(event.version, 1);
     let (row, _) = resources.latest_approved(&rxx).await.unwrap().unwrap();
     assert_eq!(row.rating, Rating::Good);
-    assert_eq!(row.report_date, "2018-07-01");
+    assert_eq!(row.report_date, date("2018-07-01"));
     assert_eq!(row.approved_by, "CQC (cqc-inspections)");
     assert!(
         row.rationale.contains("estates data corrected"),
@@ -292,7 +341,7 @@ async fn workflow_state_and_history_are_persisted() {
     assert_eq!(revised.event.unwrap().version, 2);
     assert_eq!(resources.published_history(&rxx).await.unwrap().len(), 2);
 
-    let steps: Vec<(String, String, String)> = assessments
+    let steps: Vec<(Action, String, String)> = assessments
         .transitions(&rxx)
         .await
         .unwrap()
@@ -300,14 +349,14 @@ async fn workflow_state_and_history_are_persisted() {
         .map(|t| (t.action, t.caller, t.to_state))
         .collect();
     let expected = [
-        ("suggest", "nhsi-resources", "suggested"),
-        ("propose", "nhsi-uor-team", "proposed"),
-        ("approve", "cqc-inspections", "approved"),
-        ("publish", "nhsi-resources", "published"),
-        ("revise", "cqc-inspections", "approved"),
-        ("publish", "nhsi-resources", "published"),
+        (Action::Suggest, "nhsi-resources", "suggested"),
+        (Action::Propose, "nhsi-uor-team", "proposed"),
+        (Action::Approve, "cqc-inspections", "approved"),
+        (Action::Publish, "nhsi-resources", "published"),
+        (Action::Revise, "cqc-inspections", "approved"),
+        (Action::Publish, "nhsi-resources", "published"),
     ]
-    .map(|(a, c, s)| (a.to_string(), c.to_string(), s.to_string()));
+    .map(|(a, c, s)| (a, c.to_string(), s.to_string()));
     assert_eq!(steps, expected);
 
     // A published assessment takes no new proposal for the same report date…

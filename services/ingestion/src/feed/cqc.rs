@@ -9,8 +9,8 @@
 //!     CQC's provider-level well-led rating *is* the published result of the trust-level well-led
 //!     assessment (DOMAIN.md §2 level 5), the only input the trust level takes;
 //!   - the overall rating, the five key question ratings, the use-of-resources and the combined
-//!     rating → `PublishedRating`s (`trust-overall`, `trust-kq`, `use-of-resources`, `combined`),
-//!     kept for comparison, never used as input;
+//!     rating → `PublishedRating`s (`PublishedLevel` `TRUST_OVERALL`, `TRUST_KEY_QUESTION`,
+//!     `USE_OF_RESOURCES`, `COMBINED`), kept for comparison, never used as input;
 //!   - a real use-of-resources rating also → `ResourceEvidence.use_of_resources`: a published UoR
 //!     rating has been approved by CQC, which is what a feed's UoR rating means.
 //!
@@ -27,7 +27,9 @@ use cqc_rules::cqc_api::{
     Location, Provider, location_to_evidence, parse_date, parse_key_question, parse_rating,
 };
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::google_type::Date;
 use oversight_rating::{KeyQuestion, SiteCode, TrustCode};
 use serde_json::Value;
 
@@ -173,7 +175,7 @@ fn location_evidence(
                 service_id: s.service.to_string(),
                 key_question: common::KeyQuestion::from(r.key_question) as i32,
                 rating: common::Rating::from(r.rating) as i32,
-                report_date: r.report_date.to_string(),
+                report_date: Some(convert::date(r.report_date)),
             })
         })
         .collect();
@@ -200,13 +202,13 @@ fn dated(
     field: &str,
     own: Option<&str>,
     fallback: Option<&str>,
-) -> Result<String, Rejection> {
+) -> Result<Date, Rejection> {
     let raw = own
         .or(fallback)
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| at.reject(field, "missing: a rating needs its report date"))?;
     parse_date(field, raw)
-        .map(|d| d.to_string())
+        .map(convert::date)
         .map_err(|e| rules_rejection(at, &e))
 }
 
@@ -229,15 +231,15 @@ fn provider_evidence(
         let field = "currentRatings.overall.rating";
         if let Some(r) = parse_rating(field, o.rating.as_deref()).map_err(rules)? {
             published.push(ev::PublishedRating {
-                level: "trust-overall".into(),
+                level: ev::PublishedLevel::TrustOverall as i32,
                 key_question: common::KeyQuestion::Unspecified as i32,
                 rating: common::Rating::from(r) as i32,
-                report_date: dated(
+                report_date: Some(dated(
                     at,
                     "currentRatings.overall.reportDate",
                     o.report_date.as_deref(),
                     fallback,
-                )?,
+                )?),
             });
         }
         for (j, k) in o.key_question_ratings.iter().enumerate() {
@@ -248,21 +250,21 @@ fn provider_evidence(
             else {
                 continue;
             };
-            let date = dated(
+            let date = Some(dated(
                 at,
                 &format!("{kat}.reportDate"),
                 k.report_date.as_deref(),
                 fallback,
-            )?;
+            )?);
             let rating = common::Rating::from(r) as i32;
             if kq == KeyQuestion::WellLed {
                 well_led.push(ev::WellLedAssessment {
                     rating,
-                    report_date: date.clone(),
+                    report_date: date,
                 });
             }
             published.push(ev::PublishedRating {
-                level: "trust-kq".into(),
+                level: ev::PublishedLevel::TrustKeyQuestion as i32,
                 key_question: common::KeyQuestion::from(kq) as i32,
                 rating,
                 report_date: date,
@@ -281,18 +283,18 @@ fn provider_evidence(
             )
             .map_err(rules)?;
             if uor.is_some() || combined.is_some() {
-                let date = dated(
+                let date = Some(dated(
                     at,
                     &format!("{uat}.reportDate"),
                     u.report_date.as_deref(),
                     fallback,
-                )?;
+                )?);
                 if let Some(r) = uor {
                     published.push(ev::PublishedRating {
-                        level: "use-of-resources".into(),
+                        level: ev::PublishedLevel::UseOfResources as i32,
                         key_question: common::KeyQuestion::Unspecified as i32,
                         rating: common::Rating::from(r) as i32,
-                        report_date: date.clone(),
+                        report_date: date,
                     });
                     if r.rating().is_some() {
                         resources.push(Evidence::Resource(ev::ResourceEvidence {
@@ -302,7 +304,7 @@ fn provider_evidence(
                             body: Some(ev::resource_evidence::Body::UseOfResources(
                                 ev::UseOfResourcesEvidence {
                                     rating: common::Rating::from(r) as i32,
-                                    report_date: date.clone(),
+                                    report_date: date,
                                 },
                             )),
                         }));
@@ -310,7 +312,7 @@ fn provider_evidence(
                 }
                 if let Some(r) = combined {
                     published.push(ev::PublishedRating {
-                        level: "combined".into(),
+                        level: ev::PublishedLevel::Combined as i32,
                         key_question: common::KeyQuestion::Unspecified as i32,
                         rating: common::Rating::from(r) as i32,
                         report_date: date,

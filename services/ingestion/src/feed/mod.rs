@@ -46,12 +46,30 @@ impl Format {
         }
     }
 
+    /// On the wire (`GetBatchStatus`).
+    pub fn wire(self) -> oversight_proto::ingestion::v1::FeedFormat {
+        use oversight_proto::ingestion::v1::FeedFormat;
+        match self {
+            Format::Csv => FeedFormat::Csv,
+            Format::Ndjson => FeedFormat::Ndjson,
+            Format::CqcJson => FeedFormat::CqcJson,
+        }
+    }
+
+    /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
             Format::Ndjson => "ndjson",
             Format::CqcJson => "cqc_json",
         }
+    }
+
+    /// Read a stored name back; `None` for a name this version does not write.
+    pub fn from_stored(s: &str) -> Option<Format> {
+        [Format::Csv, Format::Ndjson, Format::CqcJson]
+            .into_iter()
+            .find(|f| f.as_str() == s)
     }
 }
 

@@ -1,91 +1,41 @@
 //! NHSI's feeds (finance, ward staffing, productivity, operational, oversight status) as resource
 //! evidence. Parsing and validation are `nhsi_rules::feeds`'; this module only maps its rows to
 //! `ResourceEvidence { body: MetricObservation }` (an oversight status to
-//! `ResourceEvidence { body: OversightStatusEvidence }`, one a message):
+//! `ResourceEvidence { body: OversightStatusEvidence }`, one a message). The observation's `feed`
+//! is the typed message of the row's feed:
 //!
-//! | feed | `period` | `ward_code` | `values` |
+//! | feed | observation | dates | values |
 //! | --- | --- | --- | --- |
-//! | `finance` | `period_end` | empty | the five metric columns → decimal strings |
-//! | `ward_staffing` | `date` | `ward_code` | `patients_at_midnight` and the four hours columns |
-//! | `productivity` | `period_end` | empty | `{<metric>: value}` |
-//! | `operational` | `period_end` | empty | `{<standard>: value_pct}` |
+//! | `finance` | `FinanceObservation` | `period_end` | the five metrics |
+//! | `ward_staffing` | `WardStaffingObservation` | `date` (with `ward_code`) | `patients_at_midnight` and the four hours |
+//! | `productivity` | `ProductivityObservation` | `period_end` | `metric` (its stable name) and `value` |
+//! | `operational` | `OperationalObservation` | `period_end` | `standard` (its stable name) and `value_pct` |
 //!
-//! The trust type is not in these feeds and travels as unspecified.
+//! Dates travel as `google.type.Date`; decimals as their exact `Display` (e.g. `1.25`, `-3.4`),
+//! never a float. The trust type is not in these feeds and travels as unspecified.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 
-use nhsi_rules::feeds::{self, FeedError, FeedErrorReason, FeedRow};
+use nhsi_rules::chppd::WardDay;
+use nhsi_rules::feeds::{
+    self, FeedError, FeedErrorReason, FeedRow, FinanceRow, OperationalRow, ProductivityRow,
+};
+use nhsi_rules::status::StatusKind;
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::evidence::v1::metric_observation::Feed;
 
 use super::ratings::At;
 use super::{Evidence, Parsed, ReadError, Records, Rejection};
 
 /// A validated NHSI row as resource evidence.
 pub fn row_evidence(row: FeedRow) -> Evidence {
-    let kind = row.kind();
-    let (trust, period, ward, values): (String, String, String, Vec<(&str, String)>) = match row {
-        FeedRow::Finance(f) => (
-            f.trust.to_string(),
-            f.period_end.to_string(),
-            String::new(),
-            vec![
-                (
-                    "capital_service_capacity",
-                    f.inputs.capital_service_capacity.to_string(),
-                ),
-                ("liquidity_days", f.inputs.liquidity_days.to_string()),
-                (
-                    "income_expenditure_margin_pct",
-                    f.inputs.income_expenditure_margin_pct.to_string(),
-                ),
-                (
-                    "distance_from_plan_pct",
-                    f.inputs.distance_from_plan_pct.to_string(),
-                ),
-                (
-                    "agency_spend_vs_ceiling_pct",
-                    f.inputs.agency_spend_vs_ceiling_pct.to_string(),
-                ),
-            ],
-        ),
-        FeedRow::WardStaffing(w) => (
-            w.trust.to_string(),
-            w.date.to_string(),
-            w.ward.to_string(),
-            vec![
-                ("patients_at_midnight", w.patients_at_midnight.to_string()),
-                (
-                    "registered_nurse_hours",
-                    w.registered_nurse_hours.to_string(),
-                ),
-                (
-                    "registered_midwife_hours",
-                    w.registered_midwife_hours.to_string(),
-                ),
-                (
-                    "allied_health_professional_hours",
-                    w.allied_health_professional_hours.to_string(),
-                ),
-                (
-                    "healthcare_support_worker_hours",
-                    w.healthcare_support_worker_hours.to_string(),
-                ),
-            ],
-        ),
-        FeedRow::Productivity(p) => (
-            p.trust.to_string(),
-            p.period_end.to_string(),
-            String::new(),
-            vec![(p.metric.name(), p.value.to_string())],
-        ),
-        FeedRow::Operational(o) => (
-            o.trust.to_string(),
-            o.period_end.to_string(),
-            String::new(),
-            vec![(o.standard.name(), o.value_pct.to_string())],
-        ),
+    let (trust, feed) = match row {
+        FeedRow::Finance(f) => (f.trust.to_string(), Feed::Finance(finance(&f))),
+        FeedRow::WardStaffing(w) => (w.trust.to_string(), Feed::WardStaffing(ward_staffing(&w))),
+        FeedRow::Productivity(p) => (p.trust.to_string(), Feed::Productivity(productivity(&p))),
+        FeedRow::Operational(o) => (o.trust.to_string(), Feed::Operational(operational(&o))),
         FeedRow::OversightStatus(o) => return status_evidence(o),
     };
     Evidence::Resource(ev::ResourceEvidence {
@@ -93,15 +43,60 @@ pub fn row_evidence(row: FeedRow) -> Evidence {
         trust_code: trust,
         trust_type: common::TrustType::Unspecified as i32,
         body: Some(ev::resource_evidence::Body::Metric(ev::MetricObservation {
-            feed: kind.name().to_string(),
-            period,
-            ward_code: ward,
-            values: values
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect::<BTreeMap<_, _>>(),
+            feed: Some(feed),
         })),
     })
+}
+
+fn finance(f: &FinanceRow) -> ev::FinanceObservation {
+    let i = &f.inputs;
+    ev::FinanceObservation {
+        period_end: Some(convert::date(f.period_end)),
+        capital_service_capacity: i.capital_service_capacity.to_string(),
+        liquidity_days: i.liquidity_days.to_string(),
+        income_expenditure_margin_pct: i.income_expenditure_margin_pct.to_string(),
+        distance_from_plan_pct: i.distance_from_plan_pct.to_string(),
+        agency_spend_vs_ceiling_pct: i.agency_spend_vs_ceiling_pct.to_string(),
+    }
+}
+
+fn ward_staffing(w: &WardDay) -> ev::WardStaffingObservation {
+    ev::WardStaffingObservation {
+        ward_code: w.ward.to_string(),
+        date: Some(convert::date(w.date)),
+        patients_at_midnight: w.patients_at_midnight,
+        registered_nurse_hours: w.registered_nurse_hours.to_string(),
+        registered_midwife_hours: w.registered_midwife_hours.to_string(),
+        allied_health_professional_hours: w.allied_health_professional_hours.to_string(),
+        healthcare_support_worker_hours: w.healthcare_support_worker_hours.to_string(),
+    }
+}
+
+fn productivity(p: &ProductivityRow) -> ev::ProductivityObservation {
+    ev::ProductivityObservation {
+        period_end: Some(convert::date(p.period_end)),
+        metric: p.metric.name().to_string(),
+        value: p.value.to_string(),
+    }
+}
+
+fn operational(o: &OperationalRow) -> ev::OperationalObservation {
+    ev::OperationalObservation {
+        period_end: Some(convert::date(o.period_end)),
+        standard: o.standard.name().to_string(),
+        value_pct: o.value_pct.to_string(),
+    }
+}
+
+/// An oversight status kind on the wire.
+fn status_kind(k: StatusKind) -> common::OversightStatusKind {
+    match k {
+        StatusKind::FinancialSpecialMeasures => {
+            common::OversightStatusKind::FinancialSpecialMeasures
+        }
+        StatusKind::QualitySpecialMeasures => common::OversightStatusKind::QualitySpecialMeasures,
+        StatusKind::DeficitSupport => common::OversightStatusKind::DeficitSupport,
+    }
 }
 
 /// An oversight status row as evidence of its own (statuses are not metric observations).
@@ -112,9 +107,9 @@ fn status_evidence(o: feeds::OversightStatusRow) -> Evidence {
         trust_type: common::TrustType::Unspecified as i32,
         body: Some(ev::resource_evidence::Body::OversightStatus(
             ev::OversightStatusEvidence {
-                kind: o.status.kind.name().to_string(),
-                from_date: o.status.from.to_string(),
-                to_date: o.status.to.map(|t| t.to_string()).unwrap_or_default(),
+                kind: status_kind(o.status.kind) as i32,
+                from_date: Some(convert::date(o.status.from)),
+                to_date: convert::opt_date(o.status.to),
                 source: o.status.source,
             },
         )),

@@ -20,6 +20,7 @@ use std::io::{BufReader, Read};
 use cqc_rules::RulesError;
 use cqc_rules::cqc_api::service_id_for_name;
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode, TrustType};
 use serde::Deserialize;
@@ -344,7 +345,7 @@ fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
             format!("{date_raw:?} is not an ISO date (YYYY-MM-DD)"),
         )
     })?;
-    let report_date = date.to_string();
+    let report_date = Some(convert::date(date));
     let rating_wire = common::Rating::from(rating) as i32;
     let trust_name = non_empty(&row.trust_name).unwrap_or_default().to_string();
     let trust_type_wire = common::TrustType::from(trust_type) as i32;

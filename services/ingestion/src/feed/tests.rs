@@ -4,6 +4,8 @@ use std::io::Read;
 
 use oversight_proto::common::v1 as common;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::evidence::v1::metric_observation::Feed;
+use oversight_proto::google_type::Date;
 use proptest::prelude::*;
 
 use super::*;
@@ -28,11 +30,10 @@ fn metric(e: &Evidence) -> (&str, &ev::MetricObservation) {
     }
 }
 
-fn values(m: &ev::MetricObservation) -> Vec<(&str, &str)> {
-    m.values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+/// A wire date from an ISO date.
+fn d(iso: &str) -> Option<Date> {
+    let date = chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d").unwrap();
+    Some(oversight_proto::convert::date(date))
 }
 
 #[test]
@@ -272,8 +273,15 @@ fn ndjson_mixes_ratings_and_nhsi_records_and_a_bad_line_does_not_stop_the_rest()
     );
     assert!(p.rejected[1].reason.contains("unknown metric \"bed_days\""));
     let (trust, m) = metric(&p.accepted[2].evidence[0]);
-    assert_eq!((trust, m.feed.as_str()), ("RYY", "operational"));
-    assert_eq!(values(m), vec![("ae_4h", "91.5")]);
+    assert_eq!(trust, "RYY");
+    assert_eq!(
+        m.feed,
+        Some(Feed::Operational(ev::OperationalObservation {
+            period_end: d("2018-03-31"),
+            standard: "ae_4h".into(),
+            value_pct: "91.5".into(),
+        }))
+    );
 }
 
 #[test]
@@ -283,24 +291,18 @@ RXX,2017-03-31,2.60,-3,0.5,-1.5,60\n";
     let p = parse(Format::Csv, "fin.csv", finance.as_bytes());
     assert!(p.rejected.is_empty(), "{:?}", p.rejected);
     let (trust, m) = metric(&p.accepted[0].evidence[0]);
+    assert_eq!(trust, "RXX");
+    // Decimals exactly as written (2.60 keeps its scale).
     assert_eq!(
-        (
-            trust,
-            m.feed.as_str(),
-            m.period.as_str(),
-            m.ward_code.as_str()
-        ),
-        ("RXX", "finance", "2017-03-31", "")
-    );
-    assert_eq!(
-        values(m),
-        vec![
-            ("agency_spend_vs_ceiling_pct", "60"),
-            ("capital_service_capacity", "2.60"),
-            ("distance_from_plan_pct", "-1.5"),
-            ("income_expenditure_margin_pct", "0.5"),
-            ("liquidity_days", "-3"),
-        ]
+        m.feed,
+        Some(Feed::Finance(ev::FinanceObservation {
+            period_end: d("2017-03-31"),
+            capital_service_capacity: "2.60".into(),
+            liquidity_days: "-3".into(),
+            income_expenditure_margin_pct: "0.5".into(),
+            distance_from_plan_pct: "-1.5".into(),
+            agency_spend_vs_ceiling_pct: "60".into(),
+        }))
     );
 
     let ward = "trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours\n\
@@ -308,32 +310,42 @@ RXX,W1,2018-04-01,20,150.5,0,7.5,60\n";
     let p = parse(Format::Csv, "ward.csv", ward.as_bytes());
     let (_, m) = metric(&p.accepted[0].evidence[0]);
     assert_eq!(
-        (m.feed.as_str(), m.period.as_str(), m.ward_code.as_str()),
-        ("ward_staffing", "2018-04-01", "W1")
-    );
-    assert_eq!(
-        values(m),
-        vec![
-            ("allied_health_professional_hours", "7.5"),
-            ("healthcare_support_worker_hours", "60"),
-            ("patients_at_midnight", "20"),
-            ("registered_midwife_hours", "0"),
-            ("registered_nurse_hours", "150.5"),
-        ]
+        m.feed,
+        Some(Feed::WardStaffing(ev::WardStaffingObservation {
+            ward_code: "W1".into(),
+            date: d("2018-04-01"),
+            patients_at_midnight: 20,
+            registered_nurse_hours: "150.5".into(),
+            registered_midwife_hours: "0".into(),
+            allied_health_professional_hours: "7.5".into(),
+            healthcare_support_worker_hours: "60".into(),
+        }))
     );
 
     let productivity =
         "period_end,trust_code,metric,value\n2017-03-31,RXX,sickness_absence_rate,4.2\n";
     let p = parse(Format::Csv, "prod.csv", productivity.as_bytes());
     let (_, m) = metric(&p.accepted[0].evidence[0]);
-    assert_eq!(m.feed, "productivity");
-    assert_eq!(values(m), vec![("sickness_absence_rate", "4.2")]);
+    assert_eq!(
+        m.feed,
+        Some(Feed::Productivity(ev::ProductivityObservation {
+            period_end: d("2017-03-31"),
+            metric: "sickness_absence_rate".into(),
+            value: "4.2".into(),
+        }))
+    );
 
     let operational = "trust_code,period_end,standard,value_pct\nRXX,2017-03-31,rtt_18w,90.1\n";
     let p = parse(Format::Csv, "op.csv", operational.as_bytes());
     let (_, m) = metric(&p.accepted[0].evidence[0]);
-    assert_eq!(m.feed, "operational");
-    assert_eq!(values(m), vec![("rtt_18w", "90.1")]);
+    assert_eq!(
+        m.feed,
+        Some(Feed::Operational(ev::OperationalObservation {
+            period_end: d("2017-03-31"),
+            standard: "rtt_18w".into(),
+            value_pct: "90.1".into(),
+        }))
+    );
 }
 
 #[test]
@@ -392,18 +404,18 @@ RYY,deficit_support,2018-04-01,2019-04-01,NHSE interim support\n";
             (
                 "RXX",
                 &ev::OversightStatusEvidence {
-                    kind: "financial_special_measures".into(),
-                    from_date: "2018-01-01".into(),
-                    to_date: String::new(),
+                    kind: common::OversightStatusKind::FinancialSpecialMeasures as i32,
+                    from_date: d("2018-01-01"),
+                    to_date: None,
                     source: "NHSI board 2018-01".into(),
                 }
             ),
             (
                 "RYY",
                 &ev::OversightStatusEvidence {
-                    kind: "deficit_support".into(),
-                    from_date: "2018-04-01".into(),
-                    to_date: "2019-04-01".into(),
+                    kind: common::OversightStatusKind::DeficitSupport as i32,
+                    from_date: d("2018-04-01"),
+                    to_date: d("2019-04-01"),
                     source: "NHSE interim support".into(),
                 }
             ),
@@ -485,7 +497,7 @@ fn cqc_location_becomes_service_key_question_ratings() {
         panic!("quality expected")
     };
     assert_eq!(q.trust_code, "RXX");
-    let got: Vec<(&str, &str, i32, i32, &str)> = q
+    let got: Vec<(&str, &str, i32, i32, Option<Date>)> = q
         .service_ratings
         .iter()
         .map(|s| {
@@ -494,7 +506,7 @@ fn cqc_location_becomes_service_key_question_ratings() {
                 s.service_id.as_str(),
                 s.key_question,
                 s.rating,
-                s.report_date.as_str(),
+                s.report_date,
             )
         })
         .collect();
@@ -506,21 +518,21 @@ fn cqc_location_becomes_service_key_question_ratings() {
                 "urgent",
                 common::KeyQuestion::Safe as i32,
                 common::Rating::RequiresImprovement as i32,
-                "2019-06-05"
+                d("2019-06-05")
             ),
             (
                 "1-1000000001",
                 "urgent",
                 common::KeyQuestion::Effective as i32,
                 common::Rating::Good as i32,
-                "2018-01-02"
+                d("2018-01-02")
             ),
             (
                 "1-1000000001",
                 "surgery",
                 common::KeyQuestion::WellLed as i32,
                 common::Rating::Outstanding as i32,
-                "2019-06-05"
+                d("2019-06-05")
             ),
         ]
     );
@@ -544,22 +556,24 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
         q.well_led,
         vec![ev::WellLedAssessment {
             rating: common::Rating::Good as i32,
-            report_date: "2019-06-01".into()
+            report_date: d("2019-06-01")
         }]
     );
-    let levels: Vec<(&str, &str)> = q
+    let levels: Vec<(ev::PublishedLevel, common::KeyQuestion, Option<Date>)> = q
         .published
         .iter()
-        .map(|r| (r.level.as_str(), r.report_date.as_str()))
+        .map(|r| (r.level(), r.key_question(), r.report_date))
         .collect();
+    use common::KeyQuestion as Kq;
+    use ev::PublishedLevel as Level;
     assert_eq!(
         levels,
         vec![
-            ("trust-overall", "2019-06-05"),
-            ("trust-kq", "2019-06-05"),
-            ("trust-kq", "2019-06-01"),
-            ("use-of-resources", "2019-05-01"),
-            ("combined", "2019-05-01"),
+            (Level::TrustOverall, Kq::Unspecified, d("2019-06-05")),
+            (Level::TrustKeyQuestion, Kq::Safe, d("2019-06-05")),
+            (Level::TrustKeyQuestion, Kq::WellLed, d("2019-06-01")),
+            (Level::UseOfResources, Kq::Unspecified, d("2019-05-01")),
+            (Level::Combined, Kq::Unspecified, d("2019-05-01")),
         ]
     );
     assert_eq!(
@@ -571,7 +585,7 @@ fn cqc_provider_gives_well_led_published_ratings_and_use_of_resources() {
             body: Some(ev::resource_evidence::Body::UseOfResources(
                 ev::UseOfResourcesEvidence {
                     rating: common::Rating::RequiresImprovement as i32,
-                    report_date: "2019-05-01".into()
+                    report_date: d("2019-05-01")
                 }
             )),
         })
@@ -824,4 +838,34 @@ fn the_demo_feed_is_valid_and_names_the_seven_regions() {
         .collect();
     assert_eq!(regions.len(), 7, "{regions:?}");
     assert!(regions.contains("North East and Yorkshire"));
+}
+
+/// Evidence ids are content hashes: every NHSI feed (typed observations) and the oversight status
+/// feed give the same id for the same record parsed again, so a resent batch dedupes, and a
+/// different id for a record that differs in any value.
+#[test]
+fn evidence_ids_are_stable_for_the_same_record_and_differ_for_another() {
+    let feeds = [
+        "trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct\n\
+RXX,2017-03-31,2.60,-3,0.5,-1.5,60\nRXX,2017-03-31,2.60,-3,0.5,-1.5,61\n",
+        "trust_code,ward_code,date,patients_at_midnight,registered_nurse_hours,registered_midwife_hours,allied_health_professional_hours,healthcare_support_worker_hours\n\
+RXX,W1,2018-04-01,20,150.5,0,7.5,60\nRXX,W1,2018-04-02,20,150.5,0,7.5,60\n",
+        "period_end,trust_code,metric,value\n2017-03-31,RXX,sickness_absence_rate,4.2\n2017-03-31,RXX,vacancy_rate,4.2\n",
+        "trust_code,period_end,standard,value_pct\nRXX,2017-03-31,rtt_18w,90.1\nRXX,2017-03-31,ae_4h,90.1\n",
+        "trust_code,kind,from,to,source\nRXX,deficit_support,2018-04-01,,NHSI\nRXX,deficit_support,2018-04-01,2019-04-01,NHSI\n",
+    ];
+    for text in feeds {
+        let ids = || -> Vec<String> {
+            let p = parse(Format::Csv, "f.csv", text.as_bytes());
+            assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+            p.accepted
+                .iter()
+                .map(|a| crate::pipeline::evidence_id("b1", &a.evidence[0]))
+                .collect()
+        };
+        let (first, again) = (ids(), ids());
+        assert_eq!(first, again, "{text}");
+        assert_eq!(first.len(), 2);
+        assert_ne!(first[0], first[1], "{text}");
+    }
 }

@@ -4,13 +4,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use nhsi_resources::{App, Config, SERVICE};
 use oversight_proto::common::v1 as common;
+use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
+use oversight_proto::evidence::v1::metric_observation::Feed;
+use oversight_proto::google_type::Date;
 use oversight_proto::resources::v1::resources_service_client::ResourcesServiceClient;
 use oversight_runtime::Shutdown;
 use oversight_runtime::nats::Bus;
@@ -125,33 +127,37 @@ pub fn req<T>(msg: T, token: &str) -> tonic::Request<T> {
     r
 }
 
-/// One MetricObservation as ingestion publishes it.
-pub fn observation(
-    trust: &str,
-    feed: &str,
-    period: &str,
-    ward: &str,
-    values: &[(&str, &str)],
-) -> ev::ResourceEvidence {
-    let values: BTreeMap<String, String> = values
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+/// A date from its ISO 8601 spelling (`2018-03-31`).
+pub fn d(s: &str) -> Date {
+    convert::date(s.parse().unwrap())
+}
+
+/// A month (day 0) from its spelling `2018-04`.
+pub fn m(s: &str) -> Date {
+    let (year, month) = s.split_once('-').unwrap();
+    convert::month(year.parse().unwrap(), month.parse().unwrap())
+}
+
+/// One MetricObservation as ingestion publishes it; `id` makes its evidence id unique.
+pub fn observation(trust: &str, id: &str, feed: Feed) -> ev::ResourceEvidence {
+    let name = match &feed {
+        Feed::Finance(_) => "finance",
+        Feed::WardStaffing(_) => "ward_staffing",
+        Feed::Productivity(_) => "productivity",
+        Feed::Operational(_) => "operational",
+    };
     ev::ResourceEvidence {
         provenance: Some(ev::Provenance {
-            evidence_id: format!("{trust}-{feed}-{period}-{ward}-{}", values.len()),
-            source: format!("nhsi-{feed}"),
+            evidence_id: format!("{trust}-{name}-{id}"),
+            source: format!("nhsi-{name}"),
             batch_id: "test".into(),
-            file_name: format!("{feed}.csv"),
+            file_name: format!("{name}.csv"),
             record_number: 1,
         }),
         trust_code: trust.into(),
         trust_type: common::TrustType::Acute as i32,
         body: Some(ev::resource_evidence::Body::Metric(ev::MetricObservation {
-            feed: feed.into(),
-            period: period.into(),
-            ward_code: ward.into(),
-            values,
+            feed: Some(feed),
         })),
     }
 }
@@ -160,16 +166,15 @@ pub fn observation(
 pub fn finance(trust: &str, period: &str, v: [&str; 5]) -> ev::ResourceEvidence {
     observation(
         trust,
-        "finance",
-        period,
-        "",
-        &[
-            ("capital_service_capacity", v[0]),
-            ("liquidity_days", v[1]),
-            ("income_expenditure_margin_pct", v[2]),
-            ("distance_from_plan_pct", v[3]),
-            ("agency_spend_vs_ceiling_pct", v[4]),
-        ],
+        &format!("{period}-{}", v.join("/")),
+        Feed::Finance(ev::FinanceObservation {
+            period_end: Some(d(period)),
+            capital_service_capacity: v[0].into(),
+            liquidity_days: v[1].into(),
+            income_expenditure_margin_pct: v[2].into(),
+            distance_from_plan_pct: v[3].into(),
+            agency_spend_vs_ceiling_pct: v[4].into(),
+        }),
     )
 }
 
@@ -177,15 +182,58 @@ pub fn finance(trust: &str, period: &str, v: [&str; 5]) -> ev::ResourceEvidence 
 pub fn ward_day(trust: &str, ward: &str, date: &str, v: [&str; 5]) -> ev::ResourceEvidence {
     observation(
         trust,
-        "ward_staffing",
-        date,
-        ward,
-        &[
-            ("patients_at_midnight", v[0]),
-            ("registered_nurse_hours", v[1]),
-            ("registered_midwife_hours", v[2]),
-            ("allied_health_professional_hours", v[3]),
-            ("healthcare_support_worker_hours", v[4]),
-        ],
+        &format!("{ward}-{date}-{}", v.join("/")),
+        Feed::WardStaffing(ev::WardStaffingObservation {
+            ward_code: ward.into(),
+            date: Some(d(date)),
+            patients_at_midnight: v[0].parse().unwrap(),
+            registered_nurse_hours: v[1].into(),
+            registered_midwife_hours: v[2].into(),
+            allied_health_professional_hours: v[3].into(),
+            healthcare_support_worker_hours: v[4].into(),
+        }),
     )
+}
+
+/// A productivity row: one metric of a trust for a period.
+pub fn productivity(trust: &str, period: &str, metric: &str, value: &str) -> ev::ResourceEvidence {
+    observation(
+        trust,
+        &format!("{period}-{metric}-{value}"),
+        Feed::Productivity(ev::ProductivityObservation {
+            period_end: Some(d(period)),
+            metric: metric.into(),
+            value: value.into(),
+        }),
+    )
+}
+
+/// An operational performance row: one standard of a trust for a period.
+pub fn operational(
+    trust: &str,
+    period: &str,
+    standard: &str,
+    value_pct: &str,
+) -> ev::ResourceEvidence {
+    observation(
+        trust,
+        &format!("{period}-{standard}-{value_pct}"),
+        Feed::Operational(ev::OperationalObservation {
+            period_end: Some(d(period)),
+            standard: standard.into(),
+            value_pct: value_pct.into(),
+        }),
+    )
+}
+
+/// A date as sent, whether or not it is a calendar date (`{2023, 2, 29}`).
+pub fn raw_date(year: i32, month: i32, day: i32) -> Date {
+    Date { year, month, day }
+}
+
+/// The field an INVALID_ARGUMENT names in its google.rpc.BadRequest details.
+pub fn bad_field(e: &tonic::Status) -> String {
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    let details = tonic_types::StatusExt::get_details_bad_request(e).expect("BadRequest details");
+    details.field_violations[0].field.clone()
 }
