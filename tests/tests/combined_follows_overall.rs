@@ -361,8 +361,8 @@ async fn a_focused_inspection_without_well_led_moves_the_key_question_not_the_co
     // (effective Inadequate) it would be at best RI: "any inadequate → at best RI".
     assert_eq!(combined(&second), Rating::Good);
     assert_eq!(
-        second.combined.as_ref().map(|c| c.report_date.clone()),
-        first.combined.as_ref().map(|c| c.report_date.clone()),
+        second.combined.as_ref().map(|c| c.report_date),
+        first.combined.as_ref().map(|c| c.report_date),
         "the combined rating is not moved, not even its date"
     );
     let inputs = combined_inputs(&second);
