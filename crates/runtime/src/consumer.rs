@@ -115,6 +115,22 @@ pub fn retry_backoff(attempt: u32, max: Duration) -> Duration {
 /// Per-message outcomes of a batch, in the batch's order.
 pub type BatchOutcome = Vec<Result<(), HandleError>>;
 
+/// Retry in place the messages at `positions` of a batch (their outcomes become transient, with
+/// `reason`): a batch step that failed — storing the batch, re-rating one trust — must not ack the
+/// messages it concerns, and must leave the others as they are.
+pub fn retry_in_place(
+    outcomes: &mut BatchOutcome,
+    positions: impl IntoIterator<Item = usize>,
+    reason: impl std::fmt::Display,
+) {
+    let reason = reason.to_string();
+    for i in positions {
+        if let Some(outcome) = outcomes.get_mut(i) {
+            *outcome = Err(HandleError::Transient(anyhow::anyhow!("{reason}")));
+        }
+    }
+}
+
 /// Handle one message at a time as a batch handler (for consumers whose messages are few and
 /// heavy, such as queued feed chunks).
 pub async fn one_by_one<H, Fut>(batch: Vec<Incoming>, handler: &H) -> BatchOutcome
@@ -518,6 +534,29 @@ async fn give_up(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retry_in_place_marks_only_the_positions_given() {
+        let mut outcomes: super::BatchOutcome = vec![
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err(super::HandleError::poison("bad")),
+        ];
+        super::retry_in_place(&mut outcomes, [0, 2, 9], "failed to re-rate RXX: down");
+        assert!(
+            matches!(&outcomes[0], Err(super::HandleError::Transient(e)) if e.to_string() == "failed to re-rate RXX: down")
+        );
+        assert!(outcomes[1].is_ok());
+        assert!(matches!(
+            &outcomes[2],
+            Err(super::HandleError::Transient(_))
+        ));
+        assert!(
+            matches!(&outcomes[3], Err(super::HandleError::Poison(_))),
+            "others are left as they are"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -166,6 +166,15 @@ impl Outbox {
         Ok(Some(version))
     }
 
+    /// [`Outbox::publish_pending`] after a handler's commit: a failure to publish is not the
+    /// handler's (the versions wait in the outbox for the next call or the sweep), so it is logged,
+    /// not returned.
+    pub async fn publish_pending_or_defer(&self) {
+        if let Err(e) = self.publish_pending().await {
+            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
+        }
+    }
+
     /// Publish every unpublished version, oldest first, a page at a time with the acks of a page
     /// awaited together (the one publish path, [`Bus::publish_many`]), then mark the page
     /// published. A failure leaves the rest for the next call or the sweep. The outbox's depth

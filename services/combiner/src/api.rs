@@ -1,7 +1,7 @@
 //! The `TrustRatings` gRPC API for regulator systems. Every authenticated caller may read, whatever
-//! their role (the ratings are public): no call here checks a role.
+//! their role (the ratings are public): no call here checks a role. Each call is worked as a
+//! [`CombinerError`] result and mapped to a status once, by the runtime's one error map.
 
-use oversight_runtime::error::internal;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 
 use crate::combining::{Combiner, dated_part, report_date};
+use crate::error::CombinerError;
 use crate::listing::flag_codes;
 
 use chrono::NaiveDate;
@@ -43,13 +44,13 @@ pub struct TrustRatingsApi {
     pub watch_stop: Shutdown,
 }
 
-fn trust_code(s: &str) -> Result<TrustCode, Status> {
+fn trust_code(s: &str) -> Result<TrustCode, CombinerError> {
     s.parse()
-        .map_err(|e| oversight_runtime::grpc::invalid_field("trust_code", format!("{e}")))
+        .map_err(|e| CombinerError::invalid("trust_code", e))
 }
 
-fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, Status> {
-    pb::CombinedRatingPublished::decode(e.payload.as_slice()).map_err(internal)
+fn decode(e: &StoredEvent) -> Result<pb::CombinedRatingPublished, CombinerError> {
+    Ok(pb::CombinedRatingPublished::decode(e.payload.as_slice())?)
 }
 
 /// The `TrustRatingsService` to route (the host puts it behind authentication): the generated
@@ -65,25 +66,20 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRatingsResponse, St
 
 impl TrustRatingsApi {
     /// `GetTrustRating`: the version as protobuf field 1 (a `GetTrustRatingResponse` as it is).
-    pub async fn get_field_1(&self, r: pb::GetTrustRatingRequest) -> Result<Bytes, Status> {
+    pub async fn get_field_1(&self, r: pb::GetTrustRatingRequest) -> Result<Bytes, CombinerError> {
         let trust = trust_code(&r.trust_code)?;
         let as_of = convert::to_opt_date(r.as_of.as_ref())
-            .map_err(|e| oversight_runtime::grpc::invalid_field("as_of", e))?;
+            .map_err(|e| CombinerError::invalid("as_of", e))?;
         let Some(as_of) = as_of else {
             // The latest version comes from the read view, never the database.
             return self
                 .combiner
                 .view()
                 .get_field_1(trust.as_str())
-                .ok_or_else(|| Status::not_found(format!("no rating for trust {trust}")));
+                .ok_or(CombinerError::NoRating(trust));
         };
         let event = {
-            let history = self
-                .combiner
-                .outbox()
-                .history(trust.as_str())
-                .await
-                .map_err(internal)?;
+            let history = self.combiner.outbox().history(trust.as_str()).await?;
             // The version published on or before that day (RFC 3339 timestamps start YYYY-MM-DD).
             let as_of = as_of.to_string();
             history
@@ -95,7 +91,7 @@ impl TrustRatingsApi {
                 decode(&e)?;
                 Ok(crate::view::as_field_1(&e.payload))
             }
-            None => Err(Status::not_found(format!("no rating for trust {trust}"))),
+            None => Err(CombinerError::NoRating(trust)),
         }
     }
 
@@ -103,9 +99,9 @@ impl TrustRatingsApi {
     pub fn list_field_1(
         &self,
         r: pb::ListTrustRatingsRequest,
-    ) -> Result<(Vec<Bytes>, String), Status> {
+    ) -> Result<(Vec<Bytes>, String), CombinerError> {
         if r.page_size > MAX_PAGE_SIZE {
-            return Err(oversight_runtime::grpc::invalid_field(
+            return Err(CombinerError::invalid(
                 "page_size",
                 format!("at most {MAX_PAGE_SIZE}"),
             ));
@@ -116,19 +112,16 @@ impl TrustRatingsApi {
             r.page_size
         } as usize;
         let rating_filter = common::Rating::try_from(r.combined_rating).map_err(|_| {
-            oversight_runtime::grpc::invalid_field(
+            CombinerError::invalid(
                 "combined_rating",
                 format!("unknown value {}", r.combined_rating),
             )
         })?;
         let type_filter = common::TrustType::try_from(r.trust_type).map_err(|_| {
-            oversight_runtime::grpc::invalid_field(
-                "trust_type",
-                format!("unknown value {}", r.trust_type),
-            )
+            CombinerError::invalid("trust_type", format!("unknown value {}", r.trust_type))
         })?;
         if !r.flag.is_empty() && !flag_codes().contains(&r.flag.as_str()) {
-            return Err(oversight_runtime::grpc::invalid_field(
+            return Err(CombinerError::invalid(
                 "flag",
                 format!(
                     "unknown flag {:?} (expected one of {})",
@@ -140,19 +133,17 @@ impl TrustRatingsApi {
         // Case-insensitive exact match; empty matches every trust.
         let region_filter = r.region.trim().to_lowercase();
         if region_filter.chars().count() > MAX_REGION_CHARS {
-            return Err(oversight_runtime::grpc::invalid_field(
+            return Err(CombinerError::invalid(
                 "region",
                 format!("at most {MAX_REGION_CHARS} characters"),
             ));
         }
-        let after = if r.page_token.is_empty() {
-            None
-        } else {
-            Some(trust_code(&r.page_token).map_err(|_| {
-                oversight_runtime::grpc::invalid_field("page_token", "not a token from this API")
-            })?)
+        let after = match r.page_token.as_str() {
+            "" => String::new(),
+            token => trust_code(token)
+                .map_err(|_| CombinerError::invalid("page_token", "not a token from this API"))?
+                .to_string(),
         };
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
         let (page, more) = self
             .combiner
             .view()
@@ -171,6 +162,35 @@ impl TrustRatingsApi {
             String::new()
         };
         Ok((page.into_iter().map(|(_, b)| b).collect(), next))
+    }
+
+    /// `GetTrustHistory`: every version of a trust, oldest first, from the database.
+    pub async fn history(
+        &self,
+        r: pb::GetTrustHistoryRequest,
+    ) -> Result<pb::GetTrustHistoryResponse, CombinerError> {
+        let trust = trust_code(&r.trust_code)?;
+        let history = self.combiner.outbox().history(trust.as_str()).await?;
+        if history.is_empty() {
+            return Err(CombinerError::NoRating(trust));
+        }
+        let versions = history.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(pb::GetTrustHistoryResponse { versions })
+    }
+
+    /// `GetRatingChanges`: the what-ifs of a trust's latest version (from the read view, like
+    /// `GetTrustRating`).
+    pub fn changes(
+        &self,
+        r: pb::GetRatingChangesRequest,
+    ) -> Result<pb::GetRatingChangesResponse, CombinerError> {
+        let trust = trust_code(&r.trust_code)?;
+        let latest = self
+            .combiner
+            .view()
+            .get(trust.as_str())
+            .ok_or(CombinerError::NoRating(trust))?;
+        Ok(rating_changes_pb(&latest)?)
     }
 }
 
@@ -362,9 +382,8 @@ impl TrustRatingsService for TrustRatingsApi {
     ) -> Result<Response<pb::GetTrustRatingResponse>, Status> {
         // Served by `wire::FastReads` from bytes; this is the same answer decoded.
         let field_1 = self.get_field_1(request.into_inner()).await?;
-        pb::GetTrustRatingResponse::decode(field_1)
-            .map(Response::new)
-            .map_err(internal)
+        let response = pb::GetTrustRatingResponse::decode(field_1).map_err(CombinerError::from)?;
+        Ok(Response::new(response))
     }
 
     async fn list_trust_ratings(
@@ -373,43 +392,24 @@ impl TrustRatingsService for TrustRatingsApi {
     ) -> Result<Response<pb::ListTrustRatingsResponse>, Status> {
         // Served by `wire::FastReads` from bytes; this is the same answer decoded.
         let (ratings, next) = self.list_field_1(request.into_inner())?;
-        pb::ListTrustRatingsResponse::decode(crate::wire::list_response(&ratings, &next))
-            .map(Response::new)
-            .map_err(internal)
+        let response =
+            pb::ListTrustRatingsResponse::decode(crate::wire::list_response(&ratings, &next))
+                .map_err(CombinerError::from)?;
+        Ok(Response::new(response))
     }
 
     async fn get_trust_history(
         &self,
         request: Request<pb::GetTrustHistoryRequest>,
     ) -> Result<Response<pb::GetTrustHistoryResponse>, Status> {
-        let trust = trust_code(&request.into_inner().trust_code)?;
-        let history = self
-            .combiner
-            .outbox()
-            .history(trust.as_str())
-            .await
-            .map_err(internal)?;
-        if history.is_empty() {
-            return Err(Status::not_found(format!("no rating for trust {trust}")));
-        }
-        let versions = history.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(Response::new(pb::GetTrustHistoryResponse { versions }))
+        Ok(Response::new(self.history(request.into_inner()).await?))
     }
 
     async fn get_rating_changes(
         &self,
         request: Request<pb::GetRatingChangesRequest>,
     ) -> Result<Response<pb::GetRatingChangesResponse>, Status> {
-        let trust = trust_code(&request.into_inner().trust_code)?;
-        // The latest version, from the read view like GetTrustRating.
-        let latest = self
-            .combiner
-            .view()
-            .get(trust.as_str())
-            .ok_or_else(|| Status::not_found(format!("no rating for trust {trust}")))?;
-        rating_changes_pb(&latest)
-            .map(Response::new)
-            .map_err(|e| Status::failed_precondition(e.to_string()))
+        Ok(Response::new(self.changes(request.into_inner())?))
     }
 
     type WatchRatingsStream = WatchStream;

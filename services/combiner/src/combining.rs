@@ -1,5 +1,6 @@
-//! The service's core: keep the latest version of each part (quality, approved UoR), recombine the
-//! trust when a part changes, and append + publish a new combined version when the result changed.
+//! The service's core: keep every version of each part (quality, approved UoR; through `store`),
+//! recombine the trust from the newest of each (`combined-rules`) when a part changes, and append +
+//! publish a new combined version through the outbox when the result changed. No SQL here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,13 +14,12 @@ use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
 use oversight_rating::{ExplanationText, TrustCode};
 use oversight_runtime::Subjects;
-use oversight_runtime::consumer::BatchOutcome;
-use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use tokio::sync::{Mutex, broadcast};
 
+use crate::store;
 use crate::view::RatingsView;
 
 pub struct Combiner {
@@ -65,13 +65,13 @@ pub enum Part {
     Uor,
 }
 
-impl Part {
-    fn table(self) -> &'static str {
-        match self {
-            Part::Quality => "combiner_quality_part_versions",
-            Part::Uor => "combiner_uor_part_versions",
-        }
-    }
+/// A version of a part as the consumer validated it: the trust it rates, its version and the event
+/// as it is kept (protobuf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartVersion {
+    pub trust: TrustCode,
+    pub version: u64,
+    pub payload: Vec<u8>,
 }
 
 impl Combiner {
@@ -100,173 +100,36 @@ impl Combiner {
         self.view.subscribe()
     }
 
-    /// Batch handler for `<ns>.quality.rated` and `<ns>.uor.approved`: validate each message (an
-    /// invalid one is poison, alone), keep every part version in one transaction, recombine each
-    /// trust once, then publish the new combined versions together.
-    pub async fn handle_batch(&self, part: Part, batch: Vec<Incoming>) -> BatchOutcome {
-        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
-        let mut valid: Vec<(usize, TrustCode, u64, Vec<u8>)> = Vec::with_capacity(batch.len());
-        for (i, msg) in batch.iter().enumerate() {
-            let parsed = match part {
-                Part::Quality => Self::quality_part(msg),
-                Part::Uor => Self::uor_part(msg),
-            };
-            match parsed {
-                Ok((trust, version, payload)) => {
-                    valid.push((i, trust, version, payload));
-                    outcomes.push(Ok(()));
-                }
-                Err(e) => outcomes.push(Err(e)),
-            }
+    /// Keep part versions, all in one transaction (append-only: a repeated version changes
+    /// nothing). The newest version is the one combined, whatever order versions arrive in.
+    pub async fn keep_parts(&self, part: Part, versions: &[&PartVersion]) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for v in versions {
+            store::insert_part_version(&mut tx, part, &v.trust, v.version, &v.payload).await?;
         }
-        if valid.is_empty() {
-            return outcomes;
-        }
-        let stored = async {
-            let mut tx = self.pool.begin().await?;
-            for (_, trust, version, payload) in &valid {
-                Self::store_part(&mut tx, part, trust, *version, payload).await?;
-            }
-            tx.commit().await
-        }
-        .await;
-        if let Err(e) = stored {
-            let e = format!("{e}");
-            for (i, ..) in &valid {
-                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                    "failed to keep {part:?} part versions: {e}"
-                )));
-            }
-            return outcomes;
-        }
-        let mut trusts: Vec<&TrustCode> = Vec::new();
-        for (_, trust, ..) in &valid {
-            if !trusts.contains(&trust) {
-                trusts.push(trust);
-            }
-        }
-        let mut appended = Vec::new();
-        for trust in trusts {
-            match self.recombine_unpublished(trust).await {
-                Ok(Some(event)) => appended.push(event),
-                Ok(None) => {}
-                Err(e) => {
-                    let e = format!("{e:#}");
-                    for (i, t, ..) in &valid {
-                        if t == trust {
-                            outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                                "failed to recombine {trust}: {e}"
-                            )));
-                        }
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.outbox.publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
-        }
-        for event in appended {
-            self.view.apply(event);
-        }
-        outcomes
-    }
-
-    fn quality_part(msg: &Incoming) -> Result<(TrustCode, u64, Vec<u8>), HandleError> {
-        let q: QualityRatingIssued = msg.decode()?;
-        let trust: TrustCode = q.trust_code.parse().map_err(|e| {
-            HandleError::poison(format!("quality rating {}: trust_code: {e}", q.event_id))
-        })?;
-        if q.version == 0 {
-            return Err(HandleError::poison(format!(
-                "quality rating {} has no version",
-                q.event_id
-            )));
-        }
-        Ok((trust, q.version, q.encode_to_vec()))
-    }
-
-    fn uor_part(msg: &Incoming) -> Result<(TrustCode, u64, Vec<u8>), HandleError> {
-        let u: UseOfResourcesRatingApproved = msg.decode()?;
-        let trust: TrustCode = u.trust_code.parse().map_err(|e| {
-            HandleError::poison(format!("UoR rating {}: trust_code: {e}", u.event_id))
-        })?;
-        if u.version == 0 {
-            return Err(HandleError::poison(format!(
-                "UoR rating {} has no version",
-                u.event_id
-            )));
-        }
-        if u.rating
-            .as_ref()
-            .and_then(|r| convert::real_rating(r.rating))
-            .is_none()
-        {
-            return Err(HandleError::poison(format!(
-                "UoR rating {} carries no real rating",
-                u.event_id
-            )));
-        }
-        Ok((trust, u.version, u.encode_to_vec()))
-    }
-
-    /// Keep every version of a part (append-only); a repeated version changes nothing. The newest
-    /// version is the one combined, whatever order versions arrive in.
-    async fn store_part(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        part: Part,
-        trust: &TrustCode,
-        version: u64,
-        payload: &[u8],
-    ) -> sqlx::Result<()> {
-        let sql = format!(
-            "INSERT INTO {} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
-             ON CONFLICT (trust_code, version) DO NOTHING",
-            part.table()
-        );
-        sqlx::query(&sql)
-            .bind(trust.as_str())
-            .bind(i64::try_from(version).unwrap_or(i64::MAX))
-            .bind(hex::encode(payload))
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    /// The newest stored version of a part.
-    async fn load_part(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Option<Vec<u8>>> {
-        let sql = format!(
-            "SELECT payload_hex FROM {} WHERE trust_code = $1 ORDER BY version DESC LIMIT 1",
-            part.table()
-        );
-        let row = sqlx::query(&sql)
-            .bind(trust.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => {
-                let h: String = r.try_get("payload_hex")?;
-                Ok(Some(hex::decode(h)?))
-            }
-            None => Ok(None),
-        }
+        tx.commit().await
     }
 
     /// The versions of a part stored for a trust, oldest first.
-    pub async fn part_versions(&self, part: Part, trust: &TrustCode) -> anyhow::Result<Vec<u64>> {
-        let sql = format!(
-            "SELECT version FROM {} WHERE trust_code = $1 ORDER BY version",
-            part.table()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(trust.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let v: i64 = r.try_get("version")?;
-                Ok(u64::try_from(v).unwrap_or(0))
-            })
-            .collect()
+    pub async fn part_versions(&self, part: Part, trust: &TrustCode) -> sqlx::Result<Vec<u64>> {
+        store::part_versions(&self.pool, part, trust).await
+    }
+
+    /// Recombine each trust once (in the order given), then publish the new combined versions
+    /// together; a failure to publish is not the trusts' (the versions wait in the outbox for the
+    /// sweep). Returns whether each trust was recombined, in the same order.
+    pub async fn recombine_each(&self, trusts: &[&TrustCode]) -> Vec<anyhow::Result<()>> {
+        let mut appended = Vec::new();
+        let mut recombined = Vec::with_capacity(trusts.len());
+        for trust in trusts {
+            let event = self.recombine_unpublished(trust).await;
+            recombined.push(event.map(|event| appended.extend(event)));
+        }
+        self.outbox.publish_pending_or_defer().await;
+        for event in appended {
+            self.view.apply(event);
+        }
+        recombined
     }
 
     /// Recompute a trust's combined rating from its stored parts; publish a new version if it
@@ -289,12 +152,12 @@ impl Combiner {
     ) -> anyhow::Result<Option<pb::CombinedRatingPublished>> {
         let stripe = oversight_runtime::consumer::lane_of(trust.as_str(), self.combining.len());
         let _one_at_a_time = self.combining[stripe].lock().await;
-        let Some(q) = self.load_part(Part::Quality, trust).await? else {
+        let Some(q) = store::newest_part(&self.pool, Part::Quality, trust).await? else {
             tracing::info!(trust = %trust, "no quality rating yet; combined rating waits");
             return Ok(None);
         };
         let quality = QualityRatingIssued::decode(q.as_slice())?;
-        let uor = match self.load_part(Part::Uor, trust).await? {
+        let uor = match store::newest_part(&self.pool, Part::Uor, trust).await? {
             Some(u) => Some(UseOfResourcesRatingApproved::decode(u.as_slice())?),
             None => None,
         };

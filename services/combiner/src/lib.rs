@@ -7,11 +7,14 @@
 pub mod api;
 pub mod charts;
 pub mod combining;
+pub mod consumer;
+pub mod error;
 pub mod export;
 pub mod listing;
 pub mod overview;
 pub mod report;
 pub mod rest;
+pub mod store;
 pub mod view;
 pub mod wire;
 
@@ -201,12 +204,15 @@ impl App {
             .consume_spec(
                 consumers::COMBINER_QUALITY,
                 self.quality_consumer,
-                |batch| combiner.handle_batch(Part::Quality, batch),
+                |batch| consumer::handle_batch(combiner, Part::Quality, batch),
             )
             .consume_spec(consumers::COMBINER_UOR, self.uor_consumer, |batch| {
-                combiner.handle_batch(Part::Uor, batch)
+                consumer::handle_batch(combiner, Part::Uor, batch)
             })
-            .supervise("read-view", combiner.view().follow(&bus, shutdown.clone()))
+            .supervise(
+                "read-view",
+                consumer::follow_combined(combiner.view(), &bus, shutdown.clone()),
+            )
             // End the open WatchRatings streams when shutdown starts, or the server would wait
             // for them.
             .background(async {

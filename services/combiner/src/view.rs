@@ -1,8 +1,9 @@
 //! The read view: the latest combined version of every trust, in memory, kept current from the
-//! combined stream (`<ns>.combined.published`) so that every replica sees every version —
-//! including those another replica made — and `GetTrustRating`, `ListTrustRatings` and
-//! `WatchRatings` never touch the database. The database stays the record: the view starts from
-//! it and the stream only ever moves a trust to a newer version.
+//! combined stream (`<ns>.combined.published`, followed by [`crate::consumer::follow_combined`])
+//! so that every replica sees every version — including those another replica made — and
+//! `GetTrustRating`, `ListTrustRatings` and `WatchRatings` never touch the database. The database
+//! stays the record: the view starts from it and the stream only ever moves a trust to a newer
+//! version.
 //!
 //! Each version is held twice: decoded (for filters, the report and watchers) and encoded once as
 //! the `rating = 1` field that `GetTrustRatingResponse`, `ListTrustRatingsResponse` and
@@ -13,11 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-use futures::StreamExt;
 use oversight_proto::combined::v1 as pb;
-use oversight_runtime::Shutdown;
-use oversight_runtime::nats::Bus;
 use oversight_runtime::outbox::StoredEvent;
 use prost::Message;
 use prost::bytes::{Bytes, BytesMut};
@@ -172,70 +169,6 @@ impl RatingsView {
     /// New versions as this replica learns of them (made here or by another replica).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::CombinedRatingPublished>> {
         self.published.subscribe()
-    }
-
-    /// Follow the combined stream from its start until `shutdown`, with an ordered consumer
-    /// (ephemeral, per replica; it recreates itself after a NATS outage).
-    pub async fn follow(&self, bus: &Bus, shutdown: Shutdown) -> anyhow::Result<()> {
-        let subjects = bus.subjects();
-        let stream_name = subjects.combined_stream().name;
-        let mut attempt = 0u32;
-        loop {
-            let started = async {
-                let stream = bus
-                    .jetstream()
-                    .get_stream(&stream_name)
-                    .await
-                    .with_context(|| format!("stream {stream_name} is not there"))?;
-                let consumer = stream
-                    .create_consumer(OrderedConfig {
-                        filter_subject: subjects.combined_published(),
-                        deliver_policy: DeliverPolicy::All,
-                        ..Default::default()
-                    })
-                    .await
-                    .context("failed to create the read view's consumer")?;
-                consumer
-                    .messages()
-                    .await
-                    .context("failed to follow the combined stream")
-            }
-            .await;
-            let mut messages = match started {
-                Ok(m) => m,
-                Err(e) => {
-                    attempt += 1;
-                    tracing::warn!(error = %format!("{e:#}"), "read view waiting for the combined stream");
-                    let delay = oversight_runtime::consumer::retry_backoff(
-                        attempt,
-                        std::time::Duration::from_secs(5),
-                    );
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(delay) => continue,
-                    }
-                }
-            };
-            attempt = 0;
-            loop {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(msg)) => {
-                        if let Err(e) = self.apply_encoded(msg.payload.as_ref()) {
-                            tracing::warn!(error = %e, subject = %msg.subject, "undecodable combined rating skipped by the read view");
-                        }
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "read view lost the combined stream; following it again");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-        }
     }
 }
 

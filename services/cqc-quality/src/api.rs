@@ -6,12 +6,14 @@
 
 use std::sync::Arc;
 
-use cqc_rules::{LocationQuality, OverallBasis, ServiceQuality, Stage, TrustQuality};
+use cqc_rules::{
+    Entity, EntityKind, LocationQuality, OverallBasis, ServiceQuality, Stage, TrustQuality,
+};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::quality::v1 as pb;
 use oversight_proto::quality::v1::quality_service_server::QualityService;
-use oversight_rating::TrustCode;
+use oversight_rating::{LocationId, TrustCode};
 use oversight_runtime::auth::{self, Role};
 use tonic::{Request, Response, Status};
 
@@ -19,7 +21,7 @@ use crate::commands;
 use crate::error::{InvalidEvidence, RecordError};
 use crate::judging;
 use crate::rating::{Rater, RatingsView, Recorded, RecordedSmall, dated, kq_ratings};
-use crate::store::{EntityKey, EntityKind, JudgementRow, SignificantlySmallRow};
+use crate::store::{JudgementRow, SignificantlySmallRow};
 
 pub struct QualityApi {
     pub rater: Arc<Rater>,
@@ -52,22 +54,23 @@ fn wire_stage(s: Stage) -> pb::Stage {
     }
 }
 
-fn wire_entity(e: &EntityKey) -> pb::EntityRef {
+/// An entity of `trust` on the wire (`""` for a location or service it does not have).
+fn wire_entity(trust: &TrustCode, e: &Entity) -> pb::EntityRef {
     pb::EntityRef {
-        kind: match e.kind {
+        kind: match e.kind() {
             EntityKind::Trust => pb::EntityKind::Trust,
             EntityKind::Location => pb::EntityKind::Location,
             EntityKind::Service => pb::EntityKind::Service,
         } as i32,
-        trust_code: e.trust.to_string(),
-        location_id: e.location_id.clone(),
-        service_id: e.service_id.clone(),
+        trust_code: trust.to_string(),
+        location_id: e.location().map(ToString::to_string).unwrap_or_default(),
+        service_id: e.service().map(ToString::to_string).unwrap_or_default(),
     }
 }
 
 fn wire_decision(j: &JudgementRow) -> pb::Decision {
     pb::Decision {
-        entity: Some(wire_entity(&j.entity)),
+        entity: Some(wire_entity(&j.trust, &j.entity)),
         key_question: j
             .key_question
             .map_or(common::KeyQuestion::Unspecified, common::KeyQuestion::from)
@@ -120,7 +123,7 @@ struct Tree<'a> {
 }
 
 impl Tree<'_> {
-    fn decisions_of(&self, e: &EntityKey) -> Vec<pb::Decision> {
+    fn decisions_of(&self, e: &Entity) -> Vec<pb::Decision> {
         self.decisions
             .iter()
             .filter(|j| j.entity == *e)
@@ -128,15 +131,15 @@ impl Tree<'_> {
             .collect()
     }
 
-    fn service(&self, location_id: &str, s: &ServiceQuality) -> pb::EntityRatings {
-        let key = EntityKey {
+    /// A service at its location (`None`: a trust-wide service).
+    fn service(&self, location: Option<&LocationId>, s: &ServiceQuality) -> pb::EntityRatings {
+        let key = Entity::Service {
             trust: self.trust.clone(),
-            kind: EntityKind::Service,
-            location_id: location_id.to_string(),
-            service_id: s.service.to_string(),
+            location: location.cloned(),
+            service: s.service.clone(),
         };
         pb::EntityRatings {
-            entity: Some(wire_entity(&key)),
+            entity: Some(wire_entity(self.trust, &key)),
             name: s.service.to_string(),
             key_questions: kq_ratings(&s.key_questions),
             overall: Some(dated(&s.overall)),
@@ -153,13 +156,13 @@ impl Tree<'_> {
                 .as_ref()
                 .map(left_out_text)
                 .unwrap_or_default(),
-            // A trust-wide service (`location_id` "") has the decisions recorded at any location.
+            // A trust-wide service has the decisions recorded at any location.
             significantly_small: self
                 .significantly_small
                 .iter()
                 .filter(|x| {
                     x.service_id == s.service
-                        && (location_id.is_empty() || x.location_id == location_id)
+                        && location.is_none_or(|l| x.location_id == l.as_str())
                 })
                 .map(|x| wire_small(self.trust, x))
                 .collect(),
@@ -167,14 +170,9 @@ impl Tree<'_> {
     }
 
     fn location(&self, l: &LocationQuality) -> pb::EntityRatings {
-        let key = EntityKey {
-            trust: self.trust.clone(),
-            kind: EntityKind::Location,
-            location_id: l.id.to_string(),
-            service_id: String::new(),
-        };
+        let key = Entity::Location(l.id.clone());
         pb::EntityRatings {
-            entity: Some(wire_entity(&key)),
+            entity: Some(wire_entity(self.trust, &key)),
             name: l.name.clone().unwrap_or_default(),
             key_questions: kq_ratings(&l.key_questions),
             overall: Some(dated(&l.overall)),
@@ -186,20 +184,15 @@ impl Tree<'_> {
             services: l
                 .services
                 .iter()
-                .map(|s| self.service(l.id.as_str(), s))
+                .map(|s| self.service(Some(&l.id), s))
                 .collect(),
         }
     }
 
     fn trust(&self, q: &TrustQuality, name: String) -> pb::EntityRatings {
-        let key = EntityKey {
-            trust: self.trust.clone(),
-            kind: EntityKind::Trust,
-            location_id: String::new(),
-            service_id: String::new(),
-        };
+        let key = Entity::Trust(self.trust.clone());
         pb::EntityRatings {
-            entity: Some(wire_entity(&key)),
+            entity: Some(wire_entity(self.trust, &key)),
             name,
             key_questions: kq_ratings(&q.key_questions),
             overall: Some(dated(&q.overall)),
@@ -208,7 +201,7 @@ impl Tree<'_> {
             left_out_significantly_small: String::new(),
             significantly_small: vec![],
             locations: q.locations.iter().map(|l| self.location(l)).collect(),
-            services: q.services.iter().map(|s| self.service("", s)).collect(),
+            services: q.services.iter().map(|s| self.service(None, s)).collect(),
         }
     }
 }
@@ -402,14 +395,14 @@ impl QualityService for QualityApi {
                     x.services
                         .iter()
                         .find(|y| y.service.as_str() == s)
-                        .map(|y| tree.service(l, y))
+                        .map(|y| tree.service(Some(&x.id), y))
                 })
                 .ok_or_else(|| not_found(format!("service_id: service {s} at location {l:?}")))?,
             (_, s) => quality
                 .services
                 .iter()
                 .find(|y| y.service.as_str() == s)
-                .map(|y| tree.service("", y))
+                .map(|y| tree.service(None, y))
                 .ok_or_else(|| not_found(format!("service_id: service {s}")))?,
         };
         let overall_basis = match &quality.overall_basis {

@@ -1,16 +1,36 @@
-//! The service's commands, parsed from the gRPC requests at the edge: every identifier, date,
-//! rating and enum is validated here, and a wrong or missing input names its field and record
-//! (`ratings[2].key_question: …`). Inside, the commands are trusted.
+//! The service's commands, parsed at the edge from the gRPC requests and the queue's quality
+//! evidence: every identifier, date, rating and enum is validated here, and a wrong or missing
+//! input names its field and record (`ratings[2].key_question: …`). Inside, the commands are
+//! trusted.
 
 use chrono::NaiveDate;
-use cqc_rules::{MergedExclusion, QualityStatementScore, SignificantlySmall, Stage, TrustType};
+use cqc_rules::{
+    Entity, MergedExclusion, QualityStatementScore, SignificantlySmall, Stage, TrustType,
+};
 use oversight_proto::convert;
+use oversight_proto::evidence::v1 as ev;
 use oversight_proto::google_type::Date;
 use oversight_proto::quality::v1 as pb;
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 
 use crate::error::{InvalidEvidence, invalid};
-use crate::store::{ActionKind, EntityKey, EntityKind};
+use crate::store::{ActionKind, ServiceRatingRow};
+
+/// The longest NHS England region name accepted in evidence (in characters).
+pub const MAX_REGION_CHARS: usize = 64;
+
+/// One piece of quality evidence from the queue (`<ns>.evidence.quality`), validated and ready
+/// to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub trust: TrustCode,
+    pub trust_name: String,
+    pub trust_type: Option<TrustType>,
+    pub region: String,
+    pub evidence_id: String,
+    pub rows: Vec<ServiceRatingRow>,
+    pub well_led: Vec<(RatingValue, NaiveDate)>,
+}
 
 /// An inspection's findings: key question × service ratings of one location on one report date.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +100,8 @@ pub struct SmallService {
 /// A published (or draft) decision about one rating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedDecision {
-    pub entity: EntityKey,
+    pub trust: TrustCode,
+    pub entity: Entity,
     pub key_question: Option<KeyQuestion>,
     pub published: Rating,
     pub rationale: Option<String>,
@@ -109,11 +130,18 @@ fn optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveDate>, Inv
 
 /// A location id, or `""` when empty (trusts without a location level).
 fn location(field: &str, s: &str) -> Result<String, InvalidEvidence> {
-    if s.trim().is_empty() {
-        return Ok(String::new());
-    }
-    s.parse::<LocationId>()
+    Ok(optional_location(field, s)?
         .map(|l| l.to_string())
+        .unwrap_or_default())
+}
+
+/// A location id, or `None` when empty (trusts without a location level).
+fn optional_location(field: &str, s: &str) -> Result<Option<LocationId>, InvalidEvidence> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
         .map_err(|e| invalid(field, format!("{e}")))
 }
 
@@ -161,6 +189,74 @@ fn text(field: &str, s: &str) -> Result<String, InvalidEvidence> {
         return Err(invalid(field, "missing"));
     }
     Ok(t.to_string())
+}
+
+/// Validate one piece of quality evidence from the queue, naming the field (and record) on error.
+pub fn evidence(e: &ev::QualityEvidence) -> Result<Evidence, InvalidEvidence> {
+    let trust: TrustCode = e
+        .trust_code
+        .parse()
+        .map_err(|err| invalid("trust_code", format!("{err}")))?;
+    let trust_type = convert::trust_type(e.trust_type);
+    let region = e.region.trim();
+    if region.chars().count() > MAX_REGION_CHARS {
+        return Err(invalid(
+            "region",
+            format!("a region is at most {MAX_REGION_CHARS} characters"),
+        ));
+    }
+    let evidence_id = e
+        .provenance
+        .as_ref()
+        .map(|p| p.evidence_id.clone())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for (i, s) in e.service_ratings.iter().enumerate() {
+        let f = |name: &str| format!("service_ratings[{i}].{name}");
+        let location_id = if s.location_id.is_empty() {
+            String::new()
+        } else {
+            s.location_id
+                .parse::<LocationId>()
+                .map_err(|err| invalid(&f("location_id"), format!("{err}")))?
+                .to_string()
+        };
+        rows.push(ServiceRatingRow {
+            location_id,
+            location_name: s.location_name.clone(),
+            service_id: s
+                .service_id
+                .parse::<ServiceId>()
+                .map_err(|err| invalid(&f("service_id"), format!("{err}")))?
+                .to_string(),
+            key_question: convert::key_question(s.key_question)
+                .ok_or_else(|| invalid(&f("key_question"), "missing or unknown key question"))?,
+            rating: rating_value(&f("rating"), s.rating)?,
+            report_date: date(&f("report_date"), s.report_date.as_ref())?,
+            evidence_id: evidence_id.clone(),
+            // Feeds carry judgements only.
+            statement_scores: vec![],
+        });
+    }
+    let mut well_led = Vec::new();
+    for (i, w) in e.well_led.iter().enumerate() {
+        well_led.push((
+            rating_value(&format!("well_led[{i}].rating"), w.rating)?,
+            date(
+                &format!("well_led[{i}].report_date"),
+                w.report_date.as_ref(),
+            )?,
+        ));
+    }
+    Ok(Evidence {
+        trust,
+        trust_name: e.trust_name.clone(),
+        trust_type,
+        region: region.to_string(),
+        evidence_id,
+        rows,
+        well_led,
+    })
 }
 
 pub fn inspection(r: &pb::RecordInspectionRequest) -> Result<Inspection, InvalidEvidence> {
@@ -290,25 +386,25 @@ pub fn significantly_small(
     })
 }
 
-/// The entity a decision or a query is about.
-pub fn entity(field: &str, e: Option<&pb::EntityRef>) -> Result<EntityKey, InvalidEvidence> {
+/// The entity a decision or a query is about, and its trust.
+pub fn entity(
+    field: &str,
+    e: Option<&pb::EntityRef>,
+) -> Result<(TrustCode, Entity), InvalidEvidence> {
     let e = e.ok_or_else(|| invalid(field, "missing"))?;
     let f = |name: &str| format!("{field}.{name}");
     let trust = trust_code(&f("trust_code"), &e.trust_code)?;
-    let (kind, location_id, service_id) = match pb::EntityKind::try_from(e.kind) {
-        Ok(pb::EntityKind::Trust) => (EntityKind::Trust, String::new(), String::new()),
-        Ok(pb::EntityKind::Location) => {
-            let l = location(&f("location_id"), &e.location_id)?;
-            if l.is_empty() {
-                return Err(invalid(&f("location_id"), "missing"));
-            }
-            (EntityKind::Location, l, String::new())
-        }
-        Ok(pb::EntityKind::Service) => (
-            EntityKind::Service,
-            location(&f("location_id"), &e.location_id)?,
-            service(&f("service_id"), &e.service_id)?.to_string(),
+    let entity = match pb::EntityKind::try_from(e.kind) {
+        Ok(pb::EntityKind::Trust) => Entity::Trust(trust.clone()),
+        Ok(pb::EntityKind::Location) => Entity::Location(
+            optional_location(&f("location_id"), &e.location_id)?
+                .ok_or_else(|| invalid(&f("location_id"), "missing"))?,
         ),
+        Ok(pb::EntityKind::Service) => Entity::Service {
+            trust: trust.clone(),
+            location: optional_location(&f("location_id"), &e.location_id)?,
+            service: service(&f("service_id"), &e.service_id)?,
+        },
         Ok(pb::EntityKind::Unspecified) => return Err(invalid(&f("kind"), "missing")),
         Err(_) => {
             return Err(invalid(
@@ -317,18 +413,13 @@ pub fn entity(field: &str, e: Option<&pb::EntityRef>) -> Result<EntityKey, Inval
             ));
         }
     };
-    Ok(EntityKey {
-        trust,
-        kind,
-        location_id,
-        service_id,
-    })
+    Ok((trust, entity))
 }
 
 pub fn published_decision(
     r: &pb::RecordPublishedDecisionRequest,
 ) -> Result<PublishedDecision, InvalidEvidence> {
-    let entity = entity("entity", r.entity.as_ref())?;
+    let (trust, entity) = entity("entity", r.entity.as_ref())?;
     let key_question = match r.key_question {
         0 => None,
         raw => Some(key_question("key_question", raw)?),
@@ -352,6 +443,7 @@ pub fn published_decision(
     let decided_on = optional_date("decided_on", r.decided_on.as_ref())?
         .unwrap_or_else(oversight_runtime::time::today);
     Ok(PublishedDecision {
+        trust,
         entity,
         key_question,
         published,

@@ -5,13 +5,18 @@
 //! - [`api`]: gRPC for CQC systems (record inspections, well-led assessments, enforcement
 //!   actions, merged services, "significantly small" services and published decisions; get
 //!   ratings as of a date; list departures).
-//! - [`commands`]: requests parsed and validated at the edge, naming the field on error.
+//! - [`consumer`]: the queue handler for quality evidence: decode, call the core, settle.
+//! - [`commands`]: requests and queued evidence parsed and validated at the edge, naming the
+//!   field on error.
 //! - [`rating`]: the core: record, re-rate the trust, publish a new version only when it changed.
 //! - [`judging`]: stored decisions as the rules' judgements (no IO; `cqc_rules::publish` applies them).
-//! - [`store`]: the tables of `migrations/`: SQL and decoding only.
+//! - [`store`]: the tables of `migrations/`: SQL and decoding only (judgement rows decode to the
+//!   rules' `Entity`).
+//! - [`error`]: the service's one error type and its kinds for the runtime's error map.
 
 pub mod api;
 pub mod commands;
+pub mod consumer;
 pub mod error;
 pub mod judging;
 pub mod rating;
@@ -102,7 +107,7 @@ impl App {
             .tasks(&shutdown)
             .outbox(|| rater.outbox().publish_pending())
             .consume(consumers::CQC_EVIDENCE, |batch| {
-                rater.handle_evidence_batch(batch)
+                consumer::handle_evidence_batch(rater, batch)
             });
         self.host.run(shutdown, tasks).await
     }

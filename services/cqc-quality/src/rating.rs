@@ -4,32 +4,29 @@
 use chrono::NaiveDate;
 use cqc_rules::publish::{self, PublishedOverall, PublishedRating};
 use cqc_rules::{
-    Judgement, MergedRecord, RatedResult, RuleSet, SmallServiceRecord, TrustEvidence, TrustQuality,
-    TrustRecords, TrustType,
+    Entity, Judgement, MergedRecord, RatedResult, RuleSet, SmallServiceRecord, TrustEvidence,
+    TrustQuality, TrustRecords, TrustType,
 };
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
-use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1 as pb;
-use oversight_rating::{KeyQuestion, KeyQuestionMap, LocationId, ServiceId, TrustCode};
+use oversight_rating::{KeyQuestion, KeyQuestionMap, TrustCode};
 use oversight_runtime::Subjects;
-use oversight_runtime::consumer::BatchOutcome;
-use oversight_runtime::nats::{HandleError, Incoming};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 use crate::commands::{
-    EnforcementAction, Inspection, MergedService, PublishedDecision, SmallService, WellLed, date,
-    rating_value,
+    EnforcementAction, Evidence, Inspection, MergedService, PublishedDecision, SmallService,
+    WellLed,
 };
 use crate::error::invalid;
 pub use crate::error::{InvalidEvidence, RecordError};
 use crate::judging;
 use crate::store::{
-    self, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
-    MergedServiceRow, ServiceRatingRow, SignificantlySmallRow,
+    self, EnforcementActionRow, InspectionRow, JudgementRow, MergedServiceRow, ServiceRatingRow,
+    SignificantlySmallRow,
 };
 
 /// The outcome of a recorded change: the trust's latest published rating, and the version this
@@ -72,17 +69,6 @@ pub struct Rater {
 /// Stripes of the per-trust re-rating lock.
 const RERATE_STRIPES: usize = 16;
 
-/// One piece of quality evidence, validated and ready to store.
-struct ValidEvidence {
-    trust: TrustCode,
-    trust_name: String,
-    trust_type: Option<TrustType>,
-    region: String,
-    evidence_id: String,
-    rows: Vec<ServiceRatingRow>,
-    well_led: Vec<(oversight_rating::RatingValue, NaiveDate)>,
-}
-
 pub fn dated(r: &RatedResult) -> common::DatedRating {
     convert::dated(r.rating, r.date, &r.explanation)
 }
@@ -98,9 +84,6 @@ pub fn kq_ratings(map: &KeyQuestionMap<RatedResult>) -> Vec<common::KeyQuestionR
         })
         .collect()
 }
-
-/// The longest NHS England region name accepted in evidence (in characters).
-pub const MAX_REGION_CHARS: usize = 64;
 
 /// The wire form of a trust's quality rating (without version and timestamps).
 pub fn to_event(q: &TrustQuality, trust_name: &str, region: &str) -> pb::QualityRatingIssued {
@@ -158,85 +141,25 @@ impl Rater {
         &self.rerating[oversight_runtime::consumer::lane_of(trust.as_str(), self.rerating.len())]
     }
 
-    /// The consumer's batch handler for `<ns>.evidence.quality`: validate every message (an
-    /// invalid one is poison, alone), store the valid ones in one transaction, re-rate each trust
-    /// they touch once, then publish the new versions together. A failure to store or re-rate is
-    /// transient for the messages it concerns; a failure to publish is not (the versions wait in
-    /// the outbox for the sweep).
-    pub async fn handle_evidence_batch(&self, batch: Vec<Incoming>) -> BatchOutcome {
-        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
-        let mut valid: Vec<(usize, ValidEvidence)> = Vec::with_capacity(batch.len());
-        for (i, msg) in batch.iter().enumerate() {
-            let evidence: ev::QualityEvidence = match msg.decode() {
-                Ok(e) => e,
-                Err(e) => {
-                    outcomes.push(Err(e));
-                    continue;
-                }
-            };
-            match validate(&evidence) {
-                Ok(v) => {
-                    valid.push((i, v));
-                    outcomes.push(Ok(()));
-                }
-                Err(e) => {
-                    let id = evidence
-                        .provenance
-                        .as_ref()
-                        .map(|p| p.evidence_id.as_str())
-                        .unwrap_or("?");
-                    let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
-                    outcomes.push(oversight_runtime::error::settle(what, Err(e)));
-                }
+    /// Store the validated evidence of a queue batch, all in one transaction.
+    pub(crate) async fn store_evidence(&self, evidence: &[Evidence]) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for e in evidence {
+            store::upsert_trust(&mut tx, &e.trust, &e.trust_name, e.trust_type, &e.region).await?;
+            store::upsert_service_ratings(&mut tx, &e.trust, &e.rows).await?;
+            for (rating, date) in &e.well_led {
+                store::upsert_well_led(&mut tx, &e.trust, *rating, *date, &[], &e.evidence_id)
+                    .await?;
             }
         }
-        if valid.is_empty() {
-            return outcomes;
-        }
-        let stored = async {
-            let mut tx = self.pool.begin().await?;
-            for (_, v) in &valid {
-                store_evidence(&mut tx, v).await?;
-            }
-            tx.commit().await
-        }
-        .await;
-        if let Err(e) = stored {
-            let e = std::sync::Arc::new(e);
-            for (i, _) in &valid {
-                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                    "failed to store quality evidence: {e}"
-                )));
-            }
-            return outcomes;
-        }
-        // Each trust once, in the order of its first message.
-        let mut trusts: Vec<&TrustCode> = Vec::new();
-        for (_, v) in &valid {
-            if !trusts.contains(&&v.trust) {
-                trusts.push(&v.trust);
-            }
-        }
-        for trust in trusts {
-            let rerated = {
-                let _one_at_a_time = self.rerate_lock(trust).lock().await;
-                self.rerate_unpublished(trust).await
-            };
-            if let Err(e) = rerated {
-                let e = format!("{e:#}");
-                for (i, v) in &valid {
-                    if &v.trust == trust {
-                        outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                            "failed to re-rate {trust}: {e}"
-                        )));
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.outbox.publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
-        }
-        outcomes
+        tx.commit().await
+    }
+
+    /// Re-rate a trust whose evidence a queue batch stored: append a new version to the outbox
+    /// if its ratings changed, without publishing (the consumer publishes once for the batch).
+    pub(crate) async fn rerate_queued(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+        let _one_at_a_time = self.rerate_lock(trust).lock().await;
+        self.rerate_unpublished(trust).await
     }
 
     /// The name and type of a known trust.
@@ -472,16 +395,19 @@ impl Rater {
         cmd: &PublishedDecision,
         recorded_by: &str,
     ) -> Result<(JudgementRow, Vec<JudgementRow>, Recorded), RecordError> {
-        let _one_at_a_time = self.rerate_lock(&cmd.entity.trust).lock().await;
-        let (_, trust_type) = self.known_trust(&cmd.entity.trust).await?;
+        let trust = &cmd.trust;
+        let _one_at_a_time = self.rerate_lock(trust).lock().await;
+        let (_, trust_type) = self.known_trust(trust).await?;
         let mut entity = cmd.entity.clone();
-        if entity.kind == EntityKind::Service && !trust_type.has_location_level() {
+        if let Entity::Service { location, .. } = &mut entity
+            && !trust_type.has_location_level()
+        {
             // Services of trusts without a location level are trust-wide.
-            entity.location_id.clear();
+            *location = None;
         }
         // What the rules compute here: with CQC's earlier final decisions about other ratings of
         // the trust flowing up into it (§2.4), not this rating's own.
-        let others: Vec<JudgementRow> = store::judgements(&self.pool, Some(&entity.trust))
+        let others: Vec<JudgementRow> = store::judgements(&self.pool, Some(trust))
             .await?
             .into_iter()
             .filter(|j| !(j.entity == entity && j.key_question == cmd.key_question))
@@ -489,26 +415,24 @@ impl Rater {
         let others = judging::judgements(&others);
         let quality = self
             .compute(
-                &entity.trust,
+                trust,
                 trust_type,
                 Some(cmd.decided_on),
                 Some((&others, Some(cmd.decided_on))),
             )
             .await?;
-        let rules_entity = judging::rules_entity(&entity).map_err(anyhow::Error::new)?;
         let computed = quality
-            .rating_of(&rules_entity, cmd.key_question)
+            .rating_of(&entity, cmd.key_question)
             .ok_or_else(|| {
                 RecordError::NotFound(format!(
-                    "entity: {} of trust {} has no ratings on or before {}",
+                    "entity: {} of trust {trust} has no ratings on or before {}",
                     describe(&entity),
-                    entity.trust,
                     cmd.decided_on
                 ))
             })?;
         // The rules decide whether this is a departure, and reject one without a rationale.
         Judgement::new(
-            rules_entity,
+            entity.clone(),
             cmd.key_question,
             computed,
             cmd.published,
@@ -517,8 +441,10 @@ impl Rater {
             cmd.decided_on,
         )?;
         let mut tx = self.pool.begin().await?;
-        let sequence = store::next_judgement_sequence(&mut tx, &entity, cmd.key_question).await?;
+        let sequence =
+            store::next_judgement_sequence(&mut tx, trust, &entity, cmd.key_question).await?;
         let row = JudgementRow {
+            trust: trust.clone(),
             entity,
             key_question: cmd.key_question,
             sequence,
@@ -532,16 +458,16 @@ impl Rater {
         };
         store::insert_judgement(&mut tx, &row).await?;
         tx.commit().await?;
-        tracing::info!(trust = %row.entity.trust, entity = %describe(&row.entity),
+        tracing::info!(trust = %trust, entity = %describe(&row.entity),
             key_question = ?row.key_question, published = %row.published, stage = ?row.stage,
             departs = judging::is_departure(&row), "decision recorded");
-        let version = self.rerate_locked(&row.entity.trust).await?;
-        let history = store::judgements(&self.pool, Some(&row.entity.trust))
+        let version = self.rerate_locked(trust).await?;
+        let history = store::judgements(&self.pool, Some(trust))
             .await?
             .into_iter()
             .filter(|j| j.entity == row.entity && j.key_question == row.key_question)
             .collect();
-        let recorded = self.report(&row.entity.trust, version).await?;
+        let recorded = self.report(trust, version).await?;
         Ok((row, history, recorded))
     }
 
@@ -838,94 +764,20 @@ pub async fn evidence(
         .map_err(|e| RecordError::Other(anyhow::anyhow!("stored records of {trust}: {e}")))
 }
 
-/// Validate one piece of quality evidence (parse at the edge; inside, it is trusted).
-fn validate(e: &ev::QualityEvidence) -> Result<ValidEvidence, RecordError> {
-    let trust: TrustCode = e
-        .trust_code
-        .parse()
-        .map_err(|err| invalid("trust_code", format!("{err}")))?;
-    let trust_type = convert::trust_type(e.trust_type);
-    let region = e.region.trim();
-    if region.chars().count() > MAX_REGION_CHARS {
-        return Err(invalid(
-            "region",
-            format!("a region is at most {MAX_REGION_CHARS} characters"),
-        )
-        .into());
-    }
-    let evidence_id = e
-        .provenance
-        .as_ref()
-        .map(|p| p.evidence_id.clone())
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    for (i, s) in e.service_ratings.iter().enumerate() {
-        let f = |name: &str| format!("service_ratings[{i}].{name}");
-        let location_id = if s.location_id.is_empty() {
-            String::new()
-        } else {
-            s.location_id
-                .parse::<LocationId>()
-                .map_err(|err| invalid(&f("location_id"), format!("{err}")))?
-                .to_string()
-        };
-        rows.push(ServiceRatingRow {
-            location_id,
-            location_name: s.location_name.clone(),
-            service_id: s
-                .service_id
-                .parse::<ServiceId>()
-                .map_err(|err| invalid(&f("service_id"), format!("{err}")))?
-                .to_string(),
-            key_question: convert::key_question(s.key_question)
-                .ok_or_else(|| invalid(&f("key_question"), "missing or unknown key question"))?,
-            rating: rating_value(&f("rating"), s.rating)?,
-            report_date: date(&f("report_date"), s.report_date.as_ref())?,
-            evidence_id: evidence_id.clone(),
-            // Feeds carry judgements only.
-            statement_scores: vec![],
-        });
-    }
-    let mut well_led = Vec::new();
-    for (i, w) in e.well_led.iter().enumerate() {
-        well_led.push((
-            rating_value(&format!("well_led[{i}].rating"), w.rating)?,
-            date(
-                &format!("well_led[{i}].report_date"),
-                w.report_date.as_ref(),
-            )?,
-        ));
-    }
-    Ok(ValidEvidence {
-        trust,
-        trust_name: e.trust_name.clone(),
-        trust_type,
-        region: region.to_string(),
-        evidence_id,
-        rows,
-        well_led,
-    })
-}
-
-/// Store validated evidence in the caller's transaction.
-async fn store_evidence(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    v: &ValidEvidence,
-) -> sqlx::Result<()> {
-    store::upsert_trust(tx, &v.trust, &v.trust_name, v.trust_type, &v.region).await?;
-    store::upsert_service_ratings(tx, &v.trust, &v.rows).await?;
-    for (r, d) in &v.well_led {
-        store::upsert_well_led(tx, &v.trust, *r, *d, &[], &v.evidence_id).await?;
-    }
-    Ok(())
-}
-
 /// An entity in words: "trust RXX", "location RXX01", "service RXX01/urgent".
-pub fn describe(e: &EntityKey) -> String {
-    match e.kind {
-        EntityKind::Trust => format!("trust {}", e.trust),
-        EntityKind::Location => format!("location {}", e.location_id),
-        EntityKind::Service if e.location_id.is_empty() => format!("service {}", e.service_id),
-        EntityKind::Service => format!("service {}/{}", e.location_id, e.service_id),
+pub fn describe(e: &Entity) -> String {
+    match e {
+        Entity::Trust(trust) => format!("trust {trust}"),
+        Entity::Location(location) => format!("location {location}"),
+        Entity::Service {
+            location: None,
+            service,
+            ..
+        } => format!("service {service}"),
+        Entity::Service {
+            location: Some(location),
+            service,
+            ..
+        } => format!("service {location}/{service}"),
     }
 }

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 pub use cqc_rules::ActionKind;
 use cqc_rules::{
-    ActionRecord, KqServiceRating, MergedExclusion, QualityStatementScore, RatingRecord,
-    SignificantlySmall, Stage, TrustType, WellLedAssessment,
+    ActionRecord, Entity, EntityKind, KqServiceRating, MergedExclusion, QualityStatementScore,
+    RatingRecord, SignificantlySmall, Stage, TrustType, WellLedAssessment,
 };
 use oversight_rating::{KeyQuestion, LocationId, Rating, RatingValue, ServiceId, TrustCode};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -331,19 +331,36 @@ pub struct InspectionRow {
     pub recorded_by: String,
 }
 
-/// What a judgement is about, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EntityKey {
-    pub trust: TrustCode,
-    pub kind: EntityKind,
-    /// The location, or a service's location (`""`: trust-wide).
-    pub location_id: String,
-    /// The service (`""` unless `kind` is `Service`).
-    pub service_id: String,
+/// An entity's stored columns besides the trust: `(entity_kind, location_id, service_id)`, with
+/// `""` for a location or service it does not have.
+fn entity_columns(e: &Entity) -> (&'static str, String, String) {
+    (
+        e.kind().as_str(),
+        e.location().map(ToString::to_string).unwrap_or_default(),
+        e.service().map(ToString::to_string).unwrap_or_default(),
+    )
 }
 
-/// The one entity-kind type, from the rules.
-pub use cqc_rules::EntityKind;
+/// An entity of `trust` from its stored columns (see [`entity_columns`]).
+fn stored_entity(
+    trust: &TrustCode,
+    kind: &str,
+    location_id: &str,
+    service_id: &str,
+) -> Result<Entity, String> {
+    let kind = EntityKind::parse(kind).ok_or(format!("unknown entity kind {kind:?}"))?;
+    Ok(match kind {
+        EntityKind::Trust => Entity::Trust(trust.clone()),
+        EntityKind::Location => Entity::Location(
+            optional(location_id, "location id")?.ok_or("location id: missing for a location")?,
+        ),
+        EntityKind::Service => Entity::Service {
+            trust: trust.clone(),
+            location: optional(location_id, "location id")?,
+            service: parsed(service_id, "service id")?,
+        },
+    })
+}
 
 pub fn stage_str(s: Stage) -> &'static str {
     match s {
@@ -363,7 +380,9 @@ fn parse_stage(s: &str) -> Option<Stage> {
 /// One recorded decision (a row of the append-only judgement history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JudgementRow {
-    pub entity: EntityKey,
+    /// The trust the decision belongs to (a location's too).
+    pub trust: TrustCode,
+    pub entity: Entity,
     /// `None`: the overall rating.
     pub key_question: Option<KeyQuestion>,
     /// 1, 2, … per entity and key question.
@@ -620,17 +639,19 @@ pub async fn merged_services(
 /// The next sequence number of an entity's key question history (1 for the first decision).
 pub async fn next_judgement_sequence(
     conn: &mut AnyConnection,
-    entity: &EntityKey,
+    trust: &TrustCode,
+    entity: &Entity,
     key_question: Option<KeyQuestion>,
 ) -> sqlx::Result<i64> {
+    let (kind, location_id, service_id) = entity_columns(entity);
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM cqc_judgements
          WHERE trust_code = $1 AND entity_kind = $2 AND location_id = $3 AND service_id = $4 AND key_question = $5",
     )
-    .bind(entity.trust.as_str())
-    .bind(entity.kind.as_str())
-    .bind(&entity.location_id)
-    .bind(&entity.service_id)
+    .bind(trust.as_str())
+    .bind(kind)
+    .bind(location_id)
+    .bind(service_id)
     .bind(key_question.map_or("", KeyQuestion::camel))
     .fetch_one(conn)
     .await?;
@@ -640,15 +661,16 @@ pub async fn next_judgement_sequence(
 
 /// Append a decision. History rows are never updated: the primary key rejects a reused sequence.
 pub async fn insert_judgement(conn: &mut AnyConnection, j: &JudgementRow) -> sqlx::Result<()> {
+    let (kind, location_id, service_id) = entity_columns(&j.entity);
     sqlx::query(
         "INSERT INTO cqc_judgements (trust_code, entity_kind, location_id, service_id, key_question, sequence,
             computed, published, rationale, stage, decided_on, recorded_by, recorded_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
-    .bind(j.entity.trust.as_str())
-    .bind(j.entity.kind.as_str())
-    .bind(&j.entity.location_id)
-    .bind(&j.entity.service_id)
+    .bind(j.trust.as_str())
+    .bind(kind)
+    .bind(location_id)
+    .bind(service_id)
     .bind(j.key_question.map_or("", KeyQuestion::camel))
     .bind(j.sequence)
     .bind(j.computed.map_or("", Rating::cqc_str))
@@ -690,45 +712,67 @@ pub async fn judgements(
     rows.iter().map(judgement_row).collect()
 }
 
+/// A stored decision. A row that does not decode (never written by this service) is an error
+/// naming the row by its key.
 fn judgement_row(r: &sqlx::any::AnyRow) -> sqlx::Result<JudgementRow> {
     let trust: String = r.try_get("trust_code")?;
     let kind: String = r.try_get("entity_kind")?;
+    let location_id: String = r.try_get("location_id")?;
+    let service_id: String = r.try_get("service_id")?;
     let kq: String = r.try_get("key_question")?;
+    let sequence: i64 = r.try_get("sequence")?;
     let computed: String = r.try_get("computed")?;
     let published: String = r.try_get("published")?;
     let stage: String = r.try_get("stage")?;
     let decided_on: String = r.try_get("decided_on")?;
-    Ok(JudgementRow {
-        entity: EntityKey {
-            trust: decode(trust.parse(), "trust code")?,
-            kind: decode(
-                EntityKind::parse(&kind).ok_or(format!("unknown entity kind {kind:?}")),
-                "entity kind",
-            )?,
-            location_id: r.try_get("location_id")?,
-            service_id: r.try_get("service_id")?,
-        },
-        key_question: if kq.is_empty() {
-            None
-        } else {
-            Some(decode(kq.parse(), "key question")?)
-        },
-        sequence: r.try_get("sequence")?,
-        computed: if computed.is_empty() {
-            None
-        } else {
-            Some(decode(computed.parse(), "rating")?)
-        },
-        published: decode(published.parse(), "rating")?,
-        rationale: r.try_get("rationale")?,
-        stage: decode(
-            parse_stage(&stage).ok_or(format!("unknown stage {stage:?}")),
-            "stage",
-        )?,
-        decided_on: stored_date(&decided_on)?,
-        recorded_by: r.try_get("recorded_by")?,
-        recorded_at: r.try_get("recorded_at")?,
+    let rationale: String = r.try_get("rationale")?;
+    let recorded_by: String = r.try_get("recorded_by")?;
+    let recorded_at: String = r.try_get("recorded_at")?;
+    let decoded = || -> Result<JudgementRow, String> {
+        let trust: TrustCode = parsed(&trust, "trust code")?;
+        Ok(JudgementRow {
+            entity: stored_entity(&trust, &kind, &location_id, &service_id)?,
+            trust,
+            key_question: optional(&kq, "key question")?,
+            sequence,
+            computed: optional(&computed, "computed rating")?,
+            published: parsed(&published, "published rating")?,
+            rationale,
+            stage: parse_stage(&stage).ok_or(format!("stage: unknown stage {stage:?}"))?,
+            decided_on: NaiveDate::parse_from_str(&decided_on, "%Y-%m-%d")
+                .map_err(|e| format!("decided_on: {e}"))?,
+            recorded_by,
+            recorded_at,
+        })
+    };
+    decoded().map_err(|e| {
+        sqlx::Error::Decode(
+            format!(
+                "stored judgement (trust {trust:?}, {kind} {location_id:?} {service_id:?}, key question {kq:?}, sequence {sequence}) is invalid: {e}"
+            )
+            .into(),
+        )
     })
+}
+
+/// A stored value, or what is wrong with it.
+fn parsed<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| format!("{what}: {e}"))
+}
+
+/// A stored value that may be absent (`""`).
+fn optional<T: std::str::FromStr>(s: &str, what: &str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        parsed(s, what).map(Some)
+    }
 }
 
 /// One recorded "significantly small" decision (DOMAIN.md §2.1), a row of the append-only history.
@@ -828,4 +872,44 @@ pub async fn significantly_small_services(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of entity is stored as columns that decode to the same entity; a kind or id
+    /// that does not decode is refused, never guessed.
+    #[test]
+    fn stored_entities_decode_to_what_was_stored() {
+        let trust: TrustCode = "RXX".parse().unwrap();
+        let location: LocationId = "RXX01".parse().unwrap();
+        let service: ServiceId = "urgent".parse().unwrap();
+        for entity in [
+            Entity::Trust(trust.clone()),
+            Entity::Location(location.clone()),
+            Entity::Service {
+                trust: trust.clone(),
+                location: Some(location.clone()),
+                service: service.clone(),
+            },
+            Entity::Service {
+                trust: trust.clone(),
+                location: None,
+                service: service.clone(),
+            },
+        ] {
+            let (kind, location_id, service_id) = entity_columns(&entity);
+            assert_eq!(EntityKind::parse(kind), Some(entity.kind()), "{entity:?}");
+            assert_eq!(
+                stored_entity(&trust, kind, &location_id, &service_id),
+                Ok(entity.clone())
+            );
+        }
+        assert_eq!(EntityKind::parse("ward"), None);
+        assert!(stored_entity(&trust, "ward", "", "").is_err());
+        assert!(stored_entity(&trust, "location", "", "").is_err());
+        assert!(stored_entity(&trust, "location", "not a location!", "").is_err());
+        assert!(stored_entity(&trust, "service", "RXX01", "").is_err());
+    }
 }

@@ -11,11 +11,11 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use chrono::NaiveDate;
 use cqc_quality::store::{
-    self, ActionKind, EnforcementActionRow, EntityKey, EntityKind, InspectionRow, JudgementRow,
-    MergedServiceRow, ServiceRatingRow, TrustRow,
+    self, ActionKind, EnforcementActionRow, InspectionRow, JudgementRow, MergedServiceRow,
+    ServiceRatingRow, TrustRow,
 };
 use cqc_rules::{
-    Limiter, MergedExclusion, QualityStatementScore, Stage, TrustType as RulesTrustType,
+    Entity, Limiter, MergedExclusion, QualityStatementScore, Stage, TrustType as RulesTrustType,
 };
 use futures::StreamExt;
 use oversight_proto::common::v1::{self as common, KeyQuestion, Rating, TrustType};
@@ -334,12 +334,7 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     );
 
     // Judgements are appended, never overwritten.
-    let entity = EntityKey {
-        trust: trust.clone(),
-        kind: EntityKind::Location,
-        location_id: "RXX01".into(),
-        service_id: String::new(),
-    };
+    let entity = Entity::Location("RXX01".parse().unwrap());
     let mut conn = pool.acquire().await.unwrap();
     for (stage, published, rationale) in [
         (Stage::Draft, R::Inadequate, "draft finding"),
@@ -349,10 +344,11 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
             "factual accuracy accepted",
         ),
     ] {
-        let sequence = store::next_judgement_sequence(&mut conn, &entity, Some(Kq::Safe))
+        let sequence = store::next_judgement_sequence(&mut conn, &trust, &entity, Some(Kq::Safe))
             .await
             .unwrap();
         let row = JudgementRow {
+            trust: trust.clone(),
             entity: entity.clone(),
             key_question: Some(Kq::Safe),
             sequence,
@@ -388,6 +384,33 @@ async fn store_applies_limiters_and_exclusions_and_keeps_judgement_history() {
     );
     drop(conn);
     assert_eq!(store::judgements(&pool, None).await.unwrap().len(), 2);
+    assert!(
+        history
+            .iter()
+            .all(|j| j.trust == trust && j.entity == entity),
+        "stored judgements decode to the entity recorded: {history:?}"
+    );
+
+    // A stored row that does not decode (never written by the service) is an error naming the
+    // row, not a panic nor a guess.
+    sqlx::query(
+        "INSERT INTO cqc_judgements (trust_code, entity_kind, location_id, service_id, key_question, sequence,
+            computed, published, rationale, stage, decided_on, recorded_by, recorded_at)
+         VALUES ('RXX', 'service', 'RXX01', 'not a service!', 'safe', 1, '', 'Good', '', 'final', '2019-08-01', 'test', '')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let error = store::judgements(&pool, Some(&trust)).await.unwrap_err();
+    assert!(matches!(error, sqlx::Error::Decode(_)), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("stored judgement")
+            && text.contains("\"RXX\"")
+            && text.contains("service \"RXX01\" \"not a service!\"")
+            && text.contains("service id"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

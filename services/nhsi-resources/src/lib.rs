@@ -5,12 +5,19 @@
 //! `<ns>.uor.approved` for the combiner. Its gRPC API serves the finance score, peer positions,
 //! CHPPD, the suggested rating, segmentation and the NOF league table, and records oversight
 //! statuses (special measures, deficit support) that those rules take as inputs (`statuses`).
+//!
+//! The one service layout: `api` (gRPC), `consumer` (the queue handlers), `store` (every SQL
+//! statement and row decoding), `error` (the one error map), and the glue that reads through the
+//! store and calls `nhsi_rules`: `resources` (evidence and the approved-UoR outbox),
+//! `observations`, `statuses`, `workflow`. This file only composes them.
 
 pub mod api;
+pub mod consumer;
 pub mod error;
 pub mod observations;
 pub mod resources;
 pub mod statuses;
+pub mod store;
 pub mod workflow;
 
 use std::net::SocketAddr;
@@ -128,10 +135,10 @@ impl App {
                 Ok(())
             })
             .consume(consumers::NHSI_EVIDENCE, |batch| {
-                resources.handle_evidence_batch(batch)
+                consumer::evidence_batch(resources, batch)
             })
             .consume(consumers::NHSI_QUALITY, move |batch| async move {
-                one_by_one(batch, &|msg| resources.handle_quality(msg)).await
+                one_by_one(batch, &|msg| consumer::quality(resources, msg)).await
             });
         self.host.run(shutdown, tasks).await
     }

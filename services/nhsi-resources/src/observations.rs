@@ -1,6 +1,6 @@
-//! Stored NHSI metrics read back and run through the pure rules (`nhsi-rules`): the SOF finance
-//! score, peer positions, CHPPD, the suggested UoR rating, SOF segmentation and the NOF league
-//! table. Also the recorded segment decisions.
+//! Stored NHSI metrics read back (through `crate::store`) and run through the pure rules
+//! (`nhsi-rules`): the SOF finance score, peer positions, CHPPD, the suggested UoR rating, SOF
+//! segmentation and the NOF league table. Also the recorded segment decisions.
 //!
 //! Observations are few (a few hundred trusts × a few dozen metrics × periods), so peer groups
 //! and league tables are computed in memory from one query per feed.
@@ -19,8 +19,8 @@ use nhsi_rules::productivity::{
 };
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
-    ApprovedUorRating, OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError,
-    SegmentInputs, SegmentSuggestion, Trigger, UnknownStandard, suggest_segment,
+    OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError, SegmentInputs,
+    SegmentSuggestion, UnknownStandard, suggest_segment,
 };
 use nhsi_rules::sof::{FinanceInputs, FinanceScore, score_finance};
 use nhsi_rules::status::OversightStatus;
@@ -28,12 +28,14 @@ use nhsi_rules::suggest::{UorSuggestion, suggest_uor_rating};
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::google_type::Date;
-use oversight_rating::{RatingValue, TrustCode, TrustType};
+use oversight_rating::{TrustCode, TrustType};
 use rust_decimal::Decimal;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 use crate::error::ServiceError;
-use crate::statuses;
+pub use crate::store::observations::Observation;
+pub use crate::store::segments::RecordedDecision;
+use crate::{statuses, store};
 
 /// Feed names, as stored in `nhsi_observations.feed` (one per `MetricObservation.feed` case).
 pub mod feeds {
@@ -80,16 +82,6 @@ impl RuleSets {
     }
 }
 
-/// One stored observation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
-    pub trust: TrustCode,
-    pub period: NaiveDate,
-    pub ward: String,
-    pub metric: String,
-    pub value: Decimal,
-}
-
 /// Which peers to compare a trust with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peers {
@@ -119,49 +111,10 @@ pub struct DatedPosition {
     pub position: MetricPosition,
 }
 
-/// A recorded segment decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedDecision {
-    pub trust: TrustCode,
-    pub decision: SegmentDecision,
-    pub decided_by: String,
-    pub decided_at: String,
-}
-
 /// The stored observations of every trust (finance, productivity, staffing), read back for the rules.
 pub struct Observations {
     pool: AnyPool,
     rules: RuleSets,
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!("stored {what} is corrupt: {e}"))
-}
-
-/// One stored observation row (values packed as JSON), as one `Observation` per metric.
-fn expand_observation(
-    r: &sqlx::any::AnyRow,
-    out: &mut Vec<Observation>,
-) -> Result<(), ServiceError> {
-    let trust: String = r.try_get("trust_code")?;
-    let period: String = r.try_get("period")?;
-    let ward: String = r.try_get("ward_code")?;
-    let packed: String = r.try_get("metric_values")?;
-    let trust: TrustCode = trust.parse().map_err(|e| corrupt("trust code", e))?;
-    let period =
-        oversight_runtime::time::parse_date(&period).ok_or_else(|| corrupt("period", &period))?;
-    let values: BTreeMap<String, String> =
-        serde_json::from_str(&packed).map_err(|e| corrupt("metric values", e))?;
-    for (metric, value) in values {
-        out.push(Observation {
-            trust: trust.clone(),
-            period,
-            ward: ward.clone(),
-            value: parse_decimal(&value).ok_or_else(|| corrupt("value", &value))?,
-            metric,
-        });
-    }
-    Ok(())
 }
 
 /// (trust, feed, period, ward) of a stored observation.
@@ -170,45 +123,29 @@ type ObservationKey = (String, String, String, String);
 /// Move observations stored one row per metric (before migration 0003) into the packed table,
 /// in one transaction; a no-op once the old table is empty.
 pub async fn migrate_legacy_observations(pool: &sqlx::AnyPool) -> anyhow::Result<u64> {
-    let rows = sqlx::query(
-        "SELECT trust_code, feed, period, ward_code, metric, value, evidence_id
-         FROM nhsi_metric_observations ORDER BY trust_code, feed, period, ward_code",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = store::observations::legacy(pool).await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let mut grouped: BTreeMap<ObservationKey, (BTreeMap<String, String>, String)> = BTreeMap::new();
-    for r in &rows {
-        let key = (
-            r.try_get("trust_code")?,
-            r.try_get("feed")?,
-            r.try_get("period")?,
-            r.try_get("ward_code")?,
-        );
-        let entry = grouped.entry(key).or_default();
-        entry.0.insert(r.try_get("metric")?, r.try_get("value")?);
-        entry.1 = r.try_get("evidence_id")?;
+    for r in rows {
+        let entry = grouped
+            .entry((r.trust, r.feed, r.period, r.ward))
+            .or_default();
+        entry.0.insert(r.metric, r.value);
+        entry.1 = r.evidence_id;
     }
     let mut tx = pool.begin().await?;
     for ((trust, feed, period, ward), (values, evidence_id)) in &grouped {
-        sqlx::query(
-            "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trust_code, feed, period, ward_code) DO NOTHING",
+        store::observations::insert_packed_if_absent(
+            &mut tx,
+            (trust, feed, period, ward),
+            &serde_json::to_string(values)?,
+            evidence_id,
         )
-        .bind(trust)
-        .bind(feed)
-        .bind(period)
-        .bind(ward)
-        .bind(serde_json::to_string(values)?)
-        .bind(evidence_id)
-        .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("DELETE FROM nhsi_metric_observations")
-        .execute(&mut *tx)
-        .await?;
+    store::observations::delete_legacy(&mut tx).await?;
     tx.commit().await?;
     Ok(grouped.len() as u64)
 }
@@ -247,35 +184,18 @@ impl Observations {
 
     /// The type of a known trust; NOT_FOUND for a trust with no evidence or rating recorded.
     pub async fn trust_type(&self, trust: &TrustCode) -> Result<TrustType, ServiceError> {
-        let row = sqlx::query("SELECT trust_type FROM nhsi_trusts WHERE trust_code = $1")
-            .bind(trust.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = row else {
-            return Err(ServiceError::not_found(
-                format!("trust {trust}"),
-                "no resource evidence or quality rating recorded for this trust",
-            ));
-        };
-        let t: String = r.try_get("trust_type")?;
-        t.parse().map_err(|e| corrupt("trust type", e))
+        store::trusts::trust_type(&self.pool, trust)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found(
+                    format!("trust {trust}"),
+                    "no resource evidence or quality rating recorded for this trust",
+                )
+            })
     }
 
     async fn trusts(&self) -> Result<Vec<(TrustCode, TrustType)>, ServiceError> {
-        let rows =
-            sqlx::query("SELECT trust_code, trust_type FROM nhsi_trusts ORDER BY trust_code")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                let code: String = r.try_get("trust_code")?;
-                let t: String = r.try_get("trust_type")?;
-                Ok((
-                    code.parse().map_err(|e| corrupt("trust code", e))?,
-                    t.parse().map_err(|e| corrupt("trust type", e))?,
-                ))
-            })
-            .collect()
+        Ok(store::trusts::all(&self.pool).await?)
     }
 
     /// Observations of one feed, of one trust or of all, one per metric value, in (trust,
@@ -285,32 +205,7 @@ impl Observations {
         trust: Option<&TrustCode>,
         feed: &str,
     ) -> Result<Vec<Observation>, ServiceError> {
-        let rows = match trust {
-            Some(t) => {
-                sqlx::query(
-                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
-                     WHERE trust_code = $1 AND feed = $2 ORDER BY period, ward_code",
-                )
-                .bind(t.as_str())
-                .bind(feed)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT trust_code, period, ward_code, metric_values FROM nhsi_observations
-                     WHERE feed = $1 ORDER BY trust_code, period, ward_code",
-                )
-                .bind(feed)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
-        let mut out = Vec::with_capacity(rows.len() * 4);
-        for r in &rows {
-            expand_observation(r, &mut out)?;
-        }
-        Ok(out)
+        Ok(store::observations::of_feed(&self.pool, trust, feed).await?)
     }
 
     /// The SOF finance score of a trust for a period (the latest when `None`).
@@ -515,47 +410,6 @@ impl Observations {
         Ok((report, problems))
     }
 
-    /// The latest CQC overall quality rating of a trust seen on quality.rated.
-    async fn cqc_overall(&self, trust: &TrustCode) -> Result<Option<RatingValue>, ServiceError> {
-        let row = sqlx::query("SELECT rating FROM nhsi_quality_overall WHERE trust_code = $1")
-            .bind(trust.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let s: String = r.try_get("rating")?;
-                s.parse().map(Some).map_err(|e| corrupt("CQC rating", e))
-            }
-        }
-    }
-
-    /// The latest approved use of resources rating of a trust (`nhsi_uor_ratings` holds only
-    /// approved ones: published feed ratings and CQC's approvals or revisions).
-    async fn approved_uor(
-        &self,
-        trust: &TrustCode,
-    ) -> Result<Option<ApprovedUorRating>, ServiceError> {
-        let row = sqlx::query(
-            "SELECT rating, report_date FROM nhsi_uor_ratings
-             WHERE trust_code = $1 ORDER BY report_date DESC LIMIT 1",
-        )
-        .bind(trust.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let rating: String = r.try_get("rating")?;
-        let report_date: String = r.try_get("report_date")?;
-        Ok(Some(ApprovedUorRating {
-            rating: rating
-                .parse()
-                .map_err(|e| corrupt("use of resources rating", e))?,
-            report_date: report_date
-                .parse()
-                .map_err(|e| corrupt("use of resources report date", e))?,
-        }))
-    }
-
     /// What segmentation looks at: the latest CQC overall rating, the latest finance score, the
     /// latest approved use of resources rating, the latest value of each operational standard
     /// and the oversight statuses standing today (special measures suggest segment 4).
@@ -565,7 +419,8 @@ impl Observations {
     ) -> Result<(SegmentInputs, Vec<String>), ServiceError> {
         self.trust_type(trust).await?;
         let mut notes = Vec::new();
-        let cqc_overall = self.cqc_overall(trust).await?;
+        // The latest CQC overall quality rating seen on quality.rated.
+        let cqc_overall = store::quality::overall(&self.pool, trust).await?;
         if cqc_overall.is_none() {
             notes.push("no CQC overall rating received".to_string());
         }
@@ -578,7 +433,9 @@ impl Observations {
             }
             Err(e) => return Err(e),
         };
-        let uor_rating = self.approved_uor(trust).await?;
+        // `nhsi_uor_ratings` holds only approved ratings: published feed ratings and CQC's
+        // approvals or revisions.
+        let uor_rating = store::uor::latest(&self.pool, trust).await?;
         if uor_rating.is_none() {
             notes.push("no approved use of resources rating".to_string());
         }
@@ -644,43 +501,21 @@ impl Observations {
                     ServiceError::invalid(&record, field, reason)
                 }
             })?;
-        let triggers_json = serde_json::to_string(&decision.triggers)
-            .map_err(|e| ServiceError::Internal(e.into()))?;
-        let decided_at = oversight_runtime::time::now_rfc3339();
-        let mut tx = self.pool.begin().await?;
-        let next: i64 = sqlx::query(
-            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM nhsi_segment_decisions WHERE trust_code = $1",
-        )
-        .bind(trust.as_str())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("next")?;
-        let inserted = sqlx::query(
-            "INSERT INTO nhsi_segment_decisions
-                (trust_code, seq, segment, suggested_segment, rationale, triggers_json, decided_by, decided_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (trust_code, seq) DO NOTHING",
-        )
-        .bind(trust.as_str())
-        .bind(next)
-        .bind(i64::from(decision.segment))
-        .bind(i64::from(decision.suggested_segment))
-        .bind(&decision.rationale)
-        .bind(&triggers_json)
-        .bind(decided_by)
-        .bind(&decided_at)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(ServiceError::Conflict { record });
-        }
-        tx.commit().await?;
-        tracing::info!(trust = %trust, segment = decision.segment, suggested = decision.suggested_segment, "segment decided");
-        Ok(RecordedDecision {
+        let recorded = RecordedDecision {
             trust: trust.clone(),
             decision,
             decided_by: decided_by.to_string(),
-            decided_at,
-        })
+            decided_at: oversight_runtime::time::now_rfc3339(),
+        };
+        let mut tx = self.pool.begin().await?;
+        let next = store::segments::next_seq(&mut tx, trust).await?;
+        if !store::segments::insert(&mut tx, next, &recorded).await? {
+            return Err(ServiceError::Conflict { record });
+        }
+        tx.commit().await?;
+        tracing::info!(trust = %trust, segment = recorded.decision.segment,
+            suggested = recorded.decision.suggested_segment, "segment decided");
+        Ok(recorded)
     }
 
     /// The latest recorded segment decision of a trust.
@@ -688,30 +523,7 @@ impl Observations {
         &self,
         trust: &TrustCode,
     ) -> Result<Option<RecordedDecision>, ServiceError> {
-        let row = sqlx::query(
-            "SELECT segment, suggested_segment, rationale, triggers_json, decided_by, decided_at
-             FROM nhsi_segment_decisions WHERE trust_code = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(trust.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let segment: i64 = r.try_get("segment")?;
-        let suggested: i64 = r.try_get("suggested_segment")?;
-        let triggers_json: String = r.try_get("triggers_json")?;
-        let triggers: Vec<Trigger> =
-            serde_json::from_str(&triggers_json).map_err(|e| corrupt("segment triggers", e))?;
-        Ok(Some(RecordedDecision {
-            trust: trust.clone(),
-            decision: SegmentDecision {
-                segment: u8::try_from(segment).map_err(|e| corrupt("segment", e))?,
-                rationale: r.try_get("rationale")?,
-                suggested_segment: u8::try_from(suggested).map_err(|e| corrupt("segment", e))?,
-                triggers,
-            },
-            decided_by: r.try_get("decided_by")?,
-            decided_at: r.try_get("decided_at")?,
-        }))
+        Ok(store::segments::latest(&self.pool, trust).await?)
     }
 
     /// NOF 2025/26 inputs of every known trust: the latest value of each NOF metric from any

@@ -3,8 +3,6 @@
 //! published CQC ratings (approved by definition), and workflow ratings reach `nhsi_uor_ratings`
 //! only on CQC's approval or revision (`crate::workflow`).
 
-use std::collections::HashMap;
-
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
@@ -12,15 +10,17 @@ use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{ExplanationText, Rating, TrustCode, TrustType};
 use oversight_runtime::Subjects;
-use oversight_runtime::consumer::BatchOutcome;
-use oversight_runtime::error::{ErrorKind, Failure, settle};
-use oversight_runtime::nats::{HandleError, Incoming};
+use oversight_runtime::error::{ErrorKind, Failure};
 use oversight_runtime::outbox::{NewEvent, Outbox, fingerprint};
 use prost::Message;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 use crate::observations::{BadField, PackedObservation, required_date};
+use crate::store;
+use crate::store::observations::NewObservation;
+pub use crate::store::uor::ApprovedRow;
+use crate::store::uor::Replaces;
 
 /// The rule-set name recorded on approved ratings taken from feeds.
 pub const FEED_RULE_SET: &str = "uor-2017";
@@ -63,14 +63,9 @@ fn invalid(field: &str, reason: impl Into<String>) -> RecordError {
     }
 }
 
-/// Observations stored per INSERT statement (six parameters each). Small on purpose: SQLite
-/// finds a `$n` parameter's name by a linear scan, so binding costs grow with the square of the
-/// parameters in a statement (profiled: 9 % of the backfill at 100 rows a statement).
-const OBSERVATIONS_PER_STATEMENT: usize = 20;
-
 /// One piece of resource evidence, validated.
-struct ValidResource {
-    trust: TrustCode,
+pub(crate) struct ValidResource {
+    pub(crate) trust: TrustCode,
     trust_type: Option<TrustType>,
     evidence_id: String,
     body: ValidBody,
@@ -123,7 +118,7 @@ fn validate_status(
     })
 }
 
-fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordError> {
+pub(crate) fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordError> {
     let trust: TrustCode = e
         .trust_code
         .parse()
@@ -181,50 +176,12 @@ fn validate_resource(e: &ev::ResourceEvidence) -> Result<ValidResource, RecordEr
     })
 }
 
-/// `AnyConnection::backend_name` of a Postgres connection.
-const POSTGRES: &str = "PostgreSQL";
-
-/// One row of `nhsi_observations` a batch writes.
-struct ObservationRow<'a> {
-    trust: &'a str,
-    observation: PackedObservation,
-    /// Whether the row adds to the stored values of its key (`PackedObservation::adds_to_stored`).
-    adds: bool,
-    evidence_id: &'a str,
-}
-
-/// The rows a batch of observations writes, one per key (Postgres refuses a statement that
-/// updates a row twice), leaving what storing them one at a time would: a later observation of
-/// a key replaces its values, or adds to them.
-fn observation_rows<'a>(
-    observations: &[(&'a ValidResource, &'a PackedObservation)],
-) -> Vec<ObservationRow<'a>> {
-    let mut at: HashMap<(&str, &str, chrono::NaiveDate, &str), usize> = HashMap::new();
-    let mut rows: Vec<ObservationRow<'a>> = Vec::with_capacity(observations.len());
-    for &(v, o) in observations {
-        let key = (v.trust.as_str(), o.feed, o.period, o.ward.as_str());
-        match at.get(&key) {
-            Some(&i) => {
-                let row = &mut rows[i];
-                if row.adds {
-                    row.observation.values.extend(o.values.clone());
-                } else {
-                    row.observation.values = o.values.clone();
-                }
-                row.evidence_id = &v.evidence_id;
-            }
-            None => {
-                at.insert(key, rows.len());
-                rows.push(ObservationRow {
-                    trust: v.trust.as_str(),
-                    observation: o.clone(),
-                    adds: o.adds_to_stored(),
-                    evidence_id: &v.evidence_id,
-                });
-            }
-        }
+impl ValidResource {
+    /// Whether the evidence is an approved use-of-resources rating (the trust's published
+    /// version may change).
+    pub(crate) fn rates_use_of_resources(&self) -> bool {
+        matches!(self.body, ValidBody::UseOfResources { .. })
     }
-    rows
 }
 
 pub struct Resources {
@@ -232,15 +189,6 @@ pub struct Resources {
     outbox: Outbox,
     subjects: Subjects,
     publishing: Mutex<()>,
-}
-
-/// One approved UoR rating as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovedRow {
-    pub rating: Rating,
-    pub report_date: chrono::NaiveDate,
-    pub approved_by: String,
-    pub rationale: String,
 }
 
 impl Resources {
@@ -257,122 +205,46 @@ impl Resources {
         &self.outbox
     }
 
-    /// The consumer's batch handler for `<ns>.evidence.resources`: validate every message (an
-    /// invalid one is poison, alone), store the valid ones in one transaction, then publish a new
-    /// approved-UoR version for each trust whose rating changed. A failure to store is transient
-    /// for the whole batch; a failure to publish leaves the versions to the outbox sweep.
-    pub async fn handle_evidence_batch(&self, batch: Vec<Incoming>) -> BatchOutcome {
-        let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
-        let mut valid: Vec<(usize, ValidResource)> = Vec::with_capacity(batch.len());
-        for (i, msg) in batch.iter().enumerate() {
-            let evidence: ev::ResourceEvidence = match msg.decode() {
-                Ok(e) => e,
-                Err(e) => {
-                    outcomes.push(Err(e));
-                    continue;
-                }
-            };
-            match validate_resource(&evidence) {
-                Ok(v) => {
-                    valid.push((i, v));
-                    outcomes.push(Ok(()));
-                }
-                Err(e) => {
-                    let id = evidence
-                        .provenance
-                        .as_ref()
-                        .map(|p| p.evidence_id.as_str())
-                        .unwrap_or("?");
-                    let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
-                    outcomes.push(settle(what, Err(e)));
-                }
-            }
-        }
-        if valid.is_empty() {
-            return outcomes;
-        }
-        let stored = self.store_resources(valid.iter().map(|(_, v)| v)).await;
-        if let Err(e) = stored {
-            let e = format!("{e}");
-            for (i, _) in &valid {
-                outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                    "failed to store resource evidence: {e}"
-                )));
-            }
-            return outcomes;
-        }
-        let mut changed: Vec<&TrustCode> = Vec::new();
-        for (_, v) in &valid {
-            if matches!(v.body, ValidBody::UseOfResources { .. }) && !changed.contains(&&v.trust) {
-                changed.push(&v.trust);
-            }
-        }
-        for trust in changed {
-            if let Err(e) = self.republish_unpublished(trust).await {
-                let e = format!("{e:#}");
-                for (i, v) in &valid {
-                    if &v.trust == trust {
-                        outcomes[*i] = Err(HandleError::Transient(anyhow::anyhow!(
-                            "failed to version the UoR rating of {trust}: {e}"
-                        )));
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.outbox.publish_pending().await {
-            tracing::warn!(error = %format!("{e:#}"), "publishing deferred to the outbox sweep");
-        }
-        outcomes
-    }
-
     /// Store one piece of resource evidence. Returns the trust when its approved UoR changed.
     pub async fn record(&self, e: &ev::ResourceEvidence) -> Result<Option<TrustCode>, RecordError> {
         let v = validate_resource(e)?;
         self.store_resources(std::iter::once(&v)).await?;
-        Ok(matches!(v.body, ValidBody::UseOfResources { .. }).then_some(v.trust))
+        Ok(v.rates_use_of_resources().then_some(v.trust))
     }
 
     /// Store validated resource evidence in one transaction, observations many rows a statement.
-    async fn store_resources<'a>(
+    pub(crate) async fn store_resources<'a>(
         &self,
         items: impl Iterator<Item = &'a ValidResource>,
     ) -> Result<(), RecordError> {
         let mut tx = self.pool.begin().await?;
         let recorded_at = oversight_runtime::time::now_rfc3339();
-        let mut observations: Vec<(&'a ValidResource, &'a PackedObservation)> = Vec::new();
+        let mut observations: Vec<NewObservation<'a>> = Vec::new();
         for v in items {
-            sqlx::query(
-                "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, COALESCE(NULLIF($2, ''), 'acute'))
-                 ON CONFLICT (trust_code) DO UPDATE SET
-                    trust_type = CASE WHEN $2 = '' THEN nhsi_trusts.trust_type ELSE excluded.trust_type END",
-            )
-            .bind(v.trust.as_str())
-            .bind(v.trust_type.map_or("", TrustType::as_str))
-            .execute(&mut *tx)
-            .await?;
+            store::trusts::upsert_from_evidence(&mut tx, &v.trust, v.trust_type).await?;
             match &v.body {
                 ValidBody::UseOfResources {
                     rating,
                     date,
                     source,
                 } => {
-                    sqlx::query(
-                        "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
-                            approved_by = excluded.approved_by, evidence_id = excluded.evidence_id",
-                    )
-                    .bind(v.trust.as_str())
-                    .bind(date.to_string())
-                    .bind(rating.cqc_str())
-                    .bind(format!("published (feed {source})"))
-                    .bind("published rating taken from a feed")
-                    .bind(&v.evidence_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let approved = store::uor::NewApproved {
+                        trust: &v.trust,
+                        report_date: Some(*date),
+                        rating: *rating,
+                        approved_by: &format!("published (feed {source})"),
+                        rationale: "published rating taken from a feed",
+                        evidence_id: &v.evidence_id,
+                    };
+                    store::uor::upsert(&mut tx, &approved, Replaces::AllButRationale).await?;
                 }
                 ValidBody::Observations(obs) => {
-                    observations.extend(obs.iter().map(|o| (v, o)));
+                    observations.extend(obs.iter().map(|o| NewObservation {
+                        trust: &v.trust,
+                        observation: o,
+                        adds: o.adds_to_stored(),
+                        evidence_id: &v.evidence_id,
+                    }));
                 }
                 ValidBody::OversightStatus {
                     status,
@@ -396,51 +268,9 @@ impl Resources {
                 }
             }
         }
-        // Values that add to the stored ones are merged by the database, in the upsert itself, so
-        // that concurrent writers of one key (replicas) each keep their metric; SQLite and
-        // Postgres merge JSON objects with different functions.
-        let postgres = tx.backend_name() == POSTGRES;
-        let rows = observation_rows(&observations);
-        for adds in [false, true] {
-            let rows: Vec<&ObservationRow<'_>> = rows.iter().filter(|r| r.adds == adds).collect();
-            let metric_values = if !adds {
-                "excluded.metric_values"
-            } else if postgres {
-                "(nhsi_observations.metric_values::jsonb || excluded.metric_values::jsonb)::text"
-            } else {
-                "json_patch(nhsi_observations.metric_values, excluded.metric_values)"
-            };
-            for page in rows.chunks(OBSERVATIONS_PER_STATEMENT) {
-                let values = oversight_runtime::db::values_placeholders(page.len(), 6, "");
-                let sql = format!(
-                    "INSERT INTO nhsi_observations (trust_code, feed, period, ward_code, metric_values, evidence_id)
-                     VALUES {values}
-                     ON CONFLICT (trust_code, feed, period, ward_code) DO UPDATE SET
-                        metric_values = {metric_values}, evidence_id = excluded.evidence_id"
-                );
-                let mut q = sqlx::query(&sql);
-                for row in page {
-                    q = q
-                        .bind(row.trust)
-                        .bind(row.observation.feed)
-                        .bind(row.observation.period.to_string())
-                        .bind(row.observation.ward.as_str())
-                        .bind(row.observation.values_json())
-                        .bind(row.evidence_id);
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
+        store::observations::upsert(&mut tx, &observations).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The consumer's handler for `<ns>.quality.rated`: keep each trust's latest CQC overall
-    /// rating (a segmentation trigger) and learn trusts and their types.
-    pub async fn handle_quality(&self, msg: Incoming) -> Result<(), HandleError> {
-        let q: QualityRatingIssued = msg.decode()?;
-        let what = format!("quality rating {} for trust {:?}", q.event_id, q.trust_code);
-        settle(what, self.record_quality(&q).await)
     }
 
     /// Store a trust's CQC overall rating if it is newer than the one held.
@@ -463,28 +293,9 @@ impl Resources {
             .unwrap_or_default();
         let version = i64::try_from(q.version).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO nhsi_trusts (trust_code, trust_type) VALUES ($1, $2)
-             ON CONFLICT (trust_code) DO NOTHING",
-        )
-        .bind(trust.as_str())
-        .bind(trust_type.as_str())
-        .execute(&mut *tx)
-        .await?;
+        store::trusts::insert_if_new(&mut tx, &trust, trust_type).await?;
         if !rating.is_empty() {
-            sqlx::query(
-                "INSERT INTO nhsi_quality_overall (trust_code, version, rating, report_date)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (trust_code) DO UPDATE SET version = excluded.version,
-                    rating = excluded.rating, report_date = excluded.report_date
-                 WHERE excluded.version > nhsi_quality_overall.version",
-            )
-            .bind(trust.as_str())
-            .bind(version)
-            .bind(&rating)
-            .bind(&report_date)
-            .execute(&mut *tx)
-            .await?;
+            store::quality::upsert_overall(&mut tx, &trust, version, &rating, &report_date).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -495,32 +306,7 @@ impl Resources {
         &self,
         trust: &TrustCode,
     ) -> anyhow::Result<Option<(ApprovedRow, TrustType)>> {
-        let row = sqlx::query(
-            "SELECT r.rating, r.report_date, r.approved_by, r.rationale, t.trust_type
-             FROM nhsi_uor_ratings r JOIN nhsi_trusts t ON t.trust_code = r.trust_code
-             WHERE r.trust_code = $1 ORDER BY r.report_date DESC LIMIT 1",
-        )
-        .bind(trust.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let rating: String = r.try_get("rating")?;
-        let report_date: String = r.try_get("report_date")?;
-        let trust_type: String = r.try_get("trust_type")?;
-        Ok(Some((
-            ApprovedRow {
-                rating: rating
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("stored rating: {e}"))?,
-                report_date: oversight_runtime::time::parse_date(&report_date)
-                    .ok_or_else(|| anyhow::anyhow!("stored report date {report_date:?}"))?,
-                approved_by: r.try_get("approved_by")?,
-                rationale: r.try_get("rationale")?,
-            },
-            trust_type
-                .parse()
-                .map_err(|e| anyhow::anyhow!("stored trust type: {e}"))?,
-        )))
+        Ok(store::uor::latest_with_trust_type(&self.pool, trust).await?)
     }
 
     /// Publish a new version of the trust's approved UoR event if it changed.
@@ -532,7 +318,10 @@ impl Resources {
 
     /// Append a new version of the trust's approved UoR event to the outbox if it changed,
     /// without publishing it (the caller publishes, once for many trusts).
-    async fn republish_unpublished(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
+    pub(crate) async fn republish_unpublished(
+        &self,
+        trust: &TrustCode,
+    ) -> anyhow::Result<Option<u64>> {
         let _one_at_a_time = self.publishing.lock().await;
         let Some((row, trust_type)) = self.latest_approved(trust).await? else {
             return Ok(None);
@@ -786,34 +575,6 @@ mod tests {
         assert_eq!(
             refused_field(&group),
             "metrics.observations[1].productivity.value"
-        );
-    }
-
-    /// Productivity and operational records carry one metric each: a batch adds them up per
-    /// trust and period, where a later finance record replaces an earlier one.
-    #[test]
-    fn a_batch_adds_up_single_metric_records_and_replaces_whole_ones() {
-        let valid = |m: ev::MetricObservation| {
-            validate_resource(&resource(ev::resource_evidence::Body::Metric(m))).unwrap()
-        };
-        let batch = [
-            valid(productivity("sickness_absence_rate", "3.5")),
-            valid(productivity("staff_retention_rate", "88")),
-            valid(productivity("sickness_absence_rate", "4")),
-        ];
-        let observations: Vec<(&ValidResource, &PackedObservation)> = batch
-            .iter()
-            .flat_map(|v| match &v.body {
-                ValidBody::Observations(obs) => obs.iter().map(move |o| (v, o)).collect(),
-                _ => Vec::new(),
-            })
-            .collect();
-        let rows = observation_rows(&observations);
-        assert_eq!(rows.len(), 1);
-        assert!(rows[0].adds);
-        assert_eq!(
-            rows[0].observation.values_json(),
-            r#"{"sickness_absence_rate":"4","staff_retention_rate":"88"}"#
         );
     }
 }

@@ -1,6 +1,6 @@
 //! Oversight statuses (financial special measures, quality special measures, deficit support):
-//! recorded append-only in `nhsi_oversight_statuses` and read back for the rules, which decide
-//! what stands on a date (`nhsi_rules::status`).
+//! recorded append-only in `nhsi_oversight_statuses` (through `crate::store::statuses`) and read
+//! back for the rules, which decide what stands on a date (`nhsi_rules::status`).
 
 use std::collections::BTreeMap;
 
@@ -8,20 +8,11 @@ use chrono::NaiveDate;
 use nhsi_rules::status::{OversightStatus, StandingStatuses, StatusError, StatusKind, standing_on};
 use oversight_proto::common::v1 as common;
 use oversight_rating::TrustCode;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 use crate::error::ServiceError;
-
-/// One stored record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedStatus {
-    pub trust: TrustCode,
-    /// 1, 2, … within the trust.
-    pub seq: u64,
-    pub status: OversightStatus,
-    pub recorded_by: String,
-    pub recorded_at: String,
-}
+use crate::store;
+pub use crate::store::statuses::RecordedStatus;
 
 /// The outcome of recording a status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,39 +79,6 @@ fn field_name(field: &str) -> &str {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!(
-        "stored oversight status {what} is corrupt: {e}"
-    ))
-}
-
-fn decode(r: &sqlx::any::AnyRow) -> Result<RecordedStatus, ServiceError> {
-    let trust: String = r.try_get("trust_code")?;
-    let seq: i64 = r.try_get("seq")?;
-    let kind: String = r.try_get("kind")?;
-    let from: String = r.try_get("from_date")?;
-    let to: String = r.try_get("to_date")?;
-    let date = |s: &str| oversight_runtime::time::parse_date(s).ok_or_else(|| corrupt("date", s));
-    Ok(RecordedStatus {
-        trust: trust.parse().map_err(|e| corrupt("trust code", e))?,
-        seq: u64::try_from(seq).map_err(|e| corrupt("sequence", e))?,
-        status: OversightStatus {
-            kind: kind.parse().map_err(|e| corrupt("kind", e))?,
-            from: date(&from)?,
-            to: if to.is_empty() {
-                None
-            } else {
-                Some(date(&to)?)
-            },
-            source: r.try_get("source")?,
-        },
-        recorded_by: r.try_get("recorded_by")?,
-        recorded_at: r.try_get("recorded_at")?,
-    })
-}
-
-const COLUMNS: &str = "trust_code, seq, kind, from_date, to_date, source, recorded_by, recorded_at";
-
 /// Records `status` for a known trust (INVALID_ARGUMENT naming `trust_code` otherwise), unless
 /// the latest record of the same status (kind and from date) already says the same: records are
 /// never overwritten, and recording the same thing twice (a retried call) adds nothing.
@@ -132,11 +90,7 @@ pub async fn record(
 ) -> Result<Recorded, ServiceError> {
     let record = format!("oversight status of trust {trust}");
     let mut tx = pool.begin().await?;
-    let known = sqlx::query("SELECT trust_code FROM nhsi_trusts WHERE trust_code = $1")
-        .bind(trust.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-    if known.is_none() {
+    if !store::trusts::exists(&mut tx, trust).await? {
         return Err(ServiceError::invalid(
             &record,
             "trust_code",
@@ -149,16 +103,7 @@ pub async fn record(
         Appended::AlreadyRecorded => false,
         Appended::Conflict => return Err(ServiceError::Conflict { record }),
     };
-    let latest = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nhsi_oversight_statuses
-         WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1"
-    ))
-    .bind(trust.as_str())
-    .bind(status.kind.name())
-    .bind(status.from.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let latest = decode(&latest)?;
+    let latest = store::statuses::latest_of(&mut tx, trust, status).await?;
     tx.commit().await?;
     if appended {
         tracing::info!(trust = %trust, kind = %status.kind, from = %status.from,
@@ -191,57 +136,28 @@ pub(crate) async fn append(
     recorded_at: &str,
     evidence_id: &str,
 ) -> Result<Appended, sqlx::Error> {
-    if !evidence_id.is_empty() {
-        let seen = sqlx::query(
-            "SELECT seq FROM nhsi_oversight_statuses WHERE evidence_id = $1 AND trust_code = $2",
-        )
-        .bind(evidence_id)
-        .bind(trust.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if seen.is_some() {
-            return Ok(Appended::AlreadyRecorded);
-        }
+    if !evidence_id.is_empty()
+        && store::statuses::evidence_recorded(&mut *conn, trust, evidence_id).await?
+    {
+        return Ok(Appended::AlreadyRecorded);
     }
     let to = status.to.map(|t| t.to_string()).unwrap_or_default();
-    let latest = sqlx::query(
-        "SELECT to_date, source FROM nhsi_oversight_statuses
-         WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(trust.as_str())
-    .bind(status.kind.name())
-    .bind(status.from.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(r) = latest {
-        let (latest_to, latest_source): (String, String) =
-            (r.try_get("to_date")?, r.try_get("source")?);
-        if latest_to == to && latest_source == status.source {
-            return Ok(Appended::AlreadyRecorded);
-        }
+    if let Some((latest_to, latest_source)) =
+        store::statuses::latest_end_and_source(&mut *conn, trust, status).await?
+        && latest_to == to
+        && latest_source == status.source
+    {
+        return Ok(Appended::AlreadyRecorded);
     }
     // The next number of the trust's records; a concurrent writer that took it first leaves
     // this insert with nothing to do (a conflict the caller retries).
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO nhsi_oversight_statuses ({COLUMNS}, evidence_id)
-         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
-         FROM nhsi_oversight_statuses WHERE trust_code = $1
-         ON CONFLICT (trust_code, seq) DO NOTHING"
-    ))
-    .bind(trust.as_str())
-    .bind(status.kind.name())
-    .bind(status.from.to_string())
-    .bind(to)
-    .bind(&status.source)
-    .bind(recorded_by)
-    .bind(recorded_at)
-    .bind(evidence_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(if inserted.rows_affected() == 0 {
-        Appended::Conflict
-    } else {
+    let inserted =
+        store::statuses::insert_next(conn, trust, status, recorded_by, recorded_at, evidence_id)
+            .await?;
+    Ok(if inserted {
         Appended::Yes
+    } else {
+        Appended::Conflict
     })
 }
 
@@ -250,13 +166,7 @@ pub async fn history(
     pool: &AnyPool,
     trust: &TrustCode,
 ) -> Result<Vec<RecordedStatus>, ServiceError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nhsi_oversight_statuses WHERE trust_code = $1 ORDER BY seq"
-    ))
-    .bind(trust.as_str())
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(decode).collect()
+    Ok(store::statuses::history(pool, trust).await?)
 }
 
 /// The statuses of a trust standing on `date`.
@@ -274,14 +184,8 @@ pub async fn standing_for_all(
     pool: &AnyPool,
     date: NaiveDate,
 ) -> Result<BTreeMap<TrustCode, StandingStatuses>, ServiceError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nhsi_oversight_statuses ORDER BY trust_code, seq"
-    ))
-    .fetch_all(pool)
-    .await?;
     let mut by_trust: BTreeMap<TrustCode, Vec<OversightStatus>> = BTreeMap::new();
-    for r in &rows {
-        let r = decode(r)?;
+    for r in store::statuses::all(pool).await? {
         by_trust.entry(r.trust).or_default().push(r.status);
     }
     Ok(by_trust

@@ -18,18 +18,18 @@
 
 use std::sync::Arc;
 
-use nhsi_rules::workflow::{
-    Action, HistoryEntry, Kloe, Signed, Stage, UorState, UorWorkflow, WorkflowError,
-};
+use nhsi_rules::workflow::{Action, Kloe, Signed, Stage, UorState, UorWorkflow, WorkflowError};
 use oversight_proto::resources::v1 as pb;
 use oversight_rating::{Rating, TrustCode, TrustType};
 use oversight_runtime::auth::{Caller, Role};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 use crate::error::ServiceError;
 use crate::observations::{Observations, Peers};
 use crate::resources::Resources;
+use crate::store;
+pub use crate::store::workflow::{Assessment, Transition};
 
 /// The caller recorded for transitions the service makes itself (the suggestion, publishing).
 pub fn system_caller() -> Caller {
@@ -37,34 +37,6 @@ pub fn system_caller() -> Caller {
         name: crate::SERVICE.to_string(),
         role: Role::Operator,
     }
-}
-
-/// One assessment of a trust as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
-    pub trust: TrustCode,
-    /// 1, 2, … per trust.
-    pub number: u32,
-    /// The report date the approved rating carries; set by the proposal.
-    pub report_date: Option<chrono::NaiveDate>,
-    pub workflow: UorWorkflow,
-    revision: i64,
-}
-
-/// One stored transition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    pub seq: u64,
-    pub assessment: u32,
-    pub version: u32,
-    pub action: Action,
-    pub role: Role,
-    pub caller: String,
-    pub from_state: String,
-    pub to_state: String,
-    pub rating: Option<Rating>,
-    pub note: String,
-    pub recorded_at: String,
 }
 
 /// The result of an approval or revision: the assessment and the version now on
@@ -96,36 +68,6 @@ fn record_of(trust: &TrustCode, number: u32) -> String {
     format!("use-of-resources assessment {number} of trust {trust}")
 }
 
-fn corrupt(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!(
-        "stored use-of-resources assessment is corrupt: {e}"
-    ))
-}
-
-/// A report date as stored: ISO 8601, empty before the proposal sets it.
-fn stored(d: Option<chrono::NaiveDate>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-fn stored_date(s: &str) -> Result<Option<chrono::NaiveDate>, ServiceError> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    oversight_runtime::time::parse_date(s)
-        .map(Some)
-        .ok_or_else(|| corrupt(format!("report date {s:?}")))
-}
-
-/// A transition's action as stored (its name, as the workflow JSON spells it).
-fn stored_action(s: &str) -> Result<Action, ServiceError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|e| corrupt(format!("action {s:?}: {e}")))
-}
-
-fn to_u32(v: i64) -> Result<u32, ServiceError> {
-    u32::try_from(v).map_err(corrupt)
-}
-
 impl Assessments {
     pub fn new(pool: AnyPool, resources: Arc<Resources>, metrics: Arc<Observations>) -> Self {
         Assessments {
@@ -138,62 +80,12 @@ impl Assessments {
 
     /// The latest assessment of a trust.
     pub async fn latest(&self, trust: &TrustCode) -> Result<Option<Assessment>, ServiceError> {
-        let row = sqlx::query(
-            "SELECT assessment, report_date, workflow_json, revision FROM nhsi_uor_assessments
-             WHERE trust_code = $1 ORDER BY assessment DESC LIMIT 1",
-        )
-        .bind(trust.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let number: i64 = r.try_get("assessment")?;
-        let json: String = r.try_get("workflow_json")?;
-        let report_date: String = r.try_get("report_date")?;
-        Ok(Some(Assessment {
-            trust: trust.clone(),
-            number: to_u32(number)?,
-            report_date: stored_date(&report_date)?,
-            workflow: serde_json::from_str(&json).map_err(corrupt)?,
-            revision: r.try_get("revision")?,
-        }))
+        Ok(store::workflow::latest(&self.pool, trust).await?)
     }
 
     /// Every transition of a trust's assessments, oldest first.
     pub async fn transitions(&self, trust: &TrustCode) -> Result<Vec<Transition>, ServiceError> {
-        let rows = sqlx::query(
-            "SELECT seq, assessment, version, action, role, caller, from_state, to_state, rating, note, recorded_at
-             FROM nhsi_uor_transitions WHERE trust_code = $1 ORDER BY seq",
-        )
-        .bind(trust.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let seq: i64 = r.try_get("seq")?;
-                let assessment: i64 = r.try_get("assessment")?;
-                let version: i64 = r.try_get("version")?;
-                let rating: String = r.try_get("rating")?;
-                let action: String = r.try_get("action")?;
-                let role: String = r.try_get("role")?;
-                Ok(Transition {
-                    seq: u64::try_from(seq).map_err(corrupt)?,
-                    assessment: to_u32(assessment)?,
-                    version: to_u32(version)?,
-                    action: stored_action(&action)?,
-                    role: role.parse().map_err(corrupt)?,
-                    caller: r.try_get("caller")?,
-                    from_state: r.try_get("from_state")?,
-                    to_state: r.try_get("to_state")?,
-                    rating: if rating.is_empty() {
-                        None
-                    } else {
-                        Some(rating.parse().map_err(corrupt)?)
-                    },
-                    note: r.try_get("note")?,
-                    recorded_at: r.try_get("recorded_at")?,
-                })
-            })
-            .collect()
+        Ok(store::workflow::transitions(&self.pool, trust).await?)
     }
 
     /// NHSI's assessor proposes a rating with a rationale. The workflow checks `caller`'s role
@@ -431,16 +323,9 @@ impl Assessments {
     /// Publish every approved, unpublished assessment (after a crash between approval and
     /// publication). Called at start.
     pub async fn publish_approved(&self) -> Result<usize, ServiceError> {
-        let rows = sqlx::query(
-            "SELECT trust_code FROM nhsi_uor_assessments WHERE state = $1 ORDER BY trust_code",
-        )
-        .bind(UorState::Approved.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let approved = store::workflow::trusts_in_state(&self.pool, UorState::Approved).await?;
         let mut n = 0;
-        for r in rows {
-            let code: String = r.try_get("trust_code")?;
-            let trust: TrustCode = code.parse().map_err(corrupt)?;
+        for trust in approved {
             let _one_at_a_time = self.writing.lock().await;
             if let Some(a) = self.latest(&trust).await?
                 && a.workflow.is_publishable()
@@ -492,21 +377,15 @@ impl Assessments {
         );
         let mut tx = self.pool.begin().await?;
         save(&mut tx, assessment, before, caller).await?;
-        sqlx::query(
-            "INSERT INTO nhsi_uor_ratings (trust_code, report_date, rating, approved_by, rationale, evidence_id)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (trust_code, report_date) DO UPDATE SET rating = excluded.rating,
-                approved_by = excluded.approved_by, rationale = excluded.rationale,
-                evidence_id = excluded.evidence_id",
-        )
-        .bind(assessment.trust.as_str())
-        .bind(stored(assessment.report_date))
-        .bind(approval.rating.cqc_str())
-        .bind(format!("CQC ({})", caller.name))
-        .bind(rationale)
-        .bind(evidence_id)
-        .execute(&mut *tx)
-        .await?;
+        let approved = store::uor::NewApproved {
+            trust: &assessment.trust,
+            report_date: assessment.report_date,
+            rating: approval.rating,
+            approved_by: &format!("CQC ({})", caller.name),
+            rationale: &rationale,
+            evidence_id: &evidence_id,
+        };
+        store::uor::upsert(&mut tx, &approved, store::uor::Replaces::All).await?;
         tx.commit().await?;
         tracing::info!(trust = %assessment.trust, assessment = assessment.number,
             version = current.version, rating = %approval.rating, caller = %caller.name,
@@ -555,50 +434,17 @@ async fn save(
     caller: &Caller,
 ) -> Result<(), ServiceError> {
     let record = record_of(&a.trust, a.number);
-    let json = serde_json::to_string(&a.workflow).map_err(|e| ServiceError::Internal(e.into()))?;
     let now = oversight_runtime::time::now_rfc3339();
-    let state = a.workflow.state().to_string();
     let written = if a.revision == 0 {
-        sqlx::query(
-            "INSERT INTO nhsi_uor_assessments
-                (trust_code, assessment, report_date, state, workflow_json, revision, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (trust_code, assessment) DO NOTHING",
-        )
-        .bind(a.trust.as_str())
-        .bind(i64::from(a.number))
-        .bind(stored(a.report_date))
-        .bind(&state)
-        .bind(&json)
-        .bind(&now)
-        .execute(&mut **tx)
-        .await?
+        store::workflow::insert(tx, a, &now).await?
     } else {
-        sqlx::query(
-            "UPDATE nhsi_uor_assessments SET report_date = $1, state = $2, workflow_json = $3,
-                revision = revision + 1, updated_at = $4
-             WHERE trust_code = $5 AND assessment = $6 AND revision = $7",
-        )
-        .bind(stored(a.report_date))
-        .bind(&state)
-        .bind(&json)
-        .bind(&now)
-        .bind(a.trust.as_str())
-        .bind(i64::from(a.number))
-        .bind(a.revision)
-        .execute(&mut **tx)
-        .await?
+        store::workflow::update(tx, a, &now).await?
     };
-    if written.rows_affected() == 0 {
+    if !written {
         return Err(ServiceError::Conflict { record });
     }
     a.revision += 1;
-    let mut next: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM nhsi_uor_transitions WHERE trust_code = $1",
-    )
-    .bind(a.trust.as_str())
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("next")?;
+    let mut next = store::workflow::next_transition_seq(tx, &a.trust).await?;
     let system = system_caller();
     for entry in a.workflow.history().iter().skip(before) {
         let who = if entry.action == Action::Suggest {
@@ -606,43 +452,10 @@ async fn save(
         } else {
             caller
         };
-        insert_transition(tx, a, entry, who, next, &now).await?;
+        if !store::workflow::insert_transition(tx, a, entry, who, next, &now).await? {
+            return Err(ServiceError::Conflict { record });
+        }
         next += 1;
-    }
-    Ok(())
-}
-
-async fn insert_transition(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    a: &Assessment,
-    entry: &HistoryEntry,
-    caller: &Caller,
-    seq: i64,
-    now: &str,
-) -> Result<(), ServiceError> {
-    let inserted = sqlx::query(
-        "INSERT INTO nhsi_uor_transitions
-            (trust_code, seq, assessment, version, action, role, caller, from_state, to_state, rating, note, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (trust_code, seq) DO NOTHING",
-    )
-    .bind(a.trust.as_str())
-    .bind(seq)
-    .bind(i64::from(a.number))
-    .bind(i64::from(entry.version))
-    .bind(entry.action.to_string())
-    .bind(caller.role.as_str())
-    .bind(&caller.name)
-    .bind(entry.from.map(|s| s.to_string()).unwrap_or_default())
-    .bind(entry.to.to_string())
-    .bind(entry.rating.map(|r| r.cqc_str()).unwrap_or_default())
-    .bind(entry.note.clone().unwrap_or_default())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(ServiceError::Conflict {
-            record: record_of(&a.trust, a.number),
-        });
     }
     Ok(())
 }

@@ -175,6 +175,69 @@ async fn metric_observations_are_stored_idempotently_and_scored_by_period() {
     }
 }
 
+/// Observations stored one row per metric (before migration 0003) are packed into
+/// `nhsi_observations` once, key by key, without overwriting a packed row of the same key, and
+/// the old table is emptied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_observations_are_packed_once() {
+    let env = TestEnv::start().await.unwrap();
+    let app = app(&env).await;
+    let resources = app.resources();
+    let metrics = app.observations();
+    let rxx = trust("RXX");
+    resources
+        .record(&finance("RXX", "2018-03-31", ["3", "5", "2", "0.5", "-1"]))
+        .await
+        .unwrap();
+    let legacy = [
+        ("2017-03-31", "capital_service_capacity", "2.6"),
+        ("2017-03-31", "liquidity_days", "-3"),
+        ("2017-03-31", "income_expenditure_margin_pct", "-0.5"),
+        ("2017-03-31", "distance_from_plan_pct", "0"),
+        ("2017-03-31", "agency_spend_vs_ceiling_pct", "60"),
+        // The packed row of this key stands.
+        ("2018-03-31", "liquidity_days", "-30"),
+    ];
+    for (period, metric, value) in legacy {
+        sqlx::query(
+            "INSERT INTO nhsi_metric_observations (trust_code, feed, period, ward_code, metric, value, evidence_id)
+             VALUES ('RXX', 'finance', $1, '', $2, $3, 'legacy')",
+        )
+        .bind(period)
+        .bind(metric)
+        .bind(value)
+        .execute(metrics.pool())
+        .await
+        .unwrap();
+    }
+    let moved = nhsi_resources::observations::migrate_legacy_observations(metrics.pool())
+        .await
+        .unwrap();
+    assert_eq!(moved, 2, "one packed row per (trust, feed, period, ward)");
+    let earlier = metrics
+        .finance_score(&rxx, Some(date("2017-03-31")))
+        .await
+        .unwrap();
+    assert_eq!(earlier.score.scores.as_array(), [1, 2, 3, 1, 4]);
+    let latest = metrics.finance_score(&rxx, None).await.unwrap();
+    assert_eq!(latest.period, date("2018-03-31"));
+    assert_eq!(
+        latest.score.overall, 1,
+        "the packed row was not overwritten"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nhsi_metric_observations")
+        .fetch_one(metrics.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(
+        nhsi_resources::observations::migrate_legacy_observations(metrics.pool())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 /// A productivity or operational record carries one metric (standard) of a trust and period:
 /// stored one at a time, each adds to the period's values, and a later value of the same metric
 /// replaces the earlier one.

@@ -84,6 +84,23 @@ impl Entity {
             Entity::Service { .. } => EntityKind::Service,
         }
     }
+
+    /// The location this entity is or sits at (`None`: a trust, or a trust-wide service).
+    pub fn location(&self) -> Option<&LocationId> {
+        match self {
+            Entity::Trust(_) => None,
+            Entity::Location(l) => Some(l),
+            Entity::Service { location, .. } => location.as_ref(),
+        }
+    }
+
+    /// The service this entity is (`None`: a trust or a location).
+    pub fn service(&self) -> Option<&ServiceId> {
+        match self {
+            Entity::Service { service, .. } => Some(service),
+            Entity::Trust(_) | Entity::Location(_) => None,
+        }
+    }
 }
 
 /// Whether a decision is still open to factual-accuracy challenge.
