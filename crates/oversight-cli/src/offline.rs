@@ -1,4 +1,5 @@
-//! The offline tools: no NATS, no database, just the rules.
+//! The offline tools: no NATS, no database, just the formats and the rules (`oversight_cli`'s
+//! `rate`, `score` and `render`).
 //!
 //! Exit status: 0 when every record was read; 1 when some records (or files) had errors, which are
 //! printed on stderr naming the file and record while the rest is still printed; 2 on a usage
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use oversight_cli::render;
+use oversight_cli::{rate as audit, score as scoring};
 
 use crate::Format;
 
@@ -31,29 +34,27 @@ pub fn rate(
         provider_trust_type: trust_type,
         ..cqc_rules::audit::AuditRules::cqc_2018()
     };
-    let mut output = cqc_rules::audit::AuditOutput::default();
+    let mut output = audit::AuditOutput::default();
     let mut unreadable = Vec::new();
     for path in files {
         let name = path.display().to_string();
         match std::fs::read_to_string(path) {
-            Ok(content) => output.extend(cqc_rules::audit::audit_document_with(
-                &name, &content, &rules,
-            )),
+            Ok(content) => output.extend(audit::audit_document_with(&name, &content, &rules)),
             Err(e) => unreadable.push(format!("error: {name}: cannot read: {e}")),
         }
     }
     match format {
-        Format::Json => print(&cqc_rules::audit::render_json_lines(&output))?,
-        Format::Table => print(&cqc_rules::audit::render_table(&output))?,
+        Format::Json => print(&render::rate::render_json_lines(&output))?,
+        Format::Table => print(&render::rate::render_table(&output))?,
     }
     // The table already lists errors; NDJSON keeps stdout machine-readable, so errors go to stderr.
     if format == Format::Json {
-        eprint!("{}", cqc_rules::audit::render_errors(&output));
+        eprint!("{}", render::rate::render_errors(&output));
     }
     for u in &unreadable {
         eprintln!("{u}");
     }
-    let ok = cqc_rules::audit::exit_ok(&output) && unreadable.is_empty();
+    let ok = audit::exit_ok(&output) && unreadable.is_empty();
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -71,12 +72,12 @@ pub fn score(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
             Err(e) => unreadable.push(format!("error: {name}: cannot read: {e}")),
         }
     }
-    let output = nhsi_rules::score::score_documents(readers);
+    let output = scoring::score_documents(readers);
     match format {
-        Format::Json => print(&nhsi_rules::score::render_json_lines(&output.lines))?,
-        Format::Table => print(&nhsi_rules::score::render_table(&output.lines))?,
+        Format::Json => print(&render::score::render_json_lines(&output.lines))?,
+        Format::Table => print(&render::score::render_table(&output.lines))?,
     }
-    eprint!("{}", nhsi_rules::score::render_errors(&output.errors));
+    eprint!("{}", render::score::render_errors(&output.errors));
     for u in &unreadable {
         eprintln!("{u}");
     }

@@ -197,7 +197,7 @@ mod tests {
 
     fn incoming(payload: Vec<u8>) -> Incoming {
         Incoming {
-            subject: "test.uor.approved".into(),
+            subject: oversight_runtime::subjects::Subjects::default().uor_approved(),
             payload: payload.into(),
             headers: None,
             deliveries: 1,

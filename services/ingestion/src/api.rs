@@ -16,8 +16,9 @@ use oversight_runtime::grpc;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::feed::{Format, Rejection};
-use crate::pipeline::{BatchMeta, IngestError, Ingestor, Receipt, file_name_or_batch};
+use crate::error::IngestError;
+use crate::feed::{self, Format, Rejection};
+use crate::pipeline::{BatchMeta, Ingestor, Receipt, file_name_or_batch};
 use crate::store::BatchState;
 
 pub struct IngestionApi {
@@ -60,7 +61,7 @@ fn batch_state_pb(stored: &str) -> Result<pb::BatchState, Status> {
 /// A stored feed format on the wire; a name this version does not write is an internal error.
 fn stored_format_pb(stored: &str) -> Result<pb::FeedFormat, Status> {
     Format::from_stored(stored)
-        .map(Format::wire)
+        .map(feed::wire_format)
         .ok_or_else(|| {
             internal(anyhow::anyhow!(
                 "stored batch has unknown format {stored:?}"
@@ -100,7 +101,7 @@ impl IngestionService for IngestionApi {
                 ));
             }
         };
-        let format = Format::from_wire(header.format)
+        let format = feed::format_from_wire(header.format)
             .map_err(|e| grpc::invalid_field("header.format", e))?;
         let meta = BatchMeta {
             source: if header.source.trim().is_empty() {

@@ -3,6 +3,8 @@
 //! canonical evidence on `<ns>.evidence.quality` and `<ns>.evidence.resources`.
 
 pub mod api;
+pub mod consumer;
+pub mod error;
 pub mod feed;
 pub mod pipeline;
 pub mod store;
@@ -17,6 +19,7 @@ use oversight_runtime::host::{Host, ServiceSpec};
 use oversight_runtime::subjects::consumers;
 use oversight_runtime::{InfraConfig, Shutdown, Subjects, grpc};
 
+pub use error::IngestError;
 pub use pipeline::Ingestor;
 
 pub const SERVICE: &str = "ingestion";

@@ -1,5 +1,5 @@
-//! The one pipeline behind all three doors (queue, gRPC, CLI): parse → validate → store (with the
-//! outbox flag) → publish canonical evidence.
+//! The one pipeline behind all three doors (queue: `consumer`, gRPC: `api`, and the CLI through
+//! gRPC): parse → validate → store (with the outbox flag) → publish canonical evidence.
 //!
 //! Streaming, in constant memory: the content arrives as a stream of chunks, a blocking task parses
 //! records from them as they come (`feed::records` over a reader fed by a small channel), and the
@@ -17,16 +17,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use futures::{Stream, StreamExt};
 use oversight_proto::evidence::v1 as ev;
-use oversight_proto::ingestion::v1::FeedBatch;
 use oversight_runtime::crash::{self, crash_point};
-use oversight_runtime::error::{ErrorKind, Failure, Violation};
-use oversight_runtime::nats::{Bus, HandleError, Incoming, Outgoing};
+use oversight_runtime::nats::{Bus, Outgoing};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::error::IngestError;
 use crate::feed::{self, Format, Parsed, ReadError, Rejection};
-use crate::store::{self, BatchCounts, BatchRow, BatchState, Chunk, OutboxRow, ReplayCursor};
+use crate::store::{self, BatchCounts, BatchRow, BatchState, OutboxRow, ReplayCursor};
 
 /// Records per commit group: the unit of storing and publishing, and the bound on memory.
 pub const GROUP_RECORDS: usize = 1000;
@@ -57,42 +56,6 @@ pub struct Receipt {
     pub counts: BatchCounts,
     /// The first [`RECEIPT_REJECTIONS`] rejections.
     pub rejections: Vec<Rejection>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// A field of the batch's header is missing or unusable.
-    #[error("invalid batch: {field}: {reason}")]
-    InvalidBatch { field: &'static str, reason: String },
-    #[error("{}", all_rejected_message(.file_name, .receipt))]
-    AllRejected { file_name: String, receipt: Receipt },
-    /// The sender's stream failed part-way; what was committed stays, and sending the batch again
-    /// completes it without duplicates.
-    #[error("the content of {file_name} stopped arriving: {reason}")]
-    Source { file_name: String, reason: String },
-    #[error("storage failed: {0}")]
-    Store(#[from] sqlx::Error),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-fn all_rejected_message(file_name: &str, receipt: &Receipt) -> String {
-    match receipt.rejections.first() {
-        None => format!("{file_name} has no records"),
-        Some(first) => format!(
-            "every record of {file_name} was rejected ({} records); first: {first}",
-            receipt.counts.records
-        ),
-    }
-}
-
-impl From<ReadError> for IngestError {
-    fn from(e: ReadError) -> Self {
-        IngestError::Source {
-            file_name: e.file_name,
-            reason: format!("line {}: {}", e.line, e.reason),
-        }
-    }
 }
 
 /// Ingestion's core: parse, store and publish.
@@ -545,68 +508,6 @@ impl Ingestor {
         Ok(n)
     }
 
-    /// The queue door: one `FeedBatch` message (a whole batch or one chunk of it). Chunks are kept
-    /// in the database until every index up to the end marker is there, then streamed from it into
-    /// the pipeline one at a time.
-    pub async fn handle_feed_message(&self, msg: Incoming) -> Result<(), HandleError> {
-        let batch: FeedBatch = msg.decode()?;
-        let format = Format::from_wire(batch.format)
-            .map_err(|e| HandleError::poison(format!("batch {:?}: {e}", batch.batch_id)))?;
-        if batch.batch_id.trim().is_empty() {
-            return Err(HandleError::poison("feed batch without batch_id"));
-        }
-        let meta = BatchMeta {
-            source: batch.source.clone(),
-            batch_id: batch.batch_id.clone(),
-            file_name: file_name_or_batch(&batch.file_name, &batch.batch_id),
-            format,
-        };
-        if batch.chunk_index == 0 && batch.last {
-            return settle(self.ingest(&meta, &batch.content).await);
-        }
-        let chunk = Chunk {
-            batch_id: batch.batch_id.clone(),
-            index: batch.chunk_index,
-            last: batch.last,
-            source: batch.source,
-            format: format.as_str().into(),
-            file_name: batch.file_name,
-            content: batch.content,
-        };
-        let transient = |e: sqlx::Error| HandleError::Transient(e.into());
-        store::store_chunk(&self.pool, &chunk)
-            .await
-            .map_err(transient)?;
-        let indexes = store::chunk_indexes(&self.pool, &meta.batch_id)
-            .await
-            .map_err(transient)?;
-        let complete = indexes
-            .iter()
-            .enumerate()
-            .all(|(i, (index, _))| *index as usize == i)
-            && indexes.last().is_some_and(|(_, last)| *last);
-        if !complete {
-            return Ok(());
-        }
-        let pool = self.pool.clone();
-        let batch_id = meta.batch_id.clone();
-        let contents = futures::stream::iter(indexes).then(move |(index, _)| {
-            let pool = pool.clone();
-            let batch_id = batch_id.clone();
-            async move {
-                match store::chunk_content(&pool, &batch_id, index).await {
-                    Ok(Some(c)) => Ok(c),
-                    Ok(None) => Err(format!("chunk {index} of {batch_id} disappeared")),
-                    Err(e) => Err(format!("failed to read chunk {index} of {batch_id}: {e}")),
-                }
-            }
-        });
-        settle(self.ingest_stream(&meta, contents).await)?;
-        store::delete_chunks(&self.pool, &meta.batch_id)
-            .await
-            .map_err(transient)
-    }
-
     /// Status of a batch with its first stored rejections.
     pub async fn status(
         &self,
@@ -629,35 +530,5 @@ pub fn file_name_or_batch(file_name: &str, batch_id: &str) -> String {
         batch_id.to_string()
     } else {
         file_name.to_string()
-    }
-}
-
-/// How a queued batch's outcome settles its message (the runtime's one map: a batch whose every
-/// record was rejected is recorded, so acked; an invalid batch is dead-lettered; the rest retried).
-fn settle(outcome: Result<Receipt, IngestError>) -> Result<(), HandleError> {
-    oversight_runtime::error::settle("feed batch", outcome.map(|_| ()))
-}
-
-impl Failure for IngestError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            IngestError::InvalidBatch { field, reason } => ErrorKind::invalid(*field, reason),
-            // Name every rejected record and field (bounded) for programs as well as people.
-            IngestError::AllRejected { receipt, .. } => ErrorKind::Rejected(
-                receipt
-                    .rejections
-                    .iter()
-                    .map(|r| {
-                        Violation::new(
-                            format!("{} record {}: {}", r.file_name, r.record_number, r.field),
-                            r.reason.clone(),
-                        )
-                    })
-                    .collect(),
-            ),
-            IngestError::Source { .. } => ErrorKind::Aborted,
-            IngestError::Store(_) => ErrorKind::Unavailable,
-            IngestError::Internal(_) => ErrorKind::Internal,
-        }
     }
 }

@@ -49,7 +49,7 @@ impl BatchState {
 pub struct BatchRow {
     pub batch_id: String,
     pub source: String,
-    /// [`crate::feed::Format::as_str`].
+    /// [`oversight_feeds::Format::as_str`].
     pub format: String,
     pub file_name: String,
     /// [`BatchState::as_str`].

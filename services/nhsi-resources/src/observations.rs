@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use nhsi_rules::chppd::{ChppdReport, InvalidWardCode, WardDay, YearMonth, compute_chppd};
-use nhsi_rules::feeds::{FinanceRow, OperationalRow, ProductivityRow};
 use nhsi_rules::nof::{
     LeagueRow, NofAssessment, NofPeerGroup, NofProvider, assess_providers, league_table,
 };
@@ -17,6 +16,7 @@ use nhsi_rules::parse_decimal;
 use nhsi_rules::productivity::{
     Metric, MetricPosition, PeerGroup, UnknownMetric, position_in_peer_group,
 };
+use nhsi_rules::records::{FinanceRow, OperationalRow, ProductivityRow};
 use nhsi_rules::ruleset::{NofRuleSet, SofRuleSet, SuggestRuleSet};
 use nhsi_rules::segment::{
     OperationalPerformance, OperationalStandard, SegmentDecision, SegmentError, SegmentInputs,

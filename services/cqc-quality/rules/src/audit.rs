@@ -1,8 +1,8 @@
-//! The ratings auditor behind `oversight rate FILE... [--format table|json]`.
+//! The rules of the ratings auditor behind `oversight rate FILE... [--format table|json]`.
 //!
-//! Given CQC public API JSON (a location or provider object, an array of them, or NDJSON), it
-//! recomputes every rating derivable from the ratings beneath it in the same object and compares
-//! with what the object publishes:
+//! Given the ratings one CQC public API object publishes (read and validated from CQC's JSON by
+//! `oversight_feeds::cqc_api::audit`), it recomputes every rating derivable from the ratings
+//! beneath it in the same object and compares with what the object publishes:
 //! - each service's overall from its key questions (§2.1);
 //! - each location key question from its services' ratings of that key question (superseded areas
 //!   followed so no service counts twice), and the location overall from the published location
@@ -15,12 +15,8 @@
 //! A location's well-led is derived from its services like the other key questions. For a
 //! single-location trust CQC sets the location well-led from the trust-level well-led assessment,
 //! so a well-led disagreement there is expected, not an error; the explanation says so.
-//!
-//! A record holding an unknown rating string, an unknown key question or a bad date is reported as
-//! an [`AuditError`] (file, record, id, field) and not audited; the other records still are.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::NaiveDate;
 use combined_rules::CombinedRuleSet;
@@ -28,13 +24,8 @@ use oversight_rating::{
     KeyQuestion, Rating, RatingValue, ServiceId, Thresholds, TrustType, aggregate,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::RuleSet;
-use crate::cqc_api::{
-    CurrentRatings, KeyQuestionRating, Location, Provider, parse_date, parse_key_question,
-    parse_rating, service_id_for_name,
-};
 use crate::rule_set::newest_area;
 use crate::serde_cqc::opt_rating;
 
@@ -174,248 +165,11 @@ pub struct AuditRow {
     pub explanation: Vec<String>,
 }
 
-/// Where a record was in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordRef {
-    /// Index in a JSON array (0-based).
-    Index(usize),
-    /// Line of an NDJSON file (1-based).
-    Line(usize),
-}
-
-/// A problem with the input: the file, and where known the record, its id and the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditError {
-    /// The file name as given.
-    pub file: String,
-    /// The record, when the file holds several.
-    pub record: Option<RecordRef>,
-    /// The record's `locationId` or `providerId`, when readable.
-    pub id: Option<String>,
-    /// The offending field, e.g. `currentRatings.serviceRatings[2].keyQuestionRatings[0].rating`.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for AuditError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        match self.record {
-            Some(RecordRef::Index(i)) => write!(f, ": record {i}")?,
-            Some(RecordRef::Line(l)) => write!(f, ": line {l}")?,
-            None => {}
-        }
-        if let Some(id) = &self.id {
-            write!(f, " ({id})")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": {field}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// The rows audited and the errors met, in file order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct AuditOutput {
-    /// One row per service, location and provider audited.
-    pub rows: Vec<AuditRow>,
-    /// Input problems; the records they concern are not audited.
-    pub errors: Vec<AuditError>,
-}
-
-impl AuditOutput {
-    /// Appends another file's output (the CLI audits several files).
-    pub fn extend(&mut self, other: AuditOutput) {
-        self.rows.extend(other.rows);
-        self.errors.extend(other.errors);
-    }
-}
-
-/// Whether the CLI should exit 0: every record could be read and audited (no errors).
-/// Disagreements are findings, not failures — CQC may depart from the rules by judgement — so they
-/// do not fail the run; see [`all_agree`] to make them fail.
-pub fn exit_ok(output: &AuditOutput) -> bool {
-    output.errors.is_empty()
-}
-
-/// Whether every row agrees.
-pub fn all_agree(output: &AuditOutput) -> bool {
-    output.rows.iter().all(|r| r.agrees)
-}
-
-/// Audits one file's content with [`AuditRules::cqc_2018`].
-pub fn audit_document(file_name: &str, content: &str) -> AuditOutput {
-    audit_document_with(file_name, content, &AuditRules::cqc_2018())
-}
-
-/// Audits one file's content: a JSON object, a JSON array of objects, or NDJSON.
-pub fn audit_document_with(file_name: &str, content: &str, rules: &AuditRules) -> AuditOutput {
-    let mut out = AuditOutput::default();
-    for (record, value) in split_records(file_name, content, &mut out.errors) {
-        let mut ctx = Ctx {
-            file: file_name,
-            record,
-            id: None,
-            errors: Vec::new(),
-        };
-        let rows = audit_record(&value, &mut ctx, rules);
-        if ctx.errors.is_empty() {
-            out.rows.extend(rows);
-        } else {
-            out.errors.extend(ctx.errors);
-        }
-    }
-    out
-}
-
-fn file_error(file: &str, record: Option<RecordRef>, message: String) -> AuditError {
-    AuditError {
-        file: file.to_string(),
-        record,
-        id: None,
-        field: None,
-        message,
-    }
-}
-
-/// A single object, an array, or NDJSON (chosen when the whole does not parse but at least one
-/// line is a JSON object on its own).
-fn split_records(
-    file: &str,
-    content: &str,
-    errors: &mut Vec<AuditError>,
-) -> Vec<(Option<RecordRef>, Value)> {
-    if content.trim().is_empty() {
-        errors.push(file_error(file, None, "empty file: no JSON records".into()));
-        return Vec::new();
-    }
-    match serde_json::from_str::<Value>(content) {
-        Ok(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (Some(RecordRef::Index(i)), v))
-            .collect(),
-        Ok(v @ Value::Object(_)) => vec![(None, v)],
-        Ok(_) => {
-            errors.push(file_error(
-                file,
-                None,
-                "expected a JSON object, an array of objects, or NDJSON".into(),
-            ));
-            Vec::new()
-        }
-        Err(whole) => {
-            let lines: Vec<(usize, &str)> = content
-                .lines()
-                .enumerate()
-                .map(|(i, l)| (i + 1, l.trim()))
-                .filter(|(_, l)| !l.is_empty())
-                .collect();
-            let is_ndjson = lines.len() > 1
-                && lines
-                    .iter()
-                    .any(|(_, l)| matches!(serde_json::from_str::<Value>(l), Ok(Value::Object(_))));
-            if !is_ndjson {
-                errors.push(file_error(file, None, format!("malformed JSON: {whole}")));
-                return Vec::new();
-            }
-            let mut records = Vec::new();
-            for (n, line) in lines {
-                match serde_json::from_str::<Value>(line) {
-                    Ok(v) => records.push((Some(RecordRef::Line(n)), v)),
-                    Err(e) => errors.push(file_error(
-                        file,
-                        Some(RecordRef::Line(n)),
-                        format!("malformed JSON: {e}"),
-                    )),
-                }
-            }
-            records
-        }
-    }
-}
-
-/// Errors of one record, with where it is.
-struct Ctx<'a> {
-    file: &'a str,
-    record: Option<RecordRef>,
-    id: Option<String>,
-    errors: Vec<AuditError>,
-}
-
-impl Ctx<'_> {
-    fn error(&mut self, field: Option<String>, message: String) {
-        self.errors.push(AuditError {
-            file: self.file.to_string(),
-            record: self.record,
-            id: self.id.clone(),
-            field,
-            message,
-        });
-    }
-
-    fn rating(&mut self, field: &str, value: Option<&str>) -> Option<RatingValue> {
-        parse_rating(field, value).unwrap_or_else(|e| {
-            let message = match &e {
-                crate::RulesError::UnknownRating { value, .. } => format!(
-                    "unknown rating {value:?} (expected Outstanding, Good, Requires improvement, Inadequate or a CQC non-rating)"
-                ),
-                other => other.to_string(),
-            };
-            self.error(Some(field.to_string()), message);
-            None
-        })
-    }
-
-    fn date(&mut self, field: &str, value: Option<&str>) -> Option<NaiveDate> {
-        let v = value?;
-        parse_date(field, v)
-            .map_err(|e| self.error(Some(field.to_string()), e.to_string()))
-            .ok()
-    }
-}
-
-fn audit_record(value: &Value, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Vec<AuditRow> {
-    let Value::Object(map) = value else {
-        ctx.error(None, "expected a JSON object".into());
-        return Vec::new();
-    };
-    let id_of = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
-    if map.contains_key("locationId") {
-        ctx.id = id_of("locationId");
-        match serde_json::from_value::<Location>(value.clone()) {
-            Ok(loc) => audit_location(&loc, ctx, rules),
-            Err(e) => {
-                ctx.error(None, format!("not a CQC location object: {e}"));
-                Vec::new()
-            }
-        }
-    } else if map.contains_key("providerId") {
-        ctx.id = id_of("providerId");
-        match serde_json::from_value::<Provider>(value.clone()) {
-            Ok(p) => audit_provider(&p, ctx, rules).into_iter().collect(),
-            Err(e) => {
-                ctx.error(None, format!("not a CQC provider object: {e}"));
-                Vec::new()
-            }
-        }
-    } else {
-        ctx.error(
-            None,
-            "neither locationId nor providerId: not a CQC location or provider object".into(),
-        );
-        Vec::new()
-    }
-}
-
-/// A published rating with its date.
-#[derive(Debug, Clone, Copy)]
-struct Dated {
-    value: RatingValue,
-    date: Option<NaiveDate>,
+/// A published rating with its report date (`None` when the object gives none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dated {
+    pub value: RatingValue,
+    pub date: Option<NaiveDate>,
 }
 
 impl Dated {
@@ -425,34 +179,6 @@ impl Dated {
             None => format!("{label}: {}", self.value),
         }
     }
-}
-
-fn parse_kqs(
-    at: &str,
-    list: &[KeyQuestionRating],
-    fallback_date: Option<&str>,
-    ctx: &mut Ctx<'_>,
-) -> BTreeMap<KeyQuestion, Dated> {
-    let mut out = BTreeMap::new();
-    for (j, k) in list.iter().enumerate() {
-        let field = format!("{at}.keyQuestionRatings[{j}]");
-        let Ok(kq) = parse_key_question(&format!("{field}.name"), &k.name) else {
-            ctx.error(
-                Some(format!("{field}.name")),
-                format!("unknown key question {:?}", k.name),
-            );
-            continue;
-        };
-        let value = ctx.rating(&format!("{field}.rating"), k.rating.as_deref());
-        let date = ctx.date(
-            &format!("{field}.reportDate"),
-            k.report_date.as_deref().or(fallback_date),
-        );
-        if let Some(value) = value {
-            out.insert(kq, Dated { value, date });
-        }
-    }
-    out
 }
 
 fn real(d: Option<&Dated>) -> Option<Rating> {
@@ -467,85 +193,81 @@ fn kq_set(kqs: &BTreeMap<KeyQuestion, Dated>) -> KqRatings {
     set
 }
 
-/// `currentRatings.overall`: the published overall and key questions (dates default to
-/// `currentRatings.reportDate`).
-fn published_overall(
-    current: &CurrentRatings,
-    ctx: &mut Ctx<'_>,
-) -> (Option<Dated>, BTreeMap<KeyQuestion, Dated>) {
-    let Some(o) = current.overall.as_ref() else {
-        return (None, BTreeMap::new());
-    };
-    let date_str = o.report_date.as_deref().or(current.report_date.as_deref());
-    let overall = ctx
-        .rating("currentRatings.overall.rating", o.rating.as_deref())
-        .map(|value| Dated { value, date: None });
-    let date = ctx.date("currentRatings.overall.reportDate", date_str);
-    let overall = overall.map(|d| Dated { date, ..d });
-    let kqs = parse_kqs(
-        "currentRatings.overall",
-        &o.key_question_ratings,
-        date_str,
-        ctx,
-    );
-    (overall, kqs)
+/// The key question ratings an object publishes, by key question.
+pub type KqDated = BTreeMap<KeyQuestion, Dated>;
+
+/// A service of a location as the object publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditService {
+    /// The inspection area.
+    pub id: ServiceId,
+    /// The published service overall.
+    pub overall: Option<Dated>,
+    /// The published key questions.
+    pub key_questions: KqDated,
 }
 
-struct ParsedService {
-    id: ServiceId,
-    overall: Option<Dated>,
-    kqs: BTreeMap<KeyQuestion, Dated>,
+/// A location object's published ratings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLocation {
+    /// The `locationId`.
+    pub id: String,
+    /// The published location overall.
+    pub overall: Option<Dated>,
+    /// The published location key questions.
+    pub key_questions: KqDated,
+    /// Its services, in the object's order.
+    pub services: Vec<AuditService>,
 }
 
-fn audit_location(loc: &Location, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Vec<AuditRow> {
-    let empty = CurrentRatings::default();
-    let current = loc.current_ratings.as_ref().unwrap_or(&empty);
-    let top_date = current.report_date.as_deref();
-    let (loc_overall, loc_kqs) = published_overall(current, ctx);
-    let mut services = Vec::new();
-    for (i, s) in current.service_ratings.iter().enumerate() {
-        let at = format!("currentRatings.serviceRatings[{i}]");
-        let id = match service_id_for_name(&s.name) {
-            Ok(id) => id,
-            Err(e) => {
-                ctx.error(Some(format!("{at}.name")), e.to_string());
-                continue;
-            }
-        };
-        let date_str = s.report_date.as_deref().or(top_date);
-        let overall = ctx
-            .rating(&format!("{at}.rating"), s.rating.as_deref())
-            .map(|value| Dated { value, date: None });
-        let date = ctx.date(&format!("{at}.reportDate"), date_str);
-        let overall = overall.map(|o| Dated { date, ..o });
-        let kqs = parse_kqs(&at, &s.key_question_ratings, date_str, ctx);
-        services.push(ParsedService { id, overall, kqs });
-    }
-    if !ctx.errors.is_empty() {
-        return Vec::new();
-    }
-    let id = loc.location_id.clone();
-    let mut rows: Vec<AuditRow> = services
+/// A provider object's published ratings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditProvider {
+    /// The `providerId`.
+    pub id: String,
+    /// The published overall.
+    pub overall: Option<Dated>,
+    /// The published key questions.
+    pub key_questions: KqDated,
+    /// The published use-of-resources rating.
+    pub use_of_resources: Option<RatingValue>,
+    /// Its report date.
+    pub use_of_resources_date: Option<NaiveDate>,
+    /// The published combined rating.
+    pub combined: Option<RatingValue>,
+}
+
+/// Audits a location: one row per service (in the object's order), then the location's row.
+pub fn audit_location(location: &AuditLocation, rules: &AuditRules) -> Vec<AuditRow> {
+    let id = &location.id;
+    let mut rows: Vec<AuditRow> = location
+        .services
         .iter()
-        .map(|s| service_row(&id, s, rules))
+        .map(|s| service_row(id, s, rules))
         .collect();
-    rows.push(location_row(&id, &services, loc_overall, &loc_kqs, rules));
+    rows.push(location_row(
+        id,
+        &location.services,
+        location.overall,
+        &location.key_questions,
+        rules,
+    ));
     rows
 }
 
-fn service_row(location_id: &str, s: &ParsedService, rules: &AuditRules) -> AuditRow {
+fn service_row(location_id: &str, s: &AuditService, rules: &AuditRules) -> AuditRow {
     let mut explanation = Vec::new();
-    let computed_overall = if s.kqs.is_empty() {
+    let computed_overall = if s.key_questions.is_empty() {
         explanation.push("overall: no key question ratings published, cannot be derived".into());
         None
     } else {
-        let agg = aggregate(s.kqs.values().map(|d| d.value), &rules.quality);
+        let agg = aggregate(s.key_questions.values().map(|d| d.value), &rules.quality);
         explanation.push(format!(
             "[{}] overall: {}",
             rules.quality_rule_set, agg.rule
         ));
         explanation.extend(
-            s.kqs
+            s.key_questions
                 .iter()
                 .map(|(kq, d)| format!("input: {}", d.line(kq.cqc_str()))),
         );
@@ -557,7 +279,7 @@ fn service_row(location_id: &str, s: &ParsedService, rules: &AuditRules) -> Audi
     };
     let published = RatingSet {
         overall: real(s.overall.as_ref()),
-        key_questions: kq_set(&s.kqs),
+        key_questions: kq_set(&s.key_questions),
         combined: None,
     };
     finish_row(
@@ -572,7 +294,7 @@ fn service_row(location_id: &str, s: &ParsedService, rules: &AuditRules) -> Audi
 
 fn location_row(
     location_id: &str,
-    services: &[ParsedService],
+    services: &[AuditService],
     overall: Option<Dated>,
     loc_kqs: &BTreeMap<KeyQuestion, Dated>,
     rules: &AuditRules,
@@ -581,7 +303,7 @@ fn location_row(
     let mut computed = RatingSet::default();
     // Superseded areas: one service per successor; per key question the latest report stands
     // (same date: the successor area, then the lower rating), as in `rate_trust`.
-    let mut groups: BTreeMap<&ServiceId, Vec<&ParsedService>> = BTreeMap::new();
+    let mut groups: BTreeMap<&ServiceId, Vec<&AuditService>> = BTreeMap::new();
     for s in services {
         groups.entry(rules.newest(&s.id).0).or_default().push(s);
     }
@@ -608,7 +330,7 @@ fn location_row(
             .filter_map(|members| {
                 members
                     .iter()
-                    .filter_map(|m| Some((m.kqs.get(&kq)?, &m.id)))
+                    .filter_map(|m| Some((m.key_questions.get(&kq)?, &m.id)))
                     .max_by_key(|(d, id)| {
                         (
                             d.date,
@@ -696,32 +418,9 @@ fn location_row(
     )
 }
 
-fn audit_provider(p: &Provider, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Option<AuditRow> {
-    let empty = CurrentRatings::default();
-    let current = p.current_ratings.as_ref().unwrap_or(&empty);
-    let (overall, kqs) = published_overall(current, ctx);
-    let uor = current
-        .overall
-        .as_ref()
-        .and_then(|o| o.use_of_resources.as_ref());
-    let uor_field = "currentRatings.overall.useOfResources";
-    let uor_rating = uor.and_then(|u| {
-        ctx.rating(
-            &format!("{uor_field}.useOfResourcesRating"),
-            u.use_of_resources_rating.as_deref(),
-        )
-    });
-    let combined_pub = uor.and_then(|u| {
-        ctx.rating(
-            &format!("{uor_field}.combinedQualityRating"),
-            u.combined_quality_rating.as_deref(),
-        )
-    });
-    let uor_date =
-        uor.and_then(|u| ctx.date(&format!("{uor_field}.reportDate"), u.report_date.as_deref()));
-    if !ctx.errors.is_empty() {
-        return None;
-    }
+/// Audits a provider: its overall and, with a use-of-resources rating, its combined rating.
+pub fn audit_provider(p: &AuditProvider, rules: &AuditRules) -> AuditRow {
+    let kqs = &p.key_questions;
     let mut explanation = vec![
         "key questions: a provider's key questions come from its locations, which are not in this object, so they are not recomputed".to_string(),
     ];
@@ -740,27 +439,27 @@ fn audit_provider(p: &Provider, ctx: &mut Ctx<'_>, rules: &AuditRules) -> Option
         );
         computed.overall = agg.rating;
     }
-    match uor_rating {
+    match p.use_of_resources {
         None => explanation.push("combined: no use-of-resources rating, not applicable".into()),
         Some(uor_value) => {
-            let (lines, combined) = audit_combined(&kqs, uor_value, uor_date, rules);
+            let (lines, combined) = audit_combined(kqs, uor_value, p.use_of_resources_date, rules);
             explanation.extend(lines);
             computed.combined = combined;
         }
     }
     let published = RatingSet {
-        overall: real(overall.as_ref()),
-        key_questions: kq_set(&kqs),
-        combined: combined_pub.and_then(RatingValue::rating),
+        overall: real(p.overall.as_ref()),
+        key_questions: kq_set(kqs),
+        combined: p.combined.and_then(RatingValue::rating),
     };
-    Some(finish_row(
+    finish_row(
         RowKind::Provider,
-        &p.provider_id,
+        &p.id,
         None,
         computed,
         published,
         explanation,
-    ))
+    )
 }
 
 /// The combined rating a provider's published parts give, with the explanation lines: the
@@ -857,185 +556,4 @@ fn finish_row(
         agrees,
         explanation,
     }
-}
-
-/// Agreement counts by category, for the table summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct AuditSummary {
-    /// Service overall (agreeing, compared).
-    pub service_overall: (usize, usize),
-    /// Location key questions.
-    pub location_key_questions: (usize, usize),
-    /// Location overall.
-    pub location_overall: (usize, usize),
-    /// Provider overall.
-    pub provider_overall: (usize, usize),
-    /// Provider combined.
-    pub provider_combined: (usize, usize),
-    /// Input errors.
-    pub errors: usize,
-}
-
-fn tally(slot: &mut (usize, usize), c: Option<Rating>, p: Option<Rating>) {
-    if let (Some(c), Some(p)) = (c, p) {
-        slot.1 += 1;
-        if c == p {
-            slot.0 += 1;
-        }
-    }
-}
-
-/// Counts agreements by category (only fields present on both sides are compared).
-pub fn summarise(output: &AuditOutput) -> AuditSummary {
-    let mut s = AuditSummary {
-        errors: output.errors.len(),
-        ..AuditSummary::default()
-    };
-    for r in &output.rows {
-        let (c, p) = (&r.computed, &r.published);
-        match r.kind {
-            RowKind::Service => tally(&mut s.service_overall, c.overall, p.overall),
-            RowKind::Location => {
-                tally(&mut s.location_overall, c.overall, p.overall);
-                for kq in KeyQuestion::ALL {
-                    tally(
-                        &mut s.location_key_questions,
-                        c.key_questions.get(kq),
-                        p.key_questions.get(kq),
-                    );
-                }
-            }
-            RowKind::Provider => {
-                tally(&mut s.provider_overall, c.overall, p.overall);
-                tally(&mut s.provider_combined, c.combined, p.combined);
-            }
-        }
-    }
-    s
-}
-
-impl fmt::Display for AuditSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts = [
-            ("service overall", self.service_overall),
-            ("location key questions", self.location_key_questions),
-            ("location overall", self.location_overall),
-            ("provider overall", self.provider_overall),
-            ("provider combined", self.provider_combined),
-        ];
-        let text: Vec<String> = parts
-            .iter()
-            .map(|(name, (agree, of))| format!("{name} {agree}/{of} agree"))
-            .collect();
-        write!(f, "{}", text.join(", "))?;
-        match self.errors {
-            0 => Ok(()),
-            1 => write!(f, "; 1 error"),
-            n => write!(f, "; {n} errors"),
-        }
-    }
-}
-
-/// NDJSON: one [`AuditRow`] per line (errors are not included; print them with
-/// [`render_errors`]).
-pub fn render_json_lines(output: &AuditOutput) -> String {
-    let mut s = String::new();
-    for row in &output.rows {
-        match serde_json::to_string(row) {
-            Ok(line) => s.push_str(&line),
-            // Not reachable for these plain types; keep the line count honest if it ever is.
-            Err(e) => s.push_str(&serde_json::json!({ "error": e.to_string() }).to_string()),
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// One line per error: `file: line 3 (1-123): field: message`.
-pub fn render_errors(output: &AuditOutput) -> String {
-    output
-        .errors
-        .iter()
-        .map(|e| format!("error: {e}\n"))
-        .collect()
-}
-
-fn cell(c: Option<Rating>, p: Option<Rating>) -> String {
-    let s = |r: Option<Rating>| r.map_or("-", Rating::short);
-    match (c, p) {
-        (None, None) => "-".into(),
-        (Some(c), Some(p)) if c != p => format!("{}/{} ≠", c.short(), p.short()),
-        _ => format!("{}/{}", s(c), s(p)),
-    }
-}
-
-/// An aligned table (cells are computed/published, `≠` marks a difference), the summary line,
-/// and the errors.
-pub fn render_table(output: &AuditOutput) -> String {
-    let mut table: Vec<Vec<String>> = vec![
-        [
-            "KIND",
-            "ID",
-            "SERVICE",
-            "OVERALL",
-            "SAFE",
-            "EFFECTIVE",
-            "CARING",
-            "RESPONSIVE",
-            "WELL-LED",
-            "COMBINED",
-            "AGREES",
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect(),
-    ];
-    for r in &output.rows {
-        let kind = match r.kind {
-            RowKind::Service => "service",
-            RowKind::Location => "location",
-            RowKind::Provider => "provider",
-        };
-        let mut line = vec![
-            kind.to_string(),
-            r.id.clone(),
-            r.service.clone().unwrap_or_else(|| "-".into()),
-            cell(r.computed.overall, r.published.overall),
-        ];
-        line.extend(KeyQuestion::ALL.into_iter().map(|kq| {
-            cell(
-                r.computed.key_questions.get(kq),
-                r.published.key_questions.get(kq),
-            )
-        }));
-        line.push(cell(r.computed.combined, r.published.combined));
-        line.push(if r.agrees { "yes" } else { "NO" }.to_string());
-        table.push(line);
-    }
-    let columns = table.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            table
-                .iter()
-                .filter_map(|row| row.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut s = String::new();
-    for row in &table {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
-            .collect();
-        s.push_str(cells.join("  ").trim_end());
-        s.push('\n');
-    }
-    s.push('\n');
-    s.push_str(&summarise(output).to_string());
-    s.push('\n');
-    s.push_str(&render_errors(output));
-    s
 }

@@ -13,8 +13,8 @@
 //! - [`publish`]: from computed ratings to what CQC publishes: limiters named above the rating
 //!   they lowered, final decisions laid over the computed ratings, the previous trust overall
 //!   carried forward.
-//! - [`cqc_api`]: CQC's public API JSON (locations, providers) and its mapping to evidence.
-//! - [`audit`]: the ratings auditor behind `oversight rate FILE...`.
+//! - [`audit`]: the rules of the ratings auditor behind `oversight rate FILE...` (CQC's public
+//!   API JSON is read by `oversight-feeds`).
 //!
 //! Readings of DOMAIN.md marked \[A\], each a parameter or documented where it lives:
 //! - trust safe/effective/caring/responsive aggregate the location key questions (acute); services
@@ -43,7 +43,6 @@
 //!   ([`Selection`]).
 
 pub mod audit;
-pub mod cqc_api;
 mod decided;
 mod error;
 mod evidence;

@@ -1,5 +1,5 @@
 //! NHSI's feeds (finance, ward staffing, productivity, operational, oversight status) as resource
-//! evidence. Parsing and validation are `nhsi_rules::feeds`'; this module only maps its rows to
+//! evidence. Parsing and validation are `oversight_feeds::nhsi`'s; this module only maps its rows to
 //! `ResourceEvidence { body: MetricObservation }` (an oversight status to
 //! `ResourceEvidence { body: OversightStatusEvidence }`, one a message). The observation's `feed`
 //! is the typed message of the row's feed:
@@ -14,20 +14,16 @@
 //! Dates travel as `google.type.Date`; decimals as their exact `Display` (e.g. `1.25`, `-3.4`),
 //! never a float. The trust type is not in these feeds and travels as unspecified.
 
-use std::io::Read;
-
 use nhsi_rules::chppd::WardDay;
-use nhsi_rules::feeds::{
-    self, FeedError, FeedErrorReason, FeedRow, FinanceRow, OperationalRow, ProductivityRow,
-};
+use nhsi_rules::records::{FinanceRow, OperationalRow, OversightStatusRow, ProductivityRow};
 use nhsi_rules::status::StatusKind;
+use oversight_feeds::nhsi::FeedRow;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::evidence::v1::metric_observation::Feed;
 
-use super::ratings::At;
-use super::{Evidence, Parsed, ReadError, Records, Rejection};
+use super::Evidence;
 
 /// A validated NHSI row as resource evidence.
 pub fn row_evidence(row: FeedRow) -> Evidence {
@@ -100,7 +96,7 @@ fn status_kind(k: StatusKind) -> common::OversightStatusKind {
 }
 
 /// An oversight status row as evidence of its own (statuses are not metric observations).
-fn status_evidence(o: feeds::OversightStatusRow) -> Evidence {
+fn status_evidence(o: OversightStatusRow) -> Evidence {
     Evidence::Resource(ev::ResourceEvidence {
         provenance: None,
         trust_code: o.trust.to_string(),
@@ -114,97 +110,4 @@ fn status_evidence(o: feeds::OversightStatusRow) -> Evidence {
             },
         )),
     })
-}
-
-fn reason(e: &FeedError) -> String {
-    match &e.reason {
-        FeedErrorReason::UnrecognisedHeader(_) => format!(
-            "{}, or the oversight ratings feed (record_type, trust_code, rating, report_date, …)",
-            e.reason
-        ),
-        other => other.to_string(),
-    }
-}
-
-/// A parser error as a rejection at `at` (the parser's line wins when it has one).
-pub(crate) fn rejection(at: At<'_>, e: &FeedError) -> Rejection {
-    let line = if e.line > 0 { e.line } else { at.line };
-    let field = match e.field.as_deref() {
-        Some(f) if !f.trim().is_empty() => f,
-        _ if at.record == 0 => "header",
-        _ => "record",
-    };
-    Rejection::new(at.file, at.record, line, field, reason(e))
-}
-
-/// One NDJSON line of an NHSI feed (its kind recognised from its keys).
-pub(crate) fn ndjson_record(at: At<'_>, text: &[u8]) -> Result<Evidence, Rejection> {
-    match feeds::read_ndjson(text, None).next() {
-        Some(Ok(row)) => Ok(row_evidence(row)),
-        Some(Err(e)) => Err(rejection(
-            at,
-            &FeedError {
-                // The line parser counts from 1 within this one line.
-                line: at.line,
-                ..e
-            },
-        )),
-        None => Err(at.reject("record", "empty record")),
-    }
-}
-
-/// An NHSI feed as CSV: the header names the feed.
-pub fn csv_records<'a, R: Read + Send + 'a>(file: &str, reader: R) -> Records<'a> {
-    let file = file.to_string();
-    let header_at = |f: &str, e: &FeedError| {
-        rejection(
-            At {
-                file: f,
-                record: 0,
-                line: 1,
-            },
-            e,
-        )
-    };
-    let rows = match feeds::read_csv(reader) {
-        Ok(rows) => rows,
-        Err(e) if matches!(e.reason, FeedErrorReason::Io(_)) => {
-            return Box::new(std::iter::once(Err(ReadError {
-                file_name: file,
-                line: e.line,
-                reason: e.reason.to_string(),
-            })));
-        }
-        Err(e) => {
-            return Box::new(std::iter::once(Ok(Parsed::Rejected(header_at(&file, &e)))));
-        }
-    };
-    let mut number = 0u64;
-    Box::new(rows.map(move |row| {
-        number += 1;
-        match row {
-            Ok(row) => {
-                // The parser reports lines only for errors; records follow the header.
-                let at = At {
-                    file: &file,
-                    record: number,
-                    line: 0,
-                };
-                Ok(at.outcome(Ok(vec![row_evidence(row)])))
-            }
-            Err(e) if matches!(e.reason, FeedErrorReason::Io(_)) => Err(ReadError {
-                file_name: file.clone(),
-                line: e.line,
-                reason: e.reason.to_string(),
-            }),
-            Err(e) => {
-                let at = At {
-                    file: &file,
-                    record: number,
-                    line: e.line,
-                };
-                Ok(Parsed::Rejected(rejection(at, &e)))
-            }
-        }
-    }))
 }

@@ -1,433 +1,64 @@
-//! The oversight ratings feed (CSV with a header row, or NDJSON with the same field names), and the
-//! NDJSON reader shared with NHSI's feeds (each line is recognised by its keys).
-//!
-//! | field | meaning |
-//! | --- | --- |
-//! | `record_type` | `service_rating`, `well_led` (trust-level assessment) or `use_of_resources` |
-//! | `trust_code` | ODS trust code, e.g. `RXX` |
-//! | `trust_name` | optional display name |
-//! | `trust_type` | `acute`, `specialist_acute`, `mental_health`, `community`, `ambulance` (default `acute`) |
-//! | `region` | optional NHS England region, free text, e.g. `London`, `North East and Yorkshire` (at most 64 characters) |
-//! | `location_id` | CQC location id or ODS site code (service ratings of trusts with a location level) |
-//! | `location_name` | optional |
-//! | `service` | inspection area id, e.g. `urgent`, `surgery`, or CQC's name of the service, e.g. `Long stay or rehabilitation mental health wards for working age adults` (mapped as in CQC's API JSON; at most 256 characters) (service ratings) |
-//! | `key_question` | `safe`, `effective`, `caring`, `responsive`, `well-led` (service ratings) |
-//! | `rating` | CQC rating string, e.g. `Requires improvement`, or a non-rating such as `Not rated` |
-//! | `report_date` | ISO date `YYYY-MM-DD` |
+//! The oversight ratings feed's records (read by `oversight_feeds::ratings`) as quality evidence
+//! (service ratings, well-led assessments) or resource evidence (use-of-resources ratings).
 
-use std::io::{BufReader, Read};
-
-use cqc_rules::RulesError;
-use cqc_rules::cqc_api::service_id_for_name;
+use oversight_feeds::ratings::{RatingKind, RatingRecord};
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
 use oversight_proto::evidence::v1 as ev;
-use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId, TrustCode, TrustType};
-use serde::Deserialize;
 
-use super::split::{Line, read_line_capped};
-use super::{Accepted, Evidence, MAX_RECORD_BYTES, Parsed, ReadError, Rejection, nhsi};
+use super::Evidence;
 
-#[derive(Debug, Deserialize, Default)]
-struct FeedRow {
-    record_type: Option<String>,
-    trust_code: Option<String>,
-    trust_name: Option<String>,
-    trust_type: Option<String>,
-    region: Option<String>,
-    location_id: Option<String>,
-    location_name: Option<String>,
-    service: Option<String>,
-    key_question: Option<String>,
-    rating: Option<String>,
-    report_date: Option<String>,
-}
-
-/// Why a `service` value was refused, without the rules' own field name (the feed's is `service`).
-fn service_reason(e: &RulesError) -> String {
-    match e {
-        RulesError::InvalidValue { value, reason, .. } => format!("{value:?}: {reason}"),
-        other => other.to_string(),
-    }
-}
-
-/// The longest region name accepted (in characters).
-pub const MAX_REGION_CHARS: usize = 64;
-
-const REQUIRED_COLUMNS: [&str; 4] = ["record_type", "trust_code", "rating", "report_date"];
-
-/// Whether a CSV header is the ratings feed's (rather than one of NHSI's feeds).
-pub fn is_ratings_header(names: &[String]) -> bool {
-    names
-        .iter()
-        .any(|n| matches!(n.as_str(), "record_type" | "rating" | "report_date"))
-}
-
-/// Where a record is, for its rejections.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct At<'a> {
-    pub file: &'a str,
-    pub record: u64,
-    pub line: u64,
-}
-
-impl At<'_> {
-    pub fn reject(&self, field: &str, reason: impl Into<String>) -> Rejection {
-        Rejection::new(self.file, self.record, self.line, field, reason)
-    }
-
-    pub fn outcome(&self, result: Result<Vec<Evidence>, Rejection>) -> Parsed {
-        match result {
-            Ok(evidence) => Parsed::Accepted(Accepted {
-                record_number: self.record,
-                line: self.line,
-                evidence,
-            }),
-            Err(r) => Parsed::Rejected(r),
-        }
-    }
-}
-
-/// The ratings feed as CSV.
-pub struct CsvRecords<R: Read> {
-    file: String,
-    reader: csv::Reader<R>,
-    headers: Option<csv::StringRecord>,
-    record: csv::StringRecord,
-    number: u64,
-    done: bool,
-}
-
-impl<R: Read> CsvRecords<R> {
-    pub fn new(file: &str, reader: R) -> Self {
-        CsvRecords {
-            file: file.to_string(),
-            reader: csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .flexible(false)
-                .from_reader(reader),
-            headers: None,
-            record: csv::StringRecord::new(),
-            number: 0,
-            done: false,
-        }
-    }
-
-    fn read_error(&mut self, line: u64, e: impl ToString) -> Result<Parsed, ReadError> {
-        self.done = true;
-        Err(ReadError {
-            file_name: self.file.clone(),
-            line,
-            reason: e.to_string(),
-        })
-    }
-
-    /// Read and check the header; `Some` ends the file with that outcome.
-    fn header(&mut self) -> Option<Result<Parsed, ReadError>> {
-        let at = At {
-            file: &self.file,
-            record: 0,
-            line: 1,
-        };
-        let headers = match self.reader.headers() {
-            Ok(h) => h.clone(),
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                return Some(self.read_error(1, e));
-            }
-            Err(e) => {
-                self.done = true;
-                return Some(Ok(Parsed::Rejected(
-                    at.reject("header", format!("unreadable header row: {e}")),
-                )));
-            }
-        };
-        let cleaned: csv::StringRecord = headers
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').trim())
-            .collect();
-        let missing: Vec<&str> = REQUIRED_COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| !cleaned.iter().any(|h| h == *c))
-            .collect();
-        if !missing.is_empty() {
-            self.done = true;
-            return Some(Ok(Parsed::Rejected(at.reject(
-                "header",
-                format!(
-                    "missing required columns of the ratings feed: {}",
-                    missing.join(", ")
-                ),
-            ))));
-        }
-        self.headers = Some(cleaned);
-        None
-    }
-}
-
-impl<R: Read> Iterator for CsvRecords<R> {
-    type Item = Result<Parsed, ReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.headers.is_none()
-            && let Some(end) = self.header()
-        {
-            return Some(end);
-        }
-        let headers = self.headers.as_ref()?;
-        match self.reader.read_record(&mut self.record) {
-            Ok(false) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    return Some(self.read_error(line, e));
-                }
-                self.number += 1;
-                let at = At {
-                    file: &self.file,
-                    record: self.number,
-                    line,
-                };
-                Some(Ok(Parsed::Rejected(
-                    at.reject("record", format!("malformed CSV: {e}")),
-                )))
-            }
-            Ok(true) => {
-                self.number += 1;
-                let at = At {
-                    file: &self.file,
-                    record: self.number,
-                    line: self.record.position().map_or(0, |p| p.line()),
-                };
-                let result = self
-                    .record
-                    .deserialize::<FeedRow>(Some(headers))
-                    .map_err(|e| at.reject("record", format!("malformed CSV: {e}")))
-                    .and_then(|row| validate(at, row))
-                    .map(|e| vec![e]);
-                Some(Ok(at.outcome(result)))
-            }
-        }
-    }
-}
-
-/// NDJSON of the ratings feed and NHSI's feeds: each non-blank line is one record.
-pub struct NdjsonRecords<R: Read> {
-    file: String,
-    reader: BufReader<R>,
-    buf: Vec<u8>,
-    line: u64,
-    number: u64,
-    done: bool,
-}
-
-impl<R: Read> NdjsonRecords<R> {
-    pub fn new(file: &str, reader: R) -> Self {
-        NdjsonRecords {
-            file: file.to_string(),
-            reader: BufReader::with_capacity(64 * 1024, reader),
-            buf: Vec::new(),
-            line: 0,
-            number: 0,
-            done: false,
-        }
-    }
-}
-
-impl<R: Read> Iterator for NdjsonRecords<R> {
-    type Item = Result<Parsed, ReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            self.line += 1;
-            let outcome = match read_line_capped(&mut self.reader, &mut self.buf, MAX_RECORD_BYTES)
-            {
-                Ok(o) => o,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(ReadError {
-                        file_name: self.file.clone(),
-                        line: self.line,
-                        reason: e.to_string(),
-                    }));
-                }
-            };
-            let text = self.buf.trim_ascii();
-            let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-            match outcome {
-                Line::Eof => {
-                    self.done = true;
-                    return None;
-                }
-                Line::Complete if text.is_empty() => continue,
-                _ => {}
-            }
-            self.number += 1;
-            let at = At {
-                file: &self.file,
-                record: self.number,
-                line: self.line,
-            };
-            if outcome == Line::TooLong {
-                return Some(Ok(Parsed::Rejected(at.reject(
-                    "record",
-                    format!("record larger than {MAX_RECORD_BYTES} bytes"),
-                ))));
-            }
-            return Some(Ok(at.outcome(ndjson_record(at, text))));
-        }
-        None
-    }
-}
-
-fn ndjson_record(at: At<'_>, text: &[u8]) -> Result<Vec<Evidence>, Rejection> {
-    let value: serde_json::Value = serde_json::from_slice(text)
-        .map_err(|e| at.reject("record", format!("malformed JSON: {e}")))?;
-    let Some(object) = value.as_object() else {
-        return Err(at.reject("record", "expected a JSON object"));
-    };
-    if object.contains_key("record_type") {
-        let row: FeedRow = serde_json::from_value(value)
-            .map_err(|e| at.reject("record", format!("malformed record: {e}")))?;
-        return validate(at, row).map(|e| vec![e]);
-    }
-    nhsi::ndjson_record(at, text).map(|e| vec![e])
-}
-
-fn required<'a>(at: At<'_>, field: &str, v: &'a Option<String>) -> Result<&'a str, Rejection> {
-    match v.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(at.reject(field, "required field is empty")),
-    }
-}
-
-fn non_empty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// An optional NHS England region: trimmed, empty when absent, at most [`MAX_REGION_CHARS`].
-pub(crate) fn region(at: At<'_>, field: &str, v: Option<&str>) -> Result<String, Rejection> {
-    let region = v.map(str::trim).unwrap_or_default();
-    let chars = region.chars().count();
-    if chars > MAX_REGION_CHARS {
-        return Err(at.reject(
-            field,
-            format!("{chars} characters; a region is at most {MAX_REGION_CHARS}"),
-        ));
-    }
-    Ok(region.to_string())
-}
-
-fn validate(at: At<'_>, row: FeedRow) -> Result<Evidence, Rejection> {
-    let record_type = required(at, "record_type", &row.record_type)?;
-    let trust: TrustCode = required(at, "trust_code", &row.trust_code)?
-        .parse()
-        .map_err(|e| at.reject("trust_code", format!("{e}")))?;
-    let trust_type = match non_empty(&row.trust_type) {
-        None => TrustType::Acute,
-        Some(s) => s
-            .parse()
-            .map_err(|e| at.reject("trust_type", format!("{e}")))?,
-    };
-    let rating: RatingValue = required(at, "rating", &row.rating)?
-        .parse()
-        .map_err(|e| at.reject("rating", format!("{e}")))?;
-    let date_raw = required(at, "report_date", &row.report_date)?;
-    let date = chrono::NaiveDate::parse_from_str(date_raw, "%Y-%m-%d").map_err(|_| {
-        at.reject(
-            "report_date",
-            format!("{date_raw:?} is not an ISO date (YYYY-MM-DD)"),
-        )
-    })?;
-    let report_date = Some(convert::date(date));
-    let rating_wire = common::Rating::from(rating) as i32;
-    let trust_name = non_empty(&row.trust_name).unwrap_or_default().to_string();
-    let trust_type_wire = common::TrustType::from(trust_type) as i32;
-    let region = region(at, "region", row.region.as_deref())?;
-    match record_type {
-        "service_rating" => {
-            // An id or CQC's display name, mapped exactly as the CQC API JSON door maps it.
-            let service: ServiceId = service_id_for_name(required(at, "service", &row.service)?)
-                .map_err(|e| at.reject("service", service_reason(&e)))?;
-            let kq: KeyQuestion = required(at, "key_question", &row.key_question)?
-                .parse()
-                .map_err(|e| at.reject("key_question", format!("{e}")))?;
-            let location_id = match non_empty(&row.location_id) {
-                Some(l) => l
-                    .parse::<LocationId>()
-                    .map_err(|e| at.reject("location_id", format!("{e}")))?
-                    .to_string(),
-                None if trust_type.has_location_level() => {
-                    return Err(at.reject(
-                        "location_id",
-                        format!("required for {trust_type} trusts, which are rated through locations"),
-                    ));
-                }
-                None => String::new(),
-            };
-            Ok(Evidence::Quality(ev::QualityEvidence {
-                provenance: None,
-                trust_code: trust.to_string(),
-                trust_name,
-                trust_type: trust_type_wire,
-                service_ratings: vec![ev::ServiceKeyQuestionRating {
-                    location_id,
-                    location_name: non_empty(&row.location_name)
-                        .unwrap_or_default()
-                        .to_string(),
-                    service_id: service.to_string(),
-                    key_question: common::KeyQuestion::from(kq) as i32,
-                    rating: rating_wire,
-                    report_date,
-                }],
-                well_led: vec![],
-                published: vec![],
-                region,
-            }))
-        }
-        "well_led" => Ok(Evidence::Quality(ev::QualityEvidence {
+/// A validated ratings feed record as evidence.
+pub fn evidence(r: RatingRecord) -> Evidence {
+    let report_date = Some(convert::date(r.report_date));
+    let rating = common::Rating::from(r.rating) as i32;
+    let trust_type = common::TrustType::from(r.trust_type) as i32;
+    let quality = |service_ratings, well_led| {
+        Evidence::Quality(ev::QualityEvidence {
             provenance: None,
-            trust_code: trust.to_string(),
-            trust_name,
-            trust_type: trust_type_wire,
-            service_ratings: vec![],
-            well_led: vec![ev::WellLedAssessment {
-                rating: rating_wire,
+            trust_code: r.trust.to_string(),
+            trust_name: r.trust_name.clone(),
+            trust_type,
+            service_ratings,
+            well_led,
+            published: vec![],
+            region: r.region.clone(),
+        })
+    };
+    match r.kind {
+        RatingKind::ServiceRating {
+            location_id,
+            location_name,
+            service,
+            key_question,
+        } => quality(
+            vec![ev::ServiceKeyQuestionRating {
+                location_id: location_id.map(|l| l.to_string()).unwrap_or_default(),
+                location_name,
+                service_id: service.to_string(),
+                key_question: common::KeyQuestion::from(key_question) as i32,
+                rating,
                 report_date,
             }],
-            published: vec![],
-            region,
-        })),
-        "use_of_resources" => {
-            if rating.rating().is_none() {
-                return Err(at.reject(
-                    "rating",
-                    "a use-of-resources rating must be a real rating",
-                ));
-            }
-            Ok(Evidence::Resource(ev::ResourceEvidence {
-                provenance: None,
-                trust_code: trust.to_string(),
-                trust_type: trust_type_wire,
-                body: Some(ev::resource_evidence::Body::UseOfResources(
-                    ev::UseOfResourcesEvidence {
-                        rating: rating_wire,
-                        report_date,
-                    },
-                )),
-            }))
-        }
-        other => Err(at.reject(
-            "record_type",
-            format!(
-                "unknown record type {other:?} (expected service_rating, well_led or use_of_resources)"
-            ),
-        )),
+            vec![],
+        ),
+        RatingKind::WellLed => quality(
+            vec![],
+            vec![ev::WellLedAssessment {
+                rating,
+                report_date,
+            }],
+        ),
+        RatingKind::UseOfResources => Evidence::Resource(ev::ResourceEvidence {
+            provenance: None,
+            trust_code: r.trust.to_string(),
+            trust_type,
+            body: Some(ev::resource_evidence::Body::UseOfResources(
+                ev::UseOfResourcesEvidence {
+                    rating,
+                    report_date,
+                },
+            )),
+        }),
     }
 }

@@ -12,13 +12,14 @@
 //! - [`nof`]: the NHS Oversight Framework 2025/26 scoring, segments and league table (§5).
 //! - [`status`]: oversight statuses (financial and quality special measures, deficit support)
 //!   with their dates, and the ones standing on a date: inputs of the three rules above.
-//! - [`feeds`]: typed, validated parsing of the four NHSI feeds from CSV and NDJSON.
-//! - [`score`]: the offline `oversight score` command's computation and rendering.
+//! - [`records`]: the typed records NHSI's feeds carry (their formats are read by
+//!   `oversight-feeds`).
+//! - [`score`]: the offline `oversight score` command's computation (finance score and CHPPD).
 
 pub mod chppd;
-pub mod feeds;
 pub mod nof;
 pub mod productivity;
+pub mod records;
 pub mod ruleset;
 pub mod score;
 pub mod segment;

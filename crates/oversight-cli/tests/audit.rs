@@ -5,15 +5,19 @@
 
 use chrono::NaiveDate;
 use combined_rules::{ApprovedUor, CombineInput, CombinedRuleSet, DatedRating};
-use cqc_rules::audit::{
-    AuditOutput, AuditRules, RecordRef, RowKind, audit_document, audit_document_with, exit_ok,
-    render_json_lines, render_table, summarise,
-};
+use cqc_rules::audit::{AuditRules, RowKind};
+use oversight_cli::rate::{AuditOutput, audit_document, audit_document_with, exit_ok};
+use oversight_cli::render::rate::{render_json_lines, render_table, summarise};
+use oversight_feeds::cqc_api::audit::RecordRef;
 use oversight_rating::{KeyQuestion, Rating, TrustType};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    // CQC API JSON samples live with the format, in oversight-feeds.
+    let path = format!(
+        "{}/../feeds/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

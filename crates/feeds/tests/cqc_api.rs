@@ -4,11 +4,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use chrono::NaiveDate;
-use cqc_rules::cqc_api::{
+use cqc_rules::{RuleSet, RulesError, TrustEvidence, TrustType, rate_trust};
+use oversight_feeds::cqc_api::{
     ACUTE_CORE_SERVICES, Location, MAX_SERVICE_NAME_CHARS, Provider, display_name,
     location_to_evidence, service_id_for_name,
 };
-use cqc_rules::{RuleSet, RulesError, TrustEvidence, TrustType, rate_trust};
 use oversight_rating::{KeyQuestion, Rating, RatingValue, ServiceId};
 
 fn fixture(name: &str) -> String {

@@ -1,4 +1,5 @@
-//! Typed, validated parsing of NHSI's feeds, from CSV or NDJSON.
+//! Typed, validated parsing of NHSI's feeds, from CSV or NDJSON: each record a [`FeedRow`] of
+//! `nhsi_rules`' record types.
 //!
 //! | feed | columns (exact names, any order) |
 //! | --- | --- |
@@ -8,7 +9,7 @@
 //! | operational | `trust_code, period_end, standard, value_pct` |
 //! | oversight status | `trust_code, kind, from, to, source` |
 //!
-//! An oversight status ([`crate::status`]) is `financial_special_measures`,
+//! An oversight status ([`nhsi_rules::status`]) is `financial_special_measures`,
 //! `quality_special_measures` or `deficit_support`, standing from `from` up to, not including,
 //! `to` (empty — or null in NDJSON — while it stands; after `from` otherwise), on the word of
 //! `source` (required).
@@ -17,14 +18,15 @@
 //! accepted), read exactly. In NDJSON each line is one JSON object with the same keys; numbers
 //! may be JSON numbers or strings (strings are exact; JSON numbers go through binary floating
 //! point and are read back as their shortest decimal form). Metric names are those of
-//! [`crate::productivity::METRICS`]; standards are `ae_4h`, `rtt_18w`, `cancer_62d`,
+//! [`nhsi_rules::productivity::METRICS`]; standards are `ae_4h`, `rtt_18w`, `cancer_62d`,
 //! `diagnostics_6w`.
 //!
 //! Parsing streams: the iterators yield one `Result` per record, and a bad record is reported
 //! with its line number, the field and the reason while the good records after it keep coming.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 
@@ -33,12 +35,15 @@ use oversight_rating::TrustCode;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::chppd::{WardCode, WardDay};
-use crate::parse_decimal;
-use crate::productivity::Metric;
-use crate::segment::OperationalStandard;
-use crate::sof::FinanceInputs;
-use crate::status::{OversightStatus, StatusError, StatusKind};
+use nhsi_rules::chppd::{WardCode, WardDay};
+use nhsi_rules::parse_decimal;
+use nhsi_rules::productivity::Metric;
+pub use nhsi_rules::records::{FinanceRow, OperationalRow, OversightStatusRow, ProductivityRow};
+use nhsi_rules::segment::OperationalStandard;
+use nhsi_rules::sof::FinanceInputs;
+use nhsi_rules::status::{OversightStatus, StatusError, StatusKind};
+
+use crate::{At, FeedRecord, Outcome, ReadError, Records, Rejection};
 
 /// Which feed a file or record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,52 +122,6 @@ impl fmt::Display for FeedKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// A finance feed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FinanceRow {
-    /// The trust.
-    pub trust: TrustCode,
-    /// The end of the reporting period.
-    pub period_end: NaiveDate,
-    /// The five metrics.
-    pub inputs: FinanceInputs,
-}
-
-/// A productivity feed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductivityRow {
-    /// The trust.
-    pub trust: TrustCode,
-    /// The end of the reporting period.
-    pub period_end: NaiveDate,
-    /// The metric.
-    pub metric: Metric,
-    /// Its value.
-    pub value: Decimal,
-}
-
-/// An operational performance feed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperationalRow {
-    /// The trust.
-    pub trust: TrustCode,
-    /// The end of the reporting period.
-    pub period_end: NaiveDate,
-    /// The standard.
-    pub standard: OperationalStandard,
-    /// The share of patients seen within it, 0–100 %.
-    pub value_pct: Decimal,
-}
-
-/// An oversight status feed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OversightStatusRow {
-    /// The trust.
-    pub trust: TrustCode,
-    /// The status, checked.
-    pub status: OversightStatus,
 }
 
 /// One validated record of any feed.
@@ -798,11 +757,226 @@ pub fn read_feed<R: Read>(reader: R, format: FeedFormat) -> Result<FeedRows<R>, 
     }
 }
 
+/// Why a parse error rejects its record, as the feed door says it (an unrecognised header may be
+/// meant as the ratings feed).
+fn reason(e: &FeedError) -> String {
+    match &e.reason {
+        FeedErrorReason::UnrecognisedHeader(_) => format!(
+            "{}, or the oversight ratings feed (record_type, trust_code, rating, report_date, …)",
+            e.reason
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A parser error as a rejection at `at` (the parser's line wins when it has one).
+pub(crate) fn rejection(at: At<'_>, e: &FeedError) -> Rejection {
+    let line = if e.line > 0 { e.line } else { at.line };
+    let field = match e.field.as_deref() {
+        Some(f) if !f.trim().is_empty() => f,
+        _ if at.record == 0 => "header",
+        _ => "record",
+    };
+    Rejection::new(at.file, at.record, line, field, reason(e))
+}
+
+/// One NDJSON line of an NHSI feed (its kind recognised from its keys).
+pub(crate) fn ndjson_record(at: At<'_>, text: &[u8]) -> Result<FeedRow, Rejection> {
+    match read_ndjson(text, None).next() {
+        Some(Ok(row)) => Ok(row),
+        Some(Err(e)) => Err(rejection(
+            at,
+            &FeedError {
+                // The line parser counts from 1 within this one line.
+                line: at.line,
+                ..e
+            },
+        )),
+        None => Err(at.reject("record", "empty record")),
+    }
+}
+
+/// An NHSI feed as CSV records of a feed file: the header names the feed.
+pub(crate) fn csv_records<'a, R: Read + Send + 'a>(file: &str, reader: R) -> Records<'a> {
+    let file = file.to_string();
+    let header_at = |f: &str, e: &FeedError| {
+        rejection(
+            At {
+                file: f,
+                record: 0,
+                line: 1,
+            },
+            e,
+        )
+    };
+    let rows = match read_csv(reader) {
+        Ok(rows) => rows,
+        Err(e) if matches!(e.reason, FeedErrorReason::Io(_)) => {
+            return Box::new(std::iter::once(Err(ReadError {
+                file_name: file,
+                line: e.line,
+                reason: e.reason.to_string(),
+            })));
+        }
+        Err(e) => {
+            return Box::new(std::iter::once(Ok(Outcome::Rejected(header_at(&file, &e)))));
+        }
+    };
+    let mut number = 0u64;
+    Box::new(rows.map(move |row| {
+        number += 1;
+        match row {
+            Ok(row) => {
+                // The parser reports lines only for errors; records follow the header.
+                let at = At {
+                    file: &file,
+                    record: number,
+                    line: 0,
+                };
+                Ok(at.outcome(Ok(FeedRecord::Nhsi(row))))
+            }
+            Err(e) if matches!(e.reason, FeedErrorReason::Io(_)) => Err(ReadError {
+                file_name: file.clone(),
+                line: e.line,
+                reason: e.reason.to_string(),
+            }),
+            Err(e) => {
+                let at = At {
+                    file: &file,
+                    record: number,
+                    line: e.line,
+                };
+                Ok(Outcome::Rejected(rejection(at, &e)))
+            }
+        }
+    }))
+}
+
+/// What `oversight score` reads from its files: finance records (one per trust and period, by
+/// trust and period) and ward days (in file order), with what could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScoreInputs {
+    pub finance: Vec<FinanceRow>,
+    pub ward_days: Vec<WardDay>,
+    pub errors: Vec<ScoreFileError>,
+}
+
+/// Something in a file `oversight score` could not use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreFileError {
+    /// A bad header or record.
+    #[error("{file}: {error}")]
+    Feed { file: String, error: FeedError },
+    /// A feed `oversight score` does not score.
+    #[error(
+        "{file}: {kind} feed is not scored by `oversight score` (finance and ward staffing only)"
+    )]
+    UnsupportedFeed { file: String, kind: FeedKind },
+    /// The same trust and period twice in the finance data.
+    #[error("{file}: finance for trust {trust} period {period} already given; the first is kept")]
+    DuplicateFinance {
+        file: String,
+        trust: TrustCode,
+        period: NaiveDate,
+    },
+}
+
+/// The format of a file: by its name's extension, else NDJSON when the content starts with `{`.
+fn sniff_format<R: Read>(name: &str, reader: &mut BufReader<R>) -> FeedFormat {
+    if let Some(f) = FeedFormat::from_file_name(name) {
+        return f;
+    }
+    match reader.fill_buf() {
+        Ok(buf) => {
+            let text = String::from_utf8_lossy(buf);
+            if text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with('{')
+            {
+                FeedFormat::Ndjson
+            } else {
+                FeedFormat::Csv
+            }
+        }
+        Err(_) => FeedFormat::Csv,
+    }
+}
+
+/// Reads finance and ward staffing files (CSV, or NDJSON when the name ends in `.ndjson`,
+/// `.jsonl` or `.json` or the content starts with `{`) for `oversight score`. Several files
+/// combine: ward days of one ward split across files come out together.
+pub fn read_score_inputs<N, R, I>(documents: I) -> ScoreInputs
+where
+    N: AsRef<str>,
+    R: Read,
+    I: IntoIterator<Item = (N, R)>,
+{
+    let mut errors = Vec::new();
+    let mut finance: BTreeMap<(TrustCode, NaiveDate), FinanceRow> = BTreeMap::new();
+    let mut ward_days: Vec<WardDay> = Vec::new();
+    for (name, reader) in documents {
+        let file = name.as_ref();
+        let mut reader = BufReader::new(reader);
+        let format = sniff_format(file, &mut reader);
+        let rows = match read_feed(reader, format) {
+            Ok(rows) => rows,
+            Err(error) => {
+                errors.push(ScoreFileError::Feed {
+                    file: file.to_string(),
+                    error,
+                });
+                continue;
+            }
+        };
+        let mut unsupported = BTreeSet::new();
+        for row in rows {
+            match row {
+                Err(error) => errors.push(ScoreFileError::Feed {
+                    file: file.to_string(),
+                    error,
+                }),
+                Ok(FeedRow::Finance(row)) => {
+                    match finance.entry((row.trust.clone(), row.period_end)) {
+                        Entry::Occupied(_) => errors.push(ScoreFileError::DuplicateFinance {
+                            file: file.to_string(),
+                            trust: row.trust,
+                            period: row.period_end,
+                        }),
+                        Entry::Vacant(slot) => {
+                            slot.insert(row);
+                        }
+                    }
+                }
+                Ok(FeedRow::WardStaffing(day)) => ward_days.push(day),
+                Ok(other) => {
+                    let kind = other.kind();
+                    if unsupported.insert(kind.name()) {
+                        errors.push(ScoreFileError::UnsupportedFeed {
+                            file: file.to_string(),
+                            kind,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    ScoreInputs {
+        finance: finance.into_values().collect(),
+        ward_days,
+        errors,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::test_support::d;
+
+    /// A decimal from its text, e.g. `d("-7.25")`.
+    fn d(s: &str) -> Decimal {
+        s.parse().expect("test decimal")
+    }
 
     fn csv_rows(text: &str) -> Result<Vec<Result<FeedRow, FeedError>>, FeedError> {
         read_csv(text.as_bytes()).map(Iterator::collect)

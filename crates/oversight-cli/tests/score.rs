@@ -2,7 +2,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use nhsi_rules::score::{ScoreError, render_json_lines, render_table, score_documents};
+use nhsi_rules::score::ScoreLine;
+use oversight_cli::render::score::{render_json_lines, render_table};
+use oversight_cli::score::{ScoreError, score_document, score_documents};
+use oversight_feeds::nhsi::ScoreFileError;
 
 const FINANCE: &str = include_str!("fixtures/finance.csv");
 const WARD_A: &str = include_str!("fixtures/ward_staffing_a.csv");
@@ -41,7 +44,10 @@ fn the_bad_ward_row_is_reported_and_the_rest_scored() {
                 .to_string()
         ]
     );
-    assert!(matches!(out.errors[0], ScoreError::Feed { .. }));
+    assert!(matches!(
+        out.errors[0],
+        ScoreError::File(ScoreFileError::Feed { .. })
+    ));
 }
 
 #[test]
@@ -103,5 +109,80 @@ fn a_ward_without_patients_has_no_figure_and_its_hours_count_for_the_trust() {
         w9,
         ["RXX", "W9", "2018-06", "-", "-", "-", "-", "-", "0"],
         "{table}"
+    );
+}
+
+// One finance file: the JSON line's shape, NDJSON sniffed from content, duplicates, the table.
+
+const FINANCE_ONE: &str = "trust_code,period_end,capital_service_capacity,liquidity_days,income_expenditure_margin_pct,distance_from_plan_pct,agency_spend_vs_ceiling_pct\n\
+RXX,2017-03-31,2.6,-3,-0.5,0,60\n";
+
+#[test]
+fn finance_json_line_has_the_documented_shape() {
+    let out = score_document("fin.csv", FINANCE_ONE.as_bytes());
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let json = render_json_lines(&out.lines);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    assert_eq!(v["kind"], "finance");
+    assert_eq!(v["trust"], "RXX");
+    assert_eq!(v["period"], "2017-03-31");
+    assert_eq!(
+        v["scores"],
+        serde_json::json!({"capitalServiceCapacity": 1, "liquidity": 2, "incomeExpenditureMargin": 3, "distanceFromPlan": 1, "agencySpend": 4})
+    );
+    assert_eq!(v["overall"], 3);
+    assert!(json.starts_with(
+        "{\"kind\":\"finance\",\"trust\":\"RXX\",\"period\":\"2017-03-31\",\"scores\":"
+    ));
+}
+
+#[test]
+fn unsupported_feeds_and_bad_headers_are_errors() {
+    let out = score_documents([
+            ("prod.csv", "trust_code,period_end,metric,value\nRXX,2017-03-31,vacancy_rate,1\nRXX,2017-03-31,vacancy_rate,2\n".as_bytes()),
+            ("junk.csv", "a,b\n1,2\n".as_bytes()),
+        ]);
+    assert!(out.lines.is_empty());
+    let msgs: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        msgs[0],
+        "prod.csv: productivity feed is not scored by `oversight score` (finance and ward staffing only)"
+    );
+    assert!(
+        msgs[1].starts_with("junk.csv: line 1: unrecognised header"),
+        "{}",
+        msgs[1]
+    );
+}
+
+#[test]
+fn ndjson_is_sniffed_from_content() {
+    let text = r#"{"trust_code":"RXX","period_end":"2017-03-31","capital_service_capacity":2.6,"liquidity_days":-3,"income_expenditure_margin_pct":-0.5,"distance_from_plan_pct":0,"agency_spend_vs_ceiling_pct":60}"#;
+    let out = score_document("-", text.as_bytes());
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert!(matches!(&out.lines[..], [ScoreLine::Finance(f)] if f.overall == 3));
+}
+
+#[test]
+fn duplicate_finance_is_reported_and_first_kept() {
+    let out = score_documents([
+        ("a.csv", FINANCE_ONE.as_bytes()),
+        ("b.csv", FINANCE_ONE.as_bytes()),
+    ]);
+    assert_eq!(out.lines.len(), 1);
+    assert!(
+        matches!(&out.errors[..], [ScoreError::File(ScoreFileError::DuplicateFinance { file, .. })] if file == "b.csv")
+    );
+}
+
+#[test]
+fn table_is_aligned() {
+    let out = score_document("fin.csv", FINANCE_ONE.as_bytes());
+    assert_eq!(
+        render_table(&out.lines),
+        "Finance and use of resources score (1 best – 4)\n\
+TRUST  PERIOD      CAPITAL  LIQUIDITY  I&E  PLAN  AGENCY  OVERALL\n\
+RXX    2017-03-31        1          2    3     1       4        3\n"
     );
 }

@@ -2,13 +2,20 @@
 //! lowerCamelCase, tolerating fields we do not use. Ratings and dates are kept as the strings CQC
 //! sent so that a bad value can be reported with its field instead of failing the whole object;
 //! [`parse_rating`], [`parse_date`] and [`location_to_evidence`] turn them into typed values.
+//!
+//! - [`records`]: the records of a `CQC_JSON` feed (ingestion).
+//! - [`audit`]: the records `oversight rate` audits.
+
+pub mod audit;
+pub mod records;
 
 use chrono::NaiveDate;
 use oversight_rating::{KeyQuestion, LocationId, RatingValue, ServiceId};
 use serde::{Deserialize, Serialize};
 
-use crate::RulesError;
-use crate::evidence::{KqServiceRating, LocationEvidence, ServiceEvidence};
+use cqc_rules::{KqServiceRating, LocationEvidence, RulesError, ServiceEvidence};
+
+pub use records::{LocationRecord, ProviderRecord, PublishedLevel, PublishedRating};
 
 /// A CQC location (`GET /locations/{locationId}`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
