@@ -359,10 +359,11 @@ impl DbOutage {
                 .context("database name")?
                 .to_string();
             let mut conn = sqlx::PgConnection::connect(&admin).await?;
-            sqlx::raw_sql(&format!(
+            // Asserted SQL safe: the name is one the test harness made (`TestEnv::database_url`).
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                 "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false; \
                  SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            ))
+            )))
             .execute(&mut conn)
             .await?;
             Ok(DbOutage::Postgres { admin, name })
@@ -384,9 +385,10 @@ impl DbOutage {
             }
             DbOutage::Postgres { admin, name } => {
                 let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                sqlx::raw_sql(&format!(
+                // Asserted SQL safe: the name is one the test harness made.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true"
-                ))
+                )))
                 .execute(&mut conn)
                 .await?;
             }

@@ -329,10 +329,11 @@ async fn readiness_follows_the_database_while_liveness_holds() {
     assert_eq!(serving(addr, "").await, ServingStatus::Serving);
 
     let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(&format!(
+    // Asserted SQL safe: the name is one the test harness made (`TestEnv::database_url`).
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false; \
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';"
-    ))
+    )))
     .execute(&mut conn)
     .await
     .unwrap();
@@ -344,9 +345,9 @@ async fn readiness_follows_the_database_while_liveness_holds() {
     .await
     .unwrap();
 
-    sqlx::raw_sql(&format!(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
-    ))
+    )))
     .execute(&mut conn)
     .await
     .unwrap();

@@ -2,12 +2,13 @@
 //! Services use `sqlx::Any` with portable SQL (`$1` placeholders work on both) and apply their own
 //! migrations at start.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 /// How long a SQLite statement waits for another connection's lock before it fails
 /// (`PRAGMA busy_timeout`; `SQLITE_BUSY_TIMEOUT_MS`).
@@ -66,7 +67,9 @@ pub async fn connect_with(
     sync: SqliteSync,
     busy_timeout: Duration,
 ) -> anyhow::Result<AnyPool> {
-    let busy_timeout_pragma = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
+    // `AssertSqlSafe`: the only thing put in the text is a number of milliseconds.
+    let busy_timeout_pragma: Arc<str> =
+        format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis()).into();
     install_default_drivers();
     let backend = Backend::of_url(url)?;
     if backend == Backend::Sqlite
@@ -93,7 +96,7 @@ pub async fn connect_with(
                     // WAL lets readers run beside the writer; busy_timeout waits for the lock
                     // rather than failing.
                     conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute(busy_timeout_pragma.as_str()).await?;
+                    conn.execute(AssertSqlSafe(busy_timeout_pragma)).await?;
                     conn.execute(match sync {
                         SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
                         SqliteSync::Full => "PRAGMA synchronous = FULL",

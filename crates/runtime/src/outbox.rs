@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use tokio::sync::Mutex;
 
 use std::time::Duration;
@@ -29,7 +29,7 @@ use crate::nats::{Bus, Outgoing};
 /// Default seconds between outbox sweeps.
 pub const DEFAULT_SWEEP_SECS: u64 = 5;
 /// Versions published per page (acks awaited together).
-const PUBLISH_PAGE: usize = 500;
+const PUBLISH_PAGE: i64 = 500;
 
 /// One stored version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,14 +91,20 @@ impl Outbox {
         &self.pool
     }
 
+    /// The statement `template` on this outbox's table (`{table}` in it replaced). Asserted SQL
+    /// safe: the table name is the owning service's constant (see [`Outbox::new`]) and the
+    /// templates are this module's constants; values are only ever bound.
+    fn sql(&self, template: &'static str) -> SqlStr {
+        AssertSqlSafe(Arc::<str>::from(template.replace("{table}", self.table))).into_sql_str()
+    }
+
     /// The latest version of `key`.
     pub async fn latest(&self, key: &str) -> anyhow::Result<Option<StoredEvent>> {
-        let sql = format!(
-            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {} \
+        let sql = self.sql(
+            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {table} \
              WHERE event_key = $1 ORDER BY version DESC LIMIT 1",
-            self.table
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sql)
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -107,23 +113,21 @@ impl Outbox {
 
     /// Every version of `key`, oldest first.
     pub async fn history(&self, key: &str) -> anyhow::Result<Vec<StoredEvent>> {
-        let sql = format!(
-            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {} \
+        let sql = self.sql(
+            "SELECT event_key, version, fingerprint, payload_hex, created_at, published FROM {table} \
              WHERE event_key = $1 ORDER BY version",
-            self.table
         );
-        let rows = sqlx::query(&sql).bind(key).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql).bind(key).fetch_all(&self.pool).await?;
         rows.iter().map(row_to_event).collect()
     }
 
     /// The latest version of every key.
     pub async fn all_latest(&self) -> anyhow::Result<Vec<StoredEvent>> {
-        let sql = format!(
-            "SELECT e.event_key, e.version, e.fingerprint, e.payload_hex, e.created_at, e.published FROM {t} e \
-             WHERE e.version = (SELECT MAX(v.version) FROM {t} v WHERE v.event_key = e.event_key) ORDER BY e.event_key",
-            t = self.table
+        let sql = self.sql(
+            "SELECT e.event_key, e.version, e.fingerprint, e.payload_hex, e.created_at, e.published FROM {table} e \
+             WHERE e.version = (SELECT MAX(v.version) FROM {table} v WHERE v.event_key = e.event_key) ORDER BY e.event_key",
         );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(row_to_event).collect()
     }
 
@@ -147,12 +151,11 @@ impl Outbox {
         }
         let version = latest.map_or(1, |l| l.version + 1);
         let event = build(version);
-        let sql = format!(
-            "INSERT INTO {} (event_key, version, fingerprint, subject, msg_id, payload_hex, created_at, published) \
+        let sql = self.sql(
+            "INSERT INTO {table} (event_key, version, fingerprint, subject, msg_id, payload_hex, created_at, published) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
-            self.table
         );
-        sqlx::query(&sql)
+        sqlx::query(sql)
             .bind(key)
             .bind(i64::try_from(version).unwrap_or(i64::MAX))
             .bind(fingerprint)
@@ -194,11 +197,8 @@ impl Outbox {
 
     /// How many versions are stored but not yet published.
     pub async fn unpublished(&self) -> anyhow::Result<u64> {
-        let count = format!(
-            "SELECT COUNT(*) AS n FROM {} WHERE published = 0",
-            self.table
-        );
-        let n: i64 = sqlx::query(&count)
+        let count = self.sql("SELECT COUNT(*) AS n FROM {table} WHERE published = 0");
+        let n: i64 = sqlx::query(count)
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
@@ -207,13 +207,15 @@ impl Outbox {
 
     /// [`Outbox::publish_pending`] with the publishing lock held.
     async fn drain(&self) -> anyhow::Result<u64> {
-        let select = format!(
-            "SELECT event_key, version, subject, msg_id, payload_hex FROM {} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT {PUBLISH_PAGE}",
-            self.table
+        let select = self.sql(
+            "SELECT event_key, version, subject, msg_id, payload_hex FROM {table} WHERE published = 0 ORDER BY created_at, event_key, version LIMIT $1",
         );
         let mut n = 0;
         loop {
-            let rows = sqlx::query(&select).fetch_all(&self.pool).await?;
+            let rows = sqlx::query(select.clone())
+                .bind(PUBLISH_PAGE)
+                .fetch_all(&self.pool)
+                .await?;
             if rows.is_empty() {
                 return Ok(n);
             }
@@ -242,13 +244,11 @@ impl Outbox {
 
     /// Mark a page of versions published, in one transaction.
     async fn mark_published(&self, keys: &[(String, i64)]) -> anyhow::Result<()> {
-        let update = format!(
-            "UPDATE {} SET published = 1 WHERE event_key = $1 AND version = $2",
-            self.table
-        );
+        let update =
+            self.sql("UPDATE {table} SET published = 1 WHERE event_key = $1 AND version = $2");
         let mut tx = self.pool.begin().await?;
         for (key, version) in keys {
-            sqlx::query(&update)
+            sqlx::query(update.clone())
                 .bind(key)
                 .bind(*version)
                 .execute(&mut *tx)

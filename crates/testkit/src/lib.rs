@@ -509,7 +509,9 @@ impl TestEnv {
                 let mut conn = sqlx::postgres::PgConnection::connect(admin)
                     .await
                     .context("failed to connect to TEST_DATABASE_URL")?;
-                sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+                // Asserted SQL safe: the name is made here of the process id, a counter and
+                // the service's name (letters and `_`).
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut conn)
                     .await
                     .with_context(|| format!("failed to create test database {name}"))?;
@@ -580,9 +582,10 @@ impl Drop for TestEnv {
             rt.block_on(async move {
                 if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&admin).await {
                     for name in names {
-                        let _ = sqlx::raw_sql(&format!(
+                        // Asserted SQL safe: a name made by `database_url`.
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
+                        )))
                         .execute(&mut conn)
                         .await;
                     }

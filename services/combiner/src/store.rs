@@ -3,7 +3,7 @@
 //! (`combiner_events`) are the runtime's outbox and history (`oversight_runtime::outbox`).
 
 use oversight_rating::TrustCode;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::combining::Part;
 
@@ -15,6 +15,12 @@ fn table(part: Part) -> &'static str {
     }
 }
 
+/// The statement `template` on the table of `part` (`{table}` in it replaced). Asserted SQL safe:
+/// the table names and the templates are constants here; values are only ever bound.
+fn part_sql(part: Part, template: &'static str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(template.replace("{table}", table(part)))
+}
+
 /// Keep a version of a part (append-only); a repeated version changes nothing.
 pub async fn insert_part_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -23,12 +29,12 @@ pub async fn insert_part_version(
     version: u64,
     payload: &[u8],
 ) -> sqlx::Result<()> {
-    let sql = format!(
-        "INSERT INTO {} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
+    let sql = part_sql(
+        part,
+        "INSERT INTO {table} (trust_code, version, payload_hex) VALUES ($1, $2, $3)
          ON CONFLICT (trust_code, version) DO NOTHING",
-        table(part)
     );
-    sqlx::query(&sql)
+    sqlx::query(sql)
         .bind(trust.as_str())
         .bind(i64::try_from(version).unwrap_or(i64::MAX))
         .bind(hex::encode(payload))
@@ -43,11 +49,11 @@ pub async fn newest_part(
     part: Part,
     trust: &TrustCode,
 ) -> sqlx::Result<Option<Vec<u8>>> {
-    let sql = format!(
-        "SELECT payload_hex FROM {} WHERE trust_code = $1 ORDER BY version DESC LIMIT 1",
-        table(part)
+    let sql = part_sql(
+        part,
+        "SELECT payload_hex FROM {table} WHERE trust_code = $1 ORDER BY version DESC LIMIT 1",
     );
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(sql)
         .bind(trust.as_str())
         .fetch_optional(pool)
         .await?;
@@ -68,11 +74,11 @@ pub async fn part_versions(
     part: Part,
     trust: &TrustCode,
 ) -> sqlx::Result<Vec<u64>> {
-    let sql = format!(
-        "SELECT version FROM {} WHERE trust_code = $1 ORDER BY version",
-        table(part)
+    let sql = part_sql(
+        part,
+        "SELECT version FROM {table} WHERE trust_code = $1 ORDER BY version",
     );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(sql)
         .bind(trust.as_str())
         .fetch_all(pool)
         .await?;

@@ -1,6 +1,6 @@
 //! Ingestion's tables (see `migrations/`). One statement per function; the caller owns transactions.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use crate::feed::Rejection;
 
@@ -147,12 +147,13 @@ pub async fn insert_evidence(
         return Ok(std::collections::HashSet::new());
     }
     let values = oversight_runtime::db::values_placeholders(rows.len(), 7, ", 0");
-    let sql = format!(
+    // Asserted SQL safe: constant SQL and numbered placeholders; values are only ever bound.
+    let sql = AssertSqlSafe(format!(
         "INSERT INTO ingestion_evidence (evidence_id, batch_id, trust_code, kind, payload_hex, ingested_on, stored_seq, published)
          VALUES {} ON CONFLICT (evidence_id) DO NOTHING RETURNING evidence_id",
         values
-    );
-    let mut q = sqlx::query(&sql);
+    ));
+    let mut q = sqlx::query(sql);
     for r in rows {
         q = q
             .bind(&r.evidence_id)
@@ -222,12 +223,13 @@ pub async fn mark_published(pool: &AnyPool, evidence_ids: &[String]) -> sqlx::Re
     if evidence_ids.is_empty() {
         return Ok(());
     }
-    let placeholders: Vec<String> = (1..=evidence_ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "UPDATE ingestion_evidence SET published = 1 WHERE evidence_id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
+    // `($1, $2, …)`: one row of as many columns as ids.
+    let placeholders = oversight_runtime::db::values_placeholders(1, evidence_ids.len(), "");
+    // Asserted SQL safe: constant SQL and numbered placeholders; values are only ever bound.
+    let sql = AssertSqlSafe(format!(
+        "UPDATE ingestion_evidence SET published = 1 WHERE evidence_id IN {placeholders}"
+    ));
+    let mut q = sqlx::query(sql);
     for id in evidence_ids {
         q = q.bind(id);
     }

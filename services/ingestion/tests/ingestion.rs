@@ -932,9 +932,10 @@ async fn bad_fields_are_named_in_details_and_database_errors_hide_their_sql() {
     let url = infra.database_url_for("ingestion");
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     for set in ["state = 'archived'", "state = 'complete', format = 'xml'"] {
-        sqlx::query(&format!(
+        // Asserted SQL safe: `set` is one of this test's constants.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE ingestion_batches SET {set} WHERE batch_id = 'stored'"
-        ))
+        )))
         .execute(&pool)
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 
 use nhsi_rules::status::OversightStatus;
 use oversight_rating::TrustCode;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use super::decode;
 
@@ -19,6 +19,12 @@ pub struct RecordedStatus {
 }
 
 const COLUMNS: &str = "trust_code, seq, kind, from_date, to_date, source, recorded_by, recorded_at";
+
+/// The statement `template` with `{COLUMNS}` in it replaced by [`COLUMNS`]. Asserted SQL safe: the
+/// templates and the columns are constants here; values are only ever bound.
+fn with_columns(template: &'static str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(template.replace("{COLUMNS}", COLUMNS))
+}
 
 fn decode_row(r: &sqlx::any::AnyRow) -> sqlx::Result<RecordedStatus> {
     let trust: String = r.try_get("trust_code")?;
@@ -98,11 +104,11 @@ pub async fn insert_next(
     evidence_id: &str,
 ) -> sqlx::Result<bool> {
     let to = status.to.map(|t| t.to_string()).unwrap_or_default();
-    let inserted = sqlx::query(&format!(
+    let inserted = sqlx::query(with_columns(
         "INSERT INTO nhsi_oversight_statuses ({COLUMNS}, evidence_id)
          SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
          FROM nhsi_oversight_statuses WHERE trust_code = $1
-         ON CONFLICT (trust_code, seq) DO NOTHING"
+         ON CONFLICT (trust_code, seq) DO NOTHING",
     ))
     .bind(trust.as_str())
     .bind(status.kind.name())
@@ -123,9 +129,9 @@ pub async fn latest_of(
     trust: &TrustCode,
     status: &OversightStatus,
 ) -> sqlx::Result<RecordedStatus> {
-    let latest = sqlx::query(&format!(
+    let latest = sqlx::query(with_columns(
         "SELECT {COLUMNS} FROM nhsi_oversight_statuses
-         WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1"
+         WHERE trust_code = $1 AND kind = $2 AND from_date = $3 ORDER BY seq DESC LIMIT 1",
     ))
     .bind(trust.as_str())
     .bind(status.kind.name())
@@ -137,8 +143,8 @@ pub async fn latest_of(
 
 /// Every record of a trust, oldest first.
 pub async fn history(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Vec<RecordedStatus>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nhsi_oversight_statuses WHERE trust_code = $1 ORDER BY seq"
+    let rows = sqlx::query(with_columns(
+        "SELECT {COLUMNS} FROM nhsi_oversight_statuses WHERE trust_code = $1 ORDER BY seq",
     ))
     .bind(trust.as_str())
     .fetch_all(pool)
@@ -148,8 +154,8 @@ pub async fn history(pool: &AnyPool, trust: &TrustCode) -> sqlx::Result<Vec<Reco
 
 /// Every record of every trust, by trust, oldest first.
 pub async fn all(pool: &AnyPool) -> sqlx::Result<Vec<RecordedStatus>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nhsi_oversight_statuses ORDER BY trust_code, seq"
+    let rows = sqlx::query(with_columns(
+        "SELECT {COLUMNS} FROM nhsi_oversight_statuses ORDER BY trust_code, seq",
     ))
     .fetch_all(pool)
     .await?;
