@@ -115,6 +115,49 @@ pub fn retry_backoff(attempt: u32, max: Duration) -> Duration {
 /// Per-message outcomes of a batch, in the batch's order.
 pub type BatchOutcome = Vec<Result<(), HandleError>>;
 
+/// The first step of a batch handler: decode every message and check it at the edge. A message
+/// that does not decode is dead-lettered by the decode; one that `check` refuses is settled alone
+/// through [`crate::error::settle`] (named by `describe`); the rest come back with their positions
+/// in the batch, their outcomes `Ok` until a later step says otherwise.
+pub fn check_each<M, V, E>(
+    batch: &[Incoming],
+    check: impl Fn(&M) -> Result<V, E>,
+    describe: impl Fn(&M) -> String,
+) -> (BatchOutcome, Vec<(usize, V)>)
+where
+    M: prost::Message + Default,
+    E: crate::error::Failure,
+{
+    let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
+    let mut checked = Vec::with_capacity(batch.len());
+    for (i, msg) in batch.iter().enumerate() {
+        let message: M = match msg.decode() {
+            Ok(m) => m,
+            Err(e) => {
+                outcomes.push(Err(e));
+                continue;
+            }
+        };
+        match check(&message) {
+            Ok(v) => {
+                checked.push((i, v));
+                outcomes.push(Ok(()));
+            }
+            Err(e) => outcomes.push(crate::error::settle(describe(&message), Err(e))),
+        }
+    }
+    (outcomes, checked)
+}
+
+/// An evidence message as dead-letter reasons and logs name it: `evidence <id> for trust "<code>"`.
+pub fn evidence_name(
+    provenance: Option<&oversight_proto::evidence::v1::Provenance>,
+    trust_code: &str,
+) -> String {
+    let id = provenance.map_or("?", |p| p.evidence_id.as_str());
+    format!("evidence {id} for trust {trust_code:?}")
+}
+
 /// Retry in place the messages at `positions` of a batch (their outcomes become transient, with
 /// `reason`): a batch step that failed — storing the batch, re-rating one trust — must not ack the
 /// messages it concerns, and must leave the others as they are.
@@ -534,6 +577,69 @@ async fn give_up(
 
 #[cfg(test)]
 mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("trust_code: not a trust code")]
+    struct Invalid;
+
+    impl crate::error::Failure for Invalid {
+        fn kind(&self) -> crate::error::ErrorKind {
+            crate::error::ErrorKind::invalid("trust_code", "not a trust code")
+        }
+    }
+
+    #[test]
+    fn check_each_settles_bad_messages_alone_and_keeps_the_positions_of_the_rest() {
+        use oversight_proto::evidence::v1 as ev;
+        use prost::Message as _;
+        let msg = |payload: Vec<u8>| super::Incoming {
+            subject: "evidence".into(),
+            payload: payload.into(),
+            headers: None,
+            deliveries: 1,
+            stream_sequence: 1,
+        };
+        let evidence = |trust: &str| ev::QualityEvidence {
+            provenance: Some(ev::Provenance {
+                evidence_id: format!("E-{trust}"),
+                ..Default::default()
+            }),
+            trust_code: trust.into(),
+            ..Default::default()
+        };
+        let batch = vec![
+            msg(evidence("RAA").encode_to_vec()),
+            msg(vec![0xff, 0xff, 0xff]),
+            msg(evidence("bad").encode_to_vec()),
+            msg(evidence("RBB").encode_to_vec()),
+        ];
+        let (outcomes, checked) = super::check_each(
+            &batch,
+            |e: &ev::QualityEvidence| {
+                if e.trust_code == "bad" {
+                    Err(Invalid)
+                } else {
+                    Ok(e.trust_code.clone())
+                }
+            },
+            |e| super::evidence_name(e.provenance.as_ref(), &e.trust_code),
+        );
+        assert_eq!(
+            checked,
+            vec![(0, "RAA".to_string()), (3, "RBB".to_string())]
+        );
+        assert!(outcomes[0].is_ok() && outcomes[3].is_ok());
+        assert!(
+            matches!(&outcomes[1], Err(super::HandleError::Poison(_))),
+            "undecodable"
+        );
+        assert!(
+            matches!(&outcomes[2], Err(super::HandleError::Poison(r))
+                if r == "evidence E-bad for trust \"bad\": trust_code: not a trust code"),
+            "{:?}",
+            outcomes[2]
+        );
+    }
+
     #[test]
     fn retry_in_place_marks_only_the_positions_given() {
         let mut outcomes: super::BatchOutcome = vec![

@@ -4,7 +4,7 @@
 
 use oversight_proto::evidence::v1 as ev;
 use oversight_rating::TrustCode;
-use oversight_runtime::consumer::{BatchOutcome, retry_in_place};
+use oversight_runtime::consumer::{BatchOutcome, check_each, evidence_name, retry_in_place};
 use oversight_runtime::nats::Incoming;
 
 use crate::commands::{self, Evidence};
@@ -17,38 +17,13 @@ use crate::rating::Rater;
 /// the messages it concerns; a failure to publish is not (the versions wait in the outbox for the
 /// sweep).
 pub async fn handle_evidence_batch(rater: &Rater, batch: Vec<Incoming>) -> BatchOutcome {
-    let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
+    let (mut outcomes, checked) = check_each(
+        &batch,
+        |e: &ev::QualityEvidence| commands::evidence(e).map_err(RecordError::Invalid),
+        |e| evidence_name(e.provenance.as_ref(), &e.trust_code),
+    );
     // The valid messages, and where each stands in the batch.
-    let mut valid: Vec<Evidence> = Vec::with_capacity(batch.len());
-    let mut positions: Vec<usize> = Vec::with_capacity(batch.len());
-    for (i, msg) in batch.iter().enumerate() {
-        let evidence: ev::QualityEvidence = match msg.decode() {
-            Ok(e) => e,
-            Err(e) => {
-                outcomes.push(Err(e));
-                continue;
-            }
-        };
-        match commands::evidence(&evidence) {
-            Ok(v) => {
-                valid.push(v);
-                positions.push(i);
-                outcomes.push(Ok(()));
-            }
-            Err(e) => {
-                let id = evidence
-                    .provenance
-                    .as_ref()
-                    .map(|p| p.evidence_id.as_str())
-                    .unwrap_or("?");
-                let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
-                outcomes.push(oversight_runtime::error::settle(
-                    what,
-                    Err(RecordError::Invalid(e)),
-                ));
-            }
-        }
-    }
+    let (positions, valid): (Vec<usize>, Vec<Evidence>) = checked.into_iter().unzip();
     if valid.is_empty() {
         return outcomes;
     }

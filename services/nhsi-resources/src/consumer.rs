@@ -5,7 +5,7 @@
 use oversight_proto::evidence::v1 as ev;
 use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_rating::TrustCode;
-use oversight_runtime::consumer::{BatchOutcome, retry_in_place};
+use oversight_runtime::consumer::{BatchOutcome, check_each, evidence_name, retry_in_place};
 use oversight_runtime::error::settle;
 use oversight_runtime::nats::{HandleError, Incoming};
 
@@ -16,32 +16,10 @@ use crate::resources::{Resources, ValidResource, validate_resource};
 /// version for each trust whose rating changed. A failure to store is transient for the whole
 /// batch; a failure to publish leaves the versions to the outbox sweep.
 pub async fn evidence_batch(resources: &Resources, batch: Vec<Incoming>) -> BatchOutcome {
-    let mut outcomes: BatchOutcome = Vec::with_capacity(batch.len());
-    let mut valid: Vec<(usize, ValidResource)> = Vec::with_capacity(batch.len());
-    for (i, msg) in batch.iter().enumerate() {
-        let evidence: ev::ResourceEvidence = match msg.decode() {
-            Ok(e) => e,
-            Err(e) => {
-                outcomes.push(Err(e));
-                continue;
-            }
-        };
-        match validate_resource(&evidence) {
-            Ok(v) => {
-                valid.push((i, v));
-                outcomes.push(Ok(()));
-            }
-            Err(e) => {
-                let id = evidence
-                    .provenance
-                    .as_ref()
-                    .map(|p| p.evidence_id.as_str())
-                    .unwrap_or("?");
-                let what = format!("evidence {id} for trust {:?}", evidence.trust_code);
-                outcomes.push(settle(what, Err(e)));
-            }
-        }
-    }
+    let (mut outcomes, valid): (BatchOutcome, Vec<(usize, ValidResource)>) =
+        check_each(&batch, validate_resource, |e: &ev::ResourceEvidence| {
+            evidence_name(e.provenance.as_ref(), &e.trust_code)
+        });
     if valid.is_empty() {
         return outcomes;
     }
