@@ -132,18 +132,6 @@ impl Combiner {
         recombined
     }
 
-    /// Recompute a trust's combined rating from its stored parts; publish a new version if it
-    /// changed. No quality rating yet → nothing to publish.
-    pub async fn recombine(&self, trust: &TrustCode) -> anyhow::Result<Option<u64>> {
-        let appended = self.recombine_unpublished(trust).await?;
-        self.outbox.publish_pending().await?;
-        let version = appended.as_ref().map(|e| e.version);
-        if let Some(e) = appended {
-            self.view.apply(e);
-        }
-        Ok(version)
-    }
-
     /// Recompute a trust's combined rating and append a new version to the outbox if it changed,
     /// without publishing it; returns the appended version.
     async fn recombine_unpublished(
