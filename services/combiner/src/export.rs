@@ -7,7 +7,6 @@
 //! ("Requires improvement"), dates ISO 8601 (report dates `YYYY-MM-DD`, `publishedAt` RFC 3339).
 //! A rating that is not there is `null`, never an empty string.
 
-use chrono::SecondsFormat;
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::common::v1 as common;
 use oversight_proto::convert;
@@ -127,10 +126,7 @@ pub fn report_date(d: Option<&common::DatedRating>) -> Option<String> {
 /// (`2026-01-02T03:04:05.000Z`), as the combiner wrote it before instants were typed; `None` when
 /// unset.
 pub fn published_at(r: &pb::CombinedRatingPublished) -> Option<String> {
-    r.published_at
-        .as_ref()
-        .and_then(convert::to_timestamp)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    Some(convert::rfc3339(r.published_at.as_ref())).filter(|s| !s.is_empty())
 }
 
 /// The publication mode in words: `combined` or `shadow` (`unknown` for a version without one,
