@@ -31,6 +31,7 @@ use oversight_proto::quality::v1::QualityRatingIssued;
 use oversight_proto::resources::v1::UseOfResourcesRatingApproved;
 use oversight_rating::{KeyQuestion, Rating, RatingValue, TrustType};
 
+use crate::SERVICES;
 use crate::national::{Part, trust_code};
 
 /// Locations per trust.
@@ -43,16 +44,6 @@ pub const RECORDS_PER_TRUST: u64 = (LOCATIONS * 8 * 5) as u64 + 1 + BAD_PER_TRUS
 /// Trusts per ingestion commit group.
 pub const TRUSTS_PER_GROUP: usize = 4;
 
-const SERVICES: [&str; 8] = [
-    "urgent",
-    "care",
-    "surgery",
-    "critical",
-    "maternity",
-    "childrens",
-    "life",
-    "outpatients",
-];
 /// Each trust draws its service ratings from one of these profiles, so the feed's trusts come
 /// out at every rating rather than all dragged down by the few inadequate services of a large
 /// trust.

@@ -225,6 +225,21 @@ impl Stack {
 
 /// The first-flow fixture: one acute trust (RXX), one location, three services, a well-led
 /// assessment and a use-of-resources rating (DOMAIN.md §3 hand example).
+/// The eight core services the generated feeds rate at every location (inspection area ids).
+pub const SERVICES: [&str; 8] = [
+    "urgent",
+    "care",
+    "surgery",
+    "critical",
+    "maternity",
+    "childrens",
+    "life",
+    "outpatients",
+];
+
+/// The five key questions as the ratings feed spells them.
+pub const KQS: [&str; 5] = ["safe", "effective", "caring", "responsive", "well-led"];
+
 pub const FIRST_FLOW_FEED: &str = include_str!("../fixtures/first_flow.csv");
 
 /// The first-flow feed for another trust `code` called `name`, of `trust_type`, with `uor` as its

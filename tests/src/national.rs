@@ -14,18 +14,8 @@ use oversight_runtime::nats::Bus;
 use oversight_runtime::subjects::consumers;
 
 use crate::Stack;
+use crate::{KQS, SERVICES};
 
-const SERVICES: [&str; 8] = [
-    "urgent",
-    "care",
-    "surgery",
-    "critical",
-    "maternity",
-    "childrens",
-    "life",
-    "outpatients",
-];
-const KQS: [&str; 5] = ["safe", "effective", "caring", "responsive", "well-led"];
 const RATINGS: [&str; 8] = [
     "Good",
     "Good",

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use oversight_e2e::{Stack, normal_combined};
+use oversight_e2e::{KQS, SERVICES, Stack, normal_combined};
 use oversight_proto::combined::v1 as pb;
 use oversight_proto::combined::v1::trust_ratings_service_client::TrustRatingsServiceClient;
 use oversight_proto::convert;
@@ -31,17 +31,6 @@ const TRUSTS_PER_BATCH: usize = 10;
 const WARDS: usize = 2;
 const DEADLINE: Duration = Duration::from_secs(240);
 
-const SERVICES: [&str; 8] = [
-    "urgent",
-    "care",
-    "surgery",
-    "critical",
-    "maternity",
-    "childrens",
-    "life",
-    "outpatients",
-];
-const KQS: [&str; 5] = ["safe", "effective", "caring", "responsive", "well-led"];
 const RATINGS: [&str; 6] = [
     "Good",
     "Good",
